@@ -1,0 +1,5 @@
+"""`python -m mailcrm` runs the console script."""
+
+from mailcrm.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""CLI commands: bounces, address reactivate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+import typer
+
+from mailcrm.cli.common import console, emit, load_config, open_store, print_table
+from mailcrm.errors import UsageError
+from mailcrm.store import db
+
+address_app = typer.Typer(help="One email address.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the bounces and address commands."""
+
+    @app.command("bounces")
+    def bounces_cmd(ctx: typer.Context,
+                    days: int = typer.Option(30, "--days", help="How far back."),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+        """Recent bounces: verified or not, hard or soft, reason and effect."""
+        if days < 0:
+            raise UsageError("--days must be 0 or more")
+        since = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=days)
+        from mailcrm.store import bounces as bounce_store
+
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            rows = bounce_store.list_bounces(s, since)
+
+        def render(r: list[dict[str, Any]]) -> None:
+            print_table(f"{len(r)} bounces", ["when", "address", "hard", "verified", "reason", "effect", "note"],
+                        [(str(x["at"])[:16], x["address"], "hard" if x["hard"] else "soft",
+                          "yes" if x["verified"] else "NO", x["reason"] or x["status"], x["effect"], x["note"]) for x in r])
+
+        emit(rows, as_json, render)
+
+    @address_app.command("reactivate")
+    def reactivate_cmd(ctx: typer.Context, address: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Mark a bounced address active again."""
+        from mailcrm.store import bounces as bounce_store
+
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            row = bounce_store.reactivate(s, address)
+        emit(row, as_json, lambda r: console.print(f"{r['address']}: {r['status']}"))
+
+    app.add_typer(address_app, name="address")

@@ -1,0 +1,99 @@
+"""Shared CLI plumbing: config/store opening, --json output, one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcrm import config as config_mod
+from mailcrm.config import Config
+from mailcrm.store import db, migrate
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class State:
+    """Global options, stored on the typer context."""
+
+    config_path: Path | None = None
+
+
+def state(ctx: typer.Context) -> State:
+    """The global option state of this invocation."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def load_config(ctx: typer.Context) -> Config:
+    """Load the config named by --config / MAILCRM_CONFIG / the XDG default."""
+    return config_mod.load(state(ctx).config_path)
+
+
+@dataclass
+class Store:
+    """An opened, migrated store."""
+
+    engine: Engine
+    factory: sessionmaker[Session]
+
+
+def open_store(cfg: Config, migrate_schema: bool = True) -> Store:
+    """Open the configured database and apply migrations."""
+    engine = db.make_engine(cfg.database_url())
+    if migrate_schema:
+        migrate.upgrade(engine)
+    return Store(engine, db.session_factory(engine))
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dates, decimals and paths as JSON-friendly values."""
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Write one JSON document to stdout."""
+    sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2) + "\n")
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Render rows as a rich table."""
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*("" if v is None else str(to_jsonable(v)) for v in r))
+    console.print(table)
+
+
+def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """--json prints ``data``; otherwise ``render(data)`` draws it for people."""
+    if as_json:
+        print_json(data)
+    else:
+        render(data)

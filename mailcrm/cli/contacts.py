@@ -1,0 +1,132 @@
+"""CLI commands: contacts, show, contact edit|merge, companies, company show."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+from mailcrm.cli.common import console, emit, load_config, open_store, print_table
+from mailcrm.store import companies as company_store
+from mailcrm.store import contact_edit, db, repository
+
+contact_app = typer.Typer(help="Edit or merge one contact.", no_args_is_help=True)
+companies_app = typer.Typer(help="Companies and grouping suggestions.", invoke_without_command=True)
+company_app = typer.Typer(help="One company.", no_args_is_help=True)
+
+
+def _render_contacts(rows: list[dict[str, Any]]) -> None:
+    print_table(f"{len(rows)} contacts", ["name", "addresses", "company", "title", "phones", "tags"], [
+        (r["name"], ", ".join(a["address"] + ("" if a["status"] == "active" else f" ({a['status']})")
+                              for a in r["addresses"]),
+         r["company"], r["title"], ", ".join(r["phones"]), ", ".join(r["tags"])) for r in rows])
+
+
+def _render_card(card: dict[str, Any]) -> None:
+    _render_contacts([card])
+    if card.get("needs_new_address"):
+        console.print("[bold]needs a new address[/bold]: every address bounced")
+    print_table("timeline (newest first)", ["when", "kind", "", "subject / text"], [
+        (str(i["at"])[:16], i["kind"], i.get("direction") or "",
+         (i.get("subject") or "") + (" — " + i["snippet"][:80] if i.get("snippet") else "") if i["type"] == "message"
+         else i.get("text")) for i in card["timeline"]])
+
+
+def register(app: typer.Typer) -> None:
+    """Add contacts, show, contact, companies and company commands."""
+
+    @app.command("contacts")
+    def contacts_cmd(ctx: typer.Context, search: Optional[str] = typer.Option(None, "--search", help="Filter by name, address, company."),
+                     limit: int = typer.Option(500, "--limit"), as_json: bool = typer.Option(False, "--json")) -> None:
+        """List contacts."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            rows = repository.list_contacts(s, search, limit)
+        emit(rows, as_json, _render_contacts)
+
+    @app.command("show")
+    def show_cmd(ctx: typer.Context, address: str, limit: Optional[int] = typer.Option(None, "--limit", help="At most N timeline entries."),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+        """A contact's card and whole timeline, newest first."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            card = repository.contact_card(s, address, limit)
+        emit(card, as_json, _render_card)
+
+    @contact_app.command("edit")
+    def contact_edit_cmd(ctx: typer.Context, address: str,
+                         name: Optional[str] = typer.Option(None, "--name"), title: Optional[str] = typer.Option(None, "--title"),
+                         company: Optional[str] = typer.Option(None, "--company"),
+                         phone: Optional[list[str]] = typer.Option(None, "--phone", help="Repeatable; replaces the list."),
+                         as_json: bool = typer.Option(False, "--json")) -> None:
+        """Set name/title/company/phones; typed values are never overwritten by parsed signatures."""
+        cfg = load_config(ctx)
+        region = cfg.users[0].phone_region if cfg.users else "RU"
+        store = open_store(cfg)
+        with db.transaction(store.factory) as s:
+            row = contact_edit.edit_contact(s, address, name=name, title=title, company=company,
+                                            phones=list(phone) if phone else None, region=region)
+        emit(row, as_json, lambda r: _render_contacts([r]))
+
+    @contact_app.command("merge")
+    def contact_merge_cmd(ctx: typer.Context, keep: str, drop: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Merge contact B into A: addresses, timeline, tags and deals all move to A."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            row = contact_edit.merge_contacts(s, keep, drop)
+        emit(row, as_json, lambda r: _render_contacts([r]))
+
+    @companies_app.callback()
+    def companies_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+        """List companies (subcommands: suggestions, accept, reject)."""
+        if ctx.invoked_subcommand:
+            return
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            rows = company_store.list_companies(s)
+        emit(rows, as_json, lambda r: print_table(f"{len(r)} companies", ["id", "name", "domain", "people"],
+                                                  [(x["id"], x["name"], x["domain"], x["people"]) for x in r]))
+
+    @companies_app.command("suggestions")
+    def suggestions_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Groupings that are not certain, waiting for accept/reject."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            rows = company_store.list_suggestions(s)
+        emit(rows, as_json, lambda r: print_table("suggestions", ["id", "kind", "contact", "company", "proposed", "reason"],
+                                                  [(x["id"], x["kind"], x["contact"], x["company"], x["proposed"], x["reason"]) for x in r]))
+
+    @companies_app.command("accept")
+    def accept_cmd(ctx: typer.Context, suggestion_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Apply a suggestion."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            row = company_store.decide_suggestion(s, suggestion_id, accept=True)
+        emit(row, as_json, lambda r: console.print(f"suggestion {r['id']}: {r['status']}"))
+
+    @companies_app.command("reject")
+    def reject_cmd(ctx: typer.Context, suggestion_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Dismiss a suggestion."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            row = company_store.decide_suggestion(s, suggestion_id, accept=False)
+        emit(row, as_json, lambda r: console.print(f"suggestion {r['id']}: {r['status']}"))
+
+    @company_app.command("show")
+    def company_show_cmd(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        """People and the whole timeline of one company."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            card = company_store.company_card(s, name)
+
+        def render(c: dict[str, Any]) -> None:
+            console.print(f"[bold]{c['name']}[/bold] {c['domain'] or ''}")
+            _render_contacts(c["people"])
+            _render_card({**c, "timeline": c["timeline"], "needs_new_address": False, "name": None, "addresses": [],
+                          "company": None, "title": None, "phones": [], "tags": []})
+
+        emit(card, as_json, render)
+
+    app.add_typer(contact_app, name="contact")
+    app.add_typer(companies_app, name="companies")
+    app.add_typer(company_app, name="company")

@@ -1,0 +1,221 @@
+"""CLI commands: deal add|move|won|lost|list|show, log call, note, tag, untag, date add|list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcrm.cli.common import console, emit, load_config, open_store, print_table
+from mailcrm.config import Config
+from mailcrm.domain.special_dates import DateSpec, DateSpecError, parse_fixed, parse_rule
+from mailcrm.errors import UsageError
+from mailcrm.store import activities, db, repository
+from mailcrm.store import deals as deal_store
+from mailcrm.store.models import User
+
+deal_app = typer.Typer(help="Deals: leads tracked through stages until won or lost.", no_args_is_help=True)
+log_app = typer.Typer(help="Log a touch that did not go through mail.", no_args_is_help=True)
+date_app = typer.Typer(help="Special dates of contacts and tags (birthdays, professional holidays).",
+                       no_args_is_help=True)
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _user_id(s: Session, cfg: Config) -> int | None:
+    if not cfg.users:
+        return None
+    uid = s.scalar(select(User.id).where(User.email == cfg.users[0].email))
+    if uid is None:
+        uid = repository.sync_users(s, cfg).get(cfg.users[0].email)
+    return uid
+
+
+def _stage(cfg: Config, stage: str) -> str:
+    known = list(dict.fromkeys([*cfg.cadence.stages, *cfg.cadence.closed_stages]))
+    if stage not in known:
+        raise UsageError(f"unknown stage {stage!r}; stages: {', '.join(known)} (see [cadence.stages])")
+    return stage
+
+
+def parse_when(text: str | None, tz: str) -> dt.datetime | None:
+    """ISO date/time; without an offset it is the user's local time -> naive UTC."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--when {text!r}: expected YYYY-MM-DD HH:MM (local time) or ISO 8601") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(tz))
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _render_deals(rows: list[dict[str, Any]]) -> None:
+    print_table(f"{len(rows)} deals", ["id", "title", "stage", "status", "amount", "company", "people", "opened"], [
+        (r["id"], r["title"], r["stage"], r["status"],
+         f"{r['amount']} {r['currency'] or ''}".strip() if r["amount"] is not None else "", r["company"],
+         ", ".join(p["name"] or (p["addresses"] or ["?"])[0] for p in r["people"]), str(r["opened_at"])[:10])
+        for r in rows])
+
+
+def _render_deal(card: dict[str, Any]) -> None:
+    _render_deals([card])
+    if card.get("lost_reason"):
+        console.print(f"lost: {card['lost_reason']}")
+    print_table("stages", ["when", "stage", "note"], [(str(s["at"])[:16], s["stage"], s["note"]) for s in card["stages"]])
+    print_table("timeline (newest first)", ["when", "kind", "", "subject / text"], [
+        (str(i["at"])[:16], i["kind"], i.get("direction") or "",
+         i.get("subject") if i["type"] == "message" else i.get("text")) for i in card["timeline"]])
+
+
+def register(app: typer.Typer) -> None:
+    """Add deal, log, note, tag, untag and date commands."""
+
+    @deal_app.command("add")
+    def deal_add(ctx: typer.Context, title: str,
+                 contact: list[str] = typer.Option(..., "--contact", help="ADDR of a person on the deal (repeatable)."),
+                 company: Optional[str] = typer.Option(None, "--company", help="Company name."),
+                 amount: Optional[str] = typer.Option(None, "--amount", help="Deal amount, e.g. 150000."),
+                 currency: Optional[str] = typer.Option(None, "--currency", help="3-letter code, e.g. RUB."),
+                 stage: Optional[str] = typer.Option(None, "--stage", help="Stage (default: [cadence] default_stage)."),
+                 as_json: bool = JSON) -> None:
+        """Open a deal; unknown addresses become contacts."""
+        cfg = load_config(ctx)
+        st = _stage(cfg, stage or cfg.cadence.default_stage)
+        value = deal_store.parse_amount(amount)
+        store = open_store(cfg)
+        with db.transaction(store.factory) as s:
+            ids = [deal_store.contact_for(s, a).id for a in contact]
+            deal = deal_store.create_deal(s, title=title, contact_ids=ids, stage=st, user_id=_user_id(s, cfg),
+                                          company=company, amount=value,
+                                          currency=currency or ("RUB" if value is not None else None))
+            out = deal_store.deal_summary(s, deal)
+        emit(out, as_json, lambda d: console.print(f"deal #{d['id']} opened: {d['title']} ({d['stage']})"))
+
+    @deal_app.command("move")
+    def deal_move(ctx: typer.Context, deal_id: int, stage: str, as_json: bool = JSON) -> None:
+        """Move a deal to another stage (history is kept)."""
+        cfg = load_config(ctx)
+        _stage(cfg, stage)
+        store = open_store(cfg)
+        with db.transaction(store.factory) as s:
+            out = deal_store.deal_summary(s, deal_store.move_deal(s, deal_id, stage))
+        emit(out, as_json, lambda d: console.print(f"deal #{d['id']}: {d['stage']}"))
+
+    @deal_app.command("won")
+    def deal_won(ctx: typer.Context, deal_id: int, as_json: bool = JSON) -> None:
+        """Close a deal as won."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            out = deal_store.deal_summary(s, deal_store.move_deal(s, deal_id, deal_store.WON))
+        emit(out, as_json, lambda d: console.print(f"deal #{d['id']} won"))
+
+    @deal_app.command("lost")
+    def deal_lost(ctx: typer.Context, deal_id: int,
+                  reason: str = typer.Option(..., "--reason", help="Why it was lost."), as_json: bool = JSON) -> None:
+        """Close a deal as lost, with the reason."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            out = deal_store.deal_summary(s, deal_store.move_deal(s, deal_id, deal_store.LOST, lost_reason=reason))
+        emit(out, as_json, lambda d: console.print(f"deal #{d['id']} lost: {d['lost_reason']}"))
+
+    @deal_app.command("list")
+    def deal_list(ctx: typer.Context, stage: Optional[str] = typer.Option(None, "--stage", help="Only this stage."),
+                  status: Optional[str] = typer.Option(None, "--status", help="open, won or lost."),
+                  as_json: bool = JSON) -> None:
+        """List deals, newest first."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            rows = deal_store.list_deals(s, stage, status)
+        emit(rows, as_json, _render_deals)
+
+    @deal_app.command("show")
+    def deal_show(ctx: typer.Context, deal_id: int, as_json: bool = JSON) -> None:
+        """A deal: people, stage history with dates, timeline."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            card = deal_store.deal_card(s, deal_id)
+        emit(card, as_json, _render_deal)
+
+    @log_app.command("call")
+    def log_call(ctx: typer.Context, address: str,
+                 note: Optional[str] = typer.Option(None, "--note", help="What was said."),
+                 when: Optional[str] = typer.Option(None, "--when", help="When (local YYYY-MM-DD HH:MM; default now)."),
+                 as_json: bool = JSON) -> None:
+        """Log a call (it resets the cadence clock like mail does)."""
+        cfg = load_config(ctx)
+        at = parse_when(when, cfg.users[0].timezone if cfg.users else "UTC")
+        store = open_store(cfg)
+        with db.transaction(store.factory) as s:
+            act = activities.log_call(s, address, note=note, when=at, user_id=_user_id(s, cfg))
+            out = {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text}
+        emit(out, as_json, lambda d: console.print(f"call logged at {d['at']:%Y-%m-%d %H:%M} UTC"))
+
+    @app.command("note")
+    def note_cmd(ctx: typer.Context, address: str, text: str, as_json: bool = JSON) -> None:
+        """Add a note to a contact's timeline."""
+        cfg = load_config(ctx)
+        store = open_store(cfg)
+        with db.transaction(store.factory) as s:
+            act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
+            out = {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text}
+        emit(out, as_json, lambda d: console.print("note added"))
+
+    @app.command("tag")
+    def tag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
+        """Tag a contact (e.g. `mailcrm tag ivan@theatre.ru театры`)."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            out = {"address": address, "tags": activities.tag_contact(s, address, tags)}
+        emit(out, as_json, lambda d: console.print("tags: " + ", ".join(d["tags"])))
+
+    @app.command("untag")
+    def untag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
+        """Remove tags from a contact."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            out = {"address": address, "tags": activities.untag_contact(s, address, tags)}
+        emit(out, as_json, lambda d: console.print("tags: " + (", ".join(d["tags"]) or "none")))
+
+    @date_app.command("add")
+    def date_add(ctx: typer.Context, args: list[str] = typer.Argument(..., help="ADDR LABEL, or LABEL with --tag."),
+                 tag: Optional[str] = typer.Option(None, "--tag", help="Attach the date to everyone with this tag."),
+                 on: Optional[str] = typer.Option(None, "--on", help="Fixed date MM-DD (or YYYY-MM-DD)."),
+                 rule: Optional[str] = typer.Option(None, "--rule", help='Yearly rule: "3rd sun jun", "27 mar".'),
+                 as_json: bool = JSON) -> None:
+        """Remember a special date for a contact or a tag."""
+        if (on is None) == (rule is None):
+            raise UsageError("give exactly one of --on MM-DD or --rule \"3rd sun jun\"")
+        if tag is None and len(args) != 2:
+            raise UsageError("usage: mailcrm date add ADDR LABEL --on MM-DD | --rule RULE")
+        if tag is not None and len(args) != 1:
+            raise UsageError("usage: mailcrm date add --tag TAG LABEL --on MM-DD | --rule RULE")
+        try:
+            spec = parse_fixed(on) if on is not None else DateSpec(rule=parse_rule(rule or ""))
+        except DateSpecError as exc:
+            raise UsageError(str(exc)) from None
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            row = activities.add_special_date(s, args[-1], spec, address=args[0] if tag is None else None, tag=tag)
+            out = {"id": row.id, "label": row.label, "month": row.month, "day": row.day, "year": row.year,
+                   "rule": row.rule, "contact_id": row.contact_id, "tag": tag}
+        emit(out, as_json, lambda d: console.print(f"date #{d['id']} added: {d['label']}"))
+
+    @date_app.command("list")
+    def date_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+        """List special dates."""
+        store = open_store(load_config(ctx))
+        with db.transaction(store.factory) as s:
+            rows = activities.list_special_dates(s)
+        emit(rows, as_json, lambda rs: print_table(f"{len(rs)} dates", ["id", "label", "on", "who"], [
+            (r["id"], r["label"], r["on"],
+             (r["contact"]["name"] or r["contact"]["address"]) if r["contact"]
+             else f"tag {r['tag']['name']} ({r['tag']['contacts']})") for r in rs]))
+
+    app.add_typer(deal_app, name="deal")
+    app.add_typer(log_app, name="log")
+    app.add_typer(date_app, name="date")

@@ -1,0 +1,380 @@
+"""Typed configuration: pydantic models, TOML loading, one-line errors (house rule 6).
+
+Location: ``--config PATH``, else ``$MAILCRM_CONFIG``, else
+``$XDG_CONFIG_HOME/mailcrm/config.toml`` (``~/.config/mailcrm/config.toml``).
+Data (SQLite database, spool) defaults under ``$XDG_DATA_HOME/mailcrm``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mailcrm.errors import ConfigError
+
+DEFAULT_STAGES: dict[str, dict[str, int | None]] = {
+    # stage: first_after (days after the stage opened), every_min, every_max (days between touches)
+    "lead": {"first_after": 1, "every_min": 1, "every_max": 1},
+    "brief": {"first_after": 5, "every_min": 2, "every_max": 3},
+    "invoiced": {"first_after": 1, "every_min": 1, "every_max": 1},
+    "paid": {"first_after": 3, "every_min": 3, "every_max": 7},
+    "in_progress": {"first_after": 3, "every_min": 3, "every_max": 7},
+    "won": {"first_after": None, "every_min": None, "every_max": None},
+    "lost": {"first_after": None, "every_min": None, "every_max": None},
+}
+
+
+def xdg_config_home() -> Path:
+    """$XDG_CONFIG_HOME or ~/.config."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def xdg_data_home() -> Path:
+    """$XDG_DATA_HOME or ~/.local/share."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def default_config_path() -> Path:
+    """Where the config lives when neither --config nor MAILCRM_CONFIG says."""
+    env = os.environ.get("MAILCRM_CONFIG")
+    if env:
+        return Path(env)
+    return xdg_config_home() / "mailcrm" / "config.toml"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database and the spool live by default."""
+    return xdg_data_home() / "mailcrm"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Strict):
+    """[database]"""
+
+    url: str = ""  # empty: sqlite:///<data_dir>/mailcrm.sqlite3
+
+
+class SmtpConfig(_Strict):
+    """[smtp] - the dropbox listener."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    hostname: str = "mailcrm.localhost"  # name announced in the greeting
+    max_message_size: int = Field(default=25 * 1024 * 1024, ge=1024)
+    unknown_sender: Literal["reject", "quarantine"] = "reject"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    require_tls: bool = False  # refuse MAIL before STARTTLS
+    require_auth: bool = False  # refuse MAIL before AUTH (AUTH accounts are the users)
+    auth_allow_plaintext: bool = False  # allow AUTH without TLS (loopback testing only)
+    max_connections: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "SmtpConfig":
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.require_tls and not self.tls_cert:
+            raise ValueError("require_tls needs tls_cert and tls_key")
+        return self
+
+
+class UserConfig(_Strict):
+    """[[users]] - one person whose mail feeds the CRM."""
+
+    email: str
+    name: str | None = None
+    addresses: list[str] = Field(default_factory=list)  # more of the user's own addresses
+    dropbox: str  # the secret address to BCC, e.g. crm+k3f9...@example.org
+    timezone: str = "Europe/Moscow"
+    digest_time: str = "08:00"
+    language: Literal["ru", "en"] = "ru"
+    phone_region: str = "RU"
+    password_file: str | None = None  # SMTP AUTH password for this user (login = email)
+    password_env: str | None = None
+
+    @field_validator("email", "dropbox")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        v = v.strip().lower()
+        if "@" not in v or v.startswith("@") or v.endswith("@"):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
+
+    @field_validator("addresses")
+    @classmethod
+    def _addrs(cls, v: list[str]) -> list[str]:
+        return [cls._addr(a) for a in v]
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r} (e.g. Europe/Moscow)") from None
+        return v
+
+    @field_validator("digest_time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        try:
+            dt.time.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"digest_time must be HH:MM, got {v!r}") from None
+        return v
+
+    def all_addresses(self) -> list[str]:
+        """The user's own addresses, primary first."""
+        return list(dict.fromkeys([self.email, *self.addresses]))
+
+    def password(self) -> str | None:
+        """The SMTP AUTH password from password_file or password_env (never logged)."""
+        return _secret(self.password_file, self.password_env)
+
+
+class ImapConfig(_Strict):
+    """[[imap]] - one IMAP account polled (IDLE) for mail."""
+
+    name: str
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    username: str
+    password_file: str | None = None
+    password_env: str | None = None
+    folders: dict[str, Literal["dropbox", "inbox", "sent"]] = Field(
+        default_factory=lambda: {"INBOX": "dropbox"}  # type: ignore[arg-type,dict-item]
+    )
+    user: str | None = None  # which [[users]] email this account belongs to (default: the first user)
+    after_ingest: Literal["flag", "move", "none"] = "flag"  # dropbox role only
+    move_to: str = "mailcrm-done"
+    flag: str = "$MailcrmIngested"
+    create_contacts: bool = False  # sent role: create contacts for any recipient
+    poll_interval: int = Field(default=60, ge=5)  # seconds, when the server has no IDLE
+    idle_timeout: int = Field(default=25 * 60, ge=30, le=29 * 60)  # RFC 2177: re-IDLE before 29 min
+    ca_file: str | None = None  # extra CA bundle (self-signed servers)
+    verify_tls: bool = True
+
+    @model_validator(mode="after")
+    def _checks(self) -> "ImapConfig":
+        if not (self.password_file or self.password_env):
+            raise ValueError("set password_file or password_env")
+        if self.security == "plain" and not _is_loopback(self.host):
+            raise ValueError("security = \"plain\" is allowed only to a loopback address")
+        return self
+
+    def password(self) -> str | None:
+        """The account password (never logged)."""
+        return _secret(self.password_file, self.password_env)
+
+
+class StageConfig(_Strict):
+    """[cadence.stages.NAME] - when a deal in this stage needs a touch."""
+
+    first_after: int | None = None  # days after entering the stage before the first follow-up
+    every_min: int | None = None  # days between touches, at least ...
+    every_max: int | None = None  # ... and at most (due dates are spread in this window)
+
+    @model_validator(mode="after")
+    def _order(self) -> "StageConfig":
+        if self.every_min is not None and self.every_max is not None and self.every_min > self.every_max:
+            raise ValueError("every_min must not exceed every_max")
+        return self
+
+
+class CadenceConfig(_Strict):
+    """[cadence]"""
+
+    stages: dict[str, StageConfig] = Field(
+        default_factory=lambda: {k: StageConfig(**v) for k, v in DEFAULT_STAGES.items()}  # type: ignore[arg-type]
+    )
+    default_stage: str = "lead"
+    closed_stages: list[str] = Field(default_factory=lambda: ["won", "lost"])
+    quiet_after_days: int = Field(default=42, ge=1)  # "quiet outreach": sent, no reply for 6+ weeks
+
+    @model_validator(mode="after")
+    def _default_known(self) -> "CadenceConfig":
+        if self.default_stage not in self.stages:
+            raise ValueError(f"default_stage {self.default_stage!r} is not in cadence.stages")
+        return self
+
+
+class DigestConfig(_Strict):
+    """[digest] - the morning mail and the relay it goes through."""
+
+    enabled: bool = True
+    relay_host: str = "127.0.0.1"
+    relay_port: int = Field(default=25, ge=1, le=65535)
+    relay_security: Literal["none", "starttls", "tls"] = "none"
+    relay_username: str | None = None
+    relay_password_file: str | None = None
+    relay_password_env: str | None = None
+    from_address: str = "mailcrm@localhost"
+    empty_day: Literal["line", "none"] = "line"  # a day with nothing: one short line, or no mail
+    max_retries: int = Field(default=5, ge=0)
+
+    def relay_password(self) -> str | None:
+        """The relay password (never logged)."""
+        return _secret(self.relay_password_file, self.relay_password_env)
+
+
+class BouncesConfig(_Strict):
+    """[bounces]"""
+
+    soft_threshold: int = Field(default=5, ge=1)
+    soft_window_days: int = Field(default=14, ge=1)
+
+
+class IngestConfig(_Strict):
+    """[ingest]"""
+
+    max_attempts: int = Field(default=5, ge=1)  # transient failures before quarantine
+    free_mail_domains: list[str] = Field(default_factory=list)  # added to the built-in list
+
+
+class LogConfig(_Strict):
+    """[log]"""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    data_dir: str = ""  # empty: $XDG_DATA_HOME/mailcrm
+    database: DatabaseConfig = DatabaseConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    users: list[UserConfig] = Field(default_factory=list)
+    imap: list[ImapConfig] = Field(default_factory=list)
+    cadence: CadenceConfig = CadenceConfig()
+    digest: DigestConfig = DigestConfig()
+    bounces: BouncesConfig = BouncesConfig()
+    ingest: IngestConfig = IngestConfig()
+    log: LogConfig = LogConfig()
+    source: str = Field(default="", exclude=True)  # the file it came from (for messages)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Config":
+        seen: set[str] = set()
+        for u in self.users:
+            for a in [*u.all_addresses(), u.dropbox]:
+                if a in seen:
+                    raise ValueError(f"address {a!r} appears twice in [[users]]")
+                seen.add(a)
+        names = [i.name for i in self.imap]
+        if len(names) != len(set(names)):
+            raise ValueError("two [[imap]] accounts share a name")
+        return self
+
+    # -- derived values --------------------------------------------------------------
+    def data_path(self) -> Path:
+        """The data directory (created on demand by callers)."""
+        return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
+
+    def spool_path(self) -> Path:
+        """The spool directory."""
+        return self.data_path() / "spool"
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL; the embedded SQLite file by default."""
+        return self.database.url or f"sqlite:///{self.data_path() / 'mailcrm.sqlite3'}"
+
+    def user_addresses(self) -> frozenset[str]:
+        """Every address that belongs to a registered user."""
+        return frozenset(a for u in self.users for a in u.all_addresses())
+
+    def dropbox_addresses(self) -> frozenset[str]:
+        """Every user's dropbox address."""
+        return frozenset(u.dropbox for u in self.users)
+
+    def user_for_address(self, address: str) -> UserConfig | None:
+        """The user owning an address (own or dropbox)."""
+        a = address.lower()
+        for u in self.users:
+            if a in u.all_addresses() or a == u.dropbox or dropbox_matches(u.dropbox, a):
+                return u
+        return None
+
+
+def dropbox_matches(dropbox: str, address: str) -> bool:
+    """True when ``address`` is ``dropbox`` or a sub-address of it (crm+k3f9+deal@ for crm+k3f9@)."""
+    a = address.lower()
+    if a == dropbox:
+        return True
+    local, _, domain = dropbox.partition("@")
+    a_local, _, a_domain = a.partition("@")
+    return a_domain == domain and a_local.startswith(local + "+")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _secret(path: str | None, env: str | None) -> str | None:
+    if path:
+        try:
+            return Path(path).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"environment variable {env} (password_env) is not set")
+        return value
+    return None
+
+
+def _loc(err: Any) -> str:
+    parts: list[str] = []
+    for p in err.get("loc", ()):
+        if isinstance(p, int):
+            parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
+        else:
+            parts.append(str(p))
+    return ".".join(parts) or "(top level)"
+
+
+def parse(text: str, source: str = "<string>") -> Config:
+    """Validate TOML text; raises ConfigError with one line naming file, key and problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown key (see config.example.toml)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{source}: {_loc(err)}: {msg}{more}") from None
+    return cfg.model_copy(update={"source": source})
+
+
+def load(path: Path | str | None = None) -> Config:
+    """Load the config file (default location when None); ConfigError when missing or bad."""
+    p = Path(path) if path else default_config_path()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no config file; run `mailcrm init --email YOU@DOMAIN` first") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    return parse(text, str(p))

@@ -1,0 +1,1 @@
+"""The morning digest: collect (read-only) -> rules (pure) -> render (pure) -> send <- schedule."""

@@ -1,0 +1,53 @@
+"""One user's digest for one local day: collect (read-only) -> rules -> render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcrm.config import Config, UserConfig
+from mailcrm.digest.collect import Window, collect
+from mailcrm.digest.render import Rendered, render
+from mailcrm.digest.rules import Digest, build_digest
+from mailcrm.domain.cadence import rules_from_mapping
+from mailcrm.errors import UsageError
+from mailcrm.store.models import User
+
+
+def pick_user(cfg: Config, address: str | None) -> UserConfig:
+    """The configured user owning ``address`` (the first user when None); UsageError otherwise."""
+    if not cfg.users:
+        raise UsageError("no [[users]] in the config; run `mailcrm init`")
+    if address is None:
+        return cfg.users[0]
+    user = cfg.user_for_address(address.strip().lower())
+    if user is None:
+        raise UsageError(f"{address} is not a configured user ([[users]] email or addresses)")
+    return user
+
+
+def local_today(user: UserConfig, now: dt.datetime | None = None) -> dt.date:
+    """The user's local date now (``now`` is aware, default the wall clock)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(ZoneInfo(user.timezone)).date()
+
+
+def user_id(session: Session, user: UserConfig) -> int:
+    """The store id of a configured user (users are synced at start and by the CLI)."""
+    uid = session.scalar(select(User.id).where(User.email == user.email))
+    if uid is None:
+        raise UsageError(f"user {user.email} is not in the store yet; run `mailcrm serve` or `mailcrm status` once")
+    return uid
+
+
+def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date) -> tuple[Digest, Rendered]:
+    """Collect, apply the rules and render one user's digest for their local ``today``."""
+    tz = ZoneInfo(user.timezone)
+    window = Window(user_id(session, user), user.email, user.name, today, tz, cfg.cadence.quiet_after_days)
+    snapshot = collect(session, window)
+    digest = build_digest(snapshot, today=today, tz=tz, stages=rules_from_mapping(cfg.cadence.stages),
+                          lead_stage=cfg.cadence.default_stage)
+    return digest, render(digest, user.language, cfg.cadence.quiet_after_days)

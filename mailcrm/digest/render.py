@@ -1,0 +1,155 @@
+"""Digest rendering (PURE): sections -> subject, plain text and HTML, in Russian or English.
+
+Two jinja2 environments over the same templates directory: HTML with autoescape on (a contact
+called ``<script>`` stays text), plain text without (nothing there is markup).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from mailcrm.digest.rules import Digest
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "subject": "mailcrm: {n} to do on {date}",
+        "subject_empty": "mailcrm: nothing to do on {date}",
+        "hello": "Good morning{name}. Here is {date}.",
+        "nothing": "Nothing to do today: no follow-ups, no dates, no bounces.",
+        "call_today": "Call today",
+        "new_leads": "New leads not yet touched",
+        "waiting": "Waiting for your answer",
+        "dates": "Special dates today and in the next 7 days",
+        "bounces": "Bounces since the last digest",
+        "no_address": "Contacts left without a live address",
+        "autoreplies": "Back in the office today",
+        "quiet": "Quiet outreach: no reply for {days}+ days",
+        "overdue": "overdue {n}",
+        "due_today": "due today",
+        "since_touch": "last touch {n} ago",
+        "never_touched": "never touched",
+        "last_message": "last message",
+        "deal": "deal",
+        "stage": "stage",
+        "opened": "opened",
+        "received": "received",
+        "today": "today",
+        "in_days": "in {n}",
+        "tag": "tag",
+        "untagged": "no tag",
+        "more": "and {n} more",
+        "sent": "sent",
+        "hard": "hard",
+        "soft": "soft",
+        "everyone_tagged": "everyone tagged",
+        "no_phone": "no phone",
+        "footer": "Sent by mailcrm to {email}; time zone {tz}.",
+    },
+    "ru": {
+        "subject": "mailcrm: дел на {date} — {n}",
+        "subject_empty": "mailcrm: на {date} дел нет",
+        "hello": "Доброе утро{name}. Сегодня {date}.",
+        "nothing": "Сегодня дел нет: ни звонков, ни дат, ни возвратов.",
+        "call_today": "Позвонить сегодня",
+        "new_leads": "Новые обращения без ответа",
+        "waiting": "Ждут вашего ответа",
+        "dates": "Особые даты: сегодня и в ближайшие 7 дней",
+        "bounces": "Возвраты писем с прошлой сводки",
+        "no_address": "Контакты без рабочего адреса",
+        "autoreplies": "Сегодня возвращаются",
+        "quiet": "Тишина: нет ответа {days}+ дней",
+        "overdue": "просрочено на {n}",
+        "due_today": "срок сегодня",
+        "since_touch": "последний контакт {n} назад",
+        "never_touched": "контактов не было",
+        "last_message": "последнее письмо",
+        "deal": "сделка",
+        "stage": "этап",
+        "opened": "открыта",
+        "received": "получено",
+        "today": "сегодня",
+        "in_days": "через {n}",
+        "tag": "тег",
+        "untagged": "без тега",
+        "more": "и ещё {n}",
+        "sent": "отправлено",
+        "hard": "постоянная ошибка",
+        "soft": "временная ошибка",
+        "everyone_tagged": "все с тегом",
+        "no_phone": "нет телефона",
+        "footer": "Сводку прислал mailcrm для {email}; часовой пояс {tz}.",
+    },
+}
+
+
+def plural_days(n: int, language: str) -> str:
+    """"1 day"/"3 days", or Russian "1 день"/"3 дня"/"5 дней" (Russian has three forms)."""
+    n = abs(n)
+    if language == "ru":
+        if n % 10 == 1 and n % 100 != 11:
+            word = "день"
+        elif 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+            word = "дня"
+        else:
+            word = "дней"
+        return f"{n} {word}"
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A digest ready to send."""
+
+    subject: str
+    text: str
+    html: str
+    empty: bool
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails the tests, not the morning mail
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+_TEXT_ENV = _environment(False)
+_HTML_ENV = _environment(True)
+
+
+def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> Rendered:
+    """Subject, text and HTML of a digest in ``language`` (ru or en)."""
+    strings = STRINGS.get(language, STRINGS["en"])
+    tz = ZoneInfo(digest.timezone)
+
+    def days(n: int) -> str:
+        return plural_days(n, language)
+
+    def local(when: dt.datetime) -> str:
+        return when.replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    def day(when: dt.date) -> str:
+        return when.strftime("%d.%m.%Y") if language == "ru" else when.isoformat()
+
+    n = len(digest.call_today) + len(digest.new_leads) + len(digest.waiting)
+    subject = (strings["subject_empty"] if digest.is_empty else strings["subject"]).format(
+        n=n or digest.summary()["dates"] + len(digest.bounces), date=day(digest.today))
+    ctx = {
+        "d": digest, "s": strings, "days": days, "local": local, "day": day,
+        "name": f", {digest.user_name}" if digest.user_name else "", "quiet_days": quiet_after_days,
+        "lang": language if language in STRINGS else "en",
+    }
+    return Rendered(subject=subject, text=_TEXT_ENV.get_template("digest.txt.j2").render(ctx),
+                    html=_HTML_ENV.get_template("digest.html.j2").render(ctx), empty=digest.is_empty)

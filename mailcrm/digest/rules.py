@@ -1,0 +1,260 @@
+"""Digest rules (PURE): a snapshot of the store + the user's local date and zone -> sections.
+
+No I/O here: ``collect.py`` reads the store into the frozen dataclasses below, ``render.py``
+turns the result into text and HTML.  Every time in a snapshot is naive UTC (the store's
+convention); ``today`` is the user's local date, and day counts are taken in the user's zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from mailcrm.domain.cadence import StageRule, evaluate, local_date
+from mailcrm.domain.special_dates import DateSpec, occurrences_between
+
+DATES_AHEAD_DAYS = 7
+QUIET_LIST_LIMIT = 15  # per tag; the rest is summed up as "and N more"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A contact as the digest shows it."""
+
+    contact_id: int
+    name: str | None
+    address: str | None
+    phones: tuple[str, ...] = ()
+    company: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Name, else address, else #id."""
+        return self.name or self.address or f"#{self.contact_id}"
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message shown by subject and date."""
+
+    subject: str
+    date: dt.datetime
+
+
+@dataclass(frozen=True)
+class DealSnap:
+    """An open deal with its people and touches."""
+
+    id: int
+    title: str
+    stage: str
+    opened_at: dt.datetime
+    stage_changed_at: dt.datetime
+    company: str | None
+    people: tuple[Person, ...]
+    last_touch: dt.datetime | None  # mail either way or a logged call, any of the deal's people
+    last_out: dt.datetime | None  # our own touches only (mail sent, calls)
+    last_message: MessageRef | None
+
+
+@dataclass(frozen=True)
+class WaitingSnap:
+    """Mail received from a person with nothing sent to them after it."""
+
+    person: Person
+    message: MessageRef
+
+
+@dataclass(frozen=True)
+class SpecialDateSnap:
+    """A special date of a contact or of a tag (every contact tagged gets it)."""
+
+    label: str
+    spec: DateSpec
+    person: Person | None = None
+    tag: str | None = None
+    tag_people: tuple[Person, ...] = ()
+    tag_count: int = 0
+
+
+@dataclass(frozen=True)
+class BounceSnap:
+    """A recipient that bounced since the last digest."""
+
+    address: str
+    person: Person | None
+    hard: bool
+    reason: str | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AutoreplySnap:
+    """An auto-reply with a "back on" date."""
+
+    person: Person
+    back_on: dt.date
+    text: str
+
+
+@dataclass(frozen=True)
+class QuietSnap:
+    """A person we wrote to with no reply since."""
+
+    person: Person
+    last_sent: MessageRef
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the digest needs for one user and one day, read from the store."""
+
+    user_email: str
+    user_name: str | None
+    deals: tuple[DealSnap, ...] = ()
+    waiting: tuple[WaitingSnap, ...] = ()
+    dates: tuple[SpecialDateSnap, ...] = ()
+    bounces: tuple[BounceSnap, ...] = ()
+    no_address: tuple[Person, ...] = ()
+    autoreplies: tuple[AutoreplySnap, ...] = ()
+    quiet: tuple[QuietSnap, ...] = ()
+
+
+# -- output -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallItem:
+    """One "call today" line."""
+
+    deal: DealSnap
+    overdue_days: int
+    days_since_touch: int | None
+    due: dt.date
+
+
+@dataclass(frozen=True)
+class DateItem:
+    """One special date falling in the window."""
+
+    on: dt.date
+    in_days: int
+    item: SpecialDateSnap
+
+
+@dataclass(frozen=True)
+class QuietGroup:
+    """Quiet outreach under one tag (or none)."""
+
+    tag: str | None
+    items: tuple[QuietSnap, ...]
+    more: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The sections of one digest; an empty tuple means the section is left out."""
+
+    user_email: str
+    user_name: str | None
+    today: dt.date
+    timezone: str
+    call_today: tuple[CallItem, ...] = ()
+    new_leads: tuple[DealSnap, ...] = ()
+    waiting: tuple[WaitingSnap, ...] = ()
+    dates: tuple[DateItem, ...] = ()
+    bounces: tuple[BounceSnap, ...] = ()
+    no_address: tuple[Person, ...] = ()
+    autoreplies: tuple[AutoreplySnap, ...] = ()
+    quiet: tuple[QuietGroup, ...] = field(default=())
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no section has anything."""
+        return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
+                    or self.no_address or self.autoreplies or self.quiet)
+
+    def summary(self) -> dict[str, int]:
+        """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
+        return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting),
+                "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
+                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet)}
+
+
+# -- rules --------------------------------------------------------------------------------
+def is_untouched_lead(deal: DealSnap, lead_stage: str) -> bool:
+    """A deal still in the lead stage that we have not written to or called since it opened."""
+    return deal.stage == lead_stage and (deal.last_out is None or deal.last_out < deal.opened_at)
+
+
+def call_today(snapshot: Snapshot, stages: Mapping[str, StageRule], lead_stage: str, today: dt.date,
+               tz: ZoneInfo) -> tuple[CallItem, ...]:
+    """Deals due or overdue by cadence, most overdue first (untouched leads have their own section)."""
+    items: list[CallItem] = []
+    for deal in snapshot.deals:
+        rule = stages.get(deal.stage)
+        if rule is None or is_untouched_lead(deal, lead_stage):
+            continue
+        verdict = evaluate(rule, deal_id=deal.id, stage_changed_at=deal.stage_changed_at,
+                           last_touch=deal.last_touch, today=today, tz=tz)
+        if verdict is not None and verdict.is_due:
+            items.append(CallItem(deal, verdict.overdue_days, verdict.days_since_touch, verdict.due))
+    items.sort(key=lambda i: (-i.overdue_days, -(i.days_since_touch or 0), i.deal.id))
+    return tuple(items)
+
+
+def special_dates(snapshot: Snapshot, today: dt.date, ahead: int = DATES_AHEAD_DAYS) -> tuple[DateItem, ...]:
+    """Special dates from today to today + ``ahead`` days, soonest first."""
+    end = today + dt.timedelta(days=ahead)
+    out = [DateItem(on, (on - today).days, s) for s in snapshot.dates for on in occurrences_between(s.spec, today, end)]
+    out.sort(key=lambda i: (i.on, i.item.label, i.item.tag or "", i.item.person.label if i.item.person else ""))
+    return tuple(out)
+
+
+def quiet_groups(items: tuple[QuietSnap, ...], limit: int = QUIET_LIST_LIMIT) -> tuple[QuietGroup, ...]:
+    """Quiet outreach grouped by tag (a person with several tags appears under each); untagged last."""
+    groups: dict[str | None, list[QuietSnap]] = {}
+    for q in items:
+        for tag in q.tags or (None,):
+            groups.setdefault(tag, []).append(q)
+    out = []
+    for tag in sorted(groups, key=lambda t: (t is None, t or "")):
+        rows = sorted(groups[tag], key=lambda q: (q.last_sent.date, q.person.contact_id))
+        out.append(QuietGroup(tag, tuple(rows[:limit]), max(0, len(rows) - limit)))
+    return tuple(out)
+
+
+def build_digest(
+    snapshot: Snapshot,
+    *,
+    today: dt.date,
+    tz: ZoneInfo,
+    stages: Mapping[str, StageRule],
+    lead_stage: str = "lead",
+) -> Digest:
+    """Apply every rule: the sections of the digest for the user's local ``today``."""
+    leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage)),
+                         key=lambda d: (d.opened_at, d.id)))
+    waiting = tuple(sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id)))
+    autoreplies = tuple(a for a in snapshot.autoreplies if a.back_on == today)
+    bounces = tuple(sorted(snapshot.bounces, key=lambda b: (b.at, b.address)))
+    return Digest(
+        user_email=snapshot.user_email,
+        user_name=snapshot.user_name,
+        today=today,
+        timezone=tz.key,
+        call_today=call_today(snapshot, stages, lead_stage, today, tz),
+        new_leads=leads,
+        waiting=waiting,
+        dates=special_dates(snapshot, today),
+        bounces=bounces,
+        no_address=tuple(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id))),
+        autoreplies=autoreplies,
+        quiet=quiet_groups(snapshot.quiet),
+    )
+
+
+def days_ago(when: dt.datetime, today: dt.date, tz: ZoneInfo) -> int:
+    """Whole local days between a naive-UTC time and the user's ``today``."""
+    return (today - local_date(when, tz)).days

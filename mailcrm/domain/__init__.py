@@ -1,0 +1,1 @@
+"""Pure domain rules over parsed facts and a snapshot of state (no I/O)."""

@@ -1,0 +1,1 @@
+"""Ingest: sources (SMTP, IMAP, importers) -> spool -> worker pipeline."""

@@ -1,0 +1,208 @@
+"""`mailcrm export contacts`: CSV for Mailchimp's audience import, XLSX one sheet per tag, vCard 4.0.
+
+Bounced (and invalid) addresses are left out unless ``include_bounced``: exporting them to a
+mailing tool would only produce more bounces.  A contact with no address left is not exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcrm.errors import UsageError
+from mailcrm.store import db
+from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag
+
+MAILCHIMP_COLUMNS = ("Email Address", "First Name", "Last Name", "Company", "Tags")
+XLSX_COLUMNS = ("Email", "Name", "Company", "Title", "Phone", "City", "Website", "Notes", "Tags")
+UNTAGGED = "Без тега"
+_PATRONYMIC = re.compile(r"(вич|вна|ична|инична|ьич|оглы|кызы)$", re.I)
+
+
+@dataclass
+class ExportContact:
+    """A contact as exported."""
+
+    id: int
+    name: str | None
+    company: str | None
+    title: str | None
+    phones: list[str]
+    city: str | None
+    website: str | None
+    notes: str | None
+    emails: list[str]
+    tags: list[str] = field(default_factory=list)
+
+
+def split_name(name: str | None) -> tuple[str, str]:
+    """(first, last): "Иван Петров" -> (Иван, Петров); "Петров Иван Сергеевич" (ФИО order) -> (Иван, Петров)."""
+    parts = (name or "").split()
+    if not parts:
+        return "", ""
+    if len(parts) == 1:
+        return parts[0], ""
+    if len(parts) == 3 and _PATRONYMIC.search(parts[2]):
+        return parts[1], parts[0]
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def collect(factory: sessionmaker[Session], tag: str | None = None, include_bounced: bool = False
+            ) -> list[ExportContact]:
+    """Active contacts (optionally with ``tag``) and their exportable addresses."""
+    statuses = None if include_bounced else ("active",)
+    with db.transaction(factory) as s:
+        q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
+        if tag:
+            tag_row = s.scalar(select(Tag).where(Tag.name == tag.strip().casefold()))
+            if tag_row is None:
+                raise UsageError(f"no tag {tag!r}")
+            q = q.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_row.id)
+        contacts = list(s.scalars(q).unique())
+        ids = [c.id for c in contacts]
+        emails: dict[int, list[str]] = {}
+        tags: dict[int, list[str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            eq = select(EmailAddress).where(EmailAddress.contact_id.in_(chunk)).order_by(EmailAddress.id)
+            if statuses:
+                eq = eq.where(EmailAddress.status.in_(statuses))
+            for a in s.scalars(eq):
+                emails.setdefault(a.contact_id, []).append(a.address)
+            tq = (select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
+                  .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name))
+            for cid, name in s.execute(tq):
+                tags.setdefault(cid, []).append(name)
+        companies = {c.id: c.name for c in s.scalars(select(Company))}
+        return [
+            ExportContact(c.id, c.name, companies.get(c.company_id) if c.company_id else None, c.title,
+                          list(c.phones or []), c.city, c.website, c.notes, emails[c.id], tags.get(c.id, []))
+            for c in contacts if emails.get(c.id)
+        ]
+
+
+def to_csv(contacts: list[ExportContact]) -> str:
+    """Mailchimp audience CSV: one row per address, tags comma-separated in one quoted cell."""
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    w.writerow(MAILCHIMP_COLUMNS)
+    for c in contacts:
+        first, last = split_name(c.name)
+        for e in c.emails:
+            w.writerow((e, first, last, c.company or "", ",".join(c.tags)))
+    return buf.getvalue()
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    title = re.sub(r"[\[\]:*?/\\]", " ", name).strip()[:31] or "contacts"
+    base, n = title, 2
+    while title.casefold() in used:
+        title = f"{base[:28]} {n}"
+        n += 1
+    used.add(title.casefold())
+    return title
+
+
+def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None = None) -> None:
+    """One sheet per tag (contacts without tags on "Без тега"); re-importable by `import contacts`."""
+    import openpyxl
+
+    groups: dict[str, list[ExportContact]] = {}
+    for c in contacts:
+        tags = [only_tag.strip().casefold()] if only_tag else (c.tags or [UNTAGGED])
+        for t in tags:
+            groups.setdefault(t, []).append(c)
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)  # type: ignore[arg-type]
+    used: set[str] = set()
+    for tag_name in sorted(groups, key=lambda t: (t == UNTAGGED, t)):
+        ws = wb.create_sheet(_sheet_title(tag_name, used))
+        ws.append(XLSX_COLUMNS)
+        for c in groups[tag_name]:
+            other = [t for t in c.tags if t != tag_name]
+            ws.append(["; ".join(c.emails), c.name or "", c.company or "", c.title or "", "; ".join(c.phones),
+                       c.city or "", c.website or "", c.notes or "", ", ".join(other)])
+    if not groups:
+        wb.create_sheet("contacts").append(XLSX_COLUMNS)
+    wb.save(path)
+
+
+def _esc(value: str) -> str:
+    # RFC 6350 3.4: backslash, comma, semicolon and newline are escaped in text values.
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\r\n", "\\n").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    # RFC 6350 3.2: lines longer than 75 octets are folded (CRLF + one space), never inside a UTF-8 sequence.
+    out: list[str] = []
+    cur = ""
+    size = 0
+    for ch in line:
+        n = len(ch.encode())
+        if size + n > (75 if not out else 74):
+            out.append(cur)
+            cur, size = "", 0
+        cur += ch
+        size += n
+    out.append(cur)
+    return "\r\n ".join(out)
+
+
+def to_vcard(contacts: list[ExportContact]) -> str:
+    """vCard 4.0 (RFC 6350), one card per contact."""
+    cards: list[str] = []
+    for c in contacts:
+        first, last = split_name(c.name)
+        lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_esc(c.name or c.emails[0])}",
+                 f"N:{_esc(last)};{_esc(first)};;;"]
+        for i, e in enumerate(c.emails):
+            lines.append(f"EMAIL{';PREF=1' if i == 0 else ''}:{_esc(e)}")
+        for p in c.phones:
+            lines.append(f"TEL;VALUE=uri:tel:{p}")
+        if c.company:
+            lines.append(f"ORG:{_esc(c.company)}")
+        if c.title:
+            lines.append(f"TITLE:{_esc(c.title)}")
+        if c.city:
+            lines.append(f"ADR;TYPE=work:;;;{_esc(c.city)};;;")
+        if c.website:
+            lines.append(f"URL:{_esc(c.website)}")
+        if c.tags:
+            lines.append("CATEGORIES:" + ",".join(_esc(t) for t in c.tags))
+        if c.notes:
+            lines.append(f"NOTE:{_esc(c.notes)}")
+        lines.append(f"UID:urn:mailcrm:contact:{c.id}")
+        lines.append("END:VCARD")
+        cards.append("".join(_fold(line) + "\r\n" for line in lines))
+    return "".join(cards)
+
+
+def export_contacts(factory: sessionmaker[Session], fmt: str, output: Path | None, tag: str | None = None,
+                    include_bounced: bool = False) -> tuple[dict[str, Any], str | None]:
+    """Export; returns (summary, text for stdout when no output file was given)."""
+    if fmt not in ("csv", "xlsx", "vcard"):
+        raise UsageError(f"--format {fmt!r}: expected csv, xlsx or vcard")
+    if fmt == "xlsx" and output is None:
+        raise UsageError("--format xlsx needs --output FILE.xlsx")
+    contacts = collect(factory, tag, include_bounced)
+    summary = {"format": fmt, "contacts": len(contacts), "addresses": sum(len(c.emails) for c in contacts),
+               "output": str(output) if output else None, "tag": tag, "include_bounced": include_bounced}
+    if fmt == "xlsx":
+        assert output is not None
+        write_xlsx(contacts, output, tag)
+        return summary, None
+    text = to_csv(contacts) if fmt == "csv" else to_vcard(contacts)
+    if output is None:
+        return summary, text
+    try:
+        output.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write: {exc.strerror}") from None
+    return summary, None

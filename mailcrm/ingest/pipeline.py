@@ -1,0 +1,241 @@
+"""One spooled message -> store writes, as an ordered tuple of stages (house rule 4).
+
+``ingest`` runs inside the worker's single transaction: parse (pure) -> plan (pure) ->
+store message and people -> bounce rules -> auto-reply -> signature -> deals.
+A stage that must stop the run raises ``Rejected`` (quarantine) or returns an outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from mailcrm.config import Config, dropbox_matches
+from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
+from mailcrm.errors import Rejected
+from mailcrm.parse.facts import MessageFacts
+from mailcrm.parse.message import parse_message
+from mailcrm.spool import SpoolMeta
+from mailcrm.store import repository as repo
+from mailcrm.store.models import Activity, Contact, Message, utcnow
+
+STORED = "stored"
+DUPLICATE = "duplicate"
+SKIPPED = "skipped"
+
+
+@dataclass
+class Job:
+    """The state that flows through the stages for one message."""
+
+    cfg: Config
+    meta: SpoolMeta
+    raw: bytes
+    now: dt.datetime
+    facts: MessageFacts | None = None
+    plan: Plan | None = None
+    message: Message | None = None
+    contacts: dict[str, int] = field(default_factory=dict)  # address -> contact id
+    outcome: str | None = None
+    users: dict[str, int | None] = field(default_factory=dict)  # cache: user email -> User.id
+
+
+def parse_job(cfg: Config, meta: SpoolMeta, raw: bytes) -> MessageFacts:
+    """Parse with the users' addresses (pure; never raises)."""
+    region = cfg.users[0].phone_region if cfg.users else "RU"
+    return parse_message(
+        raw,
+        user_addresses=cfg.user_addresses(),
+        dropbox_addresses=cfg.dropbox_addresses() | frozenset(a.lower() for a in meta.rcpt_tos),
+        region=region,
+    )
+
+
+def _context(cfg: Config, meta: SpoolMeta) -> Context:
+    role = meta.role or "dropbox"
+    create = role in ("dropbox",) or bool(meta.source_ref.get("create_contacts"))
+    return Context(
+        user_addresses=cfg.user_addresses(),
+        dropbox_addresses=cfg.dropbox_addresses(),
+        role=role,
+        create_contacts=create,
+        envelope_from=meta.mail_from,
+    )
+
+
+def stage_plan(session: Session, job: Job) -> None:
+    """Decide what the message means; refuse unknown authors on the dropbox."""
+    assert job.facts is not None
+    ctx = _context(job.cfg, job.meta)
+    plan = plan_message(job.facts, ctx, job.now)
+    if plan.reject_reason:
+        raise Rejected(plan.reject_reason)
+    if plan.skip_reason:
+        job.outcome = SKIPPED
+    if ctx.role in ("inbox", "sent") and plan.kind in ("received", "sent"):
+        # Privacy first: inbox/sent folders only add to what the CRM already knows.
+        known = [p for p in plan.people if p.create or repo.find_address(session, p.address) is not None]
+        if not known:
+            job.outcome = SKIPPED
+    job.plan = plan
+
+
+def stage_store(session: Session, job: Job) -> None:
+    """Insert the message (idempotent by identity), its raw bytes and its participants."""
+    facts, plan = job.facts, job.plan
+    assert facts is not None and plan is not None
+    if repo.message_by_identity(session, facts.identity) is not None:
+        job.outcome = DUPLICATE
+        return
+    email = _primary(job.cfg, plan.user_address)
+    if email not in job.users:
+        job.users[email or ""] = repo.user_id_for(session, email)
+    user_id = job.users.get(email or "")
+    msg = Message(
+        identity=facts.identity,
+        message_id=facts.message_id,
+        sha256=facts.sha256,
+        user_id=user_id,
+        kind=plan.kind,
+        direction=plan.direction,
+        date=plan.date,
+        subject=facts.subject[:2000],
+        snippet=facts.snippet,
+        thread_key=facts.thread_key[:1000],
+        in_reply_to=facts.in_reply_to,
+        source=job.meta.source[:100],
+        size=facts.size,
+        facts=facts.to_json(),
+        status="active",
+    )
+    repo.add_message(session, msg, job.raw)
+    free_extra = frozenset(d.lower() for d in job.cfg.ingest.free_mail_domains)
+    seen: set[tuple[str, str]] = set()
+    with session.no_autoflush:  # lookups need not flush the pending message (new contacts flush themselves)
+        for p in plan.people:
+            if (p.address, p.role) in seen:
+                continue
+            seen.add((p.address, p.role))
+            if p.create and not is_automated_sender(p.address):
+                contact: Contact | None = repo.find_or_create_contact(session, p.address, p.name,
+                                                                       free_mail_extra=free_extra)
+            else:
+                contact = repo.find_contact(session, p.address)
+            cid = contact.id if contact is not None else None
+            if cid is not None:
+                job.contacts[p.address] = cid
+            repo.add_participant(session, msg, p.address, p.name, cid, p.role, p.direction)
+            if p.direction == "in" and plan.kind == "received":
+                repo.mark_inbound(session, p.address, msg.date)
+    session.flush()  # one flush: message, bytes and participants
+    job.message = msg
+
+
+def stage_bounce(session: Session, job: Job) -> None:
+    """Apply bounce rules (verified against mail we sent; forged bounces change nothing)."""
+    if job.plan is None or job.plan.kind != "bounce" or job.message is None or job.facts is None:
+        return
+    from mailcrm.store import bounces as bounce_store
+
+    bounce_store.apply_bounce(session, job.cfg, job.message, job.facts)
+
+
+def stage_autoreply(session: Session, job: Job) -> None:
+    """Record an auto-reply on the sender's contact (never creates a contact)."""
+    facts, msg = job.facts, job.message
+    if msg is None or facts is None or facts.autoreply is None or not facts.from_:
+        return
+    cid = job.contacts.get(facts.from_.address)
+    auto = facts.autoreply
+    data = auto.to_json()
+    text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
+    if auto.left_company:
+        text += "; no longer there"
+        if auto.new_contacts:
+            text += ", write to " + ", ".join(a.address for a in auto.new_contacts)
+    session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
+                         text=text, due=auto.until, data=data))
+    if cid is not None and auto.left_company and auto.new_contacts:
+        from mailcrm.store import companies as company_store
+
+        company_store.propose_new_contacts(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
+
+
+def stage_signature(session: Session, job: Job) -> None:
+    """Keep the parsed signature and fill empty contact fields from it."""
+    facts, plan, msg = job.facts, job.plan, job.message
+    if msg is None or facts is None or plan is None or facts.signature is None or not plan.signature_owner:
+        return
+    cid = job.contacts.get(plan.signature_owner)
+    if cid is None:
+        return
+    from mailcrm.store import companies as company_store
+
+    company_store.learn_signature(session, cid, msg, facts.signature)
+
+
+def stage_deals(session: Session, job: Job) -> None:
+    """Attach the message to deals of its thread; a "+deal" dropbox sub-address opens one."""
+    msg, facts = job.message, job.facts
+    deals = _deal_store()
+    if msg is None or facts is None or deals is None:
+        return
+    contact_ids = sorted(set(job.contacts.values()))
+    if any(_is_deal_address(job.cfg, r) for r in job.meta.rcpt_tos) and msg.kind in ("sent", "received"):
+        deals.open_deal_from_message(session, msg.user_id, msg, contact_ids, facts.subject or "(no subject)")
+    else:
+        deals.attach_message_to_deals(session, msg, contact_ids)
+
+
+_DEALS: list[object] = []
+
+
+def _deal_store():  # type: ignore[no-untyped-def]
+    """mailcrm.store.deals, imported once (None while that module is absent)."""
+    if not _DEALS:
+        try:
+            from mailcrm.store import deals
+        except ImportError:
+            deals = None  # type: ignore[assignment]
+        _DEALS.append(deals)
+    return _DEALS[0]
+
+
+def _is_deal_address(cfg: Config, rcpt: str) -> bool:
+    rcpt = rcpt.lower()
+    local = rcpt.partition("@")[0]
+    return local.endswith("+deal") and any(dropbox_matches(u.dropbox, rcpt) for u in cfg.users)
+
+
+def _primary(cfg: Config, address: str | None) -> str | None:
+    if not address:
+        return cfg.users[0].email if len(cfg.users) == 1 else None
+    user = cfg.user_for_address(address)
+    return user.email if user else None
+
+
+STAGES: tuple[Callable[[Session, Job], None], ...] = (
+    stage_plan,
+    stage_store,
+    stage_bounce,
+    stage_autoreply,
+    stage_signature,
+    stage_deals,
+)
+
+
+def ingest(session: Session, cfg: Config, meta: SpoolMeta, raw: bytes, now: dt.datetime | None = None,
+           users: dict[str, int | None] | None = None) -> Job:
+    """Run every stage for one message inside the caller's transaction; returns the job."""
+    job = Job(cfg=cfg, meta=meta, raw=raw, now=now or utcnow(), users=users if users is not None else {})
+    job.facts = parse_job(cfg, meta, raw)
+    for stage in STAGES:
+        stage(session, job)
+        if job.outcome is not None:
+            break
+    if job.outcome is None:
+        job.outcome = STORED
+    return job

@@ -1,0 +1,186 @@
+"""The ingest worker: claim -> pipeline (one transaction) -> commit -> done -> ack the source.
+
+One worker thread per daemon is the only writer to the store.  A message that fails is
+released and retried (transient: database down) up to ``ingest.max_attempts``, or
+quarantined at once with its reason (policy refusal, a bug on that message) so one bad
+message never stops the loop (house rule 5).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcrm import log
+from mailcrm.config import Config
+from mailcrm.errors import Rejected, StoreUnavailable, Transient
+from mailcrm.ingest import pipeline
+from mailcrm.spool import Spool, SpoolItem
+from mailcrm.store import db
+
+QUARANTINED = "quarantined"
+RETRY = "retry"
+AckCallback = Callable[[SpoolItem, str], None]
+BATCH = 50  # items per transaction (group commit); each item has its own savepoint
+
+
+class Worker:
+    """Processes spooled messages into the store."""
+
+    def __init__(self, cfg: Config, factory: sessionmaker[Session], spool: Spool) -> None:
+        self.cfg = cfg
+        self.factory = factory
+        self.spool = spool
+        self.log = log.get("mailcrm.worker")
+        self._callbacks: list[AckCallback] = []
+        self.processed = 0
+        self.last_error: str | None = None
+        self._backoff = 0.0
+        self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
+
+    def on_committed(self, callback: AckCallback) -> None:
+        """Call ``callback(item, outcome)`` after each item's transaction committed (IMAP acks)."""
+        self._callbacks.append(callback)
+
+    # -- items --------------------------------------------------------------------------
+    def process_item(self, item: SpoolItem) -> str:
+        """Process one claimed item; returns stored | duplicate | skipped | quarantined | retry."""
+        return self.process_batch([item])[item.id]
+
+    def process_batch(self, items: list[SpoolItem]) -> dict[str, str]:
+        """Apply items in one transaction (group commit), each inside its own savepoint.
+
+        A message that fails rolls back only its savepoint and is quarantined after the
+        commit; a database outage rolls back the batch and every item is retried later.
+        Spool removal and source acks happen only after the commit.
+        """
+        results: dict[str, str] = {}
+        failures: dict[str, str] = {}
+        jobs: dict[str, pipeline.Job] = {}
+        try:
+            with db.transaction(self.factory) as session:
+                for item in items:
+                    try:
+                        raw = item.read()
+                    except OSError as exc:
+                        failures[item.id] = f"retry:cannot read spool file: {exc}"
+                        continue
+                    savepoint = session.begin_nested()
+                    try:
+                        jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, raw, users=self._users)
+                        savepoint.commit()
+                    except Rejected as exc:
+                        savepoint.rollback()
+                        failures[item.id] = f"quarantine:rejected: {exc}"
+                    except IntegrityError as exc:
+                        # A concurrent writer (another daemon, IMAP + SMTP copies) won the race.
+                        savepoint.rollback()
+                        failures[item.id] = f"retry:conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+                    except (StoreUnavailable, OperationalError):
+                        raise
+                    except RecursionError:
+                        savepoint.rollback()
+                        failures[item.id] = "quarantine:message nested too deeply (recursion limit)"
+                    except Exception as exc:  # noqa: BLE001 - one bad message must never stop the worker
+                        savepoint.rollback()
+                        tb = traceback.extract_tb(exc.__traceback__)[-1]
+                        where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
+                        failures[item.id] = f"quarantine:error: {type(exc).__name__}: {str(exc)[:300]} at {where}"
+        except (StoreUnavailable, OperationalError, Transient) as exc:
+            self._backoff = min(30.0, max(0.5, self._backoff * 2))
+            for item in items:
+                results[item.id] = self._retry(item, f"store unavailable: {exc}")
+            return results
+        self._backoff = 0.0
+        for item in items:
+            if item.id in failures:
+                action, _, reason = failures[item.id].partition(":")
+                if action == "retry":
+                    results[item.id] = self._retry(item, reason)
+                else:
+                    self._quarantine(item, reason)
+                    results[item.id] = QUARANTINED
+                continue
+            job = jobs[item.id]
+            outcome = job.outcome or pipeline.STORED
+            self.log.info("ingested", spool_id=item.id, source=item.meta.source, outcome=outcome,
+                          kind=job.plan.kind if job.plan else None,
+                          message=job.facts.message_id if job.facts else None)
+            self.spool.done(item)
+            self.processed += 1
+            results[item.id] = outcome
+            self._notify(item, outcome)
+        return results
+
+    def _retry(self, item: SpoolItem, error: str) -> str:
+        self.last_error = error
+        if item.meta.attempts + 1 >= self.cfg.ingest.max_attempts:
+            self._quarantine(item, f"gave up after {item.meta.attempts + 1} attempts: {error}")
+            return QUARANTINED
+        self.log.warning("ingest retry", spool_id=item.id, error=error, attempts=item.meta.attempts + 1)
+        self.spool.release(item, error)
+        return RETRY
+
+    def _quarantine(self, item: SpoolItem, reason: str) -> None:
+        self.log.warning("quarantined", spool_id=item.id, source=item.meta.source, reason=reason)
+        self.spool.quarantine(item, reason)
+        self._notify(item, QUARANTINED)
+
+    def _notify(self, item: SpoolItem, outcome: str) -> None:
+        for cb in self._callbacks:
+            try:
+                cb(item, outcome)
+            except Exception as exc:  # noqa: BLE001 - an ack failure must not stop ingest
+                self.log.warning("ack callback failed", error=str(exc), spool_id=item.id)
+
+    # -- loops ----------------------------------------------------------------------------
+    def process_available(self, limit: int | None = None) -> int:
+        """Process everything currently in the spool (or ``limit`` items); returns items handled."""
+        handled = 0
+        while True:
+            want = BATCH if not limit else min(BATCH, limit - handled)
+            batch = self.spool.claim(limit=want)
+            if not batch:
+                return handled
+            results = self.process_batch(batch)
+            handled += len(batch)
+            if all(r == RETRY for r in results.values()):
+                return handled  # nothing progressed: let the caller back off
+            if limit and handled >= limit:
+                return handled
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; finishes the current transaction before returning."""
+        self.log.info("worker started", pending=self.spool.depth())
+        while not stop.is_set():
+            try:
+                self.process_available()
+            except Exception as exc:  # noqa: BLE001 - keep the loop alive whatever happens
+                self.log.error("worker loop error", error=f"{type(exc).__name__}: {exc}")
+                self._backoff = min(30.0, max(1.0, self._backoff * 2))
+            if self._backoff:
+                stop.wait(self._backoff)
+            self.spool.wait(1.0)
+        self.log.info("worker stopped", processed=self.processed)
+
+
+def start_thread(worker: Worker, stop: threading.Event) -> threading.Thread:
+    """Run the worker in its own (non-daemon) thread so shutdown can join it."""
+    t = threading.Thread(target=worker.run, args=(stop,), name="mailcrm-worker", daemon=False)
+    t.start()
+    return t
+
+
+def wait_idle(spool: Spool, timeout: float = 10.0) -> bool:
+    """Wait until the spool is empty (tests and imports)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if spool.depth() == 0:
+            return True
+        time.sleep(0.05)
+    return spool.depth() == 0

@@ -1,0 +1,44 @@
+"""Logging: the only structlog.configure call (key=value on a terminal, JSON otherwise)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    """Configure structlog once: console renderer on a TTY, JSON lines otherwise."""
+    out = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "console" if getattr(out, "isatty", lambda: False)() else "json"
+    renderer: Any
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    else:
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    # Quiet the libraries' own stdlib loggers; we log what matters ourselves.
+    logging.basicConfig(level=logging.WARNING, stream=out)
+    for name in ("mail.log", "mail.debug", "aiosmtpd", "apscheduler", "imapclient"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def get(name: str = "mailcrm", **bind: Any) -> Any:
+    """A bound logger."""
+    return structlog.get_logger(name).bind(**bind)

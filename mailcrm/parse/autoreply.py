@@ -1,0 +1,152 @@
+"""Auto-replies (RFC 3834 headers, vacation texts in English and Russian).
+
+Evidence, strongest first:
+
+* RFC 3834 §5: ``Auto-Submitted`` other than ``no`` (``auto-replied`` always counts;
+  ``auto-generated`` counts when the message answers ours or reads like a vacation note —
+  periodic reports and notifications are auto-generated but are not answers);
+* vendor headers ``X-Autoreply``, ``X-Autorespond``, ``X-Autoresponder``, ``X-Vacation``…
+  and ``Precedence: auto_reply``;
+* a subject such as "Out of Office", "Automatic reply", "AUTO:", "Автоответ", "Я в отпуске";
+* weak hints that need a vacation text too: ``X-Auto-Response-Suppress`` (Exchange puts it on
+  every OOF but also on other automatic mail), ``Precedence: bulk/junk/list`` (mailing lists
+  use it, so alone it proves nothing);
+* an explicit "this is an automatic reply" / "автоматический ответ" sentence in the text.
+
+Challenge/response notices ("you are waitlisted, verify you are human") are auto-replies
+with ``reason="challenge-response"``: never a bounce, never a new contact.  Bounce detection
+runs first in ``message.parse_message``, so DSNs never reach this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from mailcrm.parse import bounce
+from mailcrm.parse.addresses import is_valid_address, normalize_address
+from mailcrm.parse.autoreply_dates import back_date
+from mailcrm.parse.facts import Address, AutoReply
+from mailcrm.parse.mime import MimeView
+
+_SUBJECT = re.compile(
+    r"out of (?:the )?office|\booo\b|automatic(?:ally)? (?:reply|response|answer)|auto[- ]?(?:reply|response|answer|respond)|"
+    r"^\s*auto:|away from (?:the )?office|on vacation|on holiday|on leave|vacation (?:reply|message|notice)|"
+    r"abwesenheit|automatische antwort|réponse automatique|risposta automatica|respuesta automática|automatyczna odpowied|"
+    r"автоответ|автоматическ(?:ий|ое) (?:ответ|сообщение|уведомление)|я в отпуске|в отпуске|нет на месте|"
+    r"вне офиса|отсутств|не в офисе|больше не работает",
+    re.I,
+)
+_TEXT = re.compile(
+    r"out of (?:the )?office|i am (?:currently )?(?:away|out|on (?:vacation|holiday|leave|annual leave|a business trip))|"
+    r"i'?m (?:currently )?(?:away|out of|on (?:vacation|holiday|leave))|on (?:annual|maternity|parental|sick) leave|"
+    r"(?:will|shall) be back|i'?ll be back|(?:will )?return(?:ing)? (?:to the office )?on|limited (?:access|connectivity) to (?:my )?e-?mail|"
+    r"this is an? auto(?:mated|matic)?[- ]?(?:reply|response|message)|automatic(?:ally generated)? (?:reply|response)|"
+    r"no longer (?:works?|working|employed|with)|has left (?:the|our) (?:company|organi[sz]ation|firm|team)|left the company|"
+    r"я в отпуске|нахожусь в отпуске|в отпуске до|нет на месте|не в офисе|вне офиса|отсутствую|буду отсутствовать|вернусь|"
+    r"автоматическ(?:ий|ое) (?:ответ|сообщение)|автоответ|ограниченн\w* доступ\w* к (?:почте|e-?mail)|"
+    r"больше не работает|не работает в (?:компании|нашей)|уволил(?:ся|ась)|покинул[аи]? (?:компанию|организацию)",
+    re.I,
+)
+_EXPLICIT = re.compile(
+    r"this is an? auto(?:mated|matic)?[- ]?(?:reply|response)|automatic(?:ally generated)? (?:reply|response)|"
+    r"this is the only notification you will receive|автоматическ(?:ий|ое) (?:ответ|сообщение)|автоответ|"
+    r"письмо (?:сформировано|создано) автоматически",
+    re.I,
+)
+LEFT_COMPANY = re.compile(
+    r"no longer (?:works?|working|employed|with|at|part of)|(?:has|have) left (?:the|our|\w+) ?(?:company|organi[sz]ation|firm|team|business)?|"
+    r"left the company|is not with (?:the company|us) any ?more|no longer in use|mailbox is (?:no longer|not) monitored|"
+    r"больше не работает|не работает в (?:компании|нашей|организации)|уволил(?:ся|ась)|покинул[аи]? (?:компанию|организацию)|"
+    r"больше не (?:сотрудник|является сотрудник)|ящик больше не (?:используется|обслуживается)",
+    re.I,
+)
+_AUTO_HEADER_NAME = re.compile(r"^x-[\w-]*(?:auto-?reply|auto-?respon|autoresponder|vacation)", re.I)
+_NO = re.compile(r"^\s*(?:no|false|0|off)?\s*$", re.I)
+_ADDR = re.compile(r"[A-Za-z0-9._%+\-']+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
+_QUOTE_START = re.compile(
+    r"^(?:>|-{2,} ?original message|-{2,} ?исходное сообщение|from: |от: |on .{5,80} wrote:|.{5,80} написал\(?а?\)?:)",
+    re.I | re.M,
+)
+_NAME_BEFORE = re.compile(r"([A-ZА-ЯЁ][a-zа-яё]+(?:\s+[A-ZА-ЯЁ][a-zа-яё]+){1,2})\s*[(<:,\-–—]?\s*(?:at\s+|на\s+)?$")
+
+
+def _header_signal(view: MimeView) -> tuple[str | None, bool]:
+    """(strong reason, weak hint seen) from the headers."""
+    auto = (view.header("Auto-Submitted") or "").strip().lower()
+    strong: str | None = None
+    weak = False
+    if auto.startswith("auto-replied"):
+        strong = "Auto-Submitted: auto-replied"
+    elif auto and not auto.startswith("no"):
+        weak = True  # auto-generated / auto-notified: automatic, but not necessarily an answer
+    for name, value in view.headers:
+        low = name.lower()
+        if low in ("x-auto-response-suppress", "x-ms-exchange-inbox-rules-loop"):
+            weak = True
+        elif _AUTO_HEADER_NAME.match(name) and not _NO.match(value):
+            strong = strong or f"{name}: {value.strip()[:40]}"
+        elif low == "precedence":
+            v = value.strip().lower()
+            if v == "auto_reply":
+                strong = strong or "Precedence: auto_reply"
+            elif v in ("bulk", "junk", "list"):
+                weak = True
+    return strong, weak
+
+
+def _own_text(view: MimeView) -> str:
+    """The auto-reply's own text, without the quoted original it may carry."""
+    text = view.text or ""
+    m = _QUOTE_START.search(text)
+    return text[: m.start()] if m and m.start() > 20 else text
+
+
+def _new_contacts(text: str, own: set[str]) -> tuple[Address, ...]:
+    out: list[Address] = []
+    for m in _ADDR.finditer(text):
+        addr = normalize_address(m.group(0).rstrip(".'"))
+        if addr in own or not is_valid_address(addr) or any(a.address == addr for a in out):
+            continue
+        local = addr.partition("@")[0]
+        if local in ("noreply", "no-reply", "mailer-daemon", "postmaster", "donotreply", "do-not-reply"):
+            continue
+        name_m = _NAME_BEFORE.search(text[max(0, m.start() - 60): m.start()])
+        out.append(Address(name_m.group(1) if name_m else None, addr))
+    return tuple(out)
+
+
+def detect_autoreply(view: MimeView, *, sent: dt.datetime | None = None) -> AutoReply | None:
+    """Return AutoReply facts when ``view`` is an automatic answer, else None."""
+    subject = view.header("Subject") or ""
+    strong, weak = _header_signal(view)
+    text = _own_text(view)
+    head = text[:4000]
+    if bounce.is_challenge(view) and (strong or weak or view.content_type == "multipart/report"
+                                      or re.search(r"no-?reply|do-?not-?reply", view.header("From") or "", re.I)):
+        return AutoReply(reason="challenge-response")
+    ctype = " ".join(view.header_all("Content-Type")).lower()
+    if "feedback-report" in ctype:
+        return AutoReply(reason="feedback-report")  # RFC 5965 complaint: automatic, not an answer
+    if "delivery-status" in ctype:
+        return AutoReply(reason="delivery-status")  # a DSN that reports no failure (RFC 3464)
+    reason: str | None = strong
+    if reason is None and _SUBJECT.search(subject):
+        reason = f"subject: {_SUBJECT.search(subject).group(0).strip()}"  # type: ignore[union-attr]
+    if reason is None and _EXPLICIT.search(head):
+        reason = f"text: {_EXPLICIT.search(head).group(0)}"  # type: ignore[union-attr]
+    if reason is None and (weak or view.header("In-Reply-To")) and _TEXT.search(head) and len(head) < 2500:
+        # A weak header hint (or an answer to our mail) plus a vacation sentence in a short text.
+        reason = f"text: {_TEXT.search(head).group(0)}"  # type: ignore[union-attr]
+    if reason is None:
+        return None
+    left = bool(LEFT_COMPANY.search(head) or LEFT_COMPANY.search(subject))
+    own = {normalize_address(a) for v in view.header_all("From") + view.header_all("Reply-To") + view.header_all("Sender")
+           for a in _ADDR.findall(v)}
+    own |= {normalize_address(a) for v in view.header_all("To") + view.header_all("Cc") for a in _ADDR.findall(v)}
+    return AutoReply(
+        until=None if left else back_date(f"{subject}\n{head}", sent),
+        left_company=left,
+        new_contacts=_new_contacts(head, own) if left else (),
+        reason=reason,
+    )

@@ -1,0 +1,191 @@
+"""The parse pipeline: raw bytes -> MessageFacts (pure; never raises on bad mail)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import re
+from dataclasses import replace
+
+from mailcrm.parse import autoreply, bounce, forward, reply_text, signature
+from mailcrm.parse.addresses import normalize_address, parse_address_header
+from mailcrm.parse.facts import Address, Forwarded, Kind, MessageFacts
+from mailcrm.parse.identity import identity_key, message_ids, normalize_message_id, thread_key
+from mailcrm.parse.mime import MimeView, parse_bytes
+
+SNIPPET_LEN = 240
+_FWD_SUBJECT = re.compile(r"^\s*(fwd?|fw|пересл|пер|tr|wg|rv|enc|vs|vl|doorst|i|rif)\s*(\[\d+\])?\s*:", re.I)
+
+
+def parse_date(value: str | None) -> dt.datetime | None:
+    """RFC 5322 date -> aware datetime (UTC when no zone); None when unreadable."""
+    if not value:
+        return None
+    try:
+        d = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if d is None:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.timezone.utc)
+    return d
+
+
+def _raw_header_values(view: MimeView, name: str) -> list[str]:
+    try:
+        values = view.message.get_all(name) or []
+    except Exception:  # noqa: BLE001
+        return []
+    return [str(v) for v in values]
+
+
+def _addresses(view: MimeView, name: str) -> tuple[Address, ...]:
+    return parse_address_header(_raw_header_values(view, name))
+
+
+def looks_forwarded_subject(subject: str) -> bool:
+    """True when the subject carries a forward prefix (Fwd:, Fw:, Пересл:, ПЕР:, TR:, WG: ...)."""
+    return bool(_FWD_SUBJECT.match(subject or ""))
+
+
+def _snippet(text: str) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat[:SNIPPET_LEN]
+
+
+def parse_message(
+    raw: bytes,
+    *,
+    user_addresses: frozenset[str] = frozenset(),
+    dropbox_addresses: frozenset[str] = frozenset(),
+    region: str = "RU",
+) -> MessageFacts:
+    """Parse one raw message.  ``user_addresses`` decide sent/forward vs received."""
+    view = parse_bytes(raw)
+    defects = list(view.defects)
+    users = frozenset(normalize_address(a) for a in user_addresses)
+    dropboxes = frozenset(normalize_address(a) for a in dropbox_addresses)
+
+    from_list = _addresses(view, "From")
+    from_ = from_list[0] if from_list else None
+    if from_ is None:
+        defects.append("no From address")
+    sender_list = _addresses(view, "Sender")
+    sender = sender_list[0] if sender_list and (not from_ or sender_list[0].address != from_.address) else None
+    to = _addresses(view, "To")
+    cc = _addresses(view, "Cc")
+    reply_to = _addresses(view, "Reply-To")
+    subject = view.header("Subject") or ""
+    date_header = view.header("Date")
+    date = parse_date(date_header)
+    if date_header and date is None:
+        defects.append("unreadable Date header")
+    message_id = normalize_message_id(view.header("Message-ID"))
+    irt_ids = message_ids(view.header("In-Reply-To"))
+    in_reply_to = irt_ids[0] if irt_ids else None
+    references = message_ids(view.header("References"))
+    body = view.text
+
+    sha = hashlib.sha256(raw).hexdigest()
+    ident = identity_key(message_id, from_.address if from_ else "", date_header or "", subject, body)
+
+    from_user = bool(from_ and from_.address in users)
+    real_rcpts = [a for a in to + cc if a.address not in dropboxes and a.address not in users]
+    fwd: Forwarded | None = None
+    bnc = None
+    auto = None
+    kind: Kind
+    if from_user:
+        fwd = _safe(lambda: forward.find_forward(view, subject), defects, "forward")
+        if fwd is not None:
+            kind = "forward"
+            # A user forwarding a bounce they received: analyse the forwarded original.
+            for inner in view.attached:
+                bnc = _safe(lambda inner=inner: bounce.detect_bounce(inner), defects, "bounce")
+                if bnc:
+                    break
+            if bnc is None and fwd.from_ is not None and _is_daemon(fwd.from_.address):
+                bnc = _safe(lambda: bounce.detect_bounce(parse_bytes(fwd.text.encode("utf-8"))), defects, "bounce")
+            if bnc is not None:
+                kind = "bounce"
+        elif not real_rcpts and (view.attached or looks_forwarded_subject(subject)):
+            kind = "forward"
+            defects.append("forward without a recognisable original")
+        else:
+            kind = "sent"
+    else:
+        bnc = _safe(lambda: bounce.detect_bounce(view), defects, "bounce")
+        if bnc is not None:
+            kind = "bounce"
+        else:
+            auto = _safe(lambda: autoreply.detect_autoreply(view, sent=date), defects, "autoreply")
+            if auto is not None:
+                kind = "autoreply"
+            elif from_ is None:
+                kind = "unknown"
+            else:
+                kind = "received"
+
+    own_text = body
+    sig_sender = from_
+    if fwd is not None and kind == "forward":
+        own_text = fwd.text
+        sig_sender = fwd.from_
+    reply = _safe(lambda: reply_text.extract_reply(own_text, view.html if fwd is None else None), defects, "reply") or ""
+    sig = None
+    if kind in ("sent", "received", "forward"):
+        sig = _safe(lambda: signature.extract_signature(own_text, sender=sig_sender, region=region), defects, "signature")
+    if sig is not None and reply.endswith(sig.text.strip()) and len(reply) > len(sig.text):
+        reply = reply[: -len(sig.text.strip())].rstrip()
+
+    facts = MessageFacts(
+        sha256=sha,
+        identity=ident,
+        message_id=message_id,
+        kind=kind,
+        from_=from_,
+        sender=sender,
+        reply_to=reply_to,
+        to=to,
+        cc=cc,
+        date=date,
+        subject=subject,
+        in_reply_to=in_reply_to,
+        references=references,
+        thread_key=thread_key(message_id, in_reply_to, references, ident),
+        body_text=body,
+        reply_text=reply,
+        snippet=_snippet(reply or body),
+        signature=sig,
+        forwarded=fwd,
+        bounce=bnc,
+        autoreply=auto,
+        defects=tuple(dict.fromkeys(defects)),
+        size=len(raw),
+        headers=view.headers,
+        attachments=tuple(p.filename for p in view.parts if p.filename),
+    )
+    return facts
+
+
+def _is_daemon(address: str) -> bool:
+    local = address.partition("@")[0].lower()
+    return local in {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"} or local.startswith("mailer-daemon")
+
+
+def _safe(fn, defects: list[str], stage: str):  # type: ignore[no-untyped-def]
+    """Run one parse stage; a bug in a stage becomes a defect, never an exception (house rule 3)."""
+    try:
+        return fn()
+    except RecursionError:
+        defects.append(f"{stage}: recursion limit")
+    except Exception as exc:  # noqa: BLE001
+        defects.append(f"{stage}: {type(exc).__name__}: {str(exc)[:120]}")
+    return None
+
+
+def with_kind(facts: MessageFacts, kind: Kind) -> MessageFacts:
+    """Copy of ``facts`` with another kind (used by domain rules for IMAP roles)."""
+    return replace(facts, kind=kind)

@@ -1,0 +1,235 @@
+"""The durable spool: raw bytes + JSON sidecar, written temp -> fsync -> rename -> fsync dir.
+
+Layout under the spool directory::
+
+    tmp/           partial writes (removed by recover())
+    incoming/      <id>.msg: one line of JSON (the sidecar), then the raw bytes exactly as received
+    quarantine/    items that failed; the sidecar carries "reason"
+
+One file per item keeps a put at two fsyncs (file, directory), like a bare sink.
+
+A source (SMTP, IMAP, importers) answers "accepted" only after ``put`` returned:
+the bytes and sidecar are on disk and the directory entry is fsync'd (Mailman's
+queue-file pattern, Radicale's atomic write).  The worker claims items in order,
+and removes them (``done``) only after its database transaction committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+INCOMING = "incoming"
+QUARANTINE = "quarantine"
+TMP = "tmp"
+
+
+@dataclass
+class SpoolMeta:
+    """The sidecar of one spooled message."""
+
+    source: str  # "smtp", "imap:<account>", "import:mbox", ...
+    received_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat())
+    mail_from: str | None = None  # envelope sender ("" for the null sender <>)
+    rcpt_tos: list[str] = field(default_factory=list)
+    attempts: int = 0
+    reason: str | None = None  # why it is in quarantine
+    last_error: str | None = None
+    source_ref: dict[str, Any] = field(default_factory=dict)  # e.g. {"folder":..,"uidvalidity":..,"uid":..}
+    role: str | None = None  # IMAP folder role: dropbox | inbox | sent; None = dropbox semantics
+    peer: str | None = None
+    auth_user: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SpoolMeta":
+        """Build from a sidecar dict, ignoring unknown keys (forward compatible)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class SpoolItem:
+    """A claimed spool entry."""
+
+    id: str
+    path: Path  # the .msg file
+    meta: SpoolMeta
+
+    def read(self) -> bytes:
+        """The raw bytes as received."""
+        data = self.path.read_bytes()
+        return data[data.index(b"\n") + 1:]
+
+
+def _encode(raw: bytes, meta: SpoolMeta) -> bytes:
+    return json.dumps(asdict(meta), ensure_ascii=True).encode() + b"\n" + raw
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class Spool:
+    """A directory of durable queue files; safe for many writers and one claiming worker."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        for sub in (TMP, INCOMING, QUARANTINE):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._claimed: set[str] = set()
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+
+    # -- writing -----------------------------------------------------------------
+    def put(self, raw: bytes, meta: SpoolMeta) -> str:
+        """Store ``raw`` durably; returns the item id.  Only then may a source acknowledge."""
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        item_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
+        tmp = self.root / TMP / f"{item_id}.msg"
+        inc = self.root / INCOMING
+        _write_durable(tmp, _encode(raw, meta))
+        os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
+        _fsync_dir(inc)
+        self._wakeup.set()
+        return item_id
+
+    # -- claiming ----------------------------------------------------------------
+    def pending_ids(self) -> list[str]:
+        """Ids of committed items in incoming/, oldest first."""
+        return sorted(name[:-4] for name in os.listdir(self.root / INCOMING) if name.endswith(".msg"))
+
+    def claim(self, limit: int = 100) -> list[SpoolItem]:
+        """Claim up to ``limit`` unclaimed items (in-process; one worker per spool)."""
+        out: list[SpoolItem] = []
+        with self._lock:
+            for item_id in self.pending_ids():
+                if item_id in self._claimed:
+                    continue
+                item = self._load(INCOMING, item_id)
+                if item is None:
+                    continue
+                self._claimed.add(item_id)
+                out.append(item)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _load(self, sub: str, item_id: str) -> SpoolItem | None:
+        path = self.root / sub / f"{item_id}.msg"
+        try:
+            with open(path, "rb") as fh:
+                head = fh.readline()
+        except FileNotFoundError:
+            return None
+        try:
+            meta = SpoolMeta.from_json(json.loads(head))
+        except (ValueError, TypeError) as exc:
+            meta = SpoolMeta(source="unknown", reason=f"unreadable sidecar: {exc}")
+        return SpoolItem(item_id, path, meta)
+
+    def release(self, item: SpoolItem, error: str | None = None) -> None:
+        """Give a claimed item back (transient failure); the attempt is counted in the sidecar."""
+        item.meta.attempts += 1
+        item.meta.last_error = error
+        self._rewrite(INCOMING, item)
+        with self._lock:
+            self._claimed.discard(item.id)
+
+    def done(self, item: SpoolItem) -> None:
+        """Remove a processed item: call only after its transaction committed."""
+        try:
+            os.unlink(self.root / INCOMING / f"{item.id}.msg")
+        except FileNotFoundError:
+            pass
+        with self._lock:
+            self._claimed.discard(item.id)
+
+    def quarantine(self, item: SpoolItem, reason: str) -> None:
+        """Move an item to quarantine/ with its reason; the raw bytes are kept."""
+        item.meta.reason = reason
+        self._rewrite(INCOMING, item)
+        os.rename(self.root / INCOMING / f"{item.id}.msg", self.root / QUARANTINE / f"{item.id}.msg")
+        _fsync_dir(self.root / QUARANTINE)
+        with self._lock:
+            self._claimed.discard(item.id)
+
+    def _rewrite(self, sub: str, item: SpoolItem) -> None:
+        """Replace the sidecar line (atomic rewrite of the whole file)."""
+        raw = item.read()
+        tmp = self.root / TMP / f"{item.id}.msg.tmp"
+        _write_durable(tmp, _encode(raw, item.meta))
+        target = self.root / sub / f"{item.id}.msg"
+        os.replace(tmp, target)
+        item.path = target
+
+    # -- quarantine management ---------------------------------------------------------
+    def quarantined(self) -> Iterator[SpoolItem]:
+        """Items in quarantine, oldest first."""
+        for p in sorted((self.root / QUARANTINE).glob("*.msg")):
+            item = self._load(QUARANTINE, p.name[:-4])
+            if item is not None:
+                yield item
+
+    def get_quarantined(self, item_id: str) -> SpoolItem | None:
+        """One quarantined item by id (or unique id prefix)."""
+        matches = [p.name[:-4] for p in (self.root / QUARANTINE).glob(f"{glob.escape(item_id)}*.msg")]
+        if len(matches) != 1:
+            return None
+        return self._load(QUARANTINE, matches[0])
+
+    def requeue(self, item: SpoolItem) -> None:
+        """Move a quarantined item back to incoming/ for another try (attempts reset)."""
+        item.meta.attempts = 0
+        item.meta.reason = None
+        self._rewrite(QUARANTINE, item)
+        inc = self.root / INCOMING
+        os.rename(self.root / QUARANTINE / f"{item.id}.msg", inc / f"{item.id}.msg")
+        item.path = inc / f"{item.id}.msg"
+        _fsync_dir(inc)
+        self._wakeup.set()
+
+    # -- recovery and waiting ----------------------------------------------------------
+    def recover(self) -> int:
+        """Clean up after a crash: drop partial writes (never acknowledged); returns items pending."""
+        for p in (self.root / TMP).iterdir():
+            p.unlink(missing_ok=True)
+        with self._lock:
+            self._claimed.clear()
+        return len(self.pending_ids())
+
+    def depth(self) -> int:
+        """Number of committed items waiting in incoming/."""
+        return len(self.pending_ids())
+
+    def quarantine_count(self) -> int:
+        """Number of items in quarantine/."""
+        return sum(1 for name in os.listdir(self.root / QUARANTINE) if name.endswith(".msg"))
+
+    def wait(self, timeout: float) -> bool:
+        """Block until put() signals new work or ``timeout`` passes (for the worker thread)."""
+        hit = self._wakeup.wait(timeout)
+        self._wakeup.clear()
+        return hit
+
+    def wake(self) -> None:
+        """Wake a waiting worker (used by SIGTERM drain and by other processes' hints)."""
+        self._wakeup.set()

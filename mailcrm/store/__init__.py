@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy engine, typed models, repository functions, Alembic migrations."""

@@ -1,0 +1,128 @@
+"""Store operations for notes, calls, tags and special dates (timeline entries that are not mail).
+
+Functions take an open Session and never commit (the caller owns the transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from mailcrm.domain.special_dates import DateSpec, describe
+from mailcrm.errors import UsageError
+from mailcrm.store.deals import contact_for, open_deals_of_contact
+from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
+
+
+def log_call(session: Session, address: str, *, note: str | None = None, when: dt.datetime | None = None,
+             user_id: int | None = None) -> Activity:
+    """Record a call with the contact owning ``address`` (a call is a touch for cadence)."""
+    contact = contact_for(session, address)
+    deals = open_deals_of_contact(session, contact.id)
+    act = Activity(contact_id=contact.id, deal_id=deals[0] if len(deals) == 1 else None, user_id=user_id,
+                   kind="call", at=when or utcnow(), text=note or "", data={})
+    session.add(act)
+    session.flush()
+    return act
+
+
+def add_note(session: Session, address: str, text: str, *, user_id: int | None = None) -> Activity:
+    """Add a note to the contact's timeline."""
+    if not text.strip():
+        raise UsageError("a note needs some text")
+    contact = contact_for(session, address)
+    act = Activity(contact_id=contact.id, user_id=user_id, kind="note", at=utcnow(), text=text.strip(), data={})
+    session.add(act)
+    session.flush()
+    return act
+
+
+def tag_row(session: Session, name: str, *, create: bool = True) -> Tag | None:
+    """The tag called ``name`` (created when ``create``)."""
+    name = name.strip()
+    if not name:
+        raise UsageError("empty tag name")
+    row = session.scalar(select(Tag).where(Tag.name == name[:200]))
+    if row is None and create:
+        row = Tag(name=name[:200])
+        session.add(row)
+        session.flush()
+    return row
+
+
+def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
+    """Add tags to a contact; returns the contact's tags afterwards."""
+    contact = contact_for(session, address)
+    for name in tags:
+        tag = tag_row(session, name)
+        assert tag is not None
+        if session.get(ContactTag, (contact.id, tag.id)) is None:
+            session.add(ContactTag(contact_id=contact.id, tag_id=tag.id))
+            session.add(Activity(contact_id=contact.id, kind="tag", at=utcnow(), text=f"+{tag.name}", data={}))
+    session.flush()
+    return contact_tags(session, contact.id)
+
+
+def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
+    """Remove tags from a contact; returns the contact's tags afterwards."""
+    contact = contact_for(session, address)
+    for name in tags:
+        tag = tag_row(session, name, create=False)
+        if tag is not None and session.get(ContactTag, (contact.id, tag.id)) is not None:
+            session.execute(delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag.id))
+            session.add(Activity(contact_id=contact.id, kind="tag", at=utcnow(), text=f"-{tag.name}", data={}))
+    session.flush()
+    return contact_tags(session, contact.id)
+
+
+def contact_tags(session: Session, contact_id: int) -> list[str]:
+    """The tag names of a contact, sorted."""
+    return list(session.scalars(select(Tag.name).join(ContactTag, ContactTag.tag_id == Tag.id)
+                                .where(ContactTag.contact_id == contact_id).order_by(Tag.name)))
+
+
+def add_special_date(session: Session, label: str, spec: DateSpec, *, address: str | None = None,
+                     tag: str | None = None) -> SpecialDate:
+    """Remember a date for a contact (by address) or for everyone with a tag."""
+    if (address is None) == (tag is None):
+        raise UsageError("give either ADDR or --tag TAG")
+    if not label.strip():
+        raise UsageError("a date needs a label")
+    row = SpecialDate(label=label.strip()[:300], month=spec.month, day=spec.day, year=spec.year, rule=spec.rule,
+                      status="active")
+    if address is not None:
+        contact = contact_for(session, address)
+        row.contact_id = contact.id
+        session.add(Activity(contact_id=contact.id, kind="date", at=utcnow(), text=f"{row.label}: {describe(spec)}",
+                             data={}))
+    else:
+        t = tag_row(session, tag or "")
+        assert t is not None
+        row.tag_id = t.id
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_special_dates(session: Session) -> list[dict[str, Any]]:
+    """Every active special date with its contact (name, first address) or tag (and how many carry it)."""
+    first_address = (select(func.min(EmailAddress.address)).where(EmailAddress.contact_id == Contact.id)
+                     .correlate(Contact).scalar_subquery())
+    tag_count = (select(func.count()).select_from(ContactTag).where(ContactTag.tag_id == Tag.id)
+                 .correlate(Tag).scalar_subquery())
+    rows = session.execute(
+        select(SpecialDate, Contact.name, first_address, Tag.name, tag_count)
+        .outerjoin(Contact, Contact.id == SpecialDate.contact_id)
+        .outerjoin(Tag, Tag.id == SpecialDate.tag_id)
+        .where(SpecialDate.status == "active").order_by(SpecialDate.id)
+    ).all()
+    # Fixed dates in calendar order, then rules (NULLs sort differently on SQLite and PostgreSQL).
+    rows.sort(key=lambda r: (r[0].month is None, r[0].month or 0, r[0].day or 0, r[0].id))
+    return [{"id": d.id, "label": d.label, "on": describe(DateSpec(d.month, d.day, d.year, d.rule)),
+             "rule": d.rule, "month": d.month, "day": d.day, "year": d.year,
+             "contact": ({"id": d.contact_id, "name": name, "address": addr} if d.contact_id else None),
+             "tag": ({"name": tname, "contacts": count} if d.tag_id else None)}
+            for d, name, addr, tname, count in rows]

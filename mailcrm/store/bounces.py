@@ -1,0 +1,121 @@
+"""Applying bounces to the store: verify against mail we sent, then change address status.
+
+A bounce changes an address only when it is *verified* (domain.bounces.verify_bounce):
+mail from a user to that address was recorded before the bounce and, when the bounce
+names the original Message-ID, it is one of those.  Otherwise the event is kept as
+"unverified" for review and nothing changes (forged bounces cannot kill contacts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailcrm.config import Config
+from mailcrm.domain import bounces as rules
+from mailcrm.errors import UsageError
+from mailcrm.parse.facts import MessageFacts
+from mailcrm.store import repository as repo
+from mailcrm.store.models import Activity, BounceEvent, Contact, EmailAddress, Message, Participant, utcnow
+
+
+def sent_records(session: Session, address: str, before: dt.datetime) -> list[rules.SentRecord]:
+    """Mail a user sent to ``address`` up to ``before`` (newest first, at most 50)."""
+    q = (
+        select(Message.message_id, Message.date, Message.subject)
+        .join(Participant, Participant.message_id == Message.id)
+        .where(Participant.address == address, Participant.direction == "out", Message.kind == "sent")
+        .where(Message.date <= before + dt.timedelta(hours=1))  # clock skew between MTAs
+        .order_by(Message.date.desc())
+        .limit(50)
+    )
+    return [rules.SentRecord(message_id=mid, sent_at=d, subject=subj) for mid, d, subj in session.execute(q)]
+
+
+def apply_bounce(session: Session, cfg: Config, message: Message, facts: MessageFacts) -> list[BounceEvent]:
+    """Record one event per failed recipient; verified ones change the address status."""
+    bounce = facts.bounce
+    if bounce is None:
+        return []
+    events: list[BounceEvent] = []
+    any_verified = False
+    for r in bounce.recipients:
+        records = sent_records(session, r.address, message.date)
+        verdict = rules.verify_bounce(bounce, r.address, records)
+        addr = repo.find_address(session, r.address)
+        ev = BounceEvent(
+            message_id=message.id, address=r.address, address_id=addr.id if addr else None, hard=r.hard,
+            status=r.status, reason=r.reason, diagnostic=(r.diagnostic or "")[:2000] or None,
+            verified=verdict.verified, verify_note=verdict.reason, effect="none", at=message.date,
+        )
+        session.add(ev)
+        events.append(ev)
+        if not verdict.verified or addr is None:
+            continue
+        any_verified = True
+        if r.hard:
+            _mark_bounced(session, addr, f"hard bounce {r.status or ''} {r.reason or ''}".strip(), message)
+            ev.effect = "bounced"
+        else:
+            ev.effect = "scored"
+            session.flush()
+            soft = list(session.scalars(select(BounceEvent).where(
+                BounceEvent.address == r.address, BounceEvent.verified.is_(True), BounceEvent.hard.is_(False))))
+            decision = rules.soft_score_decision(
+                [rules.SoftEvent(at=e.at) for e in soft], message.date,
+                threshold=cfg.bounces.soft_threshold, window_days=cfg.bounces.soft_window_days,
+                last_inbound=addr.last_inbound_at,
+            )
+            if decision:
+                _mark_bounced(session, addr, f"{cfg.bounces.soft_threshold} soft bounces in "
+                                             f"{cfg.bounces.soft_window_days} days", message)
+                ev.effect = "bounced"
+        session.add(Activity(contact_id=addr.contact_id, message_id=message.id, user_id=message.user_id,
+                             kind="bounce", at=message.date,
+                             text=f"{'hard' if r.hard else 'soft'} bounce of {r.address}: {r.reason or r.status or ''}",
+                             data={"address": r.address, "hard": r.hard, "effect": ev.effect}))
+    if not any_verified:
+        message.status = "unverified"
+    return events
+
+
+def _mark_bounced(session: Session, addr: EmailAddress, reason: str, message: Message) -> None:
+    if addr.status == "bounced":
+        return
+    addr.status = "bounced"
+    addr.status_reason = reason
+    addr.status_changed_at = utcnow()
+    session.flush()
+    contact = session.get(Contact, addr.contact_id)
+    if contact is None:
+        return
+    live = [a for a in repo.contact_addresses(session, contact.id) if a.status == "active"]
+    if not live:
+        contact.needs_new_address = True
+
+
+def list_bounces(session: Session, since: dt.datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Recent bounce events, newest first."""
+    q = select(BounceEvent).order_by(BounceEvent.at.desc(), BounceEvent.id.desc()).limit(limit)
+    if since is not None:
+        q = q.where(BounceEvent.at >= since)
+    return [{"id": e.id, "at": e.at, "address": e.address, "hard": e.hard, "status": e.status, "reason": e.reason,
+             "verified": e.verified, "note": e.verify_note, "effect": e.effect, "message_id": e.message_id}
+            for e in session.scalars(q)]
+
+
+def reactivate(session: Session, address: str) -> dict[str, Any]:
+    """Set a bounced address active again (the user knows better)."""
+    addr = repo.find_address(session, address)
+    if addr is None:
+        raise UsageError(f"unknown address {address}")
+    addr.status = "active"
+    addr.status_reason = "reactivated by the user"
+    addr.status_changed_at = utcnow()
+    contact = session.get(Contact, addr.contact_id)
+    if contact is not None:
+        contact.needs_new_address = False
+    return {"address": addr.address, "status": addr.status}

@@ -1,0 +1,268 @@
+"""Store operations for deals: create, move, close, list, show, and attaching mail to them.
+
+Functions take an open Session and never commit (the caller owns the transaction).  The
+ingest worker calls ``attach_message_to_deals`` / ``open_deal_from_message`` inside its own
+transaction after a message and its people are stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from mailcrm.errors import UsageError
+from mailcrm.parse.addresses import is_valid_address, normalize_address
+from mailcrm.store import repository as repo
+from mailcrm.store.models import (
+    Activity,
+    Company,
+    Contact,
+    Deal,
+    DealContact,
+    DealMessage,
+    DealStage,
+    DealThread,
+    EmailAddress,
+    Message,
+    utcnow,
+)
+
+WON, LOST = "won", "lost"
+
+
+def contact_for(session: Session, address: str, *, source: str = "cli") -> Contact:
+    """The contact owning ``address``; an address not yet known becomes a contact."""
+    a = normalize_address(address)
+    if not is_valid_address(a):
+        raise UsageError(f"not an email address: {address!r}")
+    return repo.find_or_create_contact(session, a, source=source)
+
+
+def parse_amount(amount: str | None) -> Decimal | None:
+    """"150000" / "150 000,50" -> Decimal (UsageError on junk)."""
+    if amount is None:
+        return None
+    try:
+        value = Decimal(amount.replace(" ", "").replace("\u00a0", "").replace(",", "."))
+    except InvalidOperation:
+        raise UsageError(f"--amount {amount!r}: expected a number such as 150000 or 1500.50") from None
+    if value < 0 or value >= Decimal("1e12"):
+        raise UsageError(f"--amount {amount!r}: out of range")
+    return value
+
+
+def get_deal(session: Session, deal_id: int) -> Deal:
+    """The deal with this id (UsageError when there is none)."""
+    deal = session.get(Deal, deal_id)
+    if deal is None or deal.status == "deleted":
+        raise UsageError(f"no deal #{deal_id}")
+    return deal
+
+
+def deal_contact_ids(session: Session, deal_id: int) -> list[int]:
+    """Ids of the deal's people."""
+    return list(session.scalars(select(DealContact.contact_id).where(DealContact.deal_id == deal_id)
+                                .order_by(DealContact.contact_id)))
+
+
+def _event(session: Session, deal: Deal, text: str, at: dt.datetime, data: dict[str, Any]) -> None:
+    # A deal event lands on the timeline of each of the deal's people.
+    ids = deal_contact_ids(session, deal.id) or [None]
+    for cid in ids:
+        session.add(Activity(contact_id=cid, deal_id=deal.id, user_id=deal.user_id, kind="deal", at=at, text=text,
+                             data=data))
+
+
+def add_people(session: Session, deal: Deal, contact_ids: list[int]) -> None:
+    """Link contacts to a deal (idempotent)."""
+    for cid in dict.fromkeys(contact_ids):
+        if session.get(DealContact, (deal.id, cid)) is None:
+            session.add(DealContact(deal_id=deal.id, contact_id=cid))
+    session.flush()
+
+
+def create_deal(
+    session: Session,
+    *,
+    title: str,
+    contact_ids: list[int],
+    stage: str,
+    user_id: int | None = None,
+    company: str | None = None,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+    at: dt.datetime | None = None,
+    source_message_id: int | None = None,
+) -> Deal:
+    """Open a deal with its people; the company defaults to the first person's company."""
+    title = title.strip()
+    if not title:
+        raise UsageError("a deal needs a title")
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise UsageError(f"--currency {currency!r}: expected a 3-letter code such as RUB")
+    at = at or utcnow()
+    company_id: int | None = None
+    if company:
+        c = repo.company_by_name(session, company, create=True)
+        company_id = c.id if c else None
+    elif contact_ids:
+        first = session.get(Contact, contact_ids[0])
+        company_id = first.company_id if first else None
+    deal = Deal(user_id=user_id, title=title[:500], company_id=company_id, stage=stage, status="open",
+                amount=amount, currency=currency.upper() if currency else None, opened_at=at,
+                stage_changed_at=at, source_message_id=source_message_id)
+    session.add(deal)
+    session.flush()
+    add_people(session, deal, contact_ids)
+    session.add(DealStage(deal_id=deal.id, stage=stage, at=at, note="opened"))
+    _event(session, deal, f"deal opened: {deal.title} ({stage})", at, {"stage": stage})
+    session.flush()
+    return deal
+
+
+def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | None = None,
+              note: str | None = None, lost_reason: str | None = None) -> Deal:
+    """Put a deal in ``stage`` (history kept); "won"/"lost" also close it."""
+    deal = get_deal(session, deal_id)
+    at = at or utcnow()
+    if stage == LOST and not (lost_reason or deal.lost_reason):
+        raise UsageError(f"deal #{deal_id}: say why it was lost (--reason TEXT)")
+    old = deal.stage
+    deal.stage = stage
+    deal.stage_changed_at = at
+    if stage in (WON, LOST):
+        deal.status = stage
+        deal.closed_at = at
+        if lost_reason:
+            deal.lost_reason = lost_reason
+    elif deal.status in (WON, LOST):
+        deal.status, deal.closed_at = "open", None  # reopened
+    session.add(DealStage(deal_id=deal.id, stage=stage, at=at, note=note or lost_reason))
+    text = f"deal {deal.title}: {old} → {stage}" + (f" ({lost_reason})" if lost_reason else "")
+    _event(session, deal, text, at, {"from": old, "to": stage})
+    session.flush()
+    return deal
+
+
+def deal_summary(session: Session, deal: Deal) -> dict[str, Any]:
+    """A deal as a JSON-friendly dict (people, no timeline)."""
+    people = session.execute(
+        select(Contact.id, Contact.name, EmailAddress.address)
+        .join(DealContact, DealContact.contact_id == Contact.id)
+        .outerjoin(EmailAddress, EmailAddress.contact_id == Contact.id)
+        .where(DealContact.deal_id == deal.id).order_by(Contact.id, EmailAddress.id)
+    ).all()
+    by_id: dict[int, dict[str, Any]] = {}
+    for cid, name, address in people:
+        p = by_id.setdefault(cid, {"id": cid, "name": name, "addresses": []})
+        if address:
+            p["addresses"].append(address)
+    company = session.get(Company, deal.company_id) if deal.company_id else None
+    return {
+        "id": deal.id, "title": deal.title, "stage": deal.stage, "status": deal.status,
+        "amount": deal.amount, "currency": deal.currency, "company": company.name if company else None,
+        "opened_at": deal.opened_at, "stage_changed_at": deal.stage_changed_at, "closed_at": deal.closed_at,
+        "lost_reason": deal.lost_reason, "people": list(by_id.values()),
+    }
+
+
+def list_deals(session: Session, stage: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """Deals (not deleted), newest first, optionally by stage or status."""
+    q = select(Deal).where(Deal.status != "deleted").order_by(Deal.opened_at.desc(), Deal.id.desc())
+    if stage:
+        q = q.where(Deal.stage == stage)
+    if status:
+        q = q.where(Deal.status == status)
+    return [deal_summary(session, d) for d in session.scalars(q)]
+
+
+def deal_card(session: Session, deal_id: int, limit: int = 200) -> dict[str, Any]:
+    """A deal with its people, stage history and timeline (its messages, its people's, its events)."""
+    deal = get_deal(session, deal_id)
+    card = deal_summary(session, deal)
+    card["stages"] = [{"stage": s.stage, "at": s.at, "note": s.note} for s in session.scalars(
+        select(DealStage).where(DealStage.deal_id == deal.id).order_by(DealStage.id))]
+    ids = deal_contact_ids(session, deal.id)
+    items = repo.timeline(session, ids, limit) if ids else []
+    seen = {(i["type"], i["id"]) for i in items}
+    for msg in session.scalars(select(Message).join(DealMessage, DealMessage.message_id == Message.id)
+                               .where(DealMessage.deal_id == deal.id).order_by(Message.date.desc()).limit(limit)):
+        if ("message", msg.id) not in seen:
+            items.append({"type": "message", "id": msg.id, "at": msg.date, "kind": msg.kind,
+                          "direction": msg.direction, "subject": msg.subject, "snippet": msg.snippet})
+    for act in session.scalars(select(Activity).where(Activity.deal_id == deal.id, Activity.contact_id.is_(None))):
+        items.append({"type": "activity", "id": act.id, "at": act.at, "kind": act.kind, "text": act.text,
+                      "due": act.due, "data": act.data})
+    items.sort(key=lambda i: (i["at"], i["id"]), reverse=True)
+    # A deal event is stored once per person (each person's timeline has it); show it once here.
+    seen_events: set[tuple[Any, str]] = set()
+    unique = []
+    for i in items:
+        if i["type"] == "activity" and i["kind"] == "deal":
+            if (i["at"], i["text"]) in seen_events:
+                continue
+            seen_events.add((i["at"], i["text"]))
+        unique.append(i)
+    card["timeline"] = unique[:limit]
+    return card
+
+
+# -- mail -> deals (called by the ingest worker inside its transaction) --------------------
+def _link_message(session: Session, deal_id: int, message: Message) -> None:
+    if session.get(DealMessage, (deal_id, message.id)) is None:
+        session.add(DealMessage(deal_id=deal_id, message_id=message.id))
+
+
+def attach_message_to_deals(session: Session, message: Message, contact_ids: list[int]) -> list[int]:
+    """Attach a stored message to the deals of its thread (thread key or In-Reply-To); returns deal ids."""
+    deal_ids: set[int] = set()
+    if message.thread_key:
+        row = session.get(DealThread, message.thread_key)
+        if row is not None:
+            deal_ids.add(row.deal_id)
+    if message.in_reply_to:
+        # A reply to any message already on a deal belongs to that deal, whatever its thread key.
+        deal_ids.update(session.scalars(
+            select(DealMessage.deal_id).join(Message, Message.id == DealMessage.message_id)
+            .where(Message.message_id == message.in_reply_to, Message.id != message.id)))
+    if not deal_ids:
+        return []
+    live = list(session.scalars(select(Deal.id).where(Deal.id.in_(deal_ids), Deal.status != "deleted")
+                                .order_by(Deal.id)))
+    for deal_id in live:
+        _link_message(session, deal_id, message)
+        if message.thread_key and session.get(DealThread, message.thread_key) is None:
+            session.add(DealThread(thread_key=message.thread_key, deal_id=deal_id))
+    session.flush()
+    return live
+
+
+def open_deal_from_message(session: Session, user_id: int | None, message: Message, contact_ids: list[int],
+                           title: str, *, stage: str = "lead") -> Deal:
+    """Open a deal from a message (mail to the ``+deal`` dropbox sub-address): its people are the recipients."""
+    existing = session.scalar(select(Deal).where(Deal.source_message_id == message.id))
+    if existing is not None:  # the same message applied again (retry) opens nothing new
+        return existing
+    deal = create_deal(session, title=title or "(no subject)", contact_ids=contact_ids, stage=stage,
+                       user_id=user_id, at=message.date, source_message_id=message.id)
+    _link_message(session, deal.id, message)
+    if message.thread_key and session.get(DealThread, message.thread_key) is None:
+        session.add(DealThread(thread_key=message.thread_key, deal_id=deal.id))
+    session.flush()
+    return deal
+
+
+def open_deals_of_contact(session: Session, contact_id: int) -> list[int]:
+    """Ids of the open deals a contact takes part in."""
+    return list(session.scalars(select(Deal.id).join(DealContact, DealContact.deal_id == Deal.id)
+                                .where(DealContact.contact_id == contact_id, Deal.status == "open")
+                                .order_by(Deal.id)))
+
+
+def find_deals(session: Session, text: str) -> list[int]:
+    """Deal ids whose title contains ``text`` (case-insensitive)."""
+    return list(session.scalars(select(Deal.id).where(or_(Deal.title.ilike(f"%{text}%")))))

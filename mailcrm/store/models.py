@@ -1,0 +1,360 @@
+"""Typed SQLAlchemy 2 models.  Deleting is a status: no history row is ever removed.
+
+Times are stored as naive UTC (``utcnow()``) so SQLite and PostgreSQL compare alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now (the store's time convention)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (for Alembic)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    """A registered user (from config [[users]]; synced at start)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    dropbox: Mapped[str] = mapped_column(String(320), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    digest_time: Mapped[str] = mapped_column(String(5), default="08:00")
+    language: Mapped[str] = mapped_column(String(5), default="ru")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Company(Base):
+    """A company that groups contacts (by corporate domain or signature company name)."""
+
+    __tablename__ = "companies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(300), unique=True)  # normalised name (or domain) key
+    domain: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    source: Mapped[str] = mapped_column(String(20), default="domain")  # domain | signature | user | import
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Contact(Base):
+    """A person.  ``user_fields`` lists fields the user typed: parsers never overwrite them."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    phones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    website: Mapped[str | None] = mapped_column(String(500))
+    city: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged | deleted
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    needs_new_address: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(40), default="mail")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    addresses: Mapped[list["EmailAddress"]] = relationship(back_populates="contact", lazy="select")
+    company: Mapped[Company | None] = relationship(lazy="select")
+
+
+class EmailAddress(Base):
+    """One address; status active | bounced | invalid.  History stays whatever the status."""
+
+    __tablename__ = "email_addresses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_inbound_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="addresses")
+
+
+class Tag(Base):
+    """A tag (e.g. "театры"), from import sheets or `mailcrm tag`."""
+
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class ContactTag(Base):
+    """Contact <-> tag."""
+
+    __tablename__ = "contact_tags"
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id"), primary_key=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Message(Base):
+    """One stored message; ``identity`` (Message-ID or content hash) makes ingest idempotent."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(400), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # sent | received | forward | bounce | autoreply | unknown
+    direction: Mapped[str] = mapped_column(String(10))  # out | in | none
+    date: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # naive UTC
+    subject: Mapped[str] = mapped_column(Text, default="")
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    thread_key: Mapped[str] = mapped_column(String(1000), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(1000))
+    source: Mapped[str] = mapped_column(String(100), default="smtp")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the inspect document
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | deleted | unverified
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    # Relationships let one flush insert the message, its bytes and its people together.
+    blob: Mapped["MessageBlob | None"] = relationship(lazy="select", cascade="save-update")
+    participants: Mapped[list["Participant"]] = relationship(lazy="select", cascade="save-update")
+
+
+class MessageBlob(Base):
+    """The raw bytes as received (evidence for disputes)."""
+
+    __tablename__ = "message_blobs"
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Participant(Base):
+    """Who a message concerns: role from | to | cc | original_from | bounced | autoreply."""
+
+    __tablename__ = "message_participants"
+    __table_args__ = (
+        UniqueConstraint("message_id", "address", "role", name="uq_participant"),
+        Index("ix_participant_contact_date", "contact_id", "date"),
+        Index("ix_participant_address_date", "address", "date"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(300))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(10))  # out: we wrote to them; in: they wrote to us
+    date: Mapped[dt.datetime] = mapped_column(DateTime)  # copy of messages.date for the timeline index
+
+
+class Activity(Base):
+    """A timeline entry that is not a message: note, call, event, status change, auto-reply."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activity_contact_at", "contact_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # note | call | event | status | autoreply | bounce | signature
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text, default="")
+    due: Mapped[dt.date | None] = mapped_column(Date)  # e.g. auto-reply "back on" date
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SignatureSeen(Base):
+    """Every parsed signature, with its date and source message (a fuller one can be proposed)."""
+
+    __tablename__ = "signatures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    company: Mapped[str | None] = mapped_column(String(300))
+    phones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    website: Mapped[str | None] = mapped_column(String(500))
+
+
+class CompanySuggestion(Base):
+    """An uncertain grouping, proposed to the user: pending | accepted | rejected."""
+
+    __tablename__ = "company_suggestions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    other_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(30), default="contact_company")  # contact_company | merge | new_contact
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BounceEvent(Base):
+    """One failed recipient of one bounce message, verified against mail we sent or not."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (
+        UniqueConstraint("message_id", "address", name="uq_bounce_event"),
+        Index("ix_bounce_address_at", "address", "at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("email_addresses.id"))
+    hard: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(100))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verify_note: Mapped[str | None] = mapped_column(Text)
+    effect: Mapped[str | None] = mapped_column(String(30))  # bounced | scored | none
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Deal(Base):
+    """A lead tracked until won or lost."""
+
+    __tablename__ = "deals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    stage: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | won | lost | deleted
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    stage_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    source_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
+class DealContact(Base):
+    """Deal <-> contact."""
+
+    __tablename__ = "deal_contacts"
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, index=True)
+
+
+class DealStage(Base):
+    """Stage history of a deal."""
+
+    __tablename__ = "deal_stages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DealThread(Base):
+    """A thread (root Message-ID) that belongs to a deal: later replies attach automatically."""
+
+    __tablename__ = "deal_threads"
+    thread_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+
+
+class DealMessage(Base):
+    """Deal <-> message."""
+
+    __tablename__ = "deal_messages"
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True, index=True)
+
+
+class SpecialDate(Base):
+    """A date to remember, per contact or per tag: fixed (month/day[/year]) or a recurrence rule."""
+
+    __tablename__ = "special_dates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id"), index=True)
+    label: Mapped[str] = mapped_column(String(300))
+    month: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    rule: Mapped[str | None] = mapped_column(String(300))  # RFC 5545 RRULE text
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SourceState(Base):
+    """Per-source checkpoint and health (IMAP folder UIDVALIDITY/last UID, relay, imports)."""
+
+    __tablename__ = "source_state"
+    name: Mapped[str] = mapped_column(String(400), primary_key=True)  # e.g. "imap:crm-box:INBOX"
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ok_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class DigestRun(Base):
+    """One (user, local date) digest: claimed before sending, marked after (sent at most once)."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("user_id", "local_date", name="uq_digest_user_date"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    local_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="sending")  # sending | sent | failed | skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,299 @@
+"""Store operations for contacts, addresses, companies, messages and timelines.
+
+Functions take an open Session and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from mailcrm.config import Config
+from mailcrm.errors import UsageError
+from mailcrm.parse.addresses import domain_of, is_free_mail, normalize_address
+from mailcrm.store.models import (
+    Activity,
+    Company,
+    Contact,
+    ContactTag,
+    EmailAddress,
+    Message,
+    MessageBlob,
+    Participant,
+    Tag,
+    User,
+    utcnow,
+)
+
+try:  # the company-name normaliser lives with the signature parser
+    from mailcrm.parse.companies import normalize_company
+except ImportError:  # pragma: no cover - during bootstrap only
+    def normalize_company(name: str) -> str:  # type: ignore[misc]
+        """Fallback key: casefolded, spaces collapsed."""
+        return " ".join(name.casefold().split())
+
+
+def sync_users(session: Session, cfg: Config) -> dict[str, int]:
+    """Create/update User rows from config; returns {address: user_id} for every user address."""
+    out: dict[str, int] = {}
+    for u in cfg.users:
+        row = session.scalar(select(User).where(User.email == u.email))
+        if row is None:
+            other = session.scalar(select(User).where(User.dropbox == u.dropbox))
+            if other is not None:
+                other.dropbox = f"retired-{other.id}-{other.dropbox}"
+                session.flush()
+            row = User(email=u.email, dropbox=u.dropbox)
+            session.add(row)
+        row.name = u.name
+        if row.dropbox != u.dropbox:
+            clash = session.scalar(select(User).where(User.dropbox == u.dropbox, User.id != row.id))
+            if clash is not None:
+                clash.dropbox = f"retired-{clash.id}-{clash.dropbox}"
+                session.flush()
+            row.dropbox = u.dropbox
+        row.timezone = u.timezone
+        row.digest_time = u.digest_time
+        row.language = u.language
+        session.flush()
+        for a in u.all_addresses():
+            out[a] = row.id
+    return out
+
+
+def user_id_for(session: Session, address: str | None) -> int | None:
+    """The User id whose email is ``address`` (primary address only)."""
+    if not address:
+        return None
+    return session.scalar(select(User.id).where(User.email == address))
+
+
+# -- contacts and addresses --------------------------------------------------------------
+def find_address(session: Session, address: str) -> EmailAddress | None:
+    """The EmailAddress row for an address (normalised), or None."""
+    return session.scalar(select(EmailAddress).where(EmailAddress.address == normalize_address(address)))
+
+
+def resolve_contact(session: Session, contact: Contact) -> Contact:
+    """Follow merges to the surviving contact."""
+    seen = 0
+    while contact.merged_into_id is not None and seen < 20:
+        nxt = session.get(Contact, contact.merged_into_id)
+        if nxt is None:
+            break
+        contact = nxt
+        seen += 1
+    return contact
+
+
+def find_contact(session: Session, address: str) -> Contact | None:
+    """The (surviving) contact that owns ``address``, or None (one query)."""
+    contact = session.scalar(select(Contact).join(EmailAddress, EmailAddress.contact_id == Contact.id)
+                             .where(EmailAddress.address == normalize_address(address)))
+    return resolve_contact(session, contact) if contact is not None else None
+
+
+def find_or_create_contact(
+    session: Session,
+    address: str,
+    name: str | None = None,
+    *,
+    source: str = "mail",
+    free_mail_extra: frozenset[str] = frozenset(),
+) -> Contact:
+    """The contact owning ``address``; created (with a domain company when corporate) if unknown."""
+    address = normalize_address(address)
+    existing = find_contact(session, address)
+    if existing is not None:
+        if name and not existing.name and "name" not in (existing.user_fields or []):
+            existing.name = name
+        return existing
+    contact = Contact(name=name or None, source=source, phones=[], user_fields=[])
+    if not is_free_mail(address, free_mail_extra):
+        contact.company_id = company_for_domain(session, domain_of(address)).id
+    session.add(contact)
+    session.flush()
+    session.add(EmailAddress(address=address, contact_id=contact.id, status="active"))
+    session.flush()
+    return contact
+
+
+def company_for_domain(session: Session, domain: str) -> Company:
+    """The company grouped by a corporate domain (created on first sight)."""
+    domain = domain.lower()
+    row = session.scalar(select(Company).where(Company.domain == domain))
+    if row is not None:
+        return _resolve_company(session, row)
+    row = Company(name=domain, key=f"domain:{domain}", domain=domain, source="domain")
+    session.add(row)
+    session.flush()
+    return row
+
+
+def company_by_name(session: Session, name: str, *, create: bool = True, source: str = "user") -> Company | None:
+    """The company whose normalised name matches ``name`` (created when ``create``)."""
+    key = normalize_company(name)
+    if not key:
+        return None
+    row = session.scalar(select(Company).where(Company.key == key))
+    if row is None and create:
+        row = Company(name=name.strip(), key=key, source=source)
+        session.add(row)
+        session.flush()
+    return _resolve_company(session, row) if row is not None else None
+
+
+def _resolve_company(session: Session, company: Company) -> Company:
+    seen = 0
+    while company.merged_into_id is not None and seen < 20:
+        nxt = session.get(Company, company.merged_into_id)
+        if nxt is None:
+            break
+        company = nxt
+        seen += 1
+    return company
+
+
+def contact_addresses(session: Session, contact_id: int) -> list[EmailAddress]:
+    """All addresses of a contact, including those of contacts merged into it."""
+    ids = [contact_id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == contact_id)))
+    return list(session.scalars(select(EmailAddress).where(EmailAddress.contact_id.in_(ids)).order_by(EmailAddress.id)))
+
+
+# -- messages -----------------------------------------------------------------------------
+def message_by_identity(session: Session, identity: str) -> Message | None:
+    """An already stored message with this idempotency key."""
+    return session.scalar(select(Message).where(Message.identity == identity))
+
+
+def add_message(session: Session, message: Message, raw: bytes | None) -> Message:
+    """Add a message (and its raw bytes) to the session; the unique identity enforces idempotency.
+
+    Nothing is flushed here: the next flush inserts message, bytes and participants together.
+    """
+    session.add(message)
+    if raw is not None:
+        message.blob = MessageBlob(data=raw)
+    return message
+
+
+def add_participant(
+    session: Session, message: Message, address: str, name: str | None, contact_id: int | None,
+    role: str, direction: str,
+) -> None:
+    """Record that ``address`` took part in ``message`` in ``role`` (inserted with the message)."""
+    message.participants.append(Participant(address=address, name=name, contact_id=contact_id,
+                                            role=role, direction=direction, date=message.date))
+
+
+# -- reading: lists and cards --------------------------------------------------------------
+def list_contacts(session: Session, search: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Contacts (surviving ones) with their addresses and company, optionally filtered."""
+    q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
+    if search:
+        like = f"%{search.lower()}%"
+        sub = select(EmailAddress.contact_id).where(EmailAddress.address.like(like))
+        q = q.outerjoin(Company, Contact.company_id == Company.id).where(
+            or_(func.lower(Contact.name).like(like), Contact.id.in_(sub), func.lower(Company.name).like(like),
+                func.lower(Contact.title).like(like))
+        )
+    rows = list(session.scalars(q.limit(limit)).unique())
+    return [contact_summary(session, c) for c in rows]
+
+
+def contact_summary(session: Session, c: Contact) -> dict[str, Any]:
+    """A contact as a JSON-friendly dict (no timeline)."""
+    addrs = contact_addresses(session, c.id)
+    tags = list(session.scalars(select(Tag.name).join(ContactTag, ContactTag.tag_id == Tag.id)
+                                .where(ContactTag.contact_id == c.id).order_by(Tag.name)))
+    return {
+        "id": c.id,
+        "name": c.name,
+        "title": c.title,
+        "company": c.company.name if c.company else None,
+        "phones": list(c.phones or []),
+        "website": c.website,
+        "addresses": [{"address": a.address, "status": a.status, "reason": a.status_reason} for a in addrs],
+        "tags": tags,
+        "needs_new_address": c.needs_new_address,
+        "status": c.status,
+    }
+
+
+def timeline(session: Session, contact_ids: list[int], limit: int | None = None) -> list[dict[str, Any]]:
+    """Messages and activities of the given contacts, newest first."""
+    q = (
+        select(Message, Participant.role, Participant.address)
+        .join(Participant, Participant.message_id == Message.id)
+        .where(Participant.contact_id.in_(contact_ids))
+        .order_by(Participant.date.desc(), Message.id.desc())
+    )
+    if limit:
+        q = q.limit(limit)
+    items: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for msg, role, address in session.execute(q):
+        if msg.id in seen:
+            continue
+        seen.add(msg.id)
+        items.append({
+            "type": "message", "id": msg.id, "at": msg.date, "kind": msg.kind, "direction": msg.direction,
+            "role": role, "address": address, "subject": msg.subject, "snippet": msg.snippet,
+            "message_id": msg.message_id, "status": msg.status,
+        })
+    aq = select(Activity).where(Activity.contact_id.in_(contact_ids)).order_by(Activity.at.desc())
+    if limit:
+        aq = aq.limit(limit)
+    for act in session.scalars(aq):
+        items.append({"type": "activity", "id": act.id, "at": act.at, "kind": act.kind, "text": act.text,
+                      "due": act.due, "data": act.data})
+    items.sort(key=lambda i: (i["at"], i["id"]), reverse=True)
+    return items[:limit] if limit else items
+
+
+def contact_card(session: Session, address: str, limit: int | None = None) -> dict[str, Any]:
+    """The card of the contact owning ``address`` plus its whole timeline (UsageError if unknown)."""
+    c = find_contact(session, address)
+    if c is None:
+        raise UsageError(f"no contact with address {normalize_address(address)}")
+    ids = [c.id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == c.id)))
+    card = contact_summary(session, c)
+    card["timeline"] = timeline(session, ids, limit)
+    return card
+
+
+def last_ingested(session: Session) -> dict[str, Any] | None:
+    """The most recently ingested message (for `mailcrm status`)."""
+    msg = session.scalar(select(Message).order_by(Message.id.desc()).limit(1))
+    if msg is None:
+        return None
+    return {"id": msg.id, "ingested_at": msg.ingested_at, "kind": msg.kind, "subject": msg.subject,
+            "source": msg.source}
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Row counts for status output."""
+    return {
+        "contacts": session.scalar(select(func.count()).select_from(Contact).where(Contact.status == "active")) or 0,
+        "messages": session.scalar(select(func.count()).select_from(Message)) or 0,
+        "companies": session.scalar(select(func.count()).select_from(Company).where(Company.status == "active")) or 0,
+    }
+
+
+def mark_inbound(session: Session, address: str, when: dt.datetime) -> None:
+    """Remember mail received from ``address`` (resets soft-bounce scoring, reactivates bounced)."""
+    row = find_address(session, address)
+    if row is None:
+        return
+    if row.last_inbound_at is None or row.last_inbound_at < when:
+        row.last_inbound_at = when
+    if row.status == "bounced":
+        row.status = "active"
+        row.status_reason = f"reactivated: mail received {when.isoformat()}"
+        row.status_changed_at = utcnow()
+        contact = session.get(Contact, row.contact_id)
+        if contact is not None:
+            contact.needs_new_address = False

@@ -1,0 +1,72 @@
+"""Cadence rules: due dates per stage, touches reset the clock, spreading, local dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from mailcrm.domain.cadence import StageRule, evaluate, local_date, next_due, spread
+
+LEAD = StageRule(1, 1, 1)
+PAID = StageRule(3, 3, 7)
+WON = StageRule()
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def test_lead_is_due_one_day_after_opening_and_after_each_touch() -> None:
+    d = dt.date(2025, 3, 10)
+    assert next_due(LEAD, deal_id=1, stage_since=d, last_touch=None) == dt.date(2025, 3, 11)
+    assert next_due(LEAD, deal_id=1, stage_since=d, last_touch=dt.date(2025, 3, 12)) == dt.date(2025, 3, 13)
+
+
+def test_touch_before_the_stage_began_does_not_count() -> None:
+    since = dt.date(2025, 3, 10)
+    assert next_due(PAID, deal_id=7, stage_since=since, last_touch=dt.date(2025, 3, 1)) == \
+        next_due(PAID, deal_id=7, stage_since=since, last_touch=None)
+
+
+def test_closed_stage_has_no_due_date() -> None:
+    assert next_due(WON, deal_id=1, stage_since=dt.date(2025, 1, 1), last_touch=None) is None
+    assert evaluate(WON, deal_id=1, stage_changed_at=dt.datetime(2025, 1, 1), last_touch=None,
+                    today=dt.date(2025, 6, 1), tz=MSK) is None
+
+
+def test_spread_stays_in_window_is_stable_and_actually_spreads() -> None:
+    values = [spread(i, 3, 7) for i in range(1, 201)]
+    assert all(3 <= v <= 7 for v in values)
+    assert values == [spread(i, 3, 7) for i in range(1, 201)]  # stable from one digest to the next
+    counts = Counter(values)
+    assert len(counts) == 5 and max(counts.values()) < 80  # 200 deals do not all land on one day
+    assert spread(5, 4, 4) == 4
+
+
+def test_twenty_deals_opened_the_same_day_fall_due_on_different_mornings() -> None:
+    since = dt.date(2025, 3, 10)
+    dues = {next_due(PAID, deal_id=i, stage_since=since, last_touch=None) for i in range(100, 120)}
+    assert len(dues) >= 3
+    assert all(dt.date(2025, 3, 13) <= d <= dt.date(2025, 3, 17) for d in dues if d)
+
+
+def test_evaluate_counts_overdue_days_and_days_since_touch() -> None:
+    verdict = evaluate(LEAD, deal_id=3, stage_changed_at=dt.datetime(2025, 3, 1, 9), last_touch=dt.datetime(2025, 3, 2, 9),
+                       today=dt.date(2025, 3, 6), tz=MSK)
+    assert verdict is not None
+    assert verdict.due == dt.date(2025, 3, 3)
+    assert verdict.overdue_days == 3 and verdict.is_due
+    assert verdict.days_since_touch == 4
+    fresh = evaluate(PAID, deal_id=3, stage_changed_at=dt.datetime(2025, 3, 5), last_touch=None,
+                     today=dt.date(2025, 3, 6), tz=MSK)
+    assert fresh is not None and not fresh.is_due and fresh.days_since_touch is None
+
+
+def test_local_date_depends_on_the_users_zone() -> None:
+    # 2025-03-10 16:30 UTC is already the 11th in Vladivostok (UTC+10) but still the 10th in Moscow.
+    t = dt.datetime(2025, 3, 10, 16, 30)
+    assert local_date(t, ZoneInfo("Asia/Vladivostok")) == dt.date(2025, 3, 11)
+    assert local_date(t, MSK) == dt.date(2025, 3, 10)
+    v = evaluate(LEAD, deal_id=1, stage_changed_at=t, last_touch=t, today=dt.date(2025, 3, 12),
+                 tz=ZoneInfo("Asia/Vladivostok"))
+    m = evaluate(LEAD, deal_id=1, stage_changed_at=t, last_touch=t, today=dt.date(2025, 3, 12), tz=MSK)
+    assert v is not None and m is not None
+    assert (v.overdue_days, m.overdue_days) == (0, 1)

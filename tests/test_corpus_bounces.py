@@ -1,0 +1,154 @@
+"""Score bounce parsing on the shared bounce corpus, beside flufl.bounce 6.0.0 used as-is.
+
+The corpus (MAILCRM_CORPORA/bounces, see its README) holds real messages with expected
+answers.  Definitions follow the manifest: detection precision/recall; exact failed-recipient
+set; hard/soft agreement (hard_disputed skipped); dead-address precision/recall, where "dead"
+is a recipient our parser reports with hard=True — a wrong one would kill a live contact.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailcrm.parse.message import parse_message
+
+Verdict = tuple[bool, dict[str, bool]]  # (is a bounce, {failed address: hard})
+
+
+@dataclass
+class Score:
+    """Counters for one parser over the corpus."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    rcpt_ok: int = 0
+    rcpt_total: int = 0
+    agree: int = 0
+    agree_total: int = 0
+    kills: int = 0
+    good_kills: int = 0
+    dead_total: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, row: dict[str, Any], got: Verdict) -> None:
+        """Count one message."""
+        is_bounce, rcpts = got
+        expected = row["expected"]
+        name = row["path"].rsplit("/", 1)[-1]
+        if is_bounce and expected["is_bounce"]:
+            self.tp += 1
+        elif is_bounce:
+            self.fp += 1
+            self.misses.append(f"false bounce {name}")
+        elif expected["is_bounce"]:
+            self.fn += 1
+            self.misses.append(f"missed bounce {name}")
+        if expected["is_bounce"] and expected["recipients"] is not None:
+            self.rcpt_total += 1
+            self.rcpt_ok += set(rcpts) == set(expected["recipients"])
+        disputed = bool(row.get("hard_disputed"))
+        truth = {d["address"]: d.get("hard") for d in row.get("recipients_detail", []) if d.get("is_bounce")}
+        if not disputed:
+            for address, hard in truth.items():
+                if hard is True:
+                    self.dead_total += 1
+                if hard is not None and address in rcpts:
+                    self.agree_total += 1
+                    self.agree += rcpts[address] == hard
+            for address, hard in rcpts.items():
+                if hard and (truth.get(address) is not None or not expected["is_bounce"]):
+                    self.kills += 1
+                    if truth.get(address) is True:
+                        self.good_kills += 1
+                    else:
+                        self.misses.append(f"false kill {name} {address}")
+
+    def ratios(self) -> dict[str, float]:
+        """The five published figures."""
+
+        def r(a: int, b: int) -> float:
+            return a / b if b else 1.0
+
+        return {
+            "detection precision": r(self.tp, self.tp + self.fp),
+            "detection recall": r(self.tp, self.tp + self.fn),
+            "recipients exact": r(self.rcpt_ok, self.rcpt_total),
+            "hard/soft agreement": r(self.agree, self.agree_total),
+            "dead precision": r(self.good_kills, self.kills),
+            "dead recall": r(self.good_kills, self.dead_total),
+        }
+
+
+def ours(raw: bytes) -> Verdict:
+    """mailcrm: the full parse pipeline, no user addresses."""
+    facts = parse_message(raw)
+    if facts.bounce is None:
+        return False, {}
+    return True, {r.address: r.hard for r in facts.bounce.recipients}
+
+
+def flufl(raw: bytes) -> Verdict:
+    """flufl.bounce 6.0.0 as-is: any failure = bounce, its "permanent" set = hard."""
+    from flufl.bounce import all_failures
+
+    try:
+        temporary, permanent = all_failures(email.message_from_bytes(raw))
+    except Exception:  # noqa: BLE001 - score a crash as "no answer"
+        return False, {}
+
+    def norm(a: bytes | str) -> str:
+        return (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)).strip().lower()
+
+    rcpts = {norm(a): False for a in temporary}
+    rcpts.update({norm(a): True for a in permanent})
+    rcpts.pop("", None)
+    return bool(temporary or permanent), rcpts
+
+
+def run(rows: list[dict[str, Any]], base: Path, parser: Callable[[bytes], Verdict], crlf: bool = False) -> Score:
+    """Score one parser over every manifest row."""
+    score = Score()
+    for row in rows:
+        raw = (base / row["path"]).read_bytes()
+        if crlf:
+            raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        score.add(row, parser(raw))
+    return score
+
+
+@pytest.fixture(scope="module")
+def corpus(corpora: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """The bounce corpus folder and its manifest rows."""
+    base = corpora / "bounces"
+    rows = [json.loads(line) for line in (base / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    assert rows, "empty manifest"
+    return base, rows
+
+
+def test_bounce_corpus_scores(corpus: tuple[Path, list[dict[str, Any]]], capsys: pytest.CaptureFixture[str]) -> None:
+    base, rows = corpus
+    mine = run(rows, base, ours)
+    mine_crlf = run(rows, base, ours, crlf=True)
+    theirs = run(rows, base, flufl)
+    a, b, c = mine.ratios(), mine_crlf.ratios(), theirs.ratios()
+    with capsys.disabled():
+        print(f"\nbounce corpus: {len(rows)} messages")
+        print(f"{'':22}{'mailcrm':>10}{'CRLF':>10}{'flufl 6.0':>11}")
+        for key in a:
+            print(f"{key:22}{a[key]:>10.1%}{b[key]:>10.1%}{c[key]:>11.1%}")
+        print(f"{'dead kills (good/all)':22}{mine.good_kills:>6}/{mine.kills:<3}{'':10}{theirs.good_kills:>7}/{theirs.kills}")
+        for line in mine.misses:
+            print("  mailcrm:", line)
+    assert a == b, "LF and CRLF line endings must give the same answers"
+    assert a["dead precision"] >= 0.99
+    assert a["dead recall"] >= 0.90
+    assert a["detection recall"] >= 0.97
+    assert a["recipients exact"] >= 0.97

@@ -1,0 +1,109 @@
+"""`mailcrm export contacts`: Mailchimp CSV, XLSX per tag (round trip through import), vCard 4.0."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+from conftest import free_port, make_config_text
+from sqlalchemy import select
+
+from mailcrm.ingest.importers.export import MAILCHIMP_COLUMNS, split_name
+from mailcrm.ingest.importers.sheets import SheetRow, read_file
+from mailcrm.store import db, migrate
+from mailcrm.store.contacts_import import import_rows
+from mailcrm.store.models import EmailAddress
+
+
+def _setup(tmp_path: Path) -> Path:
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    config = tmp_path / "config.toml"
+    config.write_text(make_config_text(tmp_path, url, free_port()))
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    factory = db.session_factory(engine)
+    rows = [
+        SheetRow("Театры", 2, ["ivan@mht.ru", "press@mht.ru"], name="Иванов Иван Иванович", company="МХТ",
+                 phones=["+74951234567"], title="Завлит", notes="звонить; утром, после 11", tags=["театры"]),
+        SheetRow("Театры", 3, ["olga@lenkom.ru"], name="Ольга Ким", tags=["театры", "vip"]),
+        SheetRow("Кино", 2, ["anna@mosfilm.ru"], name="Anna Smirnova", company="Mosfilm", tags=["кино"]),
+    ]
+    import_rows(factory, rows, [])
+    with db.transaction(factory) as s:
+        addr = s.scalar(select(EmailAddress).where(EmailAddress.address == "olga@lenkom.ru"))
+        assert addr is not None
+        addr.status = "bounced"
+    engine.dispose()
+    return config
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MAILCRM_CONFIG=str(config))
+    return subprocess.run([sys.executable, "-m", "mailcrm", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_split_name() -> None:
+    assert split_name("Иванов Иван Иванович") == ("Иван", "Иванов")
+    assert split_name("Anna Smirnova") == ("Anna", "Smirnova")
+    assert split_name("Cher") == ("Cher", "")
+
+
+def test_csv_mailchimp_layout_excludes_bounced(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    res = _cli(config, "export", "contacts", "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(io.StringIO(res.stdout)))
+    assert tuple(rows[0]) == MAILCHIMP_COLUMNS
+    emails = {r[0]: r for r in rows[1:]}
+    assert set(emails) == {"ivan@mht.ru", "press@mht.ru", "anna@mosfilm.ru"}  # olga bounced
+    assert emails["ivan@mht.ru"][1:] == ["Иван", "Иванов", "МХТ", "театры"]
+    with_bounced = _cli(config, "export", "contacts", "--format", "csv", "--include-bounced", "--tag", "vip")
+    assert [r[0] for r in csv.reader(io.StringIO(with_bounced.stdout))][1:] == ["olga@lenkom.ru"]
+    assert json.loads(_cli(config, "export", "contacts", "--format", "csv", "-o", str(tmp_path / "a.csv"),
+                           "--json").stdout)["addresses"] == 3
+    bad = _cli(config, "export", "contacts", "--format", "pdf")
+    assert bad.returncode == 2 and "--format" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_xlsx_one_sheet_per_tag_round_trips(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    out = tmp_path / "out.xlsx"
+    res = _cli(config, "export", "contacts", "--format", "xlsx", "--output", str(out), "--include-bounced")
+    assert res.returncode == 0, res.stderr
+    wb = openpyxl.load_workbook(out)
+    assert set(wb.sheetnames) == {"театры", "кино", "vip"}
+    rows, bad = read_file(out)
+    assert not bad
+    by_email = {r.emails[0]: r for r in rows}
+    ivan = by_email["ivan@mht.ru"]
+    assert ivan.emails == ["ivan@mht.ru", "press@mht.ru"] and ivan.company == "МХТ" and ivan.title == "Завлит"
+    assert ivan.notes == "звонить; утром, после 11" and ivan.phones == ["+74951234567"]
+    assert set(by_email["olga@lenkom.ru"].tags) == {"театры", "vip"}
+    # Re-importing the export into the same store changes nothing.
+    other = tmp_path / "again"
+    other.mkdir()
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    result = import_rows(db.session_factory(engine), rows, bad, dry_run=True)
+    engine.dispose()
+    assert result["create"] == 0 and result["merge"] == 0
+
+
+def test_vcard_4(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    env = dict(os.environ, MAILCRM_CONFIG=str(config))
+    res = subprocess.run([sys.executable, "-m", "mailcrm", "export", "contacts", "--format", "vcard", "--tag", "театры"],
+                         env=env, capture_output=True, timeout=60)  # bytes: keep the CRLFs of RFC 6350
+    assert res.returncode == 0, res.stderr
+    text = res.stdout.decode()
+    assert text.count("BEGIN:VCARD\r\n") == 1 and "VERSION:4.0\r\n" in text  # olga is bounced
+    unfolded = text.replace("\r\n ", "")
+    assert "FN:Иванов Иван Иванович\r\n" in unfolded and "N:Иванов;Иван;;;\r\n" in unfolded
+    assert "NOTE:звонить\\; утром\\, после 11\r\n" in unfolded
+    assert "TEL;VALUE=uri:tel:+74951234567\r\n" in unfolded and "EMAIL;PREF=1:ivan@mht.ru\r\n" in unfolded
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))

@@ -1,0 +1,95 @@
+"""Auto-replies: RFC 3834 headers, EN/RU vacation texts, back-on dates, "no longer works here"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from mailcrm.parse.autoreply import detect_autoreply
+from mailcrm.parse.autoreply_dates import back_date
+from mailcrm.parse.facts import Address
+from mailcrm.parse.message import parse_message
+from mailcrm.parse.mime import parse_bytes
+
+DATA = Path(__file__).parent / "data" / "bounces"
+
+
+def load(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_russian_vacation_reply_with_return_date() -> None:
+    facts = parse_message(load("vacation_ru.eml"))
+    assert facts.kind == "autoreply"
+    assert facts.autoreply is not None
+    assert facts.autoreply.until == dt.date(2025, 3, 15)
+    assert facts.autoreply.reason == "Auto-Submitted: auto-replied"
+    assert not facts.autoreply.left_company
+
+
+def test_english_out_of_office_back_on_monday_march_9() -> None:
+    facts = parse_message(load("ooo_en.eml"))
+    assert facts.kind == "autoreply"
+    assert facts.autoreply is not None
+    assert facts.autoreply.until == dt.date(2026, 3, 9)
+    assert facts.autoreply.reason is not None and facts.autoreply.reason.startswith("subject:")
+
+
+def test_no_longer_with_the_company_proposes_the_given_contacts_not_the_sender() -> None:
+    auto = parse_message(load("left_company.eml")).autoreply
+    assert auto is not None and auto.left_company
+    assert auto.new_contacts == (Address("Jane Doe", "jane.doe@client.example"), Address(None, "sales@client.example"))
+    assert auto.until is None
+
+
+def test_russian_left_company_with_new_address() -> None:
+    auto = parse_message(load("left_company_ru.eml")).autoreply
+    assert auto is not None and auto.left_company
+    assert [a.address for a in auto.new_contacts] == ["info@client.example"]
+
+
+def test_challenge_response_is_an_autoreply_flagged_in_reason() -> None:
+    facts = parse_message(load("challenge.eml"))
+    assert (facts.kind, facts.bounce) == ("autoreply", None)
+    assert facts.autoreply is not None and facts.autoreply.reason == "challenge-response"
+
+
+def test_precedence_bulk_alone_is_not_an_autoreply() -> None:
+    facts = parse_message(load("human_mentions_vacation.eml"))
+    assert facts.autoreply is None
+    assert facts.kind == "received"
+
+
+def test_auto_submitted_no_is_not_an_autoreply() -> None:
+    raw = b"From: a@b.example\nTo: c@d.example\nSubject: Hello\nAuto-Submitted: no\n\nJust a note.\n"
+    assert detect_autoreply(parse_bytes(raw), sent=None) is None
+
+
+SENT = dt.datetime(2025, 3, 2, 12, 0, tzinfo=dt.timezone.utc)  # a Sunday
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I will be back on 12 March.", dt.date(2025, 3, 12)),
+        ("back on Monday, March 9", dt.date(2025, 3, 9)),
+        ("I am away until Monday 5th", dt.date(2025, 5, 5)),
+        ("until Monday", dt.date(2025, 3, 3)),
+        ("Я в отпуске, вернусь 15.08", dt.date(2025, 8, 15)),
+        ("В отпуске до 3 сентября", dt.date(2025, 9, 3)),
+        ("Нет на месте с 1 по 12 марта", dt.date(2025, 3, 12)),
+        ("back on 5 January", dt.date(2026, 1, 5)),  # no year: the next 5 January
+        ("returning 2025-04-01", dt.date(2025, 4, 1)),
+        ("out of office until 10/04/2025", dt.date(2025, 4, 10)),  # day first
+        ("The cat sat on the mat.", None),
+    ],
+)
+def test_back_date(text: str, expected: dt.date | None) -> None:
+    assert back_date(text, SENT) == expected
+
+
+def test_back_date_without_send_date_needs_a_year() -> None:
+    assert back_date("back on 12 March", None) is None
+    assert back_date("back on 12 March 2025", None) == dt.date(2025, 3, 12)

@@ -1,0 +1,134 @@
+"""Bounce detection, failed recipients and hard vs soft on hand-made reports (tests/data/bounces)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from mailcrm.parse.bounce import clean_address, detect_bounce
+from mailcrm.parse.bounce_reason import classify
+from mailcrm.parse.message import parse_message
+from mailcrm.parse.mime import parse_bytes
+
+DATA = Path(__file__).parent / "data" / "bounces"
+
+
+def load(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_postfix_dsn_user_unknown_is_hard_with_original_headers() -> None:
+    facts = parse_message(load("postfix_5_1_1.eml"))
+    assert facts.kind == "bounce"
+    b = facts.bounce
+    assert b is not None
+    assert [(r.address, r.hard, r.status, r.reason) for r in b.recipients] == [
+        ("ivan.petrov@client.example", True, "5.1.1", "user_unknown")
+    ]
+    assert b.original_message_id == "Offer-42@ourfirm.example"
+    assert b.original_from == "anna@ourfirm.example"
+    assert b.original_to == ("ivan.petrov@client.example",)
+    assert b.original_subject == "Offer for March"
+    assert b.reporting_mta == "mx.example.org"
+
+
+def test_crlf_variant_gives_the_same_bounce() -> None:
+    raw = load("postfix_5_1_1.eml")
+    assert parse_message(raw.replace(b"\n", b"\r\n")).bounce == parse_message(raw).bounce
+
+
+def test_spam_rejection_5_7_1_is_soft() -> None:
+    b = parse_message(load("spam_5_7_1.eml")).bounce
+    assert b is not None
+    (r,) = b.recipients
+    assert (r.address, r.hard, r.status, r.reason) == ("ivan.petrov@client.example", False, "5.7.1", "spam")
+
+
+def test_delayed_dsn_is_not_a_failure() -> None:
+    facts = parse_message(load("delayed.eml"))
+    assert facts.bounce is None
+    assert facts.kind != "bounce"
+
+
+def test_yandex_russian_dsn_user_not_found_is_hard() -> None:
+    facts = parse_message(load("yandex_ru_user_unknown.eml"))
+    assert facts.bounce is not None
+    (r,) = facts.bounce.recipients
+    assert (r.address, r.hard, r.reason) == ("olga@client.example", True, "user_unknown")
+    assert facts.bounce.original_message_id == "ya-777@ourfirm.example"  # from text/rfc822-headers
+
+
+def test_mailru_plain_text_mailbox_full_is_soft() -> None:
+    b = parse_message(load("mailru_ru_mailbox_full.eml")).bounce
+    assert b is not None
+    (r,) = b.recipients
+    assert (r.address, r.hard, r.reason, r.status) == ("petr@mail.example", False, "mailbox_full", "5.2.2")
+    assert b.original_message_id == "inv-1@ourfirm.example"  # quoted headers in the body
+
+
+def test_mailru_plain_text_russian_no_such_mailbox_is_hard() -> None:
+    b = parse_message(load("mailru_ru_user_unknown.eml")).bounce
+    assert b is not None
+    assert [(r.address, r.hard) for r in b.recipients] == [("nobody@mail.example", True)]
+
+
+def test_forged_bounce_without_original_is_detected_but_carries_no_original() -> None:
+    b = parse_message(load("forged_no_original.eml")).bounce
+    assert b is not None
+    assert [r.address for r in b.recipients] == ["ceo@bigclient.example"]
+    assert b.original_message_id is None and b.original_from is None
+
+
+def test_auto_reply_and_challenge_are_not_bounces() -> None:
+    for name in ("vacation_ru.eml", "ooo_en.eml", "challenge.eml", "left_company.eml"):
+        assert detect_bounce(parse_bytes(load(name))) is None, name
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "reason", "hard"),
+    [
+        ("5.1.1", "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown", "user_unknown", True),
+        ("5.1.1", "550 5.1.1 <a@b.example>... Mailbox full", "mailbox_full", False),  # text beats code
+        ("5.7.1", "550 5.7.1 User unknown", "user_unknown", False),  # X.7 is policy: a filter speaking
+        ("5.7.1", "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org", "spam", False),
+        ("5.2.2", "552 5.2.2 Quota exceeded", "mailbox_full", False),
+        (None, "550 Host or domain name not found. Name service error for name=nx.example type=A: Host not found",
+         "host_unknown", True),
+        ("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", "user_unknown", True),
+        ("4.4.7", "Delivery time expired", "expired", False),
+        ("4.2.2", "452 4.2.2 Mailbox full", "mailbox_full", False),
+        ("5.0.0", "550 Unknown user a@b.example (in reply to end of DATA command)", "user_unknown", False),
+        ("5.1.1", "550 5.1.1 Account disabled", "suspended", False),
+        (None, "550 Пользователь не найден", "user_unknown", True),
+        (None, "552 Почтовый ящик переполнен", "mailbox_full", False),
+        (None, "550 5.1.0 Sender address rejected: domain does not exist (after MAIL FROM)", "sender_rejected", False),
+        ("5.1.6", "551 User has moved; please try <new@b.example>", "has_moved", True),
+        ("5.1.1", "The email account that you tried to reach is disabled.", "suspended", False),
+        (None, "", "unknown", False),
+    ],
+)
+def test_classifier(status: str | None, text: str, reason: str, hard: bool) -> None:
+    assert classify(status, text) == (reason, hard)
+
+
+def test_clean_address_rejects_junk_and_keeps_the_one_address() -> None:
+    assert clean_address("rfc822; <Ivan@Client.Example>") == "ivan@client.example"
+    assert clean_address("rfc822;|/usr/bin/procmail ivan@client.example /home/x") == "ivan@client.example"
+    assert clean_address("rfc822; /var/spool/mail/ivan") is None
+    assert clean_address("") is None
+
+
+def test_never_raises_on_garbage_or_truncated_reports() -> None:
+    rng = random.Random(4)
+    samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000))) for _ in range(60)]
+    full = load("postfix_5_1_1.eml")
+    samples += [full[:n] for n in range(0, len(full), 97)]
+    samples += [b"Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: message/delivery-status\n\nAction: failed\n"]
+    kinds = set()
+    for raw in samples:
+        facts = parse_message(raw)  # must not raise
+        assert not any(d.startswith("bounce:") for d in facts.defects), facts.defects
+        kinds.add(facts.kind)
+    assert "bounce" in kinds  # the longer truncations still read as bounces

@@ -1,0 +1,59 @@
+"""The durable spool: put/claim/done/quarantine/requeue/recover."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mailcrm.spool import INCOMING, QUARANTINE, TMP, Spool, SpoolMeta
+
+
+def test_put_claim_done_roundtrip(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    raw = b"From: a@b\r\n\r\nbody with \x00 NUL and \xff bytes\r\n"
+    item_id = spool.put(raw, SpoolMeta(source="smtp", mail_from="", rcpt_tos=["crm+x@example.org"]))
+    assert spool.depth() == 1
+    [item] = spool.claim()
+    assert item.id == item_id and item.read() == raw  # the bytes exactly as received
+    assert item.meta.mail_from == "" and item.meta.rcpt_tos == ["crm+x@example.org"]
+    assert spool.claim() == []  # claimed items are not handed out twice
+    spool.done(item)
+    assert spool.depth() == 0 and not list((tmp_path / INCOMING).iterdir())
+
+
+def test_release_counts_attempts_and_quarantine_keeps_bytes(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(b"raw", SpoolMeta(source="smtp"))
+    [item] = spool.claim()
+    spool.release(item, "db down")
+    [again] = spool.claim()
+    assert again.meta.attempts == 1 and again.meta.last_error == "db down"
+    spool.quarantine(again, "bad mail")
+    assert spool.depth() == 0 and spool.quarantine_count() == 1
+    [q] = list(spool.quarantined())
+    assert q.meta.reason == "bad mail" and q.read() == b"raw"
+    assert spool.get_quarantined(q.id[:10]) is not None
+    spool.requeue(q)
+    [back] = spool.claim()
+    assert back.read() == b"raw" and back.meta.attempts == 0 and back.meta.reason is None
+    assert not list((tmp_path / QUARANTINE).iterdir())
+
+
+def test_recover_drops_partial_writes_and_keeps_committed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(b"one", SpoolMeta(source="smtp"))
+    (tmp_path / TMP / "crashed-mid-write.msg").write_bytes(b'{"source": "smtp"}\npart')  # never acknowledged
+    claimed = spool.claim()
+    assert len(claimed) == 1
+    fresh = Spool(tmp_path)  # a restart: nothing is claimed any more
+    assert fresh.recover() == 1
+    assert not os.listdir(tmp_path / TMP)
+    assert [i.read() for i in fresh.claim()] == [b"one"]
+
+
+def test_unreadable_sidecar_is_still_claimable(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    (tmp_path / INCOMING / "20260101T000000000000-deadbeef.msg").write_bytes(b"not json\nraw bytes")
+    [item] = spool.claim()
+    assert item.meta.reason and "unreadable sidecar" in item.meta.reason
+    assert item.read() == b"raw bytes"
