@@ -66,3 +66,15 @@ def test_cli_bad_config_and_input_give_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and "--listen" in res.stderr
     res = _run(["inspect", str(tmp_path / "missing.eml")], env)
     assert res.returncode == 2 and "cannot read" in res.stderr
+
+
+def test_cli_prints_mail_data_as_text_not_markup(tmp_path: Path) -> None:
+    """A name or subject like "[/b]" is mail data: printed as is, never parsed as rich markup (which raises)."""
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_DATA_HOME=str(tmp_path / "d"), COLUMNS="200")
+    env.pop("MAILCRM_CONFIG", None)
+    assert _run(["init", "--email", "me@example.org"], env).returncode == 0
+    res = _run(["contact", "edit", "eve@example.net", "--name", "[/b]Eve [red]x"], env)
+    for args in (["contacts"], ["show", "eve@example.net"]):
+        res = _run(args, env)
+        assert res.returncode == 0, res.stderr
+        assert "[/b]Eve [red]x" in res.stdout

@@ -21,8 +21,9 @@ from mailcrm import config as config_mod
 from mailcrm.config import Config
 from mailcrm.store import db, migrate
 
-console = Console()
-err_console = Console(stderr=True)
+# markup=False: what we print is mail data; "[/b]" in a subject must stay text, not rich markup.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 @dataclass

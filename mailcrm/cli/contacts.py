@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
+from rich.table import Table
 
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table
 from mailcrm.store import companies as company_store
@@ -23,9 +24,20 @@ def _render_contacts(rows: list[dict[str, Any]]) -> None:
 
 
 def _render_card(card: dict[str, Any]) -> None:
-    _render_contacts([card])
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    addresses = "\n".join(a["address"] + ("" if a["status"] == "active" else f"  ({a['status']}"
+                                           + (f": {a['reason']}" if a.get("reason") else "") + ")")
+                          for a in card["addresses"])
+    for label, value in (("name", card.get("name")), ("addresses", addresses), ("company", card.get("company")),
+                         ("title", card.get("title")), ("phones", ", ".join(card.get("phones") or [])),
+                         ("website", card.get("website")), ("tags", ", ".join(card.get("tags") or []))):
+        if value:
+            grid.add_row(label, str(value))
+    console.print(grid)
     if card.get("needs_new_address"):
-        console.print("[bold]needs a new address[/bold]: every address bounced")
+        console.print("needs a new address: every address bounced", style="bold")
     print_table("timeline (newest first)", ["when", "kind", "", "subject / text"], [
         (str(i["at"])[:16], i["kind"], i.get("direction") or "",
          (i.get("subject") or "") + (" — " + i["snippet"][:80] if i.get("snippet") else "") if i["type"] == "message"
@@ -120,7 +132,7 @@ def register(app: typer.Typer) -> None:
             card = company_store.company_card(s, name)
 
         def render(c: dict[str, Any]) -> None:
-            console.print(f"[bold]{c['name']}[/bold] {c['domain'] or ''}")
+            console.print(f"{c['name']} {c['domain'] or ''}", style="bold")
             _render_contacts(c["people"])
             _render_card({**c, "timeline": c["timeline"], "needs_new_address": False, "name": None, "addresses": [],
                           "company": None, "title": None, "phones": [], "tags": []})

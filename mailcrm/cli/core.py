@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
         def render(r: dict[str, Any]) -> None:
             console.print(f"config:   {r['config']}\ndatabase: {r['database']}\nlisten:   {r['listen']}")
-            console.print(f"dropbox:  [bold]{r['dropbox']}[/bold]  (BCC this address; keep it secret)")
+            console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
             console.print("next:     mailcrm serve")
 
         emit(result, as_json, render)
@@ -283,7 +283,7 @@ def register(app: typer.Typer) -> None:
         with db.transaction(store.factory) as s:
             repository.sync_users(s, cfg)
         emit({"user": u.email, "old": u.dropbox, "dropbox": new}, as_json,
-             lambda d: console.print(f"new dropbox for {d['user']}: [bold]{d['dropbox']}[/bold] "
+             lambda d: console.print(f"new dropbox for {d['user']}: {d['dropbox']} "
                                      "(restart `mailcrm serve`; the old address is refused from now on)"))
 
     app.add_typer(quarantine_app, name="quarantine")
