@@ -197,7 +197,7 @@ def call_today(snapshot: Snapshot, stages: Mapping[str, StageRule], lead_stage: 
         if rule is None or is_untouched_lead(deal, lead_stage):
             continue
         verdict = evaluate(rule, deal_id=deal.id, stage_changed_at=deal.stage_changed_at,
-                           last_touch=deal.last_touch, today=today, tz=tz)
+                           last_touch=deal.last_touch, today=today, tz=tz, opened_at=deal.opened_at)
         if verdict is not None and verdict.is_due:
             items.append(CallItem(deal, verdict.overdue_days, verdict.days_since_touch, verdict.due))
     items.sort(key=lambda i: (-i.overdue_days, -(i.days_since_touch or 0), i.deal.id))

@@ -83,16 +83,27 @@ async def send_once(dcfg: DigestConfig, message: EmailMessage, *, context: ssl.S
 
 
 async def deliver(dcfg: DigestConfig, message: EmailMessage, *, context: ssl.SSLContext | None = None,
-                  base_delay: float = 2.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> int:
-    """Send with exponential backoff (2, 4, 8 … s, capped); returns attempts; RelayError when all fail."""
+                  base_delay: float = 2.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                  before_attempt: Callable[[int], Awaitable[None]] | None = None,
+                  after_failure: Callable[[int, RelayError], Awaitable[None]] | None = None) -> int:
+    """Send with exponential backoff (2, 4, 8 … s, capped); returns attempts; RelayError when all fail.
+
+    ``before_attempt`` runs right before each SMTP transaction (the scheduler marks the run as
+    "handing to the relay" there), ``after_failure`` after each failed one (relay health for
+    `mailcrm status`, shown while the retries are still going on).
+    """
     logger = log.get("mailcrm.digest")
     attempt = 0
     while True:
         attempt += 1
+        if before_attempt is not None:
+            await before_attempt(attempt)
         try:
             await send_once(dcfg, message, context=context)
             return attempt
         except RelayError as exc:
+            if after_failure is not None:
+                await after_failure(attempt, exc)
             # A 5xx (bad AUTH, refused recipient) will not get better by waiting.
             if exc.permanent or attempt > dcfg.max_retries:
                 raise

@@ -1,8 +1,9 @@
 """Follow-up cadence (PURE): per-stage rules -> the date a deal next needs a touch.
 
-A deal entering a stage is due ``first_after`` days later; once touched (mail either way,
-a logged call) it is due again ``every`` days after the last touch, where ``every`` lies in
-[every_min, every_max].  The point in that window is derived from the deal id, so twenty deals
+A deal entering a stage is due ``first_after`` days later (counted from the day the deal was
+opened instead when the stage's ``anchor`` is "opened": a brief is due 5 days after the lead came
+in, however long it sat in ``lead``); once touched in the stage (mail either way, a logged call)
+it is due again ``every`` days after the last touch, where ``every`` lies in [every_min, every_max].  The point in that window is derived from the deal id, so twenty deals
 opened on one morning spread over the window instead of all falling due together — and the
 choice is stable from one digest to the next.
 """
@@ -23,6 +24,7 @@ class StageRule:
     first_after: int | None = None
     every_min: int | None = None
     every_max: int | None = None
+    anchor: str = "stage"  # "stage": first_after counts from entering the stage; "opened": from the deal's opening
 
     @property
     def active(self) -> bool:
@@ -60,7 +62,8 @@ def spread(deal_id: int, low: int, high: int) -> int:
 def rules_from_mapping(stages: Mapping[str, object]) -> dict[str, StageRule]:
     """StageRule per stage from config-like objects (anything with the three attributes)."""
     return {
-        name: StageRule(getattr(s, "first_after", None), getattr(s, "every_min", None), getattr(s, "every_max", None))
+        name: StageRule(getattr(s, "first_after", None), getattr(s, "every_min", None), getattr(s, "every_max", None),
+                        str(getattr(s, "anchor", "stage")))
         for name, s in stages.items()
     }
 
@@ -71,13 +74,16 @@ def next_due(
     deal_id: int,
     stage_since: dt.date,
     last_touch: dt.date | None,
+    opened: dt.date | None = None,
 ) -> dt.date | None:
     """The next due date (local dates in, local date out); None when the stage has no cadence."""
     if not rule.active:
         return None
     lo = rule.every_min if rule.every_min is not None else rule.every_max
     hi = rule.every_max if rule.every_max is not None else lo
-    first = stage_since + dt.timedelta(days=(rule.first_after or 0) + (spread(deal_id, 0, hi - lo) if lo is not None and hi is not None else 0))
+    start = opened if rule.anchor == "opened" and opened is not None else stage_since
+    jitter = spread(deal_id, 0, hi - lo) if lo is not None and hi is not None else 0
+    first = start + dt.timedelta(days=(rule.first_after or 0) + jitter)
     if last_touch is None or last_touch < stage_since or lo is None or hi is None:
         # Untouched since the stage began: the stage's first follow-up rule applies.
         return first
@@ -93,11 +99,13 @@ def evaluate(
     last_touch: dt.datetime | None,
     today: dt.date,
     tz: ZoneInfo,
+    opened_at: dt.datetime | None = None,
 ) -> Due | None:
     """The cadence verdict for a deal on the user's local ``today`` (store times are naive UTC)."""
     since = local_date(stage_changed_at, tz)
     touch = local_date(last_touch, tz) if last_touch is not None else None
-    due = next_due(rule, deal_id=deal_id, stage_since=since, last_touch=touch)
+    opened = local_date(opened_at, tz) if opened_at is not None else None
+    due = next_due(rule, deal_id=deal_id, stage_since=since, last_touch=touch, opened=opened)
     if due is None:
         return None
     return Due(due=due, overdue_days=(today - due).days,

@@ -65,6 +65,7 @@ class AccountSource:
         self.source = f"imap:{account.name}"
         self.connected = threading.Event()  # set while a session is up (tests wait on it)
         self.cycles = 0
+        self._seen: dict[str, tuple[int, int]] = {}  # folder -> (UIDVALIDITY, last UID spooled)
 
     # -- called from the worker thread ---------------------------------------------------------
     def on_committed(self, item: SpoolItem, outcome: str) -> None:
@@ -133,6 +134,7 @@ class AccountSource:
         for folder, role in self.account.folders.items():
             res = FolderSync(client, self.account, folder, role, self.spool, self.factory, self.source,
                              imap_state.folder_key(self.account.name, folder)).run()
+            self._seen[folder] = (res.uidvalidity, res.last_uid)
             if res.resync:
                 self.log.warning("uidvalidity changed: full resync", folder=folder, uidvalidity=res.uidvalidity)
             if res.seen:
@@ -183,7 +185,8 @@ class AccountSource:
             client.noop()  # a dead connection shows here, not in the sleep
             return
         first = next(iter(self.account.folders))
-        client.select_folder(first)
+        if self._arrived_since_sync(client, first):
+            return
         client.idle()
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline and not self.stop.is_set() and self.acks.empty():
@@ -197,6 +200,22 @@ class AccountSource:
             if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                 break
         client.idle_done()
+
+
+    def _arrived_since_sync(self, client: IMAPClient, folder: str) -> bool:
+        """Re-SELECT the IDLE folder; True when mail arrived after the sync's SEARCH.
+
+        Mail appended between that SEARCH and this SELECT is counted in the SELECT's EXISTS,
+        so IDLE would never announce it (RFC 2177 reports only changes after IDLE began).
+        """
+        info = client.select_folder(folder)
+        uidvalidity, last = self._seen.get(folder, (None, 0))
+        if int(info[b"UIDVALIDITY"]) != uidvalidity:
+            return True
+        uidnext = info.get(b"UIDNEXT")
+        if uidnext is not None and int(uidnext) <= last + 1:
+            return False  # RFC 3501 2.3.1.1: no UID above ``last`` was ever assigned
+        return any(u > last for u in client.search(["UID", f"{last + 1}:*"]))
 
 
 def _is_bye(response: tuple) -> bool:  # type: ignore[type-arg]

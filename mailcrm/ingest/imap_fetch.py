@@ -143,6 +143,7 @@ class FolderSync:
             # RFC 3501 2.3.1.1: old UIDs mean nothing now.  Read everything again; the
             # identity key makes re-ingesting harmless.
             last = 0
+            result.last_uid = 0
             result.resync = True
         criteria: list[Any] = ["UID", f"{last + 1}:*"]
         if self.since is not None:

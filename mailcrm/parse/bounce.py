@@ -257,6 +257,13 @@ def _from_text(view: MimeView, report: str, original: dict[str, str],
     out = [_recipient(a, status, diag, fmt.context_for(report, a), report[:3000]) for a in _flufl_addresses(view) if a not in exclude]
     if out:
         return out
+    # A short notice that names exactly one address in no recognised layout ("Duplicated
+    # Message-ID in <a@b>", mailing-list managers): that address is the one it is about.
+    named = {a.lower() for a in fmt.ADDRESS_RX.findall(report[:3000])} - exclude
+    named = {a for a in named if not fmt.is_daemon_address(a)}
+    if len(named) == 1:
+        return [_recipient(addr, status, diag, fmt.context_for(report, addr), report[:3000])
+                for addr in map(clean_address, named) if addr]
     # Last resort: a report that names nobody, about a message sent to exactly one address.
     to = {a.lower() for a in fmt.ADDRESS_RX.findall(original.get("To", ""))}
     if len(to) == 1:

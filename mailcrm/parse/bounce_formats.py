@@ -71,7 +71,7 @@ FAILURE_PHRASES = re.compile(
     r"delivery has failed|delivery to .* failed|failed recipient|rejected recipient|message could not be|"
     r"smtp error|remote host said|said:|\b5\d\d[ \-]5\.\d|not listed in|no valid recipients|duplicated message-id|"
     r"failure reasons|no valid recipients|transcript of session|not (?:be )?able to be delivered|"
-    r"unknown (?:user|recipient)|invalid recipient|"
+    r"unknown (?:user|recipient)|invalid recipient|malformed (?:recipient )?address|incorrectly constructed|"
     r"письмо не (?:может быть )?доставлено|не удалось доставить|не может быть доставлено|не доставлено|"
     r"недоставленн|не существует|ошибка доставки|доставка (?:не удалась|невозможна)",
     re.I,
@@ -80,7 +80,7 @@ BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (?:status )?(?:notification|failure|failed|report|problem)|failure notice|"
     r"returned mail|mail delivery failed|returning message|delivery has failed|could not send|non.?delivery|"
     r"message (?:not delivered|delivery has failed|could not be delivered)|failed delivery|delivery error|"
-    r"rejected|bounce|mail system error|error sending|loop alert|"
+    r"rejected|bounce|mail system error|error sending|loop alert|mail failure|"
     r"недоставленн|не доставлено|не удалось доставить|ошибка доставки|возврат",
     re.I,
 )
@@ -134,7 +134,7 @@ def _candidate_positions(report: str) -> list[tuple[int, str]]:
 
 def scan_report(report: str, exclude: frozenset[str] = frozenset()) -> list[TextRecipient]:
     """Failed recipients named in a plain-text report, each with its explaining text."""
-    every = [(p, a) for p, a in _candidate_positions(report) if not _is_daemon_address(a)]
+    every = [(p, a) for p, a in _candidate_positions(report) if not is_daemon_address(a)]
     # Addresses of the bounce's own headers and the original sender are dropped only when
     # others remain: a message sent to oneself can bounce too.
     cands = [(p, a) for p, a in every if a.lower() not in exclude] or every
@@ -171,7 +171,8 @@ def context_for(report: str, address: str, others: frozenset[str] = frozenset(),
     return _trim("\n".join(lines[i] for i in sorted(keep)), 2000)
 
 
-def _is_daemon_address(address: str) -> bool:
+def is_daemon_address(address: str) -> bool:
+    """True for the local parts of mail-system robots (MAILER-DAEMON, postmaster), never a failed recipient."""
     local = address.partition("@")[0].lower()
     return local in {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "post_master", "double-bounce"}
 

@@ -132,15 +132,16 @@ _NOT_ACCEPT = _rx(r"does not accept (?:any )?(?:e-?)?mail", r"not accepting (?:a
 _STAGE_SENDER = _rx(r"after mail from", r"\bmail from\b.{0,60}(?:rejected|denied)", r"\[mail_from\]", r">>> mail from")
 _STAGE_NOT_RCPT = _rx(r"after (?:initial connection|end of data|data|helo|ehlo|the message)", r"final data", r"failed after i sent the message",
                       r"after (?:sending|sent) (?:the )?message", r"\[data\]", r"in reply to (?:end of )?data command",
-                      r"smtp command\W+data\b", r">>> data\b(?!.*need rcpt)")
+                      r"smtp command\W+data\b", r">>> data\b")
+# The answer to RCPT TO, where a server looks the mailbox up (RFC 5321 §4.1.1.3).
+_STAGE_RCPT = _rx(r"after rcpt(?: to)?\b", r">>> rcpt to", r"in reply to rcpt to command", r"\[rcpt_to\]",
+                  r"following rcpt command", r"smtp:rcpt\b")
 # Providers known to answer "User unknown" when their own per-user filter refuses a sender
 # (au/KDDI ezweb.ne.jp, au.com): the address exists.
 # They say so without naming the mailbox ("550 : User unknown"); a named one is a real refusal.
 _FILTERING_PROVIDERS = ("ezweb.ne.jp", "au.com")
 _ANONYMOUS_UNKNOWN = re.compile(r"\b5\d\d:? ?: user unknown", re.I)
-# Sendmail pipelines RCPT and DATA: "<<< 503 need RCPT" after ">>> DATA" means the RCPT failed.
 _UNVERIFIED = re.compile(r"unverified address|address verification|verify (?:failed|in progress)|try again", re.I)
-_DATA_AFTER_RCPT_FAILED = re.compile(r"need rcpt|no valid recipients|no recipients", re.I)
 
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _REPLY = re.compile(r"(?<![\d.])([245]\d\d)(?:[ \-]|$)")
@@ -237,17 +238,29 @@ def soft_statement(text: str | None) -> str | None:
     return None
 
 
+def _code_names_mailbox(status: str | None) -> bool:
+    """True when an RFC 3463 code itself says the mailbox or domain is bad (5.1.1, 5.1.2, 5.1.6, 5.1.10)."""
+    coded = _by_code(status) if status and status.startswith("5.") else None
+    return bool(coded and coded[1])
+
+
 def _hard_allowed(reason: str, status: str | None, klass: str, text: str, recipient: str | None) -> bool:
     """Vetoes on a "dead address" verdict: doubt keeps the address alive (soft bounces still add up)."""
     if klass == "4" and not (reason == USER_UNKNOWN and status in ("4.1.1",) and not _UNVERIFIED.search(text)):
         # RFC 3463: 4.x.x is persistent-transient.  The one exception is a report that gave up
         # on "4.1.1 user unknown" (Postfix soft_bounce / 450 alias tables): the mailbox is named bad.
         return False
-    if _STAGE_NOT_RCPT.search(text) and not _DATA_AFTER_RCPT_FAILED.search(text):
-        return False  # rejected after RCPT TO was accepted: the address exists
+    if _STAGE_NOT_RCPT.search(text) and not _code_names_mailbox(status):
+        # Rejected after RCPT TO was accepted: the address exists and a filter spoke (Sisimai's
+        # "filtered").  Only an explicit X.1.x mailbox code in the report overrides the stage
+        # (Sendmail pipelining answers RCPT and DATA together).
+        return False
     codes = {status or ""} | {".".join(m) for m in _STATUS.findall(text)}
-    if reason == USER_UNKNOWN and any(c.startswith("5.7.") for c in codes):
-        return False  # RFC 3463 X.7.x is policy: "5.7.1 user unknown" is usually a filter speaking
+    if (reason == USER_UNKNOWN and any(c.startswith("5.7.") for c in codes)
+            and not (_STAGE_RCPT.search(text) and not _POLICY.search(text))):
+        # RFC 3463 X.7.x is policy: "5.7.1 user unknown" is usually a filter speaking, unless the
+        # report shows the refusal was the answer to RCPT TO itself (the mailbox lookup).
+        return False
     domain = (recipient or "").rpartition("@")[2].lower()
     if (reason == USER_UNKNOWN and any(domain == d or domain.endswith("." + d) for d in _FILTERING_PROVIDERS)
             and _ANONYMOUS_UNKNOWN.search(text)):

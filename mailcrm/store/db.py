@@ -43,7 +43,9 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable at checkpoints; spool covers the gap
+            # FULL, not NORMAL: the worker deletes the spooled copy right after commit, so the commit
+            # itself must survive a power loss (WAL + NORMAL may lose the last transactions).
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
