@@ -51,3 +51,15 @@ def test_inspect_survives_garbage(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["kind"] == "unknown" and doc["defects"]
+
+
+def test_unparseable_body_keeps_the_headers() -> None:
+    """Thousands of nested multiparts exhaust the stdlib parser; From/Subject/Message-ID survive."""
+    from mailcrm.parse.message import parse_message
+
+    head = b"From: Olga <olga@theatre.example>\nTo: me@example.org\nSubject: nest\nMessage-ID: <n1@example.org>\n"
+    body = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (i, i) for i in range(3000))
+    facts = parse_message(head + body + b"Content-Type: text/plain\n\nhello\n")
+    assert facts.from_ is not None and facts.from_.address == "olga@theatre.example"
+    assert facts.subject == "nest" and facts.message_id == "n1@example.org"
+    assert any("unparseable MIME" in d for d in facts.defects)

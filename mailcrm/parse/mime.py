@@ -13,6 +13,7 @@ from __future__ import annotations
 import email
 import email.header
 import email.message
+import email.parser
 import email.utils
 import re
 from collections.abc import Iterator
@@ -307,6 +308,9 @@ def _walk(msg: email.message.Message, defects: list[str]) -> Iterator[email.mess
                 stack[0:0] = [p for p in payload if isinstance(p, email.message.Message)]
 
 
+MAX_FALLBACK_TEXT = 1_000_000  # bytes of an unparseable body kept as text
+
+
 def parse_bytes(raw: bytes) -> MimeView:
     """Parse raw message bytes into a MimeView; bad input yields defects, never an exception."""
     defects: list[str] = []
@@ -319,9 +323,16 @@ def parse_bytes(raw: bytes) -> MimeView:
         view = view_from_message(msg, raw)
     except Exception as exc:  # noqa: BLE001 - the parser must never raise on mail
         defects.append(f"unparseable MIME: {type(exc).__name__}")
-        msg = email.message.Message()
-        text = decode_bytes(data, None)
-        view = MimeView((), "text/plain", text, None, (), (), (), raw, msg)
+        # Keep what can be kept: the top-level headers (From, Date, Message-ID...) parse on their
+        # own even when the body (e.g. thousands of nested multiparts) does not.
+        head, _, body = data.partition(b"\r\n\r\n") if b"\r\n\r\n" in data[:1_000_000] else data.partition(b"\n\n")
+        try:
+            msg = email.parser.BytesHeaderParser(policy=email_policy.compat32).parsebytes(head + b"\n\n")
+            headers = _headers(msg, defects)
+        except Exception:  # noqa: BLE001
+            msg, headers = email.message.Message(), ()
+        text = decode_bytes(body[:MAX_FALLBACK_TEXT], None)
+        view = MimeView(headers, "text/plain", text, None, (), (), (), raw, msg)
     if defects:
         view = MimeView(
             view.headers, view.content_type, view.text, view.html, view.parts, view.attached,
