@@ -104,7 +104,7 @@ def plan_message(facts: MessageFacts, ctx: Context, now: dt.datetime) -> Plan:
 
     if facts.kind == "forward":
         fwd = facts.forwarded
-        if fwd is None or fwd.from_ is None:
+        if fwd is None or fwd.from_ is None or not fwd.from_.address:  # a bare "From: John Doe" names nobody
             return Plan("forward", "none", date, (), user, None,
                         reject_reason="forward without a recognisable original sender")
         fdate = to_naive_utc(fwd.date, date)

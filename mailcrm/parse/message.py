@@ -15,7 +15,6 @@ from mailcrm.parse.identity import identity_key, message_ids, normalize_message_
 from mailcrm.parse.mime import MimeView, parse_bytes
 
 SNIPPET_LEN = 240
-_FWD_SUBJECT = re.compile(r"^\s*(fwd?|fw|пересл|пер|tr|wg|rv|enc|vs|vl|doorst|i|rif)\s*(\[\d+\])?\s*:", re.I)
 
 
 def parse_date(value: str | None) -> dt.datetime | None:
@@ -47,7 +46,7 @@ def _addresses(view: MimeView, name: str) -> tuple[Address, ...]:
 
 def looks_forwarded_subject(subject: str) -> bool:
     """True when the subject carries a forward prefix (Fwd:, Fw:, Пересл:, ПЕР:, TR:, WG: ...)."""
-    return bool(_FWD_SUBJECT.match(subject or ""))
+    return forward.looks_forwarded_subject(subject or "")
 
 
 def _snippet(text: str) -> str:
@@ -97,8 +96,13 @@ def parse_message(
     bnc = None
     auto = None
     kind: Kind
+    # A forward (issue 3): the user sent it only to the dropbox, or marked it Fwd:, or attached the original.
+    forward_candidate = not real_rcpts or bool(view.attached) or looks_forwarded_subject(subject)
+    if from_user and forward_candidate:
+        fwd = _safe(lambda: forward.find_forward(view, subject, expect_forward=not real_rcpts), defects, "forward")
     if from_user:
-        fwd = _safe(lambda: forward.find_forward(view, subject), defects, "forward")
+        if fwd is not None and fwd.from_ is not None and not fwd.from_.address:
+            defects.append("forwarded original has no sender address")
         if fwd is not None:
             kind = "forward"
             # A user forwarding a bounce they received: analyse the forwarded original.
@@ -136,7 +140,9 @@ def parse_message(
     reply = _safe(lambda: reply_text.extract_reply(own_text, view.html if fwd is None else None), defects, "reply") or ""
     sig = None
     if kind in ("sent", "received", "forward"):
-        sig = _safe(lambda: signature.extract_signature(own_text, sender=sig_sender, region=region), defects, "signature")
+        # The signature ends the new text, not the quoted history (which ends with someone else's).
+        sig_text = reply or own_text
+        sig = _safe(lambda: signature.extract_signature(sig_text, sender=sig_sender, region=region), defects, "signature")
     if sig is not None and reply.endswith(sig.text.strip()) and len(reply) > len(sig.text):
         reply = reply[: -len(sig.text.strip())].rstrip()
 

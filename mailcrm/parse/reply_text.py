@@ -1,8 +1,106 @@
-"""The new text of a message: without quoted history, forward header or signature."""
+"""The new text of a message: without quoted history, forward header or signature.
+
+The cut is the earliest of: a reply attribution ("On … wrote:", "… пишет:",
+"DD.MM.YYYY, HH:MM, "Name" <a@b>:"), a separator ("-----Original Message-----",
+"---------- Forwarded message ---------", Outlook's underscore rule), a quoted header
+block (Outlook "From:/Sent:/To:/Subject:", "От:/Отправлено:/Кому:/Тема:"), the first
+"> " quoted line; quotequail is asked when none of these is found.  Trailing delimiter-only lines go too.
+"""
 
 from __future__ import annotations
+
+import re
+
+import quotequail
+
+from mailcrm.parse.html_text import html_to_text
+from mailcrm.parse.quote_headers import attribution_start, clean_line, scan_blocks, separator_kind, unquote
+
+MAX_SCAN = 200_000  # characters examined; the new text is at the top of a message
+QUOTEQUAIL_LINES = 1000  # quotequail's own default limit
+_JUNK_LINE = re.compile(r"^[\W_ᐧ]*$")  # "--", "***", "____", Gmail's "ᐧ" tracker mark
+# Mobile clients put their tag line right above the quoted original, without any quote marker.
+_MOBILE_TAG = re.compile(
+    r"^(sent from my |sent from (?:mail|outlook|yahoo mail) for |get outlook for |sent with |"
+    r"отправлено (?:с|из) |von meinem .* gesendet|envoyé de mon |enviado desde mi |enviado do meu |"
+    r"inviato da |verzonden met |skickat från |lähetetty |wysłane z )",
+    re.I,
+)
 
 
 def extract_reply(text: str, html: str | None = None) -> str:
     """Return the author's own new text from a body (plain text preferred, HTML as a hint)."""
-    return text.strip()
+    body = text or ""
+    if not body.strip() and html:
+        body = html_to_text(html[: MAX_SCAN * 4])
+    lines = [clean_line(line) for line in body[:MAX_SCAN].replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    for _ in range(4):
+        cut, skip_to = _cut(lines)
+        head = _trim(lines[:cut])
+        if head or skip_to is None:
+            return head
+        # Nothing above the first header block: the new text is the quoted message's own.
+        lines = lines[skip_to:]
+    return _trim(lines)
+
+
+def _cut(lines: list[str]) -> tuple[int, int | None]:
+    """(line where quoted history starts, line to restart from when nothing precedes it)."""
+    n = len(lines)
+    cut = n
+    skip_to: int | None = None
+    blocks = [b for b in scan_blocks(lines) if b.strong or b.marker]
+    if blocks:
+        b = blocks[0]
+        start = b.marker_line if b.marker_line is not None else b.start
+        if start < cut:
+            cut, skip_to = start, b.end
+    for i in range(min(n, cut)):
+        depth, line = unquote(lines[i])
+        stripped = line.strip()
+        if depth:
+            if i < cut:
+                cut, skip_to = i, None
+            break
+        if not stripped:
+            continue
+        if len(stripped) < 80 and _MOBILE_TAG.match(stripped):
+            cut, skip_to = i, None
+            break
+        kind = separator_kind(stripped)
+        if kind in ("forward", "original"):
+            cut, skip_to = i, i + 1
+            break
+        if stripped.endswith((":", "：")):
+            begin = attribution_start(lines, i)
+            if begin is not None:
+                cut, skip_to = begin, None
+                break
+    if cut == n and any(line.rstrip().endswith(":") for line in lines[:QUOTEQUAIL_LINES]):
+        # Our patterns found nothing: ask quotequail (its intro-line patterns) before giving up.
+        qq = _quotequail_cut(lines[:QUOTEQUAIL_LINES])
+        if qq is not None:
+            cut, skip_to = qq, None
+    return cut, skip_to
+
+
+def _quotequail_cut(lines: list[str]) -> int | None:
+    """Where quotequail sees quoted text begin (its intro-line patterns), if anywhere."""
+    if not lines:
+        return None
+    try:
+        parts = quotequail.quote("\n".join(lines), limit=len(lines) + 10, quote_intro_line=True)
+    except Exception:  # noqa: BLE001 - the library must never stop parsing
+        return None
+    if len(parts) < 2 or not parts[0][0]:
+        return None
+    return parts[0][1].count("\n") + (1 if parts[0][1] else 0)
+
+
+def _trim(lines: list[str]) -> str:
+    out = list(lines)
+    while out and _JUNK_LINE.match(out[-1].strip()):
+        out.pop()
+    while out and not out[0].strip():
+        out.pop(0)
+    return "\n".join(line.rstrip() for line in out).strip()

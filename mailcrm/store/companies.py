@@ -58,10 +58,12 @@ def _group_by_signature(session: Session, contact: Contact, company_name: str, m
         return
     target = named
     kind = "merge" if named is not None and current.source == "domain" else "contact_company"
-    exists = session.scalar(select(CompanySuggestion).where(
-        CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending",
-        CompanySuggestion.company_name == company_name.strip()[:300]))
-    if exists is None:
+    # Two spellings of one company ("ООО «Ромашка»", "Ромашка") are one proposal, not two.
+    key = repo.normalize_company(company_name)
+    exists = any(repo.normalize_company(name or "") == key for name in session.scalars(
+        select(CompanySuggestion.company_name).where(
+            CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending")))
+    if not exists:
         session.add(CompanySuggestion(
             contact_id=contact.id, company_id=current.id, other_company_id=target.id if target else None,
             company_name=company_name.strip()[:300], kind=kind,

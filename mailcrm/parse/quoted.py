@@ -1,0 +1,139 @@
+"""Quoted history in a plain-text body: which lines are the author's own, for the signature finder.
+
+A top-posted reply keeps its own text above the quote header ("On … wrote:", "-----Original
+Message-----", an Outlook "From:/Sent:" block); a bottom-posted or inline reply keeps the last
+own words below the last ">" line (RFC 3676 §4.5 quoting). Mailing-list footers are not the
+author's. Pure: str in, list of lines out.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["own_lines"]
+
+_WROTE = re.compile(
+    r"(?:wrote|writes|написал[аи]?|написал\(а\)|пишет|schrieb|a écrit|escribió|ha scritto|scrisse|"
+    r"schreef|skrev|kirjoitti|napisał\(a\)|napisał|napisała|escreveu|írta|yazdı|napsal|пише)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_WROTE_INSIDE = re.compile(
+    r"\b(?:skrev|schrieb|wrote|написал[а]?|escribió|escreveu|kirjoitti|napisał[a]?)\b", re.IGNORECASE)
+_ADDRESS = re.compile(r"<[^<>\s]+@[^<>\s]+>|\b[\w.+-]+@[\w-]+\.[\w.-]+")
+_DATE_OR_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b")
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(?:on|am|le|el|il|op|em|den|dne|w dniu|pada|в|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|"
+    r"\w+,? \d{1,2} \w+ \d{4}|\d{1,2} \w+\.? \d{4})\b",
+    re.IGNORECASE,
+)
+_ORIGINAL = re.compile(
+    r"^\s*[-_=*]{2,}\s*(?:original message|исходное сообщение|пересылаемое сообщение|forwarded message|"
+    r"ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|"
+    r"oorspronkelijk bericht|opprinnelig melding|originalmeddelande|alkuperäinen viesti|"
+    r"wiadomość oryginalna|oprindelig meddelelse|mensagem original|reply message|"
+    r"переслан\w* сообщение)\s*[-_=*]*\s*$",
+    re.IGNORECASE,
+)
+_BEGIN_FORWARD = re.compile(r"^\s*(?:begin forwarded message|начало переадресованного сообщения)\s*:\s*$", re.I)
+_HEADER_FROM = re.compile(
+    r"^\s*\*?(?:from|от|von|de|da|van|fra|från|od|lähettäjä|kimden|feladó)\*?\s*:\s*\S", re.IGNORECASE)
+_HEADER_NEXT = re.compile(
+    r"^\s*\*?(?:sent|date|to|subject|cc|отправлено|дата|кому|тема|копия|gesendet|datum|an|betreff|"
+    r"envoyé|à|objet|enviado|para|asunto|inviato|a|oggetto|verzonden|aan|onderwerp|sendt|til|emne|"
+    r"skickat|till|ämne|wysłane|do|temat|lähetetty|vastaanottaja|aihe|tarih|kime|konu)\*?\s*:",
+    re.IGNORECASE,
+)
+_RULE = re.compile(r"^\s*[_\-=]{5,}\s*$")
+_LIST_FOOTER = re.compile(r"mailing list|listinfo|unsubscribe|list-unsubscribe|рассылк|отписаться", re.I)
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def _header_block_at(lines: list[str], i: int) -> bool:
+    """True when an Outlook-style header ("From: …" then "Sent:/To:/Subject: …") starts at ``i``."""
+    if not _HEADER_FROM.match(lines[i]):
+        return False
+    return any(_HEADER_NEXT.match(lines[j]) for j in range(i + 1, min(i + 5, len(lines))))
+
+
+def _attribution_at(lines: list[str], i: int) -> int:
+    """Number of lines (1 or 2) of an "On … wrote:" attribution starting at ``i``; 0 if none."""
+    line = lines[i].strip()
+    if not line or len(line) > 300 or _is_quoted(line):
+        return 0
+    nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    if not line.endswith(":") and not nxt.endswith(":"):
+        return 0  # every attribution form ends with a colon; most lines are skipped here
+    # The verb ends the line, so only its last characters are searched (long bodies stay fast).
+    if _WROTE.search(line[-40:]) and (line.endswith(":") or _ATTRIBUTION_START.match(line)):
+        return 1
+    # "2017-11-24 16:32 GMT+01:00 Name <addr>:", "26.06.2014, 14:41, "Name" <addr>:" (Yandex,
+    # Mail.ru): no verb, but a date or time and an address before the closing colon.
+    if line.endswith(":") and len(line) < 250 and _ADDRESS.search(line) and _DATE_OR_TIME.search(line):
+        return 1
+    # "Den 24. nov. 2025 kl. 10.00 skrev Peter <peter@example.com>:": the name follows the verb.
+    if line.endswith(":") and _ATTRIBUTION_START.match(line) and _WROTE_INSIDE.search(line):
+        return 1
+    if nxt and _ATTRIBUTION_START.match(line) and len(line) < 200:
+        if len(nxt) < 80 and _WROTE.search(nxt[-40:]):
+            return 2  # Gmail wraps long attributions: "On …, Name\n<addr> wrote:"
+    return 0
+
+
+def _to_end_header(lines: list[str], i: int) -> bool:
+    """A header after which everything is quoted (Outlook, forwarded blocks)."""
+    line = lines[i]
+    if _ORIGINAL.match(line) or _BEGIN_FORWARD.match(line) or _header_block_at(lines, i):
+        return True
+    return bool(_RULE.match(line) and i + 1 < len(lines) and any(
+        _header_block_at(lines, j) for j in range(i + 1, min(i + 3, len(lines)))))
+
+
+def _drop_list_footer(lines: list[str]) -> list[str]:
+    """Cut a mailing-list footer ("____\\nriak-users mailing list\\n…") from the end."""
+    for i in range(max(0, len(lines) - 8), len(lines)):
+        if _RULE.match(lines[i]) and any(_LIST_FOOTER.search(x) for x in lines[i + 1:i + 5]):
+            return lines[:i]
+    return lines
+
+
+def own_lines(text: str) -> list[str]:
+    """The lines the author wrote last: own text before the quote, or after the last quoted line."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # A header block pasted at the very top (a saved message) is not a quote of what follows.
+    first = next((i for i, x in enumerate(lines) if x.strip()), len(lines))
+    if first < len(lines) and _header_block_at(lines, first):
+        j = first
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        lines = lines[j:]
+    cut = len(lines)
+    quoted = [False] * len(lines)
+    i = 0
+    while i < len(lines):
+        if _to_end_header(lines, i):
+            cut = i
+            break
+        n = _attribution_at(lines, i)
+        if n:
+            nxt = next((k for k in range(i + n, min(i + n + 4, len(lines))) if lines[k].strip()), None)
+            if nxt is None or not _is_quoted(lines[nxt]):
+                cut = i  # an attribution without ">" lines: the rest is the quote
+                break
+            for k in range(i, i + n):
+                quoted[k] = True
+            i += n
+            continue
+        quoted[i] = _is_quoted(lines[i])
+        i += 1
+    lines, quoted = lines[:cut], quoted[:cut]
+    if not any(quoted):
+        return _drop_list_footer(lines)
+    last = max(i for i, q in enumerate(quoted) if q)
+    after = _drop_list_footer(lines[last + 1:])
+    if any(x.strip() for x in after):
+        return after
+    first_q = quoted.index(True)
+    return _drop_list_footer(lines[:first_q])
