@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mailcrm.errors import ConfigError
 
-DEFAULT_STAGES: dict[str, dict[str, int | None]] = {
-    # stage: first_after (days after the stage opened), every_min, every_max (days between touches)
+DEFAULT_STAGES: dict[str, dict[str, int | str | None]] = {
+    # stage: first_after (days after entering the stage, or after the deal opened when
+    # anchor = "opened"), every_min, every_max (days between touches)
     "lead": {"first_after": 1, "every_min": 1, "every_max": 1},
-    "brief": {"first_after": 5, "every_min": 2, "every_max": 3},
+    "brief": {"first_after": 5, "every_min": 2, "every_max": 3, "anchor": "opened"},
     "invoiced": {"first_after": 1, "every_min": 1, "every_max": 1},
     "paid": {"first_after": 3, "every_min": 3, "every_max": 7},
     "in_progress": {"first_after": 3, "every_min": 3, "every_max": 7},
@@ -128,9 +129,11 @@ class UserConfig(_Strict):
     @classmethod
     def _time(cls, v: str) -> str:
         try:
-            dt.time.fromisoformat(v)
+            t = dt.time.fromisoformat(v)
         except ValueError:
-            raise ValueError(f"digest_time must be HH:MM, got {v!r}") from None
+            t = None
+        if t is None or len(v) != 5 or t.second:  # the store keeps HH:MM (users.digest_time is 5 characters)
+            raise ValueError(f"digest_time must be HH:MM, got {v!r}")
         return v
 
     def all_addresses(self) -> list[str]:
@@ -184,6 +187,7 @@ class StageConfig(_Strict):
     first_after: int | None = None  # days after entering the stage before the first follow-up
     every_min: int | None = None  # days between touches, at least ...
     every_max: int | None = None  # ... and at most (due dates are spread in this window)
+    anchor: Literal["stage", "opened"] = "stage"  # first_after counts from entering the stage, or from the deal's opening
 
     @model_validator(mode="after")
     def _order(self) -> "StageConfig":

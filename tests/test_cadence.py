@@ -70,3 +70,39 @@ def test_local_date_depends_on_the_users_zone() -> None:
     m = evaluate(LEAD, deal_id=1, stage_changed_at=t, last_touch=t, today=dt.date(2025, 3, 12), tz=MSK)
     assert v is not None and m is not None
     assert (v.overdue_days, m.overdue_days) == (0, 1)
+
+
+def test_brief_is_due_five_days_after_the_lead_opened_by_default() -> None:
+    from mailcrm.config import CadenceConfig
+    from mailcrm.domain.cadence import rules_from_mapping
+
+    rules = rules_from_mapping(CadenceConfig().stages)
+    assert rules["brief"].anchor == "opened" and rules["lead"].anchor == "stage"
+    assert not rules["won"].active and not rules["lost"].active
+    opened, moved = dt.datetime(2025, 3, 1, 9), dt.datetime(2025, 3, 3, 9)  # two days as a lead, then brief
+    v = evaluate(rules["brief"], deal_id=1, stage_changed_at=moved, last_touch=None, today=dt.date(2025, 3, 6),
+                 tz=MSK, opened_at=opened)
+    assert v is not None and v.due == dt.date(2025, 3, 6) and v.overdue_days == 0
+    # Counted from entering the stage instead, it would be due three days later.
+    by_stage = StageRule(5, None, None, "stage")
+    w = evaluate(by_stage, deal_id=1, stage_changed_at=moved, last_touch=None, today=dt.date(2025, 3, 6),
+                 tz=MSK, opened_at=opened)
+    assert w is not None and w.due == dt.date(2025, 3, 8)
+    # Once touched in the brief stage, the every_min..every_max window takes over.
+    t = evaluate(rules["brief"], deal_id=1, stage_changed_at=moved, last_touch=dt.datetime(2025, 3, 6, 9),
+                 today=dt.date(2025, 3, 7), tz=MSK, opened_at=opened)
+    assert t is not None and dt.date(2025, 3, 8) <= t.due <= dt.date(2025, 3, 9)
+
+
+def test_defaults_follow_the_agency_pipeline() -> None:
+    from mailcrm.config import CadenceConfig
+    from mailcrm.domain.cadence import rules_from_mapping
+
+    rules = rules_from_mapping(CadenceConfig().stages)
+    d = dt.date(2025, 3, 10)
+    assert next_due(rules["lead"], deal_id=9, stage_since=d, last_touch=None) == d + dt.timedelta(days=1)
+    assert next_due(rules["invoiced"], deal_id=9, stage_since=d, last_touch=d) == d + dt.timedelta(days=1)
+    for stage in ("paid", "in_progress"):
+        gaps = {(next_due(rules[stage], deal_id=i, stage_since=d, last_touch=d) - d).days  # type: ignore[operator]
+                for i in range(50)}
+        assert min(gaps) >= 3 and max(gaps) <= 7 and len(gaps) > 1

@@ -201,3 +201,41 @@ def test_digest_snapshot_from_a_real_store(store) -> None:  # type: ignore[no-un
     assert "Call today" in rendered.text and "Ivan" in rendered.html
     with db.transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(DealStage)) == 5
+
+
+def test_any_reference_to_a_deal_message_attaches_to_the_deal(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Смета на афиши", "Petr <petr@kino.example>", NOON - dt.timedelta(days=3),
+                         mid="d1@example.org"), DEAL_BOX)
+    # A reply whose client kept only References, rooted in a message the CRM never saw
+    # (thread key x0, no In-Reply-To): the deal's message among the references is enough.
+    raw = (f"From: Petr <petr@kino.example>\r\nTo: me@example.org\r\nSubject: Re: Смета\r\n"
+           f"Message-ID: <p2@kino.example>\r\nReferences: <x0@elsewhere.example> <d1@example.org>\r\n"
+           f"Date: {format_datetime((NOON - dt.timedelta(days=1)).replace(tzinfo=dt.timezone.utc))}\r\n\r\nOK\r\n").encode()
+    job = ingest(factory, raw, INBOX)
+    assert job.message is not None and job.message.thread_key == "x0@elsewhere.example"
+    # Unrelated mail from the same person stays off the deal (it still counts as a touch by person).
+    ingest(factory, mail("Другое", "me@example.org", NOON, sender="Petr <petr@kino.example>", mid="p3@kino.example"),
+           INBOX)
+    with db.transaction(factory) as s:
+        deal = s.scalars(select(Deal)).one()
+        attached = set(s.scalars(select(Message.message_id).join(DealMessage, DealMessage.message_id == Message.id)
+                                 .where(DealMessage.deal_id == deal.id)))
+        assert attached == {"d1@example.org", "p2@kino.example"}
+        card = deal_store.deal_card(s, deal.id)
+        subjects = [i.get("subject") for i in card["timeline"] if i["type"] == "message"]
+        assert {"Смета на афиши", "Re: Смета", "Другое"} <= set(subjects)  # the people's whole timeline
+
+
+def test_deal_address_in_the_headers_opens_a_deal_when_read_over_imap(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    imap_box = SpoolMeta(source="imap:crm-box", role="dropbox")  # no SMTP envelope: only the headers
+    job = ingest(factory, mail("Выставка", "crm+secret+deal@example.org, Vera <vera@museum.example>",
+                               NOON, mid="v1@example.org"), imap_box)
+    assert job.outcome == pipeline.STORED
+    plain = ingest(factory, mail("Просто письмо", "gleb@museum.example", NOON, mid="v2@example.org"), imap_box)
+    assert plain.outcome == pipeline.STORED
+    with db.transaction(factory) as s:
+        deal = s.scalars(select(Deal)).one()  # only the +deal message opened one
+        assert deal.title == "Выставка"
+        assert [p["addresses"] for p in deal_store.deal_summary(s, deal)["people"]] == [["vera@museum.example"]]

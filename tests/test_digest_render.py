@@ -108,3 +108,10 @@ def test_subject_and_empty_day() -> None:
 def test_russian_plurals(n: int, word: str) -> None:
     assert plural_days(n, "ru") == word
     assert plural_days(1, "en") == "1 day" and plural_days(3, "en") == "3 days"
+
+
+def test_quiet_heading_uses_the_plural_of_its_day_count() -> None:
+    d = build_digest(_snapshot(), today=TODAY, tz=ZoneInfo("Europe/Moscow"), stages=STAGES)
+    assert "нет ответа 42 дня и дольше" in render(d, "ru", 42).text
+    assert "нет ответа 45 дней и дольше" in render(d, "ru", 45).html
+    assert "no reply for 42 days or longer" in render(d, "en", 42).text

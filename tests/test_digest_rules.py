@@ -130,3 +130,28 @@ def test_waiting_and_quiet_grouped_by_tag() -> None:
 def test_empty_snapshot_gives_an_empty_digest() -> None:
     d = _digest(Snapshot("me@x", None), dt.date(2025, 3, 10))
     assert d.is_empty and d.summary() == dict.fromkeys(d.summary(), 0)
+
+
+def test_default_pipeline_brief_due_five_days_after_the_lead_opened() -> None:
+    from mailcrm.config import CadenceConfig
+    from mailcrm.domain.cadence import rules_from_mapping
+
+    stages = rules_from_mapping(CadenceConfig().stages)
+    opened = dt.datetime(2025, 3, 5, 7)  # 10:00 in Moscow
+    brief = deal(1, "brief", opened, changed=dt.datetime(2025, 3, 7, 7))
+    done = deal(2, "won", opened, touched=dt.datetime(2025, 1, 1), out=dt.datetime(2025, 1, 1))
+    snap = Snapshot("me@x", None, deals=(brief, done))
+    early = build_digest(snap, today=dt.date(2025, 3, 9), tz=MSK, stages=stages)
+    due = build_digest(snap, today=dt.date(2025, 3, 10), tz=MSK, stages=stages)
+    assert early.call_today == ()
+    assert [(c.deal.id, c.overdue_days, c.due) for c in due.call_today] == [(1, 0, dt.date(2025, 3, 10))]
+    assert due.call_today[0].days_since_touch is None  # never touched: shown as such
+
+
+def test_twenty_paid_deals_opened_together_spread_over_several_mornings() -> None:
+    opened = dt.datetime(2025, 3, 3, 6)
+    snap = Snapshot("me@x", None, deals=tuple(deal(i, "paid", opened) for i in range(1, 21)))
+    per_day = [len(_digest(snap, dt.date(2025, 3, 3) + dt.timedelta(days=n)).call_today) for n in range(3, 8)]
+    # Due on day 3..7 after opening; each morning's list holds the ones due by then (overdue stay).
+    new_each_day = [per_day[0]] + [b - a for a, b in zip(per_day, per_day[1:])]
+    assert per_day[-1] == 20 and max(new_each_day) < 20 and sum(1 for n in new_each_day if n) >= 3

@@ -78,8 +78,13 @@ async def send_once(dcfg: DigestConfig, message: EmailMessage, *, context: ssl.S
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         raise RelayError(f"relay refused the recipient: {exc.recipients[0]}", permanent=min(codes) >= 500) from None
+    except aiosmtplib.SMTPNotSupported as exc:
+        raise RelayError(f"relay {dcfg.relay_host}:{dcfg.relay_port}: {exc}", permanent=True) from None
     except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-        raise RelayError(f"relay {dcfg.relay_host}:{dcfg.relay_port}: {type(exc).__name__}: {exc}") from None
+        # The bare SMTPException is aiosmtplib's "AUTH not offered": a config mismatch, not an outage.
+        permanent = type(exc) is aiosmtplib.SMTPException
+        raise RelayError(f"relay {dcfg.relay_host}:{dcfg.relay_port}: {type(exc).__name__}: {exc}",
+                         permanent=permanent) from None
 
 
 async def deliver(dcfg: DigestConfig, message: EmailMessage, *, context: ssl.SSLContext | None = None,
@@ -112,8 +117,9 @@ async def deliver(dcfg: DigestConfig, message: EmailMessage, *, context: ssl.SSL
             await sleep(delay)
 
 
-def record_relay(session: Session, ok: bool, error: str | None = None) -> None:
-    """Remember the relay's health for `mailcrm status`."""
+def record_relay(session: Session, ok: bool, error: str | None = None, *, user: str | None = None,
+                 local_date: dt.date | None = None, attempt: int | None = None) -> None:
+    """Remember the relay's health (and which digest it concerned) for `mailcrm status`."""
     row = session.get(SourceState, RELAY_SOURCE)
     if row is None:
         row = SourceState(name=RELAY_SOURCE, state={})
@@ -123,4 +129,23 @@ def record_relay(session: Session, ok: bool, error: str | None = None) -> None:
         row.ok_at, row.error = now, None
     else:
         row.error, row.error_at = (error or "failed")[:2000], now
+    if user is not None:
+        # A new dict: the JSON column is not mutation-tracked.
+        state = {**(row.state or {}), ("last_sent" if ok else "last_failure"): {
+            "user": user, "date": local_date.isoformat() if local_date else None, "at": now.isoformat(),
+            "attempt": attempt}}
+        uncertain = state.get("uncertain")
+        if ok and local_date and isinstance(uncertain, dict) and str(uncertain.get("date")) < local_date.isoformat():
+            del state["uncertain"]  # a later day went out fine: yesterday's doubt is old news
+        row.state = state
     row.updated_at = now
+
+
+def record_uncertain(session: Session, local_date: dt.date, note: str) -> None:
+    """Note on the relay's status row a digest whose delivery is unknown (its sender died mid-SMTP)."""
+    row = session.get(SourceState, RELAY_SOURCE)
+    if row is None:
+        row = SourceState(name=RELAY_SOURCE, state={})
+        session.add(row)
+    row.state = {**(row.state or {}), "uncertain": {"date": local_date.isoformat(), "note": note[:500]}}
+    row.updated_at = utcnow()

@@ -3,9 +3,11 @@
 A deal entering a stage is due ``first_after`` days later (counted from the day the deal was
 opened instead when the stage's ``anchor`` is "opened": a brief is due 5 days after the lead came
 in, however long it sat in ``lead``); once touched in the stage (mail either way, a logged call)
-it is due again ``every`` days after the last touch, where ``every`` lies in [every_min, every_max].  The point in that window is derived from the deal id, so twenty deals
-opened on one morning spread over the window instead of all falling due together — and the
-choice is stable from one digest to the next.
+it is due again ``every`` days after the last touch, where ``every`` lies in [every_min, every_max].
+The point in that window is derived from the deal id, so twenty deals opened on one morning
+spread over the window instead of all falling due together — and the choice is stable from one
+digest to the next.  The first follow-up of a stage is spread over the window's width too; an
+"opened" deadline is kept exact.
 """
 
 from __future__ import annotations
@@ -81,8 +83,10 @@ def next_due(
         return None
     lo = rule.every_min if rule.every_min is not None else rule.every_max
     hi = rule.every_max if rule.every_max is not None else lo
-    start = opened if rule.anchor == "opened" and opened is not None else stage_since
-    jitter = spread(deal_id, 0, hi - lo) if lo is not None and hi is not None else 0
+    deadline = rule.anchor == "opened" and opened is not None
+    start = opened if deadline and opened is not None else stage_since
+    # A deadline counted from the opening (the brief) is exact; a first follow-up is spread.
+    jitter = spread(deal_id, 0, hi - lo) if lo is not None and hi is not None and not deadline else 0
     first = start + dt.timedelta(days=(rule.first_after or 0) + jitter)
     if last_touch is None or last_touch < stage_since or lo is None or hi is None:
         # Untouched since the stage began: the stage's first follow-up rule applies.

@@ -184,7 +184,9 @@ def stage_deals(session: Session, job: Job) -> None:
     if msg is None or facts is None or deals is None:
         return
     contact_ids = sorted(set(job.contacts.values()))
-    if any(_is_deal_address(job.cfg, r) for r in job.meta.rcpt_tos) and msg.kind in ("sent", "received"):
+    # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
+    rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
+    if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
         deals.open_deal_from_message(session, msg.user_id, msg, contact_ids, facts.subject or "(no subject)")
     else:
         deals.attach_message_to_deals(session, msg, contact_ids)

@@ -1,0 +1,95 @@
+"""The deal, activity, date and digest commands through the real CLI (typer app, in-process, SQLite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mailcrm.cli import _register, app
+from mailcrm.errors import UsageError
+
+_register()
+RUNNER = CliRunner()
+
+
+@pytest.fixture
+def cfg_path(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[digest]\nenabled = false\n'
+                    '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\n'
+                    'timezone = "Europe/Moscow"\nlanguage = "ru"\n')
+    return path
+
+
+def run(cfg: Path, *args: str) -> Any:
+    """Run one command with --json; the parsed output."""
+    res = RUNNER.invoke(app, ["--config", str(cfg), *args, "--json"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return json.loads(res.stdout)
+
+
+def refused(cfg: Path, *args: str) -> str:
+    """Run a command that must fail with a one-line usage error; the message."""
+    res = RUNNER.invoke(app, ["--config", str(cfg), *args])
+    assert isinstance(res.exception, UsageError), (res.output, res.exception)
+    return str(res.exception)
+
+
+def test_deal_commands_end_to_end(cfg_path: Path) -> None:
+    deal = run(cfg_path, "deal", "add", "Спектакль", "--contact", "Ivan@Theatre.example", "--contact",
+               "anna@gmail.com", "--company", "Театр «Ромэн»", "--amount", "150 000", "--currency", "rub")
+    assert deal["stage"] == "lead" and deal["amount"] == "150000" and deal["currency"] == "RUB"
+    assert deal["company"] == "Театр «Ромэн»"
+    assert sorted(p["addresses"][0] for p in deal["people"]) == ["anna@gmail.com", "ivan@theatre.example"]
+    other = run(cfg_path, "deal", "add", "Афиши", "--contact", "petr@kino.example", "--stage", "invoiced")
+    assert "unknown stage" in refused(cfg_path, "deal", "add", "X", "--contact", "a@b.example", "--stage", "nope")
+    assert "not an email address" in refused(cfg_path, "deal", "add", "X", "--contact", "nobody")
+    run(cfg_path, "deal", "move", str(deal["id"]), "brief")
+    assert run(cfg_path, "deal", "won", str(other["id"]))["status"] == "won"
+    assert [d["id"] for d in run(cfg_path, "deal", "list", "--stage", "brief")] == [deal["id"]]
+    assert {d["id"] for d in run(cfg_path, "deal", "list")} == {deal["id"], other["id"]}
+    call = run(cfg_path, "log", "call", "ivan@theatre.example", "--note", "обещал ответить", "--when",
+               "2026-03-09 10:00")
+    assert call["at"] == "2026-03-09T07:00:00" and call["deal_id"] == deal["id"]  # Moscow time -> UTC
+    run(cfg_path, "note", "ivan@theatre.example", "любит звонки утром")
+    assert run(cfg_path, "tag", "ivan@theatre.example", "театры", "vip")["tags"] == ["vip", "театры"]
+    assert run(cfg_path, "untag", "ivan@theatre.example", "vip")["tags"] == ["театры"]
+    run(cfg_path, "deal", "lost", str(deal["id"]), "--reason", "дорого")
+    card = run(cfg_path, "deal", "show", str(deal["id"]))
+    assert [s["stage"] for s in card["stages"]] == ["lead", "brief", "lost"]
+    assert all(s["at"] for s in card["stages"]) and card["lost_reason"] == "дорого"
+    kinds = {i["kind"] for i in card["timeline"]}
+    assert {"deal", "call", "note", "tag"} <= kinds
+    assert "--reason" in refused(cfg_path, "deal", "move", str(other["id"]), "lost")
+    # The human output renders too (rich tables), with the history.
+    res = RUNNER.invoke(app, ["--config", str(cfg_path), "deal", "show", str(deal["id"])])
+    assert res.exit_code == 0 and "brief" in res.stdout and "дорого" in res.stdout
+    assert "2026-03-09 10:00" in res.stdout and "Europe/Moscow" in res.stdout  # times in the user's zone
+
+
+def test_date_commands_for_contacts_and_tags(cfg_path: Path) -> None:
+    run(cfg_path, "tag", "olga@theatre.example", "театры")
+    run(cfg_path, "tag", "new@museum.example", "театры")
+    fixed = run(cfg_path, "date", "add", "olga@theatre.example", "ДР", "--on", "03-12")
+    assert (fixed["month"], fixed["day"], fixed["rule"]) == (3, 12, None)
+    rule = run(cfg_path, "date", "add", "--tag", "театры", "День театра", "--rule", "27 mar")
+    assert rule["rule"] == "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=27" and rule["contact_id"] is None
+    medic = run(cfg_path, "date", "add", "doc@clinic.example", "День медика", "--rule", "3rd sun jun")
+    assert medic["rule"] == "FREQ=YEARLY;BYMONTH=6;BYDAY=+3SU"
+    listed = run(cfg_path, "date", "list")
+    assert [(d["label"], d["on"]) for d in listed] == [("ДР", "03-12"), ("День театра", "27 mar"),
+                                                       ("День медика", "3rd sun jun")]
+    assert next(d for d in listed if d["tag"])["tag"] == {"name": "театры", "contacts": 2}
+    assert "exactly one" in refused(cfg_path, "date", "add", "a@b.example", "X", "--on", "01-01", "--rule", "27 mar")
+    assert "no such date" in refused(cfg_path, "date", "add", "a@b.example", "X", "--on", "02-30")
+    assert "cannot read rule" in refused(cfg_path, "date", "add", "a@b.example", "X", "--rule", "someday")
+    # The digest of the 10th shows the birthday two days ahead ("через 2 дня").
+    preview = run(cfg_path, "digest", "preview", "--date", "2026-03-10")
+    assert preview["summary"]["dates"] == 1 and "через 2 дня" in preview["text"] and "ДР" in preview["html"]
+    res = RUNNER.invoke(app, ["--config", str(cfg_path), "digest", "preview", "--date", "2026-03-24", "--html"])
+    assert res.exit_code == 0 and res.stdout.lstrip().startswith("<") and "День театра" in res.stdout
+    assert "YYYY-MM-DD" in refused(cfg_path, "digest", "preview", "--date", "10.03.2026")
