@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +55,22 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+# Keys of the PostgreSQL advisory locks that serialise start-up work of several daemons.
+LOCK_MIGRATE = 0x6D61696C01  # "mail" + 1
+LOCK_USERS = 0x6D61696C02
+
+
+def serialize(conn: Connection | Session, key: int) -> None:
+    """Serialise start-up writers: a PostgreSQL advisory lock, or SQLite's write lock taken up front."""
+    dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
+    if dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    elif isinstance(conn, Session) and not conn.in_transaction():
+        # SQLite: take the write lock up front (BEGIN IMMEDIATE waits on busy_timeout); a deferred
+        # transaction that reads and then writes fails at once with "database is locked".
+        conn.connection(execution_options={"immediate": True})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 
-from mailcrm.store.db import normalize_url
+from mailcrm.store.db import LOCK_MIGRATE, normalize_url, serialize
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,6 +24,10 @@ def alembic_config(url: str) -> AlembicConfig:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    # Two daemons starting on one empty database: the second waits, then finds the schema at head.
+    with engine.connect() as conn:
+        conn = conn.execution_options(immediate=True)  # SQLite: BEGIN IMMEDIATE
+        with conn.begin():
+            serialize(conn, LOCK_MIGRATE)  # PostgreSQL: advisory lock until commit
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
