@@ -148,7 +148,25 @@ def test_bounce_corpus_scores(corpus: tuple[Path, list[dict[str, Any]]], capsys:
         for line in mine.misses:
             print("  mailcrm:", line)
     assert a == b, "LF and CRLF line endings must give the same answers"
+    assert a["detection precision"] >= 0.99
     assert a["dead precision"] >= 0.99
     assert a["dead recall"] >= 0.90
     assert a["detection recall"] >= 0.97
     assert a["recipients exact"] >= 0.97
+
+
+NOT_BOUNCES = ("auto-reply", "challenge-response", "feedback-report", "delivered-dsn", "not-bounce")
+
+
+def test_corpus_non_bounce_categories_are_never_bounces(corpus: tuple[Path, list[dict[str, Any]]]) -> None:
+    """Auto-replies, challenge/response, ARF reports, "delivered" DSNs and plain mail: never a bounce."""
+    base, rows = corpus
+    checked = [row for row in rows if row["category"] in NOT_BOUNCES]
+    assert checked, "the corpus has no non-bounce messages"
+    wrong = [row["path"] for row in checked if parse_message((base / row["path"]).read_bytes()).bounce is not None]
+    assert wrong == []
+    # Auto-replies and challenge/response notices are recognised as automatic answers.
+    for row in checked:
+        if row["category"] in ("auto-reply", "challenge-response"):
+            facts = parse_message((base / row["path"]).read_bytes())
+            assert facts.autoreply is not None, row["path"]

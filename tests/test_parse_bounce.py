@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
 
-from mailcrm.parse.bounce import clean_address, detect_bounce
+from mailcrm.parse.bounce import MAX_RECIPIENTS, clean_address, detect_bounce
 from mailcrm.parse.bounce_reason import classify
 from mailcrm.parse.message import parse_message
 from mailcrm.parse.mime import parse_bytes
@@ -74,6 +75,32 @@ def test_mailru_plain_text_russian_no_such_mailbox_is_hard() -> None:
     assert [(r.address, r.hard) for r in b.recipients] == [("nobody@mail.example", True)]
 
 
+def test_yandex_russian_spam_rejection_is_soft_with_decoded_original_subject() -> None:
+    b = parse_message(load("yandex_ru_spam_rejected.eml")).bounce
+    assert b is not None
+    assert [(r.address, r.hard, r.reason) for r in b.recipients] == [("sergey@partner.example", False, "spam")]
+    assert (b.original_message_id, b.original_subject) == ("ya-spam-1@ourfirm.example", "Предложение")
+
+
+def test_sendmail_rejection_after_pipelined_data_is_soft() -> None:
+    b = parse_message(load("sendmail_pipelined_data.eml")).bounce
+    assert b is not None
+    (r,) = b.recipients
+    # "User unknown" answered DATA (Status 5.0.0): a filter spoke, the address may well exist.
+    assert (r.address, r.hard, r.status) == ("ivan@client.example", False, "5.0.0")
+    # The same report with an explicit 5.1.1 mailbox code is a dead address.
+    b2 = parse_message(load("sendmail_pipelined_data.eml").replace(b"Status: 5.0.0", b"Status: 5.1.1")).bounce
+    assert b2 is not None and [(x.address, x.hard) for x in b2.recipients] == [("ivan@client.example", True)]
+
+
+def test_short_notice_naming_one_address_in_no_known_layout() -> None:
+    raw = (b"From: list-admin@lists.example\nTo: list-admin@lists.example\nSubject: Loop Alert: Duplicated Message-ID\n\n"
+           b"Duplicated Message-ID in <member@client.example>.\n")
+    b = parse_message(raw).bounce
+    assert b is not None
+    assert [(r.address, r.hard) for r in b.recipients] == [("member@client.example", False)]
+
+
 def test_forged_bounce_without_original_is_detected_but_carries_no_original() -> None:
     b = parse_message(load("forged_no_original.eml")).bounce
     assert b is not None
@@ -107,6 +134,17 @@ def test_auto_reply_and_challenge_are_not_bounces() -> None:
         ("5.1.6", "551 User has moved; please try <new@b.example>", "has_moved", True),
         ("5.1.1", "The email account that you tried to reach is disabled.", "suspended", False),
         (None, "", "unknown", False),
+        # The refusal answered RCPT TO itself: the mailbox lookup failed, whatever the X.7 code says.
+        ("5.7.1", ">>> RCPT To:<a@b.example> <<< 550 5.7.1 No such user", "user_unknown", True),
+        # Pipelined DATA (Sendmail): only an explicit X.1.x code names the mailbox bad.
+        ("5.0.0", ">>> DATA <<< 550 5.0.0 <a@b.example>... User unknown <<< 503 5.0.0 Need RCPT", "user_unknown", False),
+        ("5.1.1", ">>> DATA <<< 550 <a@b.example>: User unknown <<< 554 Error: no valid recipients", "user_unknown", True),
+        # A generic phrase with no SMTP code, no X.1.x code and no stage is doubt: soft ...
+        (None, "<a@b.example>: This user doesn't have a b.example account (a@b.example) [-9]", "user_unknown", False),
+        # ... but the same phrase in an SMTP reply, or an MTA's own lookup wording, is a verdict.
+        (None, "554 delivery error: dd This user doesn't have a b.example account", "user_unknown", True),
+        (None, "Invalid final delivery userid: a@b.example", "user_unknown", True),
+        (None, "Пользователь не найден", "user_unknown", True),
     ],
 )
 def test_classifier(status: str | None, text: str, reason: str, hard: bool) -> None:
@@ -132,3 +170,38 @@ def test_never_raises_on_garbage_or_truncated_reports() -> None:
         assert not any(d.startswith("bounce:") for d in facts.defects), facts.defects
         kinds.add(facts.kind)
     assert "bounce" in kinds  # the longer truncations still read as bounces
+
+
+HEAD = (b"From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nSubject: Undelivered Mail Returned to Sender\n"
+        b"To: anna@ourfirm.example\n\n")
+
+
+def test_nul_bytes_and_truncated_dsn_fields_never_raise() -> None:
+    samples = [
+        HEAD + b"\x00" * 100_000 + b"<a@b.example>: 550 5.1.1 user unknown\n",
+        HEAD.replace(b"\n\n", b"\nContent-Type: multipart/report; boundary=q\n\n") + b"--q\nContent-Type: message/delivery-status\n\n"
+        b"Final-Recipient: rfc822;\nAction:\nStatus: 5.\nDiagnostic-Code: smtp; \x00\xff\xfe",
+        b"Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; <>\nAction: failed",
+    ]
+    for raw in samples:
+        facts = parse_message(raw)  # must not raise
+        assert not any(d.startswith("bounce:") for d in facts.defects), facts.defects
+
+
+def test_enormous_reports_are_capped_and_fast() -> None:
+    """A report naming tens of thousands of addresses, or megabytes of junk, stays well under a second or two."""
+    many = HEAD + b"".join(b"<u%d@h%d.example>: 550 5.1.1 user unknown\n" % (i, i) for i in range(30_000))
+    dsn = (b"From: MAILER-DAEMON@mx.example\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\n\n"
+           b"--x\nContent-Type: message/delivery-status\n\n"
+           + b"".join(b"Final-Recipient: rfc822; u%d@h.example\nAction: failed\nStatus: 5.1.1\n\n" % i for i in range(20_000))
+           + b"--x--\n")
+    junk = b"From: someone@client.example\nSubject: hello\n\n" + (b"delivery to the following recipient failed " * 60_000)
+    for raw, expect_bounce in ((many, True), (dsn, True), (junk, False)):
+        start = time.perf_counter()
+        b = detect_bounce(parse_bytes(raw))
+        elapsed = time.perf_counter() - start
+        assert elapsed < 3.0, elapsed  # was minutes before the caps (quadratic context search)
+        assert (b is not None) == expect_bounce
+        if b is not None:
+            assert len(b.recipients) == MAX_RECIPIENTS
+            assert all(r.hard for r in b.recipients)

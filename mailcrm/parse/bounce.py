@@ -18,17 +18,27 @@ succeeded or are only delayed.  Hard/soft comes from ``bounce_reason.classify``.
 
 from __future__ import annotations
 
+import email
 import email.parser
+import email.policy
+import functools
 import re
+from collections.abc import Callable
 
 from mailcrm.parse import bounce_formats as fmt
 from mailcrm.parse.bounce_reason import classify, find_status, soft_statement
 from mailcrm.parse.facts import Bounce, BounceRecipient
 from mailcrm.parse.identity import normalize_message_id
-from mailcrm.parse.mime import MimeView
+from mailcrm.parse.mime import MimeView, decode_header_value
 
 _VALID = re.compile(r"^[^@\s<>\"(),;:\[\]\\/]+@(?:[a-z0-9\-_]+\.)+[a-z0-9\-]*[a-z][a-z0-9\-]*$|^[^@\s<>]+@\[[0-9.:a-f]+\]$")
 _DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9\-]*)[ \t]*:[ \t]*(.*)$")
+# Caps on what is scanned: detection runs on every non-user message, and a real report says
+# what it has to say in its first pages; a "bounce" naming more recipients is a list explosion.
+MAX_SCAN = 200_000  # characters of body text and of each delivery-status part
+MAX_RECIPIENTS = 200
+MAX_FLUFL_BYTES = 64 * 1024
+MAX_STATEMENT = 20_000  # characters of the report searched for a statement of failure
 _DSN_MARKER = re.compile(r"^(?:Final-Recipient|Original-Recipient)[ \t]*:", re.I | re.M)
 
 # Challenge/response systems ask the sender to prove they are human; RFC 3834 §2 calls these
@@ -134,6 +144,7 @@ def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | N
     saw = False
     mta: str | None = None
     for text in _dsn_texts(view, body):
+        text = text[:MAX_SCAN]
         for block in _dsn_blocks(text):
             if "reporting-mta" in block and mta is None:
                 mta = block["reporting-mta"].split(";", 1)[-1].strip() or None
@@ -160,6 +171,8 @@ def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | N
             if any(r[0] == addr for r in failed):
                 continue
             failed.append((addr, status, diag or None))
+            if len(failed) >= MAX_RECIPIENTS:
+                return failed, unaddressed, saw, mta
     return failed, unaddressed, saw, mta
 
 
@@ -189,6 +202,7 @@ def _original_headers(view: MimeView, copy_text: str) -> dict[str, str]:
         except Exception:  # noqa: BLE001 - quoted headers are often mangled
             continue
         found = {k: str(msg.get(k) or "") for k in ("Message-ID", "From", "To", "Subject")}
+        found["Subject"] = decode_header_value(found["Subject"])  # RFC 2047 words in quoted headers
         if any(found.values()):
             return found
     return {}
@@ -214,10 +228,15 @@ def _looks_like_bounce(view: MimeView) -> bool:
 
 
 def _flufl_addresses(view: MimeView) -> list[str]:
+    """Addresses flufl.bounce's detectors report, validated; its regexes see at most the first
+    ``MAX_FLUFL_BYTES`` of the message (they scan every line, and this runs on most mail)."""
     try:
         from flufl.bounce import all_failures
 
-        temporary, permanent = all_failures(view.message)
+        msg = view.message
+        if len(view.raw) > MAX_FLUFL_BYTES:
+            msg = email.message_from_bytes(view.raw[:MAX_FLUFL_BYTES], policy=email.policy.compat32)
+        temporary, permanent = all_failures(msg)
     except Exception:  # noqa: BLE001 - a third-party detector must not break parsing
         return []
     out: list[str] = []
@@ -234,27 +253,27 @@ def _flufl_addresses(view: MimeView) -> list[str]:
 def _says_failure(view: MimeView, report: str) -> bool:
     if not _looks_like_bounce(view):
         return False
-    if fmt.FAILURE_PHRASES.search(re.sub(r"\s+", " ", report or body_text(view))):
+    if fmt.FAILURE_PHRASES.search(re.sub(r"\s+", " ", (report or body_text(view))[:MAX_STATEMENT])):
         return True
     sender = " ".join(view.header_all("From")) or "<>"
     return bool((fmt.DAEMON_SENDER.search(sender) or (view.header("Return-Path") or "").strip() == "<>")
-                and re.search(r"\b(?:error|failed|failure|rejected)\b", report, re.I))
+                and re.search(r"\b(?:error|failed|failure|rejected)\b", report[:MAX_STATEMENT], re.I))
 
 
 def _from_text(view: MimeView, report: str, original: dict[str, str],
-               dsn_hint: tuple[str | None, str | None]) -> list[BounceRecipient]:
+               dsn_hint: tuple[str | None, str | None], flufl: Callable[[], list[str]]) -> list[BounceRecipient]:
     """Failed recipients of a non-standard report: text scan, then flufl.bounce, then the original To."""
     status, diag = dsn_hint
     exclude = frozenset(_header_addresses(view, "From", "To", "Return-Path", "Reply-To", "Sender", "Delivered-To", "Cc")
                         | {a.lower() for a in fmt.ADDRESS_RX.findall(original.get("From", ""))})
-    found = fmt.scan_report(report, exclude)
+    found = fmt.scan_report(report, exclude)[:MAX_RECIPIENTS]
     others = frozenset(f.address.lower() for f in found)
     whole = report[:3000] if len(found) == 1 else None
     out = [_recipient(addr, status, diag or f.diagnostic, fmt.context_for(report, f.address, others), whole)
            for f in found if (addr := clean_address(f.address))]
     if out:
         return out
-    out = [_recipient(a, status, diag, fmt.context_for(report, a), report[:3000]) for a in _flufl_addresses(view) if a not in exclude]
+    out = [_recipient(a, status, diag, fmt.context_for(report, a), report[:3000]) for a in flufl() if a not in exclude]
     if out:
         return out
     # A short notice that names exactly one address in no recognised layout ("Duplicated
@@ -275,7 +294,7 @@ def detect_bounce(view: MimeView) -> Bounce | None:
     """Return the bounce facts when ``view`` is a delivery-failure report, else None."""
     if _is_feedback_report(view) or is_challenge(view):
         return None
-    body = body_text(view)
+    body = body_text(view)[:MAX_SCAN]
     raw_failed, unaddressed, saw_dsn, mta = _from_dsn(view, body)
     report, copy_text = fmt.split_report(body)
     whole = report[:3000] if len(raw_failed) + len(unaddressed) == 1 else None
@@ -285,9 +304,10 @@ def detect_bounce(view: MimeView) -> Bounce | None:
         return None  # only delivered / relayed / delayed recipients
     original = _original_headers(view, copy_text)
     if not recipients:
-        if not unaddressed and not _says_failure(view, report) and not _flufl_addresses(view):
+        flufl = functools.cache(lambda: _flufl_addresses(view))  # run it at most once, and only if needed
+        if not unaddressed and not _says_failure(view, report) and not flufl():
             return None
-        recipients = _from_text(view, report, original, unaddressed[0] if unaddressed else (None, None))
+        recipients = _from_text(view, report, original, unaddressed[0] if unaddressed else (None, None), flufl)
     if not recipients:
         return None
     seen: set[str] = set()

@@ -16,6 +16,7 @@ that its own To/Cc/From headers are never taken for failed recipients.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -161,14 +162,34 @@ def context_for(report: str, address: str, others: frozenset[str] = frozenset(),
 
     Lines that name another failed recipient are left out: they explain that one.
     """
-    lines = report.split("\n")
+    lines, where, named = _address_lines(report)
     low = address.lower()
-    foreign = {i for i, line in enumerate(lines) if any(o in line.lower() for o in others if o != low)}
+    hits: tuple[int, ...] = where.get(low, ())
+    if not hits:  # an address written in a form the pattern does not read (quoted, IDN)
+        hits = tuple(i for i, line in enumerate(lines) if low in line.lower())
     keep: set[int] = set()
-    for i, line in enumerate(lines):
-        if low in line.lower():
-            keep.update(j for j in range(max(0, i - lines_around), min(len(lines), i + lines_around + 1)) if j not in foreign)
+    for i in hits:
+        keep.update(j for j in range(max(0, i - lines_around), min(len(lines), i + lines_around + 1))
+                    if not any(o != low and o in others for o in named[j]))
     return _trim("\n".join(lines[i] for i in sorted(keep)), 2000)
+
+
+@functools.lru_cache(maxsize=8)
+def _address_lines(report: str) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]], tuple[frozenset[str], ...]]:
+    """The report's lines, the lines naming each lower-cased address, and the addresses of each line.
+
+    Computed once per report and reused for every recipient, so that a report naming
+    thousands of addresses stays linear.
+    """
+    lines = tuple(report.split("\n"))
+    where: dict[str, list[int]] = {}
+    named: list[frozenset[str]] = []
+    for i, line in enumerate(lines):
+        found = frozenset(m.group(0).lower() for m in ADDRESS_RX.finditer(line))
+        named.append(found)
+        for a in found:
+            where.setdefault(a, []).append(i)
+    return lines, {k: tuple(v) for k, v in where.items()}, tuple(named)
 
 
 def is_daemon_address(address: str) -> bool:

@@ -11,6 +11,12 @@ The text beats the code when they disagree, because MTAs routinely send a generi
 before hard ones so that "User unknown ... or mailbox full" never kills an address.
 The vocabulary is English plus Russian (Yandex, Mail.ru, Rambler) and common MTA texts;
 it is a list of phrases, never knowledge of particular messages.
+
+A "user unknown" verdict also needs its SMTP context to agree (after Sisimai's rules): a
+refusal after DATA is a filter ("filtered", soft) unless an explicit X.1.x code names the
+mailbox; a 5.7.x code is policy unless the refusal answered RCPT TO; and a generic phrase
+with no reply code, no X.1.x code and no stage at all is doubt (soft) unless it is one of
+the wordings MTAs use for their own failed mailbox lookup.
 """
 
 from __future__ import annotations
@@ -116,6 +122,20 @@ _USER = _rx(
     r"пользовател[ья] (?:не найден|не существует|нет)", r"нет такого (?:пользователя|адреса|ящика|получателя)",
     r"(?:адрес|ящик|получатель|почтовый ящик|аккаунт)[а-я ]{0,20} не существует", r"не существует", r"неверный адрес",
     r"несуществующ", r"адресат не найден", r"такого (?:ящика|адреса|пользователя) нет", r"получатель не найден",
+)
+# The wordings MTAs use for their own failed mailbox lookup (Sisimai's per-MTA message tables:
+# Domino, iMail, qmail, Exim, Dovecot, Gmail, Exchange ...).  Any other "user unknown" phrase
+# is generic: without an SMTP reply code, an X.1.x code or the RCPT stage around it, it may be
+# a filter's wording and Sisimai calls it "filtered" (soft).
+_LOOKUP_STATEMENT = _rx(
+    r"user (?:is )?unknown", r"unknown (?:user|recipient|mailbox|local ?part)", r"no such (?:user|recipient|mailbox|person)",
+    r"user (?:does )?not (?:exist|found)", r"user doesn'?t exist", r"mailbox (?:does not|doesn'?t) exist", r"recipients? not found",
+    r"recip(?:ient)?notfound", r"invalid (?:recipient|mailbox|final delivery userid)", r"no mailbox here", r"mailbox not found",
+    r"not listed in (?:the )?(?:domino )?(?:public )?directory", r"no valid recipients", r"address (?:couldn'?t|could not) be found",
+    r"address not found", r"email address (?:you entered )?(?:wasn'?t|was not|couldn'?t be|could not be) found",
+    r"addressee unknown", r"unrouteable address", r"пользовател[ья] (?:не найден|не существует|нет)", r"нет такого",
+    r"(?:адрес|ящик|получатель|почтовый ящик|аккаунт)[а-я ]{0,20} не существует", r"(?:адресат|получатель) не найден",
+    r"такого (?:ящика|адреса|пользователя) нет", r"несуществующ",
 )
 _HOST = _rx(
     r"host (?:or domain name )?not found", r"host unknown", r"unknown host", r"domain (?:not found|does not exist|unknown|name not found)",
@@ -261,6 +281,9 @@ def _hard_allowed(reason: str, status: str | None, klass: str, text: str, recipi
         # RFC 3463 X.7.x is policy: "5.7.1 user unknown" is usually a filter speaking, unless the
         # report shows the refusal was the answer to RCPT TO itself (the mailbox lookup).
         return False
+    if (reason == USER_UNKNOWN and not any(_code_names_mailbox(c) for c in codes) and not _STAGE_RCPT.search(text)
+            and not (find_reply_code(text) or "").startswith("5") and not _LOOKUP_STATEMENT.search(text)):
+        return False  # a generic phrase with no SMTP evidence at all: doubt keeps the address alive
     domain = (recipient or "").rpartition("@")[2].lower()
     if (reason == USER_UNKNOWN and any(domain == d or domain.endswith("." + d) for d in _FILTERING_PROVIDERS)
             and _ANONYMOUS_UNKNOWN.search(text)):
