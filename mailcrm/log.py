@@ -37,6 +37,9 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=out)
     for name in ("mail.log", "mail.debug", "aiosmtpd", "apscheduler", "imapclient"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # flufl.bounce logs a multi-line traceback whenever one of its detectors trips over odd mail
+    # (e.g. no From header); the parser already turns such failures into defects.
+    logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 
 def get(name: str = "mailcrm", **bind: Any) -> Any:
