@@ -305,7 +305,9 @@ def detect_bounce(view: MimeView) -> Bounce | None:
     original = _original_headers(view, copy_text)
     if not recipients:
         flufl = functools.cache(lambda: _flufl_addresses(view))  # run it at most once, and only if needed
-        if not unaddressed and not _says_failure(view, report) and not flufl():
+        # flufl.bounce costs more than the rest of parsing: ask it only about mail that comes from
+        # a mail system (daemon sender, null Return-Path, a bounce-like subject).
+        if not unaddressed and not _says_failure(view, report) and not (_looks_like_bounce(view) and flufl()):
             return None
         recipients = _from_text(view, report, original, unaddressed[0] if unaddressed else (None, None), flufl)
     if not recipients:
