@@ -192,6 +192,13 @@ def parse_person_name(text: str) -> PersonName | None:
     """Split a person's name into parts (both orders, Russian or English); None if not a name."""
     if not isinstance(text, str):
         return None
+    return _parse_person_name(text)
+
+
+# Signature lines repeat from message to message (the same people write again), and each
+# Cyrillic word costs a dictionary walk: remember recent answers.
+@lru_cache(maxsize=16384)
+def _parse_person_name(text: str) -> PersonName | None:
     full = " ".join(text.replace("\u00a0", " ").split()).strip(" ,;")
     if not full or len(full) > 60 or any(ch.isdigit() for ch in full) or re.search(r"[@/\\:|«»\"()<>_=+#*]", full):
         return None
@@ -221,6 +228,11 @@ def looks_like_title(text: str) -> bool:
     """True when the line reads like a job title ("главный редактор", "Head of Marketing")."""
     if not isinstance(text, str):
         return False
+    return _looks_like_title(text)
+
+
+@lru_cache(maxsize=16384)
+def _looks_like_title(text: str) -> bool:
     low = " ".join(text.casefold().replace("ё", "е").split())
     if not low or len(low) > 80:
         return False
