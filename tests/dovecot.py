@@ -49,6 +49,7 @@ class Dovecot:
         self.dir = Path(tempfile.mkdtemp(prefix="mailcrm-dovecot-"))
         os.chmod(self.dir, 0o755)
         self.port = free_port()
+        self.imaps_port = free_port() if tls else 0  # implicit TLS (RFC 8314) next to STARTTLS
         self.proc: subprocess.Popen[bytes] | None = None
         self.cert = self.dir / "cert.pem"
         self._write_config()
@@ -112,7 +113,9 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.imaps_port}
+    ssl = yes
   }}
   chroot =
 }}
@@ -191,14 +194,14 @@ service anvil {{
         c.login(user, self.users[user])
         return c
 
-    def append(self, folder: str, messages: list[bytes], user: str = USER) -> None:
-        """APPEND messages to a folder (created when missing)."""
+    def append(self, folder: str, messages: list[bytes], user: str = USER, when=None) -> None:  # type: ignore[no-untyped-def]
+        """APPEND messages to a folder (created when missing); ``when`` sets the INTERNALDATE."""
         c = self.client(user)
         try:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
             for m in messages:
-                c.append(folder, m)
+                c.append(folder, m, msg_time=when)
         finally:
             c.logout()
 
@@ -243,12 +246,12 @@ def make_message(i: int, *, from_: str = "me@example.org", to: str | None = None
 class Harness:
     """Store, spool, worker thread and IMAP account threads in this process; ``close()`` stops all."""
 
-    def __init__(self, config_text: str, tmp: Path, start_imap: bool = True) -> None:
+    def __init__(self, config_text: str, tmp: Path, start_imap: bool = True, start_worker: bool = True) -> None:
         import threading
 
         from mailcrm import config
         from mailcrm.ingest import imap
-        from mailcrm.ingest.worker import Worker, start_thread
+        from mailcrm.ingest.worker import Worker
         from mailcrm.spool import Spool
         from mailcrm.store import db, migrate, repository
 
@@ -263,10 +266,18 @@ class Harness:
         self.outcomes: list[tuple[str, str]] = []
         self.worker.on_committed(lambda item, outcome: self.outcomes.append((item.meta.source, outcome)))
         self.stop_event = threading.Event()
-        self.threads = [start_thread(self.worker, self.stop_event)]
+        self.threads: list[threading.Thread] = []
+        if start_worker:
+            self.start_worker()
         self.sources = imap.build_sources(self.cfg, self.spool, self.worker, self.factory, self.stop_event)
         if start_imap:
             self.threads += [imap.run_source(s) for s in self.sources]
+
+    def start_worker(self) -> None:
+        """Start the ingest worker thread (tests may hold it back to see what waits for a commit)."""
+        from mailcrm.ingest.worker import start_thread
+
+        self.threads.append(start_thread(self.worker, self.stop_event))
 
     def wait_connected(self, timeout: float = 15.0) -> None:
         """Wait until every IMAP source finished its first sync pass (and sits in IDLE)."""
@@ -306,14 +317,15 @@ class Harness:
 
 
 def imap_block(server: Dovecot, name: str = "crm-box", folders: str = '{ "INBOX" = "dropbox" }',
-               password_file: Path | None = None, extra: str = "") -> str:
-    """An [[imap]] config block pointing at ``server``."""
+               password_file: Path | None = None, extra: str = "", implicit_tls: bool = False) -> str:
+    """An [[imap]] config block pointing at ``server`` (STARTTLS, or implicit TLS on its imaps port)."""
     pw = password_file or server.dir / f"{name}.pass"
     if password_file is None:
         pw.write_text(server.users[USER] + "\n")
-    security = "starttls" if server.tls else "plain"
+    security = ("tls" if implicit_tls else "starttls") if server.tls else "plain"
+    port = server.imaps_port if implicit_tls else server.port
     tls = f'ca_file = "{server.cert}"\n' if server.tls else ""
     return (
-        f'[[imap]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "{security}"\n'
+        f'[[imap]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "{security}"\n'
         f'username = "{USER}"\npassword_file = "{pw}"\nfolders = {folders}\npoll_interval = 300\n{tls}{extra}\n'
     )

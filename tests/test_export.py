@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,10 @@ import openpyxl
 from conftest import free_port, make_config_text
 from sqlalchemy import select
 
-from mailcrm.ingest.importers.export import MAILCHIMP_COLUMNS, split_name
+from mailcrm.ingest.importers.export import MAILCHIMP_COLUMNS, ExportContact, split_name, to_vcard
 from mailcrm.ingest.importers.sheets import SheetRow, read_file
 from mailcrm.store import db, migrate
-from mailcrm.store.contacts_import import import_rows
+from mailcrm.ingest.importers.contacts import import_rows
 from mailcrm.store.models import EmailAddress
 
 
@@ -50,8 +51,40 @@ def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_split_name() -> None:
     assert split_name("Иванов Иван Иванович") == ("Иван", "Иванов")
+    assert split_name("Мария Петрова") == ("Мария", "Петрова")
     assert split_name("Anna Smirnova") == ("Anna", "Smirnova")
+    assert split_name("Smith, John") == ("John", "Smith")
     assert split_name("Cher") == ("Cher", "")
+    assert split_name("ООО «Ромашка»") == ("ООО «Ромашка»", "")  # not a person: kept whole, no guessed surname
+    assert split_name(None) == ("", "")
+
+
+def _content_lines(card_text: str) -> list[str]:
+    """Unfold (RFC 6350 3.2: CRLF followed by one space or tab) and split into content lines."""
+    return re.sub(r"\r\n[ \t]", "", card_text).split("\r\n")
+
+
+def test_vcard_rfc6350_escaping_and_folding() -> None:
+    note = "Звонить; утром, после 11\\до 12\nвторая строка " + "очень длинное примечание " * 6
+    c = ExportContact(7, "Ольга Ким", "Театр \"Ленком\", Москва; филиал", None, ["+74951234567"], "Москва", None, note,
+                      ["olga@lenkom.ru", "o.kim@example.org"], ["театры", "a,b"])
+    text = to_vcard([c, ExportContact(8, None, None, None, [], None, None, None, ["x@y.example"])])
+    assert text.endswith("\r\n") and re.search(r"(?<!\r)\n", text) is None  # CRLF only
+    physical = text.split("\r\n")[:-1]
+    assert all(len(line.encode()) <= 75 for line in physical)  # octets, never inside a UTF-8 sequence
+    assert any(line.startswith(" ") for line in physical)  # the long NOTE was folded
+    cards = text.split("END:VCARD\r\n")[:-1]
+    assert len(cards) == 2
+    for card in cards:
+        lines = _content_lines(card)
+        assert lines[0] == "BEGIN:VCARD" and lines[1] == "VERSION:4.0"  # RFC 6350 6.7.9: right after BEGIN
+        assert any(line.startswith("FN:") for line in lines)  # FN is required
+    lines = _content_lines(cards[0])
+    assert "NOTE:" + note.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n") in lines
+    assert 'ORG:Театр "Ленком"\\, Москва\\; филиал' in lines
+    assert "CATEGORIES:театры,a\\,b" in lines  # the comma inside a value is escaped, the separator is not
+    assert "N:Ким;Ольга;;;" in lines and "EMAIL;PREF=1:olga@lenkom.ru" in lines and "EMAIL:o.kim@example.org" in lines
+    assert "FN:x@y.example" in _content_lines(cards[1])  # no name: FN falls back to the address
 
 
 def test_csv_mailchimp_layout_excludes_bounced(tmp_path: Path) -> None:
@@ -103,7 +136,7 @@ def test_vcard_4(tmp_path: Path) -> None:
     text = res.stdout.decode()
     assert text.count("BEGIN:VCARD\r\n") == 1 and "VERSION:4.0\r\n" in text  # olga is bounced
     unfolded = text.replace("\r\n ", "")
-    assert "FN:Иванов Иван Иванович\r\n" in unfolded and "N:Иванов;Иван;;;\r\n" in unfolded
+    assert "FN:Иванов Иван Иванович\r\n" in unfolded and "N:Иванов;Иван;Иванович;;\r\n" in unfolded
     assert "NOTE:звонить\\; утром\\, после 11\r\n" in unfolded
     assert "TEL;VALUE=uri:tel:+74951234567\r\n" in unfolded and "EMAIL;PREF=1:ivan@mht.ru\r\n" in unfolded
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))

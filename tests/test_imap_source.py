@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 from conftest import free_port, make_config_text, require_tool
 from dovecot import DOVECOT, USER, Dovecot, Harness, imap_block, make_message
 
 from mailcrm.ingest import imap_state
-from mailcrm.ingest.imap_fetch import edge_decision
+from mailcrm.ingest.imap_fetch import connect, edge_decision
 from mailcrm.store.models import Contact, EmailAddress, Message, SourceState
 
 
@@ -39,9 +41,9 @@ def tls_server() -> Iterator[Dovecot]:
         d.cleanup()
 
 
-def _harness(tmp_path: Path, imap: str, start_imap: bool = True) -> Harness:
+def _harness(tmp_path: Path, imap: str, start_imap: bool = True, start_worker: bool = True) -> Harness:
     text = make_config_text(tmp_path, f"sqlite:///{tmp_path / 'crm.sqlite3'}", free_port(), extra=imap)
-    return Harness(text, tmp_path, start_imap=start_imap)
+    return Harness(text, tmp_path, start_imap=start_imap, start_worker=start_worker)
 
 
 @pytest.fixture
@@ -49,8 +51,8 @@ def harness_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     """Build in-process harnesses; every one is closed at the end."""
     made: list[Harness] = []
 
-    def make(imap: str, start_imap: bool = True) -> Harness:
-        h = _harness(tmp_path, imap, start_imap)
+    def make(imap: str, start_imap: bool = True, start_worker: bool = True) -> Harness:
+        h = _harness(tmp_path, imap, start_imap, start_worker)
         made.append(h)
         return h
 
@@ -85,6 +87,24 @@ def test_append_is_ingested_via_idle_and_flagged(server: Dovecot, harness_factor
     assert ck.last_uid == 1 and ck.uidvalidity
 
 
+def test_mail_arriving_between_sync_and_idle_is_not_missed(server: Dovecot, harness_factory) -> None:  # type: ignore[no-untyped-def]
+    # IDLE reports only changes after it began (RFC 2177); mail appended between the sync's
+    # SEARCH and the SELECT before IDLE is in that SELECT's EXISTS, so the source must look.
+    h = harness_factory(imap_block(server), start_imap=False)
+    src = h.sources[0]
+    client = connect(src.account)
+    try:
+        src._sync_all(client)
+        assert not src._arrived_since_sync(client, "INBOX")
+        server.append("INBOX", [make_message(1)])
+        assert src._arrived_since_sync(client, "INBOX")
+        src._sync_all(client)
+        assert not src._arrived_since_sync(client, "INBOX")
+    finally:
+        client.logout()
+    h.wait_for(lambda: h.count(Message) == 1)
+
+
 def test_move_after_ingest_over_starttls(tls_server: Dovecot, harness_factory) -> None:  # type: ignore[no-untyped-def]
     tls_server.append("INBOX", [make_message(i) for i in range(3)])
     h = harness_factory(imap_block(tls_server, extra='after_ingest = "move"\nmove_to = "CRM/Done"\n'))
@@ -96,6 +116,39 @@ def test_move_after_ingest_over_starttls(tls_server: Dovecot, harness_factory) -
 
         h.wait_for(moved, timeout=10)
         assert c.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"] == 0  # MOVE, nothing deleted
+        c.select_folder("CRM/Done", readonly=True)
+        assert c.search(["DELETED"]) == [] and len(c.search(["ALL"])) == 3
+    finally:
+        c.logout()
+    assert h.count(Message) == 3
+
+
+def test_implicit_tls_and_bad_certificate(tls_server: Dovecot, harness_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tls_server.append("INBOX", [make_message(1)])
+    good = imap_block(tls_server, name="tls", implicit_tls=True, extra='after_ingest = "none"\n')
+    # Without our CA the self-signed certificate must be refused (no silent downgrade).
+    untrusted = imap_block(tls_server, name="untrusted").replace(f'ca_file = "{tls_server.cert}"\n', "")
+    h = harness_factory(good + untrusted)
+    h.wait_for(lambda: h.count(Message) == 1, timeout=15)
+    h.wait_for(lambda: h.count(SourceState, SourceState.name == "imap:untrusted", SourceState.error.is_not(None)) == 1)
+    rows = {r["name"]: r for r in imap_state.imap_status(h.factory)}
+    assert "CERTIFICATE_VERIFY_FAILED" in rows["imap:untrusted"]["error"]
+    assert rows["imap:tls"]["error"] is None
+
+
+def test_ack_only_after_commit_and_nothing_deleted(server: Dovecot, harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h = harness_factory(imap_block(server), start_worker=False)
+    server.append("INBOX", [make_message(i) for i in range(2)])
+    h.wait_for(lambda: h.spool.depth() == 2, timeout=15)  # fetched and fsync'd, not yet committed
+    time.sleep(1.5)  # give a premature ack every chance to happen
+    c = server.client()
+    try:
+        c.select_folder("INBOX", readonly=True)
+        assert c.search(["KEYWORD", "$MailcrmIngested"]) == []
+        h.start_worker()
+        h.wait_for(lambda: h.count(Message) == 2, timeout=10)
+        h.wait_for(lambda: (c.noop(), len(c.search(["KEYWORD", "$MailcrmIngested"])) == 2)[1], timeout=10)
+        assert len(c.search(["ALL"])) == 2 and c.search(["DELETED"]) == [] and c.search(["SEEN"]) == []
     finally:
         c.logout()
 
@@ -201,6 +254,20 @@ def test_wrong_password_is_reported_and_others_keep_working(server: Dovecot, har
     assert rows["imap:good"]["error"] is None and rows["imap:good"]["ok_at"] is not None
     assert h.count(Contact) >= 1
     assert any(t.name == "mailcrm-imap-broken" and t.is_alive() for t in h.threads)
+
+
+def test_passwords_never_logged(server: Dovecot, harness_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.pass"
+    bad.write_text("Wr0ng-Secret-Value\n")
+    with capture_logs() as logs:
+        h = harness_factory(imap_block(server, name="broken", password_file=bad) + imap_block(server, name="good"))
+        server.append("INBOX", [make_message(1)])
+        h.wait_for(lambda: h.count(Message) == 1, timeout=15)
+        h.wait_for(lambda: any(e.get("event") == "imap account failed" for e in logs), timeout=15)
+        h.close()
+    text = repr(logs) + repr(imap_state.imap_status(h.factory))
+    assert any(e.get("event") == "imap connected" for e in logs)
+    assert "Wr0ng-Secret-Value" not in text and server.users[USER] not in text
 
 
 def test_server_down_is_reported(harness_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

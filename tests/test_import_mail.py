@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import mailbox
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ from conftest import free_port, make_config_text, require_tool
 from daemon_proc import DaemonProcess
 from dovecot import DOVECOT, PASSWORD, USER, Dovecot, imap_block, make_message
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from mailcrm.store.db import normalize_url
 from mailcrm.store.models import EmailAddress, Message, SourceState
@@ -40,8 +44,9 @@ def _config(tmp_path: Path, extra: str = "") -> tuple[Path, str]:
     return path, url
 
 
-def _cli(config: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MAILCRM_CONFIG=str(config))
+def _cli(config: Path, *args: str, check: bool = True, timeout: float = 300,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(env or os.environ, MAILCRM_CONFIG=str(config))
     res = subprocess.run([sys.executable, "-m", "mailcrm", *args], env=env, capture_output=True, text=True,
                          timeout=timeout)
     if check and res.returncode != 0:
@@ -78,9 +83,29 @@ def test_mbox_import_is_idempotent_and_resumable(tmp_path: Path) -> None:
         box.add(make_message(i))
     box.flush()
     box.close()
-    more = json.loads(_cli(config, "import", "mbox", str(box_path), "--json").stdout)
-    assert more["found"] == 10 and more["stored"] == 10
+    # Without --json on a terminal: a rich progress bar on stderr, the summary on stdout.
+    env = dict(os.environ, MAILCRM_CONFIG=str(config), TTY_COMPATIBLE="1", COLUMNS="100")
+    shown = subprocess.run([sys.executable, "-m", "mailcrm", "import", "mbox", str(box_path)], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.stderr + shown.stdout)  # drop the terminal's colours
+    assert "mbox" in plain and "10/10" in plain and "━" in plain
+    assert "read 10  stored 10" in plain
     assert _count(url, select(func.count()).select_from(Message)) == 310
+
+
+def _count_while_running(url: str, stmt) -> int:  # type: ignore[no-untyped-def]
+    """Like _count, for a store another process may still be creating (0 until the schema exists).
+
+    The import migrates a fresh database in one transaction: the SQLite file appears at
+    once, its tables only at that commit.
+    """
+    try:
+        return _count(url, stmt)
+    except OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
 
 
 def test_mbox_interrupted_run_continues(tmp_path: Path) -> None:
@@ -96,14 +121,32 @@ def test_mbox_interrupted_run_continues(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if (tmp_path / "crm.sqlite3").exists() and _count(url, select(func.count()).select_from(Message)) >= 200:
+        if _count_while_running(url, select(func.count()).select_from(Message)) >= 200:
             break
         time.sleep(0.1)
-    proc.kill()  # as hard as it gets: no chance to clean up
-    proc.wait(10)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the open transaction rolls back, the checkpoint stays put
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and b"Traceback" not in err  # typer turns KeyboardInterrupt into exit 130
     rerun = json.loads(_cli(config, "import", "mbox", str(box_path), "--json").stdout)
     assert _count(url, select(func.count()).select_from(Message)) == 1200
     assert rerun["found"] <= 1000  # continued after the checkpoint, did not start over
+
+
+def test_refused_import_message_is_quarantined_where_the_cli_sees_it(tmp_path: Path) -> None:
+    config, url = _config(tmp_path)
+    box_path = tmp_path / "drop.mbox"
+    box = mailbox.mbox(str(box_path))
+    box.add(make_message(1))  # from the user: accepted
+    box.add(make_message(2, from_="stranger@elsewhere.example", msgid="<stranger.2@elsewhere.example>"))
+    box.flush()
+    box.close()
+    res = json.loads(_cli(config, "import", "mbox", str(box_path), "--role", "dropbox", "--json").stdout)
+    assert (res["found"], res["stored"], res["quarantined"]) == (2, 1, 1)
+    listed = json.loads(_cli(config, "quarantine", "list", "--json").stdout)
+    assert [(q["source"], "not a registered user" in q["reason"]) for q in listed] == [("import:mbox", True)]
+    raw = _cli(config, "quarantine", "show", listed[0]["id"], "--raw").stdout
+    assert "stranger.2@elsewhere.example" in raw  # the bytes are kept, not dropped
+    assert not list((tmp_path / "data" / "import-spool" / "quarantine").iterdir())
 
 
 def test_maildir_import(tmp_path: Path) -> None:
@@ -144,13 +187,66 @@ def test_imap_import_by_url_and_bad_input(server: Dovecot, tmp_path: Path) -> No
     assert since.returncode == 2 and "--since" in since.stderr
 
 
+def test_imap_import_since_then_everything(server: Dovecot, tmp_path: Path) -> None:
+    config, url = _config(tmp_path, imap_block(server, folders='{ "Archive" = "sent" }', extra="create_contacts = true\n"))
+    old = dt.datetime(2020, 3, 1, 12, 0)
+    server.append("Archive", [make_message(i) for i in range(3)], when=old)
+    server.append("Archive", [make_message(i) for i in range(3, 5)], when=dt.datetime(2024, 5, 1, 12, 0))
+    recent = json.loads(_cli(config, "import", "imap", "crm-box", "--folder", "Archive", "--since", "2023-01-01",
+                             "--json").stdout)
+    assert (recent["found"], recent["stored"]) == (2, 2)
+    # Reaching further back starts the folder over: the old mail is read, the rest is a duplicate.
+    full = json.loads(_cli(config, "import", "imap", "crm-box", "--folder", "Archive", "--json").stdout)
+    assert (full["found"], full["stored"], full["duplicate"]) == (5, 3, 2)
+    assert _count(url, select(func.count()).select_from(Message)) == 5
+    later = json.loads(_cli(config, "import", "imap", "crm-box", "--folder", "Archive", "--since", "2024-01-01",
+                            "--json").stdout)
+    assert later["found"] == 0  # a full checkpoint already covers any --since
+
+
+def test_imap_import_imaps_url(tmp_path: Path) -> None:
+    require_tool("dovecot", DOVECOT)
+    require_tool("openssl")
+    server = Dovecot(tls=True)
+    try:
+        server.start()
+        server.append("Sent", [make_message(i) for i in range(4)])
+        config, url = _config(tmp_path)
+        pw = tmp_path / "pw"
+        pw.write_text(PASSWORD + "\n")
+        target = f"imaps://{USER}@127.0.0.1:{server.imaps_port}/Sent"
+        trusted = dict(os.environ, SSL_CERT_FILE=str(server.cert))  # the system trust store, as a user's CA
+        res = json.loads(_cli(config, "import", "imap", target, "--password-file", str(pw), "--json",
+                              env=trusted).stdout)
+        assert (res["found"], res["stored"]) == (4, 4)
+        untrusted = _cli(config, "import", "imap", target, "--password-file", str(pw), check=False)
+        assert untrusted.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        assert PASSWORD not in untrusted.stderr + untrusted.stdout
+    finally:
+        server.cleanup()
+
+
 @pytest.mark.slow
 def test_imap_backfill_10000_messages(server: Dovecot, tmp_path: Path) -> None:
     n = 10_000
     server.write_maildir("Sent", [make_message(i) for i in range(n)])
     config, url = _config(tmp_path, imap_block(server, folders='{ "Sent" = "sent" }', extra="create_contacts = true\n"))
-    res = json.loads(_cli(config, "import", "imap", "crm-box", "--folder", "Sent", "--json").stdout)
-    assert res["found"] == n and res["stored"] == n
+    # Ctrl-C (here: SIGKILL, harsher) part-way, then run again: it continues after the checkpoint.
+    env = dict(os.environ, MAILCRM_CONFIG=str(config))
+    proc = subprocess.Popen([sys.executable, "-m", "mailcrm", "import", "imap", "crm-box", "--folder", "Sent"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _count_while_running(url, select(func.count()).select_from(Message)) >= 1000:
+            break
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait(10)
+    before = _count(url, select(func.count()).select_from(Message))
+    assert 1000 <= before < n
+    res = json.loads(_cli(config, "import", "imap", "crm-box", "--folder", "Sent", "--json", timeout=900).stdout)
+    assert res["resumed_from"] and res["found"] <= n - before + 200  # at most one batch read again
+    assert res["stored"] == n - before and res["stored"] + res["duplicate"] == res["found"]
     assert _count(url, select(func.count()).select_from(Message)) == n
     assert _count(url, select(SourceState.last_uid).where(SourceState.name == "import:imap:crm-box:Sent")) == n
     again = json.loads(_cli(config, "import", "imap", "crm-box", "--folder", "Sent", "--json").stdout)
@@ -187,6 +283,18 @@ def test_serve_subprocess_ingests_from_imap(server: Dovecot, tmp_path: Path) -> 
         while time.monotonic() < deadline and _count(url, select(func.count()).select_from(Message)) < 6:
             time.sleep(0.2)
         assert _count(url, select(func.count()).select_from(Message)) == 6
+        # The same mail arriving over IMAP too is stored once (identity key).
+        server.append("INBOX", [make_message(99)])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            status = json.loads(d.cli("status", "--json").stdout)
+            names = {s["name"]: s for s in status["sources"]}
+            if names["imap:crm-box:INBOX"]["last_uid"] == 6 and status["spool_depth"] == 0:
+                break
+            time.sleep(0.3)
+        assert names["imap:crm-box:INBOX"]["last_uid"] == 6 and status["spool_depth"] == 0
+        assert _count(url, select(func.count()).select_from(Message)) == 6
+        assert PASSWORD not in json.dumps(status) and "wrong" not in json.dumps(status)
     finally:
         assert d.stop() == 0
     log = (tmp_path / "serve.log").read_text()

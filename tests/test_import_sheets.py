@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from mailcrm.ingest.importers.sheets import header_key, read_file, split_emails, split_phones
 from mailcrm.store import db
-from mailcrm.store.contacts_import import import_rows
+from mailcrm.ingest.importers.contacts import import_rows
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
 
 
@@ -76,6 +76,9 @@ def test_xlsx_import_dry_run_then_real(tmp_path: Path, factory) -> None:  # type
         ("Театры", 4, "no email address"), ("Театры", 7, "invalid email 'broken@'")}
     dry = import_rows(factory, rows, bad, dry_run=True)
     assert (dry["create"], dry["merge"], dry["skip"], dry["bad"]) == (3, 1, 0, 2)
+    merged = [r for r in dry["rows"] if r["action"] == "merge"]
+    assert [(r["sheet"], r["row"], r["email"]) for r in merged] == [("Кинокомпании", 3, "ivan@mht.ru")]
+    assert "tags кинокомпании" in merged[0]["reason"]  # the reason says what the merge adds
     with factory() as s:
         assert s.scalar(select(Contact).limit(1)) is None  # dry run wrote nothing
     real = import_rows(factory, rows, bad)
@@ -111,6 +114,12 @@ def test_csv_cp1251_semicolons_via_cli(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert (out["create"], out["bad"]) == (1, 1)
     assert [r for r in out["rows"] if r["action"] == "bad"][0]["row"] == 4
+    # The human --dry-run: a table of decisions with sheet/row and reasons, nothing written.
+    human = subprocess.run([*run[:-1], "--dry-run"], env=dict(env, COLUMNS="200"), capture_output=True, text=True,
+                           timeout=60)
+    assert human.returncode == 0, human.stderr
+    assert "would be created 0, merged 0, skipped 1, bad rows 1" in human.stdout
+    assert "already up to date" in human.stdout and "no email address" in human.stdout
     missing = subprocess.run([sys.executable, "-m", "mailcrm", "import", "contacts", str(tmp_path / "no.xlsx")],
                              env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr

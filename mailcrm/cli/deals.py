@@ -62,13 +62,21 @@ def _render_deals(rows: list[dict[str, Any]]) -> None:
         for r in rows])
 
 
-def _render_deal(card: dict[str, Any]) -> None:
+def _local(at: dt.datetime | None, tz: str) -> str:
+    """A naive-UTC store time as the user's local "YYYY-MM-DD HH:MM"."""
+    if at is None:
+        return ""
+    return at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _render_deal(card: dict[str, Any], tz: str = "UTC") -> None:
     _render_deals([card])
     if card.get("lost_reason"):
         console.print(f"lost: {card['lost_reason']}")
-    print_table("stages", ["when", "stage", "note"], [(str(s["at"])[:16], s["stage"], s["note"]) for s in card["stages"]])
-    print_table("timeline (newest first)", ["when", "kind", "", "subject / text"], [
-        (str(i["at"])[:16], i["kind"], i.get("direction") or "",
+    when = f"when ({tz})"
+    print_table("stages", [when, "stage", "note"], [(_local(s["at"], tz), s["stage"], s["note"]) for s in card["stages"]])
+    print_table("timeline (newest first)", [when, "kind", "", "subject / text"], [
+        (_local(i["at"], tz), i["kind"], i.get("direction") or "",
          i.get("subject") if i["type"] == "message" else i.get("text")) for i in card["timeline"]])
 
 
@@ -136,10 +144,12 @@ def register(app: typer.Typer) -> None:
     @deal_app.command("show")
     def deal_show(ctx: typer.Context, deal_id: int, as_json: bool = JSON) -> None:
         """A deal: people, stage history with dates, timeline."""
-        store = open_store(load_config(ctx))
+        cfg = load_config(ctx)
+        store = open_store(cfg)
         with db.transaction(store.factory) as s:
             card = deal_store.deal_card(s, deal_id)
-        emit(card, as_json, _render_deal)
+        tz = cfg.users[0].timezone if cfg.users else "UTC"
+        emit(card, as_json, lambda c: _render_deal(c, tz))
 
     @log_app.command("call")
     def log_call(ctx: typer.Context, address: str,

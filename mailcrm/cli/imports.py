@@ -80,7 +80,7 @@ def import_mbox_cmd(
     from mailcrm.ingest.importers.mbox import import_mbox
 
     cfg, store = _prepare(ctx)
-    with _progress("mbox", not as_json and sys.stderr.isatty()) as update:
+    with _progress("mbox", not as_json and err_console.is_terminal) as update:
         report = import_mbox(cfg, store.factory, file, update, role=_role(role), create_contacts=not known_only)
     store.engine.dispose()
     emit(report.to_json(), as_json, _mail_report)
@@ -98,7 +98,7 @@ def import_maildir_cmd(
     from mailcrm.ingest.importers.maildir import import_maildir
 
     cfg, store = _prepare(ctx)
-    with _progress("maildir", not as_json and sys.stderr.isatty()) as update:
+    with _progress("maildir", not as_json and err_console.is_terminal) as update:
         report = import_maildir(cfg, store.factory, directory, update, role=_role(role),
                                 create_contacts=not known_only)
     store.engine.dispose()
@@ -121,7 +121,7 @@ def import_imap_cmd(
     from mailcrm.ingest.importers.imap_once import import_imap
 
     cfg, store = _prepare(ctx)
-    with _progress("imap", not as_json and sys.stderr.isatty()) as update:
+    with _progress("imap", not as_json and err_console.is_terminal) as update:
         report = import_imap(cfg, store.factory, account, folder, since=_since(since), password_file=password_file,
                              role=role, create_contacts=False if known_only else None, progress=update)
     store.engine.dispose()
@@ -137,14 +137,14 @@ def import_contacts_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import contacts from a sheet: one sheet per tag, several addresses/phones per cell."""
-    from mailcrm.ingest.importers.sheets import read_file
-    from mailcrm.store.contacts_import import import_rows
+    from mailcrm.ingest.importers.contacts import import_file
 
     cfg, store = _prepare(ctx)
     region = cfg.users[0].phone_region if cfg.users else "RU"
-    rows, bad = read_file(file, region, tag)
-    result = import_rows(store.factory, rows, bad, dry_run=dry_run)
-    store.engine.dispose()
+    try:
+        result = import_file(store.factory, file, region, tag, dry_run=dry_run)
+    finally:
+        store.engine.dispose()
 
     def render(r: dict[str, Any]) -> None:
         verb = "would be " if r["dry_run"] else ""

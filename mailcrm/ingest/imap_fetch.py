@@ -131,6 +131,9 @@ class FolderSync:
     readonly: bool = False
     batch: int = BATCH
     progress: Callable[[int, int], None] | None = None  # (done, total) after each batch
+    # Called with the batch spooled, before the checkpoint moves: imports commit it here
+    # (their spool is memory).  Live sources leave it None: their spool is on disk.
+    on_batch: Callable[[], object] | None = None
 
     def run(self) -> SyncResult:
         """Spool every message newer than the checkpoint; the checkpoint advances per batch."""
@@ -170,7 +173,10 @@ class FolderSync:
                     self.spool.put(raw, self._meta(uidvalidity, uid))
                     result.spooled += 1
             last = chunk[-1]
-            # Only now, with every message of the batch fsync'd in the spool, may the checkpoint move.
+            if self.on_batch is not None:
+                self.on_batch()
+            # Only now, with every message of the batch safe (fsync'd in the spool, or committed
+            # by on_batch), may the checkpoint move.
             imap_state.save(self.factory, self.checkpoint, uidvalidity=uidvalidity, last_uid=last)
             if self.progress is not None:
                 self.progress(min(i + self.batch, len(uids)), len(uids))

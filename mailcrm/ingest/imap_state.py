@@ -8,7 +8,8 @@ error), ``imap:<account>:<folder>`` the folder checkpoint (UIDVALIDITY + last UI
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,17 @@ def folder_key(account: str, folder: str, prefix: str = "imap") -> str:
     return f"{prefix}:{account}:{folder}"
 
 
+@contextmanager
+def _writing(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A write transaction; on SQLite BEGIN IMMEDIATE, so it waits for the worker instead of failing.
+
+    (A deferred one reads first and cannot upgrade to a writer once the worker committed since.)
+    """
+    with db.transaction(factory) as s:
+        s.connection(execution_options={"immediate": True})
+        yield s
+
+
 def _row(session: Session, name: str) -> SourceState:
     row = session.get(SourceState, name)
     if row is None:
@@ -57,8 +69,8 @@ def load(factory: sessionmaker[Session], name: str) -> Checkpoint:
 
 def save(factory: sessionmaker[Session], name: str, *, uidvalidity: int | None = None, last_uid: int | None = None,
          state: dict[str, Any] | None = None) -> None:
-    """Advance a checkpoint; call only after the messages it covers are in the spool."""
-    with db.transaction(factory) as s:
+    """Advance a checkpoint; call only after the messages it covers are safe (spooled, or committed)."""
+    with _writing(factory) as s:
         row = _row(s, name)
         if uidvalidity is not None:
             row.uidvalidity = uidvalidity
@@ -72,7 +84,7 @@ def save(factory: sessionmaker[Session], name: str, *, uidvalidity: int | None =
 
 def record_ok(factory: sessionmaker[Session], name: str, **state: Any) -> None:
     """Mark a source healthy now (clears the error)."""
-    with db.transaction(factory) as s:
+    with _writing(factory) as s:
         row = _row(s, name)
         row.ok_at = utcnow()
         row.error = None
@@ -82,7 +94,7 @@ def record_ok(factory: sessionmaker[Session], name: str, **state: Any) -> None:
 
 def record_error(factory: sessionmaker[Session], name: str, error: str, **state: Any) -> None:
     """Remember why a source failed (one line; never a password)."""
-    with db.transaction(factory) as s:
+    with _writing(factory) as s:
         row = _row(s, name)
         row.error = error.splitlines()[0][:500] if error else "error"
         row.error_at = utcnow()
@@ -92,7 +104,7 @@ def record_error(factory: sessionmaker[Session], name: str, error: str, **state:
 
 def reset(factory: sessionmaker[Session], name: str) -> None:
     """Forget a checkpoint (a finished or restarted import)."""
-    with db.transaction(factory) as s:
+    with _writing(factory) as s:
         row = s.get(SourceState, name)
         if row is not None:
             row.uidvalidity = None

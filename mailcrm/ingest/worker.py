@@ -64,6 +64,10 @@ class Worker:
         jobs: dict[str, pipeline.Job] = {}
         try:
             with db.transaction(self.factory) as session:
+                # SQLite: take the write lock up front.  A deferred transaction that read first
+                # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
+                # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
+                session.connection(execution_options={"immediate": True})
                 for item in items:
                     try:
                         raw = item.read()

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.errors import UsageError
+from mailcrm.parse.names import parse_person_name
 from mailcrm.store import db
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag
 
 MAILCHIMP_COLUMNS = ("Email Address", "First Name", "Last Name", "Company", "Tags")
 XLSX_COLUMNS = ("Email", "Name", "Company", "Title", "Phone", "City", "Website", "Notes", "Tags")
 UNTAGGED = "Без тега"
-_PATRONYMIC = re.compile(r"(вич|вна|ична|инична|ьич|оглы|кызы)$", re.I)
 
 
 @dataclass
@@ -43,15 +43,22 @@ class ExportContact:
 
 
 def split_name(name: str | None) -> tuple[str, str]:
-    """(first, last): "Иван Петров" -> (Иван, Петров); "Петров Иван Сергеевич" (ФИО order) -> (Иван, Петров)."""
-    parts = (name or "").split()
-    if not parts:
-        return "", ""
-    if len(parts) == 1:
-        return parts[0], ""
-    if len(parts) == 3 and _PATRONYMIC.search(parts[2]):
-        return parts[1], parts[0]
-    return " ".join(parts[:-1]), parts[-1]
+    """(first, last) for Mailchimp and vCard N: "Иванов Иван Иванович" -> (Иван, Иванов); "Anna Smirnova" -> (Anna, Smirnova)."""
+    parts = split_name_parts(name)
+    return parts[0], parts[2]
+
+
+def split_name_parts(name: str | None) -> tuple[str, str, str]:
+    """(first, middle, last); both name orders and patronymics via parse.names, else a plain split."""
+    text = " ".join((name or "").split())
+    if not text:
+        return "", "", ""
+    parsed = parse_person_name(text)
+    if parsed is not None and (parsed.first or parsed.last):
+        return parsed.first or "", parsed.middle or "", parsed.last or ""
+    # Not recognisably a person's name (a company, a nickname): keep it whole as the first name
+    # rather than guess a surname.
+    return text, "", ""
 
 
 def collect(factory: sessionmaker[Session], tag: str | None = None, include_bounced: bool = False
@@ -159,9 +166,10 @@ def to_vcard(contacts: list[ExportContact]) -> str:
     """vCard 4.0 (RFC 6350), one card per contact."""
     cards: list[str] = []
     for c in contacts:
-        first, last = split_name(c.name)
+        first, middle, last = split_name_parts(c.name)
+        # RFC 6350 6.2.2: N = family;given;additional;prefixes;suffixes (a patronymic is "additional").
         lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_esc(c.name or c.emails[0])}",
-                 f"N:{_esc(last)};{_esc(first)};;;"]
+                 f"N:{_esc(last)};{_esc(first)};{_esc(middle)};;"]
         for i, e in enumerate(c.emails):
             lines.append(f"EMAIL{';PREF=1' if i == 0 else ''}:{_esc(e)}")
         for p in c.phones:

@@ -3,7 +3,9 @@
 ACCOUNT is a configured [[imap]] name or a URL: ``imaps://user@host:993/Sent`` (implicit
 TLS), ``imap://user@host/Sent`` (STARTTLS) or ``imap+plain://user@127.0.0.1:1143/Sent``
 (loopback only), with ``--password-file``.  The folder is opened read-only (EXAMINE,
-RFC 3501 6.3.2) so nothing on the server changes; the checkpoint is the last UID spooled.
+RFC 3501 6.3.2) so nothing on the server changes; the checkpoint is the last UID committed.
+A checkpoint made with ``--since D`` covers only mail since D: a later run reaching further
+back (an earlier date, or none) starts the folder over, and the identity key keeps it harmless.
 """
 
 from __future__ import annotations
@@ -72,16 +74,19 @@ def _default_role(folder: str) -> str:
 def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folder: str | None = None, *,
                 since: dt.date | None = None, password_file: Path | None = None, role: str | None = None,
                 create_contacts: bool | None = None, progress: Progress | None = None) -> ImportReport:
-    """Copy a folder into the store through the spool and worker; resumable and idempotent."""
+    """Copy a folder into the store through the worker, batch by batch; resumable and idempotent."""
     if role is not None and role not in ("dropbox", "inbox", "sent"):
         raise UsageError(f"--role {role!r}: expected dropbox, inbox or sent")
     acct, folder, role = resolve_account(cfg, account, folder, password_file, role, create_contacts)
     name = imap_state.folder_key(acct.name, folder, prefix="import:imap")
     resumed = imap_state.load(factory, name)
+    done_since = resumed.state.get("since")  # ISO date the checkpoint was made with, or None (everything)
+    if resumed.last_uid and done_since is not None and (since is None or since.isoformat() < done_since):
+        imap_state.reset(factory, name)  # older mail below the checkpoint was never read
+        resumed = imap_state.load(factory, name)
     report = ImportReport(source=f"import:imap:{acct.name}", checkpoint=name,
                           resumed_from=resumed.last_uid or None)
     session = ImportSession(cfg, factory, report)
-    session.drain()
     try:
         client = connect(acct)
     except ConfigError:
@@ -92,17 +97,15 @@ def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folde
         if not client.folder_exists(folder):
             raise UsageError(f"{acct.name}: no folder {folder!r}")
 
-        def after_batch(done: int, total: int) -> None:
-            session.drain()  # the batch is spooled and checkpointed: apply it now
-            if progress is not None:
-                progress(done, total)
-
         sync = FolderSync(client, acct, folder, role, session.spool, factory, report.source, name, since=since,
-                          readonly=True, progress=after_batch)
+                          readonly=True, progress=progress, on_batch=session.drain)
         res = sync.run()
+        if not resumed.last_uid or done_since is None:
+            # Remember how far back this checkpoint reaches (a --since run after a full one stays full).
+            imap_state.save(factory, name, state={"since": since.isoformat() if since and not resumed.last_uid
+                                                   else done_since})
         report.found = res.spooled
         report.private = res.private
-        session.drain()
     finally:
         try:
             client.logout()

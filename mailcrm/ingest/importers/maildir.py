@@ -16,7 +16,7 @@ from mailcrm.spool import SpoolMeta
 
 def import_maildir(cfg: Config, factory: sessionmaker[Session], path: Path, progress: Progress | None = None,
                    role: str = "sent", create_contacts: bool = True) -> ImportReport:
-    """Import a Maildir; keys sort by delivery time, so the checkpoint is the last key spooled."""
+    """Import a Maildir; keys sort by delivery time, so the checkpoint is the last key committed."""
     path = path.expanduser().resolve()
     if not (path / "cur").is_dir() or not (path / "new").is_dir():
         raise UsageError(f"{path}: not a Maildir (needs cur/ and new/)")

