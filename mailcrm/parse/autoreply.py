@@ -122,8 +122,8 @@ def detect_autoreply(view: MimeView, *, sent: dt.datetime | None = None) -> Auto
     strong, weak = _header_signal(view)
     text = _own_text(view)
     head = text[:4000]
-    if bounce.is_challenge(view) and (strong or weak or view.content_type == "multipart/report"
-                                      or re.search(r"no-?reply|do-?not-?reply", view.header("From") or "", re.I)):
+    if (strong or weak or view.content_type == "multipart/report"
+            or re.search(r"no-?reply|do-?not-?reply", view.header("From") or "", re.I)) and bounce.is_challenge(view):
         return AutoReply(reason="challenge-response")
     ctype = " ".join(view.header_all("Content-Type")).lower()
     if "feedback-report" in ctype:

@@ -292,7 +292,7 @@ def _from_text(view: MimeView, report: str, original: dict[str, str],
 
 def detect_bounce(view: MimeView) -> Bounce | None:
     """Return the bounce facts when ``view`` is a delivery-failure report, else None."""
-    if _is_feedback_report(view) or is_challenge(view):
+    if _is_feedback_report(view):
         return None
     body = body_text(view)[:MAX_SCAN]
     raw_failed, unaddressed, saw_dsn, mta = _from_dsn(view, body)
@@ -310,7 +310,7 @@ def detect_bounce(view: MimeView) -> Bounce | None:
         if not unaddressed and not _says_failure(view, report) and not (_looks_like_bounce(view) and flufl()):
             return None
         recipients = _from_text(view, report, original, unaddressed[0] if unaddressed else (None, None), flufl)
-    if not recipients:
+    if not recipients or is_challenge(view):  # checked last: it scans text, and most mail is no bounce
         return None
     seen: set[str] = set()
     unique = [r for r in recipients if not (r.address in seen or seen.add(r.address))]  # type: ignore[func-returns-value]
