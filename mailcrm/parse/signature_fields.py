@@ -147,8 +147,15 @@ def sender_tokens(sender: Address | None) -> set[str]:
     return out
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def _phones(line: str, region: str) -> list[str]:
     out: list[str] = []
+    # phonenumbers' matcher is the costliest step of signature parsing; a line with fewer digits
+    # than the shortest subscriber number (ITU-T E.164 national numbers have at least 5-6) has none.
+    if len(_DIGIT.findall(line)) < 6:
+        return out
     try:
         matches = list(phonenumbers.PhoneNumberMatcher(line, region or "RU"))
     except Exception:  # noqa: BLE001 - an unknown region or odd text: no phones, not a crash
