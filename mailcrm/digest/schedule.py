@@ -195,9 +195,9 @@ async def run_digest(cfg: Config, factory: sessionmaker[Session], user: UserConf
     except asyncio.CancelledError:
         # Stopped (SIGTERM) while waiting between attempts: nothing went out, so the next start may
         # retry.  Stopped inside an SMTP transaction: the relay may have it; leave "sending".
+        # The task is being cancelled, so nothing more may be awaited: one short write, in line.
         if not in_smtp and not lost_claim:
-            await asyncio.to_thread(_finish, factory, run_id, FAILED, error="daemon stopped before sending",
-                                    summary=summary)
+            _finish(factory, run_id, FAILED, error="daemon stopped before sending", summary=summary)
         raise
     except send_mod.RelayError as exc:
         if lost_claim:
@@ -233,6 +233,9 @@ def start_scheduler(cfg: Config, factory: sessionmaker[Session], instance_id: st
             return
         try:
             result = await run_digest(cfg, factory, user, day, instance_id)
+        except asyncio.CancelledError:
+            logger.info("digest interrupted by shutdown", user=email, date=day.isoformat())
+            return  # the run is recorded as retryable; the next start picks it up
         except Exception as exc:  # noqa: BLE001 - logged; tomorrow's job still runs
             logger.error("digest job failed", user=email, error=f"{type(exc).__name__}: {exc}")
             return
