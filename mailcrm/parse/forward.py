@@ -11,7 +11,6 @@ of a forward is followed inward through "forwarded message" separators only: a f
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
 from dataclasses import replace
 
@@ -21,7 +20,7 @@ from mailcrm.parse.addresses import is_valid_address, normalize_address, parse_a
 from mailcrm.parse.facts import Address, Forwarded
 from mailcrm.parse.html_text import html_to_text
 from mailcrm.parse.identity import normalize_message_id
-from mailcrm.parse.loose_date import parse_loose_date
+from mailcrm.parse.loose_date import parse_loose_date, parse_rfc_date
 from mailcrm.parse.mime import MimeView
 from mailcrm.parse.quote_headers import (
     EMAIL,
@@ -105,12 +104,7 @@ def _from_attached(inner: MimeView) -> Forwarded | None:
 
 def _zone_of(date_header: str | None) -> dt.tzinfo | None:
     """The forwarder's zone: the best guess for an original date written without one."""
-    if not date_header:
-        return None
-    try:
-        d = email.utils.parsedate_to_datetime(date_header)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+    d = parse_rfc_date(date_header)
     return d.tzinfo if d is not None else None
 
 

@@ -71,16 +71,23 @@ def _translate(text: str) -> str:
     return _WORD.sub(repl, text)
 
 
+def parse_rfc_date(value: str | None) -> dt.datetime | None:
+    """An RFC 5322 Date header as a datetime (naive for "-0000", RFC 5322 §3.3); None when unreadable."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def parse_loose_date(text: str | None, default_tz: dt.tzinfo | None = None) -> dt.datetime | None:
     """Read a date as written in a forward or quote header; aware result or None."""
     if not text:
         return None
     raw = _NOISE.sub(" ", _MARKS.sub("", text.strip()[:MAX_DATE_TEXT]))
     tz = default_tz or dt.timezone.utc
-    try:
-        strict = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        strict = None
+    strict = parse_rfc_date(raw)
     if strict is not None and _RFC5322.match(raw):
         return strict if strict.tzinfo else strict.replace(tzinfo=tz)
     offset: int | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import re
 from dataclasses import replace
@@ -12,6 +11,7 @@ from mailcrm.parse import autoreply, bounce, forward, reply_text, signature
 from mailcrm.parse.addresses import normalize_address, parse_address_header
 from mailcrm.parse.facts import Address, Forwarded, Kind, MessageFacts
 from mailcrm.parse.identity import identity_key, message_ids, normalize_message_id, thread_key
+from mailcrm.parse.loose_date import parse_rfc_date
 from mailcrm.parse.mime import MimeView, parse_bytes
 
 SNIPPET_LEN = 240
@@ -19,12 +19,7 @@ SNIPPET_LEN = 240
 
 def parse_date(value: str | None) -> dt.datetime | None:
     """RFC 5322 date -> aware datetime (UTC when no zone); None when unreadable."""
-    if not value:
-        return None
-    try:
-        d = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+    d = parse_rfc_date(value)
     if d is None:
         return None
     if d.tzinfo is None:
