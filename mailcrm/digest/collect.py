@@ -3,7 +3,8 @@
 Built for size (10k contacts, 2k open deals, 1M messages): a fixed number of queries, no
 per-row round trips.  Per-contact "latest touch" values are correlated ``ORDER BY date DESC
 LIMIT 1`` subqueries that both SQLite and PostgreSQL answer with one backwards seek on
-``ix_participant_contact_date``; windowed sections start from the ``messages.date`` index.
+``ix_participant_contact_timeline`` (covering: no table row is read); windowed sections start
+from the ``messages.date`` index (a materialized CTE, ranked per contact).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from mailcrm.digest.rules import (
@@ -84,45 +85,46 @@ def _latest(column: Any, roles: tuple[str, ...], contact_col: Any) -> Any:
             .order_by(p.date.desc()).limit(1).scalar_subquery())
 
 
+def _rows(session: Session, stmt: Any) -> Any:
+    """Plain column rows through Core: ORM row building costs more than the query at this size."""
+    return session.connection().execute(stmt)
+
+
+def _last_call(contact_col: Any) -> Any:
+    """Correlated "latest logged call of this contact" (a seek on ix_activity_contact_at)."""
+    a = aliased(Activity)
+    return select(func.max(a.at)).where(a.contact_id == contact_col, a.kind == "call").scalar_subquery()
+
+
 def people(session: Session, ids: Iterable[int]) -> dict[int, Person]:
-    """Persons by contact id: name, first live address, phones, company (two queries per 500 ids)."""
+    """Persons by contact id: name, first live address, phones, company (one query per 500 ids)."""
+    a = aliased(EmailAddress)
+    # The first live address, else the first one whatever its status (a bounced-only contact).
+    address = (select(a.address).where(a.contact_id == Contact.id)
+               .order_by(case((a.status == "active", 0), else_=1), a.id).limit(1).scalar_subquery())
     out: dict[int, Person] = {}
     for chunk in _chunks(ids):
-        addrs: dict[int, str] = {}
-        for cid, address, status in session.execute(
-                select(EmailAddress.contact_id, EmailAddress.address, EmailAddress.status)
-                .where(EmailAddress.contact_id.in_(chunk)).order_by(EmailAddress.id)):
-            if cid not in addrs or (status == "active" and addrs[cid].startswith("!")):
-                addrs[cid] = address if status == "active" else "!" + address
-        for cid, name, phones, company in session.execute(
-                select(Contact.id, Contact.name, Contact.phones, Company.name)
+        for cid, name, phones, company, addr in _rows(
+                session, select(Contact.id, Contact.name, Contact.phones, Company.name, address)
                 .outerjoin(Company, Company.id == Contact.company_id).where(Contact.id.in_(chunk))):
-            address = addrs.get(cid)
-            out[cid] = Person(cid, name, address.lstrip("!") if address else None, tuple(phones or ()), company)
+            out[cid] = Person(cid, name, addr, tuple(phones or ()), company)
     return out
 
 
 def _messages(session: Session, ids: Iterable[int]) -> dict[int, MessageRef]:
     out: dict[int, MessageRef] = {}
     for chunk in _chunks(ids):
-        for mid, subject, date in session.execute(select(Message.id, Message.subject, Message.date)
-                                                  .where(Message.id.in_(chunk))):
+        for mid, subject, date in _rows(session, select(Message.id, Message.subject, Message.date)
+                                        .where(Message.id.in_(chunk))):
             out[mid] = MessageRef(subject or "", date)
     return out
 
 
-def _calls(session: Session) -> tuple[dict[int, dt.datetime], dict[int, dt.datetime]]:
-    """Latest logged call per contact and per deal (calls are few next to mail)."""
-    by_contact: dict[int, dt.datetime] = {}
-    by_deal: dict[int, dt.datetime] = {}
-    for cid, deal_id, at in session.execute(select(Activity.contact_id, Activity.deal_id, func.max(Activity.at))
-                                            .where(Activity.kind == "call")
-                                            .group_by(Activity.contact_id, Activity.deal_id)):
-        if cid is not None and (cid not in by_contact or by_contact[cid] < at):
-            by_contact[cid] = at
-        if deal_id is not None and (deal_id not in by_deal or by_deal[deal_id] < at):
-            by_deal[deal_id] = at
-    return by_contact, by_deal
+def _deal_calls(session: Session) -> dict[int, dt.datetime]:
+    """Latest call logged against each deal (per-contact calls are looked up where needed)."""
+    return {deal_id: at for deal_id, at in _rows(
+        session, select(Activity.deal_id, func.max(Activity.at))
+        .where(Activity.kind == "call", Activity.deal_id.is_not(None)).group_by(Activity.deal_id))}
 
 
 def _max(*values: dt.datetime | None) -> dt.datetime | None:
@@ -130,37 +132,44 @@ def _max(*values: dt.datetime | None) -> dt.datetime | None:
     return max(present) if present else None
 
 
-def _deals(session: Session, w: Window, calls: dict[int, dt.datetime],
-           deal_calls: dict[int, dt.datetime]) -> list[DealSnap]:
+def _thread_latest(column: str, deal_col: Any) -> Any:
+    """Correlated "latest mail (either way) among this deal's messages" scalar subquery."""
+    dm, m = aliased(DealMessage), aliased(Message)
+    return (select(getattr(m, column)).select_from(dm).join(m, m.id == dm.message_id)
+            .where(dm.deal_id == deal_col, m.kind.in_(TOUCH_KINDS))
+            .order_by(m.date.desc(), m.id.desc()).limit(1).scalar_subquery())
+
+
+def _deals(session: Session, w: Window) -> list[DealSnap]:
     mine = and_(Deal.status == "open", or_(Deal.user_id == w.user_id, Deal.user_id.is_(None)))
-    deals = session.execute(select(Deal, Company.name).outerjoin(Company, Company.id == Deal.company_id)
-                            .where(mine).order_by(Deal.id)).all()
+    # Messages in a deal's threads count too (a colleague on Cc, a forward into the thread): the
+    # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
+    # (a join over all deal messages lets PostgreSQL choose a scan of every message).
+    deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at,
+                                  Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"),
+                                  _thread_latest("date", Deal.id).label("thread_date"))
+                  .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
     if not deals:
         return []
     members: dict[int, list[int]] = {}
     touches: dict[int, tuple[Any, Any, Any, Any]] = {}
+    calls: dict[int, dt.datetime | None] = {}
     dc = DealContact
-    rows = session.execute(
-        select(dc.deal_id, dc.contact_id,
-               _latest("date", OUT_ROLES, dc.contact_id), _latest("date", IN_ROLES, dc.contact_id),
-               _latest("message_id", OUT_ROLES + IN_ROLES, dc.contact_id),
-               _latest("date", OUT_ROLES + IN_ROLES, dc.contact_id))
-        .join(Deal, Deal.id == dc.deal_id).where(mine))
-    for deal_id, cid, last_out, last_in, last_mid, last_date in rows:
+    # Three index seeks per person (the latest mail of either direction is the later of the two).
+    rows = _rows(session, select(dc.deal_id, dc.contact_id,
+                                 _latest("date", OUT_ROLES, dc.contact_id), _latest("date", IN_ROLES, dc.contact_id),
+                                 _latest("message_id", OUT_ROLES + IN_ROLES, dc.contact_id), _last_call(dc.contact_id))
+                 .join(Deal, Deal.id == dc.deal_id).where(mine))
+    for deal_id, cid, last_out, last_in, last_mid, last_call in rows:
         members.setdefault(deal_id, []).append(cid)
-        touches[cid] = (last_out, last_in, last_mid, last_date)
-    # Messages in a deal's threads count too (a colleague on Cc, a forward into the thread).
-    thread_last: dict[int, tuple[dt.datetime, int]] = {}
-    for deal_id, mid, date in session.execute(
-            select(DealMessage.deal_id, Message.id, Message.date).join(Message, Message.id == DealMessage.message_id)
-            .join(Deal, Deal.id == DealMessage.deal_id).where(mine, Message.kind.in_(TOUCH_KINDS))):
-        if deal_id not in thread_last or thread_last[deal_id] < (date, mid):
-            thread_last[deal_id] = (date, mid)
+        touches[cid] = (last_out, last_in, last_mid, _max(last_out, last_in))
+        calls[cid] = last_call
+    deal_calls = _deal_calls(session)
+    thread_last: dict[int, tuple[dt.datetime, int]] = {
+        d.id: (d.thread_date, d.thread_mid) for d in deals if d.thread_mid is not None}
     persons = people(session, touches)
-    msg_ids = {t[2] for t in touches.values() if t[2] is not None} | {m for _, m in thread_last.values()}
-    msgs = _messages(session, msg_ids)
-    out = []
-    for deal, company in deals:
+    picked: list[tuple[Any, Any, dt.datetime | None, dt.datetime | None, int | None]] = []
+    for deal in deals:
         ids = members.get(deal.id, [])
         last_out = _max(*(touches[c][0] for c in ids), *(calls.get(c) for c in ids), deal_calls.get(deal.id))
         candidates = [(touches[c][3], touches[c][2]) for c in ids if touches[c][3] is not None]
@@ -168,66 +177,70 @@ def _deals(session: Session, w: Window, calls: dict[int, dt.datetime],
             candidates.append(thread_last[deal.id])
         last_msg = max(candidates)[1] if candidates else None
         last_touch = _max(last_out, *(touches[c][1] for c in ids), *(d for d, _ in candidates))
-        out.append(DealSnap(
-            id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
-            stage_changed_at=deal.stage_changed_at, company=company,
-            people=tuple(persons[c] for c in ids if c in persons), last_touch=last_touch, last_out=last_out,
-            last_message=msgs.get(last_msg) if last_msg is not None else None))
-    return out
+        picked.append((deal, deal.company, last_touch, last_out, last_msg))
+    msgs = _messages(session, {m for *_, m in picked if m is not None})  # one subject per deal, no more
+    return [DealSnap(
+        id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
+        stage_changed_at=deal.stage_changed_at, company=company,
+        people=tuple(persons[c] for c in members.get(deal.id, []) if c in persons), last_touch=last_touch,
+        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None)
+        for deal, company, last_touch, last_out, last_msg in picked]
 
 
 def _mine(w: Window) -> Any:
-    return or_(Message.user_id == w.user_id, Message.user_id.is_(None))
+    # Same as "user_id = X OR user_id IS NULL", but not sargable on purpose: an un-ANALYZEd
+    # SQLite otherwise answers the OR from ix_messages_user_id and scans every message of the
+    # user instead of the few days the date index gives.
+    return func.coalesce(Message.user_id, w.user_id) == w.user_id
 
 
-def _waiting(session: Session, w: Window) -> list[tuple[int, int]]:
-    """(contact id, message id) of the latest mail received per person, answered by nothing after."""
+def _latest_in_window(roles: tuple[str, ...], *where: Any) -> Any:
+    """Per contact, the latest message (in ``roles``) matching ``where``: a ranked subquery.
+
+    The window's rows are MATERIALIZED first: otherwise SQLite answers PARTITION BY contact
+    from the participant index and walks every participant instead of the few days asked for.
+    """
+    recent = (select(Participant.contact_id.label("cid"), Message.id.label("mid"), Message.date.label("date"),
+                     Message.subject.label("subject"))
+              .join(Participant, Participant.message_id == Message.id)
+              .where(*where, Participant.role.in_(roles), Participant.contact_id.is_not(None))
+              .cte("recent").prefix_with("MATERIALIZED"))
+    rank = func.row_number().over(partition_by=recent.c.cid,
+                                  order_by=(recent.c.date.desc(), recent.c.mid.desc())).label("rank")
+    return select(recent.c.cid, recent.c.mid, recent.c.date, recent.c.subject, rank).subquery()
+
+
+def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
+    """(contact id, message) of the latest mail received per person, answered by nothing after."""
     since = w.utc(w.today - dt.timedelta(days=WAITING_DAYS))
-    latest: dict[int, tuple[dt.datetime, int]] = {}
-    for cid, mid, date in session.execute(
-            select(Participant.contact_id, Message.id, Message.date)
-            .join(Participant, Participant.message_id == Message.id)
-            .where(Message.date >= since, Message.kind.in_(("received", "forward")), Message.status == "active",
-                   _mine(w), Participant.role.in_(IN_ROLES), Participant.contact_id.is_not(None))):
-        if cid not in latest or latest[cid] < (date, mid):
-            latest[cid] = (date, mid)
-    out = []
-    for chunk in _chunks(latest):
-        c = aliased(Contact)
-        for cid, last_out in session.execute(select(c.id, _latest("date", OUT_ROLES, c.id)).where(c.id.in_(chunk))):
-            if last_out is None or last_out < latest[cid][0]:
-                out.append((cid, latest[cid][1]))
-    return out
+    r = _latest_in_window(IN_ROLES, Message.date >= since, Message.kind.in_(("received", "forward")),
+                          Message.status == "active", _mine(w))
+    # One statement: the window gives each person's latest mail, one seek finds our latest answer.
+    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES, r.c.cid))
+                 .where(r.c.rank == 1).order_by(r.c.cid))
+    return [(cid, MessageRef(subject or "", date)) for cid, subject, date, last_out in rows
+            if last_out is None or last_out < date]
 
 
-def _quiet(session: Session, w: Window, calls: dict[int, dt.datetime]) -> list[tuple[int, int]]:
-    """(contact id, message id) for people we last wrote to 6+ weeks ago with nothing since."""
+def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
+    """(contact id, message) for people we last wrote to 6+ weeks ago with nothing since."""
     hi = w.utc(w.today - dt.timedelta(days=w.quiet_after_days - 1))
     lo = w.utc(w.today - dt.timedelta(days=w.quiet_after_days + QUIET_WINDOW_DAYS))
-    latest: dict[int, tuple[dt.datetime, int]] = {}
-    for cid, mid, date in session.execute(
-            select(Participant.contact_id, Message.id, Message.date)
-            .join(Participant, Participant.message_id == Message.id)
-            .where(Message.date >= lo, Message.date < hi, Message.kind == "sent", Message.status == "active",
-                   _mine(w), Participant.role.in_(OUT_ROLES), Participant.contact_id.is_not(None))):
-        if cid not in latest or latest[cid] < (date, mid):
-            latest[cid] = (date, mid)
-    out = []
-    for chunk in _chunks(latest):
-        c = aliased(Contact)
-        for cid, last_any in session.execute(select(c.id, _latest("date", OUT_ROLES + IN_ROLES, c.id))
-                                             .where(c.id.in_(chunk), c.status == "active")):
-            sent_at = latest[cid][0]
-            if (last_any is None or last_any <= sent_at) and not (cid in calls and calls[cid] > sent_at):
-                out.append((cid, latest[cid][1]))
-    return out
+    r = _latest_in_window(OUT_ROLES, Message.date >= lo, Message.date < hi, Message.kind == "sent",
+                          Message.status == "active", _mine(w))
+    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES + IN_ROLES, r.c.cid),
+                                 _last_call(r.c.cid))
+                 .join(Contact, Contact.id == r.c.cid).where(r.c.rank == 1, Contact.status == "active")
+                 .order_by(r.c.cid))
+    return [(cid, MessageRef(subject or "", sent_at)) for cid, subject, sent_at, last_any, last_call in rows
+            if (last_any is None or last_any <= sent_at) and not (last_call is not None and last_call > sent_at)]
 
 
 def _tags(session: Session, ids: Iterable[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for chunk in _chunks(ids):
-        for cid, name in session.execute(select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
-                                         .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name)):
+        for cid, name in _rows(session, select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
+                               .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name)):
             out.setdefault(cid, []).append(name)
     return out
 
@@ -258,10 +271,9 @@ def last_digest_at(session: Session, user_id: int) -> dt.datetime | None:
 
 def collect(session: Session, w: Window) -> Snapshot:
     """Read everything one user's digest for one local day needs (read-only)."""
-    calls, deal_calls = _calls(session)
-    deals = _deals(session, w, calls, deal_calls)
+    deals = _deals(session, w)
     waiting = _waiting(session, w)
-    quiet = _quiet(session, w, calls)
+    quiet = _quiet(session, w)
     date_rows, tag_members, tag_names = _dates(session)
     since = last_digest_at(session, w.user_id) or w.utc(w.today - dt.timedelta(days=1))
     bounces = session.execute(
@@ -279,7 +291,6 @@ def collect(session: Session, w: Window) -> Snapshot:
     ids |= {c for _, shown in tag_members.values() for c in shown} | {b[1] for b in bounces if b[1]}
     ids |= set(no_address) | {a[0] for a in autoreplies}
     persons = people(session, ids)
-    msgs = _messages(session, [m for _, m in waiting] + [m for _, m in quiet])
     tags = _tags(session, [c for c, _ in quiet])
     dates = []
     for r in date_rows:
@@ -292,12 +303,12 @@ def collect(session: Session, w: Window) -> Snapshot:
                                          tag_people=tuple(persons[c] for c in shown if c in persons)))
     return Snapshot(
         user_email=w.user_email, user_name=w.user_name, deals=tuple(deals),
-        waiting=tuple(WaitingSnap(persons[c], msgs[m]) for c, m in waiting if c in persons and m in msgs),
+        waiting=tuple(WaitingSnap(persons[c], m) for c, m in waiting if c in persons),
         dates=tuple(dates),
         bounces=tuple(BounceSnap(a, persons.get(cid) if cid else None, bool(hard), reason, at)
                       for a, cid, hard, reason, at in bounces),
         no_address=tuple(persons[c] for c in no_address if c in persons),
-        autoreplies=tuple(AutoreplySnap(persons[c], due, text) for c, due, text in autoreplies if c in persons),
-        quiet=tuple(QuietSnap(persons[c], msgs[m], tuple(tags.get(c, ()))) for c, m in quiet
-                    if c in persons and m in msgs),
+        autoreplies=tuple(AutoreplySnap(persons[c], due or w.today, text)  # the query asks due == today
+                          for c, due, text in autoreplies if c in persons),
+        quiet=tuple(QuietSnap(persons[c], m, tuple(tags.get(c, ()))) for c, m in quiet if c in persons),
     )

@@ -89,7 +89,7 @@ class Contact(Base):
     city: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged | deleted
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)  # show: merged-in ids
     needs_new_address: Mapped[bool] = mapped_column(Boolean, default=False)
     user_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(40), default="mail")
@@ -174,7 +174,9 @@ class Participant(Base):
     __tablename__ = "message_participants"
     __table_args__ = (
         UniqueConstraint("message_id", "address", "role", name="uq_participant"),
-        Index("ix_participant_contact_date", "contact_id", "date"),
+        # Covering for "latest mail of this contact in these roles" (digest) and the timeline:
+        # a backwards scan of the index alone, no table row per candidate (migration 0002).
+        Index("ix_participant_contact_timeline", "contact_id", "date", "role", "message_id"),
         Index("ix_participant_address_date", "address", "date"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from mailcrm.config import Config
 from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import domain_of, is_free_mail, normalize_address
+from mailcrm.store import db
 from mailcrm.store.models import (
     Activity,
     Company,
@@ -38,6 +39,7 @@ except ImportError:  # pragma: no cover - during bootstrap only
 
 def sync_users(session: Session, cfg: Config) -> dict[str, int]:
     """Create/update User rows from config; returns {address: user_id} for every user address."""
+    db.serialize(session, db.LOCK_USERS)  # several daemons may start at once on PostgreSQL
     out: dict[str, int] = {}
     for u in cfg.users:
         row = session.scalar(select(User).where(User.email == u.email))
@@ -114,9 +116,9 @@ def find_or_create_contact(
     contact = Contact(name=name or None, source=source, phones=[], user_fields=[])
     if not is_free_mail(address, free_mail_extra):
         contact.company_id = company_for_domain(session, domain_of(address)).id
+    # Contact and address in one flush (through the relationship): a backfill creates thousands.
+    contact.addresses.append(EmailAddress(address=address, status="active"))
     session.add(contact)
-    session.flush()
-    session.add(EmailAddress(address=address, contact_id=contact.id, status="active"))
     session.flush()
     return contact
 
@@ -177,6 +179,9 @@ def add_message(session: Session, message: Message, raw: bytes | None) -> Messag
     session.add(message)
     if raw is not None:
         message.blob = MessageBlob(data=raw)
+    # Start the collection empty while the message is new: once a contact's flush has inserted
+    # the message, the first ``participants.append`` would otherwise lazy-load it with a SELECT.
+    message.participants = list(message.participants)
     return message
 
 
@@ -225,8 +230,11 @@ def contact_summary(session: Session, c: Contact) -> dict[str, Any]:
 
 def timeline(session: Session, contact_ids: list[int], limit: int | None = None) -> list[dict[str, Any]]:
     """Messages and activities of the given contacts, newest first."""
+    # Plain columns: the timeline needs neither ORM objects nor the (large) facts document of
+    # every message, and a busy contact has thousands of rows.
     q = (
-        select(Message, Participant.role, Participant.address)
+        select(Message.id, Message.date, Message.kind, Message.direction, Participant.role, Participant.address,
+               Message.subject, Message.snippet, Message.message_id, Message.status)
         .join(Participant, Participant.message_id == Message.id)
         .where(Participant.contact_id.in_(contact_ids))
         .order_by(Participant.date.desc(), Message.id.desc())
@@ -235,21 +243,21 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
         q = q.limit(limit)
     items: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for msg, role, address in session.execute(q):
-        if msg.id in seen:
+    for mid, date, kind, direction, role, address, subject, snippet, message_id, status in session.execute(q):
+        if mid in seen:
             continue
-        seen.add(msg.id)
+        seen.add(mid)
         items.append({
-            "type": "message", "id": msg.id, "at": msg.date, "kind": msg.kind, "direction": msg.direction,
-            "role": role, "address": address, "subject": msg.subject, "snippet": msg.snippet,
-            "message_id": msg.message_id, "status": msg.status,
+            "type": "message", "id": mid, "at": date, "kind": kind, "direction": direction,
+            "role": role, "address": address, "subject": subject, "snippet": snippet,
+            "message_id": message_id, "status": status,
         })
-    aq = select(Activity).where(Activity.contact_id.in_(contact_ids)).order_by(Activity.at.desc())
+    aq = (select(Activity.id, Activity.at, Activity.kind, Activity.text, Activity.due, Activity.data)
+          .where(Activity.contact_id.in_(contact_ids)).order_by(Activity.at.desc()))
     if limit:
         aq = aq.limit(limit)
-    for act in session.scalars(aq):
-        items.append({"type": "activity", "id": act.id, "at": act.at, "kind": act.kind, "text": act.text,
-                      "due": act.due, "data": act.data})
+    for aid, at, kind, text, due, data in session.execute(aq):
+        items.append({"type": "activity", "id": aid, "at": at, "kind": kind, "text": text, "due": due, "data": data})
     items.sort(key=lambda i: (i["at"], i["id"]), reverse=True)
     return items[:limit] if limit else items
 
