@@ -28,6 +28,10 @@ def _date(text: str | None) -> dt.date | None:
         raise UsageError(f"--date {text!r}: expected YYYY-MM-DD") from None
 
 
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+
+
 def register(app: typer.Typer) -> None:
     """Add the digest commands."""
 
@@ -47,7 +51,7 @@ def register(app: typer.Typer) -> None:
             digest, rendered = make_digest(s, cfg, u, day)
         data: dict[str, Any] = {"user": u.email, "date": day, "subject": rendered.subject, "empty": rendered.empty,
                                 "summary": digest.summary(), "text": rendered.text, "html": rendered.html}
-        emit(data, as_json, lambda d: sys.stdout.write(d["html"] if html else f"Subject: {d['subject']}\n\n{d['text']}"))
+        emit(data, as_json, lambda d: _write(d["html"] if html else f"Subject: {d['subject']}\n\n{d['text']}"))
 
     @digest_app.command("send")
     def send(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user", help="Whose digest (default: first user)."),
@@ -64,7 +68,7 @@ def register(app: typer.Typer) -> None:
             repository.sync_users(s, cfg)
         result = asyncio.run(run_digest(cfg, store.factory, u, day, f"cli:{socket.gethostname()}:{os.getpid()}"))
         store.engine.dispose()
-        emit(result, as_json, lambda r: sys.stdout.write(
+        emit(result, as_json, lambda r: _write(
             {"sent": f"digest for {r['user']} on {r['date']} sent\n",
              "skipped": f"nothing to do on {r['date']}: no digest sent (digest.empty_day = \"none\")\n",
              "taken": f"digest for {r['user']} on {r['date']} was already sent (or is being sent)\n"}.get(

@@ -164,7 +164,7 @@ def _continues(field: str, value: str, line: str) -> bool:
 
 def _unknown_key(line: str) -> bool:
     m = _HEADER_LINE.match(line.strip())
-    return bool(m) and len(m.group(1)) <= 20 and bool(m.group(2).strip())
+    return m is not None and len(m.group(1)) <= 20 and bool(m.group(2).strip())
 
 
 def _sandwiched(lines: list[str], j: int, n: int) -> bool:

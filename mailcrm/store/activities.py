@@ -113,12 +113,12 @@ def list_special_dates(session: Session) -> list[dict[str, Any]]:
                      .correlate(Contact).scalar_subquery())
     tag_count = (select(func.count()).select_from(ContactTag).where(ContactTag.tag_id == Tag.id)
                  .correlate(Tag).scalar_subquery())
-    rows = session.execute(
+    rows = list(session.execute(
         select(SpecialDate, Contact.name, first_address, Tag.name, tag_count)
         .outerjoin(Contact, Contact.id == SpecialDate.contact_id)
         .outerjoin(Tag, Tag.id == SpecialDate.tag_id)
         .where(SpecialDate.status == "active").order_by(SpecialDate.id)
-    ).all()
+    ))
     # Fixed dates in calendar order, then rules (NULLs sort differently on SQLite and PostgreSQL).
     rows.sort(key=lambda r: (r[0].month is None, r[0].month or 0, r[0].day or 0, r[0].id))
     return [{"id": d.id, "label": d.label, "on": describe(DateSpec(d.month, d.day, d.year, d.rule)),

@@ -65,7 +65,7 @@ def apply_bounce(session: Session, cfg: Config, message: Message, facts: Message
             soft = list(session.scalars(select(BounceEvent).where(
                 BounceEvent.address == r.address, BounceEvent.verified.is_(True), BounceEvent.hard.is_(False))))
             decision = rules.soft_score_decision(
-                [rules.SoftEvent(at=e.at) for e in soft], message.date,
+                [rules.SoftEvent(address=e.address, at=e.at) for e in soft], message.date,
                 threshold=cfg.bounces.soft_threshold, window_days=cfg.bounces.soft_window_days,
                 last_inbound=addr.last_inbound_at,
             )

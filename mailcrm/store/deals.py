@@ -71,7 +71,7 @@ def deal_contact_ids(session: Session, deal_id: int) -> list[int]:
 
 def _event(session: Session, deal: Deal, text: str, at: dt.datetime, data: dict[str, Any]) -> None:
     # A deal event lands on the timeline of each of the deal's people.
-    ids = deal_contact_ids(session, deal.id) or [None]
+    ids: list[int | None] = [*deal_contact_ids(session, deal.id)] or [None]
     for cid in ids:
         session.add(Activity(contact_id=cid, deal_id=deal.id, user_id=deal.user_id, kind="deal", at=at, text=text,
                              data=data))

@@ -1,0 +1,60 @@
+"""Bounce rules against a real store (SQLite and PostgreSQL): soft bounces are scored, hard ones kill."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from test_store_pipeline import ingest, mail
+
+from mailcrm.spool import SpoolMeta
+from mailcrm.store import db, repository
+from mailcrm.store.models import EmailAddress
+
+BOUNCE_META = SpoolMeta(source="smtp", mail_from="", rcpt_tos=["crm+secret@example.org"])
+
+
+def dsn(day: int, status: str, diag: str, mid: str = "s1@example.org") -> bytes:
+    """A Postfix-style RFC 3464 report about our message ``mid`` to olga@theatre.example."""
+    return (
+        f"From: MAILER-DAEMON@mx.theatre.example\r\nTo: me@example.org\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\nDate: {day:02d} Nov 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <dsn-{day}-{status}@mx.theatre.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.theatre.example\r\n\r\n"
+        f"Final-Recipient: rfc822; olga@theatre.example\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; {diag}\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: Me <me@example.org>\r\nTo: olga@theatre.example\r\nMessage-ID: <{mid}>\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+def status(factory) -> str:  # type: ignore[no-untyped-def]
+    with db.transaction(factory) as s:
+        return s.scalar(select(EmailAddress.status).where(EmailAddress.address == "olga@theatre.example"))
+
+
+def test_soft_bounces_on_five_days_mark_the_address(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+    for day in (4, 5, 6, 7):
+        ingest(factory, dsn(day, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
+        ingest(factory, dsn(day, "5.2.2", "552 5.2.2 Mailbox full, try later") .replace(b"dsn-", b"dsn2-"),
+               BOUNCE_META)  # a second one the same day counts once
+    assert status(factory) == "active"  # four days: below the default threshold of five
+    ingest(factory, dsn(8, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
+    assert status(factory) == "bounced"
+    with db.transaction(factory) as s:
+        card = repository.contact_card(s, "olga@theatre.example")
+        assert {i["kind"] for i in card["timeline"]} >= {"sent", "bounce"}  # history kept
+
+
+def test_policy_rejection_never_kills_and_hard_bounce_does(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+    ingest(factory, dsn(4, "5.7.1", "550 5.7.1 Message rejected as spam"), BOUNCE_META)
+    assert status(factory) == "active"
+    ingest(factory, dsn(5, "5.1.1", "550 5.1.1 <olga@theatre.example>: Recipient address rejected: User unknown"),
+           BOUNCE_META)
+    assert status(factory) == "bounced"
