@@ -155,3 +155,20 @@ def test_twenty_paid_deals_opened_together_spread_over_several_mornings() -> Non
     # Due on day 3..7 after opening; each morning's list holds the ones due by then (overdue stay).
     new_each_day = [per_day[0]] + [b - a for a, b in zip(per_day, per_day[1:])]
     assert per_day[-1] == 20 and max(new_each_day) < 20 and sum(1 for n in new_each_day if n) >= 3
+
+
+def test_a_long_waiting_list_shows_the_newest_and_counts_the_rest() -> None:
+    from mailcrm.digest.rules import WAITING_LIST_LIMIT
+    from mailcrm.digest.render import render
+
+    people = [person(i, f"P{i}", f"p{i}@x.ru") for i in range(1, WAITING_LIST_LIMIT + 11)]
+    waiting = tuple(WaitingSnap(x, MessageRef(f"Вопрос {i}", dt.datetime(2025, 3, 1, 8) + dt.timedelta(hours=i)))
+                    for i, x in enumerate(people))
+    d = _digest(Snapshot("me@x", None, waiting=waiting), dt.date(2025, 3, 10))
+    assert len(d.waiting) == WAITING_LIST_LIMIT and d.waiting_more == 10
+    assert d.waiting[-1].message.subject == f"Вопрос {len(people) - 1}"  # the newest is listed
+    assert "Вопрос 0" not in {w.message.subject for w in d.waiting}  # the oldest are counted only
+    assert d.summary()["waiting"] == len(people)
+    for html in (False, True):
+        out = render(d, "en")
+        assert "and 10 older ones" in (out.html if html else out.text)

@@ -45,6 +45,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tag": "tag",
         "untagged": "no tag",
         "more": "and {n} more",
+        "more_older": "and {n} older ones",
         "sent": "sent",
         "hard": "hard",
         "soft": "soft",
@@ -79,6 +80,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tag": "тег",
         "untagged": "без тега",
         "more": "и ещё {n}",
+        "more_older": "и ещё {n}, более давних",
         "sent": "отправлено",
         "hard": "постоянная ошибка",
         "soft": "временная ошибка",
@@ -143,7 +145,7 @@ def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> 
     def day(when: dt.date) -> str:
         return when.strftime("%d.%m.%Y") if language == "ru" else when.isoformat()
 
-    n = len(digest.call_today) + len(digest.new_leads) + len(digest.waiting)
+    n = len(digest.call_today) + len(digest.new_leads) + len(digest.waiting) + digest.waiting_more
     subject = (strings["subject_empty"] if digest.is_empty else strings["subject"]).format(
         n=n or digest.summary()["dates"] + len(digest.bounces), date=day(digest.today))
     ctx = {

@@ -17,6 +17,7 @@ from mailcrm.domain.special_dates import DateSpec, occurrences_between
 
 DATES_AHEAD_DAYS = 7
 QUIET_LIST_LIMIT = 15  # per tag; the rest is summed up as "and N more"
+WAITING_LIST_LIMIT = 30  # a morning mail naming thousands of people helps nobody: newest first, then "and N more"
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Digest:
     call_today: tuple[CallItem, ...] = ()
     new_leads: tuple[DealSnap, ...] = ()
     waiting: tuple[WaitingSnap, ...] = ()
+    waiting_more: int = 0  # waiting mail beyond WAITING_LIST_LIMIT (counted, not listed)
     dates: tuple[DateItem, ...] = ()
     bounces: tuple[BounceSnap, ...] = ()
     no_address: tuple[Person, ...] = ()
@@ -177,7 +179,7 @@ class Digest:
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
-        return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting),
+        return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
                 "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet)}
 
@@ -236,7 +238,8 @@ def build_digest(
     """Apply every rule: the sections of the digest for the user's local ``today``."""
     leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage)),
                          key=lambda d: (d.opened_at, d.id)))
-    waiting = tuple(sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id)))
+    newest = sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id), reverse=True)
+    waiting = tuple(reversed(newest[:WAITING_LIST_LIMIT]))  # listed oldest first, as before
     autoreplies = tuple(a for a in snapshot.autoreplies if a.back_on == today)
     bounces = tuple(sorted(snapshot.bounces, key=lambda b: (b.at, b.address)))
     return Digest(
@@ -247,6 +250,7 @@ def build_digest(
         call_today=call_today(snapshot, stages, lead_stage, today, tz),
         new_leads=leads,
         waiting=waiting,
+        waiting_more=max(0, len(newest) - WAITING_LIST_LIMIT),
         dates=special_dates(snapshot, today),
         bounces=bounces,
         no_address=tuple(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id))),
