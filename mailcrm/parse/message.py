@@ -137,7 +137,8 @@ def parse_message(
     if kind in ("sent", "received", "forward"):
         # The signature ends the new text, not the quoted history (which ends with someone else's).
         sig_text = reply or own_text
-        sig = _safe(lambda: signature.extract_signature(sig_text, sender=sig_sender, region=region), defects, "signature")
+        sig = _safe(lambda: signature.extract_signature(sig_text, sender=sig_sender, region=region, unquoted=bool(reply)),
+                    defects, "signature")
     if sig is not None and reply.endswith(sig.text.strip()) and len(reply) > len(sig.text):
         reply = reply[: -len(sig.text.strip())].rstrip()
 

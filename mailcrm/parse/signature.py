@@ -180,18 +180,23 @@ def _find_start(lines: list[str], kinds: list[str], sender: set[str], text_above
     return found[-1][0] if found else None
 
 
-def extract_signature(text: str, *, sender: Address | None = None, region: str = "RU") -> Signature | None:
-    """Find the signature block at the end of ``text`` and read its fields; None when absent."""
+def extract_signature(text: str, *, sender: Address | None = None, region: str = "RU",
+                      unquoted: bool = False) -> Signature | None:
+    """Find the signature block at the end of ``text`` and read its fields; None when absent.
+
+    ``unquoted``: the caller already cut the quoted history off (``reply_text``), so it is not
+    looked for again.
+    """
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        return _extract(text, sender, region)
+        return _extract(text, sender, region, unquoted)
     except Exception:  # noqa: BLE001 - defects are data: a parser bug must not lose the message
         return None
 
 
-def _extract(text: str, sender: Address | None, region: str) -> Signature | None:
-    lines = own_lines(text)
+def _extract(text: str, sender: Address | None, region: str, unquoted: bool = False) -> Signature | None:
+    lines = text.split("\n") if unquoted else own_lines(text)
     while lines and not lines[-1].strip():
         lines.pop()
     # Only the tail is read: a signature is short, and classifying every line of a long body
