@@ -109,8 +109,8 @@ def unquote(line: str) -> tuple[int, str]:
 def header_field(line: str) -> tuple[str, str] | None:
     """("from", "John <j@x>") for a forward/quote header line, else None."""
     text = line.strip()
-    if not text or len(text) > 2000:
-        return None
+    if not text or len(text) > 2000 or (":" not in text and "：" not in text):
+        return None  # the colon test first: this runs on every line of every body
     m = _HEADER_LINE.match(text)
     if not m:
         return None
