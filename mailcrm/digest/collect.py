@@ -146,8 +146,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
     # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
     # (a join over all deal messages lets PostgreSQL choose a scan of every message).
     deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at,
-                                  Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"),
-                                  _thread_latest("date", Deal.id).label("thread_date"))
+                                  Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"))
                   .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
     if not deals:
         return []
@@ -165,8 +164,10 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
         touches[cid] = (last_out, last_in, last_mid, _max(last_out, last_in))
         calls[cid] = last_call
     deal_calls = _deal_calls(session)
+    # The thread message's date comes with its subject (one IN query), not from a second subquery.
+    thread_refs = _messages(session, {d.thread_mid for d in deals if d.thread_mid is not None})
     thread_last: dict[int, tuple[dt.datetime, int]] = {
-        d.id: (d.thread_date, d.thread_mid) for d in deals if d.thread_mid is not None}
+        d.id: (thread_refs[d.thread_mid].date, d.thread_mid) for d in deals if d.thread_mid in thread_refs}
     persons = people(session, touches)
     picked: list[tuple[Any, Any, dt.datetime | None, dt.datetime | None, int | None]] = []
     for deal in deals:
@@ -178,7 +179,8 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
         last_msg = max(candidates)[1] if candidates else None
         last_touch = _max(last_out, *(touches[c][1] for c in ids), *(d for d, _ in candidates))
         picked.append((deal, deal.company, last_touch, last_out, last_msg))
-    msgs = _messages(session, {m for *_, m in picked if m is not None})  # one subject per deal, no more
+    msgs = dict(thread_refs)
+    msgs.update(_messages(session, {m for *_, m in picked if m is not None and m not in msgs}))  # one per deal
     return [DealSnap(
         id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
         stage_changed_at=deal.stage_changed_at, company=company,
