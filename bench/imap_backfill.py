@@ -2,7 +2,8 @@
 
 One run, one Dovecot (started here on loopback), the same N messages (default 20,000):
   (a) bare: SEARCH, then FETCH RFC822 in batches of 200 - the ceiling for any IMAP client;
-  (b) `mailcrm import imap` (subprocess): FETCH + fsync'd spool + parse + one transaction per message;
+  (b) `mailcrm import imap` (subprocess): FETCH + parse + store, committed in batches (the read-only
+      source holds the mail until the checkpoint moves, so no spool copy);
   (c) `mailcrm import mbox` on the same messages (no IMAP at all).
 Prints messages/s and the ratio b/a (target >= 0.7).  Nothing is asserted.
 

@@ -59,6 +59,9 @@ class Daemon:
         with db.transaction(self.factory) as s:
             repository.sync_users(s, self.cfg)
         self.spool = Spool(self.cfg.spool_path())
+        if not self.spool.become_worker():
+            raise ConfigError(f"{self.cfg.spool_path()}: another `mailcrm serve` is already running on this spool "
+                              "(each daemon needs its own data_dir)")
         pending = self.spool.recover()
         self.worker = Worker(self.cfg, self.factory, self.spool)
         self.log.info("store ready", db=self.engine.dialect.name, pending=pending)
@@ -115,6 +118,7 @@ class Daemon:
         for t in self.threads:
             await asyncio.to_thread(t.join, DRAIN_SECONDS)
         self.engine.dispose()
+        self.spool.stop_being_worker()
         self.log.info("stopped")
 
     async def run_forever(self) -> None:

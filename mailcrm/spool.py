@@ -17,6 +17,7 @@ and removes them (``done``) only after its database transaction committed.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import glob
 import json
 import os
@@ -98,6 +99,32 @@ class Spool:
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
+        self._worker_lock: Any = None
+
+    # -- the one claiming process ------------------------------------------------
+    def become_worker(self) -> bool:
+        """Take the spool's worker lock (an flock held while this process runs); False if another has it.
+
+        Claims are tracked in memory, so only one process may claim from a spool: the daemon, or a
+        CLI command (``quarantine retry``) when no daemon runs.  The kernel drops the lock when the
+        holder dies, so a SIGKILLed daemon never leaves it stale.
+        """
+        if self._worker_lock is not None:
+            return True
+        fh = open(self.root / "worker.lock", "a+b")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._worker_lock = fh
+        return True
+
+    def stop_being_worker(self) -> None:
+        """Release the worker lock (at shutdown)."""
+        if self._worker_lock is not None:
+            self._worker_lock.close()
+            self._worker_lock = None
 
     # -- writing -----------------------------------------------------------------
     def put(self, raw: bytes, meta: SpoolMeta) -> str:
@@ -117,11 +144,13 @@ class Spool:
         """Ids of committed items in incoming/, oldest first."""
         return sorted(name[:-4] for name in os.listdir(self.root / INCOMING) if name.endswith(".msg"))
 
-    def claim(self, limit: int = 100) -> list[SpoolItem]:
-        """Claim up to ``limit`` unclaimed items (in-process; one worker per spool)."""
+    def claim(self, limit: int = 100, only: set[str] | None = None) -> list[SpoolItem]:
+        """Claim up to ``limit`` unclaimed items (in-process; one worker per spool), or just ``only``."""
         out: list[SpoolItem] = []
         with self._lock:
             for item_id in self.pending_ids():
+                if only is not None and item_id not in only:
+                    continue
                 if item_id in self._claimed:
                     continue
                 item = self._load(INCOMING, item_id)

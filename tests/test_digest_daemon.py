@@ -144,6 +144,8 @@ def test_missed_digest_goes_out_at_start_and_restarts_send_nothing_more(tmp_path
         time.sleep(1.0)
         assert relay.count() == 1
         assert _runs(cfg) == [(now.date(), "sent")]
+        [row] = json.loads(d.cli("status", "--json").stdout)["digests"]
+        assert (row["user"], row["last_date"], row["last_status"]) == (USER, now.date().isoformat(), "sent")
     finally:
         d.stop()
         relay.stop()

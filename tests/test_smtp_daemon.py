@@ -274,3 +274,10 @@ def test_sigterm_drains_open_transaction(tmp_path: Path) -> None:
         assert wait_for(lambda: d.cli("show", "ivan@theatre.ru", check=False).returncode == 0)
     finally:
         d.stop()
+
+
+def test_second_daemon_on_the_same_spool_refuses_to_start(daemon: DaemonProcess) -> None:
+    res = daemon.cli("serve", "--listen", f"127.0.0.1:{free_port()}", check=False)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "already running" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -57,3 +57,21 @@ def test_unreadable_sidecar_is_still_claimable(tmp_path: Path) -> None:
     [item] = spool.claim()
     assert item.meta.reason and "unreadable sidecar" in item.meta.reason
     assert item.read() == b"raw bytes"
+
+
+def test_one_claiming_process_per_spool(tmp_path: Path) -> None:
+    """Claims live in memory, so a second process may not claim: the worker lock says who may."""
+    import subprocess
+    import sys
+
+    spool = Spool(tmp_path / "spool")
+    assert spool.become_worker()
+    probe = ("import sys; from mailcrm.spool import Spool; "
+             "print(Spool(sys.argv[1]).become_worker())")
+    other = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "spool")], capture_output=True, text=True,
+                           timeout=60)
+    assert other.stdout.strip() == "False", other.stderr
+    spool.stop_being_worker()
+    other = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "spool")], capture_output=True, text=True,
+                           timeout=60)
+    assert other.stdout.strip() == "True", other.stderr

@@ -88,14 +88,21 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
     sources: list[dict[str, Any]] = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}]
     from sqlalchemy import select
 
-    from mailcrm.store.models import SourceState
+    from mailcrm.store.models import DigestRun, SourceState, User
 
+    digests: list[dict[str, Any]] = []
     with db.transaction(store.factory) as s:
         last = repository.last_ingested(s)
         counts = repository.counts(s)
         for row in s.scalars(select(SourceState).order_by(SourceState.name)):
             sources.append({"name": row.name, "ok_at": row.ok_at, "error": row.error, "error_at": row.error_at,
                             "uidvalidity": row.uidvalidity, "last_uid": row.last_uid, "state": row.state})
+        for u in cfg.users:
+            run = s.scalars(select(DigestRun).join(User, User.id == DigestRun.user_id).where(User.email == u.email)
+                            .order_by(DigestRun.local_date.desc(), DigestRun.id.desc()).limit(1)).first()
+            digests.append({"user": u.email, "digest_time": u.digest_time, "timezone": u.timezone,
+                            "last_date": run.local_date if run else None, "last_status": run.status if run else None,
+                            "sent_at": run.sent_at if run else None, "error": run.error if run else None})
     store.engine.dispose()
     return {
         "spool_depth": spool.depth(),
@@ -103,8 +110,21 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
         "last_message": last,
         "counts": counts,
         "sources": sources,
+        "digests": digests,
         "database": store.engine.dialect.name,
     }
+
+
+def _await_daemon(spool: Spool, ids: set[str], timeout: float = 120.0) -> dict[str, str]:
+    """Outcomes of requeued items that the running daemon processes: done, quarantined, or pending."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and ids & set(spool.pending_ids()):
+        time.sleep(0.2)
+    pending = ids & set(spool.pending_ids())
+    quarantined = {q.id for q in spool.quarantined()}
+    return {i: "pending" if i in pending else "quarantined" if i in quarantined else "processed" for i in sorted(ids)}
 
 
 def register(app: typer.Typer) -> None:
@@ -158,6 +178,9 @@ def register(app: typer.Typer) -> None:
             console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
             print_table("sources", ["name", "ok at", "error"],
                         [(s["name"], s.get("ok_at") or s.get("listen"), s.get("error")) for s in d["sources"]])
+            print_table("digests", ["user", "at", "last", "status", "error"],
+                        [(g["user"], f"{g['digest_time']} {g['timezone']}", g["last_date"], g["last_status"], g["error"])
+                         for g in d["digests"]])
 
         emit(data, as_json, render)
 
@@ -233,20 +256,25 @@ def register(app: typer.Typer) -> None:
             items = [one]
         else:
             raise UsageError("give an id or --all")
-        for it in items:
-            spool.requeue(it)
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            repository.sync_users(s, cfg)
-        worker = Worker(cfg, store.factory, spool)
-        outcomes: dict[str, str] = {}
-        worker.on_committed(lambda it, outcome: outcomes.__setitem__(it.id, outcome))
         ids = {i.id for i in items}
-        for it in spool.claim(limit=100000):
-            if it.id in ids:
+        outcomes: dict[str, str] = {}
+        if spool.become_worker():
+            # No daemon on this spool: process the items here, and only them.
+            for it in items:
+                spool.requeue(it)
+            store = open_store(cfg)
+            with db.transaction(store.factory) as s:
+                repository.sync_users(s, cfg)
+            worker = Worker(cfg, store.factory, spool)
+            worker.on_committed(lambda it, outcome: outcomes.__setitem__(it.id, outcome))
+            for it in spool.claim(limit=len(ids), only=ids):
                 worker.process_item(it)
-            else:
-                spool.release(it)
+            spool.stop_being_worker()
+        else:
+            # A running daemon owns the spool's claims: hand the items back to it and wait.
+            for it in items:
+                spool.requeue(it)
+            outcomes = _await_daemon(spool, ids)
         emit({"retried": len(items), "outcomes": outcomes}, as_json,
              lambda d: console.print(f"retried {d['retried']}: " + ", ".join(f"{k}={v}" for k, v in d["outcomes"].items())))
 

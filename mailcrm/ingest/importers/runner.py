@@ -90,11 +90,11 @@ class BatchSpool(Spool):
         """Ids of the held messages, in reading order."""
         return sorted(self._items)
 
-    def claim(self, limit: int = 100) -> list[SpoolItem]:
-        """Claim up to ``limit`` held messages."""
+    def claim(self, limit: int = 100, only: set[str] | None = None) -> list[SpoolItem]:
+        """Claim up to ``limit`` held messages (or just ``only``)."""
         out: list[SpoolItem] = []
         for item_id in sorted(self._items):
-            if item_id in self._claimed:
+            if item_id in self._claimed or (only is not None and item_id not in only):
                 continue
             self._claimed.add(item_id)
             out.append(self._items[item_id])
