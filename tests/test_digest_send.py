@@ -134,13 +134,26 @@ def test_relay_failure_is_retried_with_backoff_and_shown_in_status(store, tls_re
         run = s.scalar(select(DigestRun).where(DigestRun.user_id == uid))
         assert run is not None and (run.status, run.attempts) == ("failed", 1)
     # A later run the same day (the scheduler's retry job, or the next start) tries again; the relay
-    # comes back during the backoff pause and the second SMTP attempt gets through.
-    timer = threading.Timer(0.3, tls_relay.start)
-    timer.start()
+    # comes back during the backoff pause (started once that run's first attempt is recorded as
+    # failed, so a slow machine cannot let the first attempt through) and the second attempt succeeds.
+    def error_at() -> dt.datetime | None:
+        with db.transaction(factory) as s:
+            return s.scalar(select(SourceState.error_at).where(SourceState.name == send_mod.RELAY_SOURCE))
+
+    before = error_at()
+
+    def start_after_first_failure() -> None:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=30)
+        while error_at() == before and dt.datetime.now() < deadline:
+            threading.Event().wait(0.02)
+        tls_relay.start()
+
+    starter = threading.Thread(target=start_after_first_failure)
+    starter.start()
     try:
         ok = _run(cfg, factory, base_delay=1.0)
     finally:
-        timer.join()
+        starter.join()
     assert ok["outcome"] == schedule.SENT and ok["attempts"] == 2
     assert tls_relay.count() == 1
     relay_row = next(r for r in status_data(cfg)["sources"] if r["name"] == send_mod.RELAY_SOURCE)
