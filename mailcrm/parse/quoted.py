@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from mailcrm.parse.quote_headers import header_field, separator_kind
+
 __all__ = ["own_lines"]
 
 _WROTE = re.compile(
@@ -26,23 +28,6 @@ _ATTRIBUTION_START = re.compile(
     r"\w+,? \d{1,2} \w+ \d{4}|\d{1,2} \w+\.? \d{4})\b",
     re.IGNORECASE,
 )
-_ORIGINAL = re.compile(
-    r"^\s*[-_=*]{2,}\s*(?:original message|исходное сообщение|пересылаемое сообщение|forwarded message|"
-    r"ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|"
-    r"oorspronkelijk bericht|opprinnelig melding|originalmeddelande|alkuperäinen viesti|"
-    r"wiadomość oryginalna|oprindelig meddelelse|mensagem original|reply message|"
-    r"переслан\w* сообщение)\s*[-_=*]*\s*$",
-    re.IGNORECASE,
-)
-_BEGIN_FORWARD = re.compile(r"^\s*(?:begin forwarded message|начало переадресованного сообщения)\s*:\s*$", re.I)
-_HEADER_FROM = re.compile(
-    r"^\s*\*?(?:from|от|von|de|da|van|fra|från|od|lähettäjä|kimden|feladó)\*?\s*:\s*\S", re.IGNORECASE)
-_HEADER_NEXT = re.compile(
-    r"^\s*\*?(?:sent|date|to|subject|cc|отправлено|дата|кому|тема|копия|gesendet|datum|an|betreff|"
-    r"envoyé|à|objet|enviado|para|asunto|inviato|a|oggetto|verzonden|aan|onderwerp|sendt|til|emne|"
-    r"skickat|till|ämne|wysłane|do|temat|lähetetty|vastaanottaja|aihe|tarih|kime|konu)\*?\s*:",
-    re.IGNORECASE,
-)
 _RULE = re.compile(r"^\s*[_\-=]{5,}\s*$")
 _LIST_FOOTER = re.compile(r"mailing list|listinfo|unsubscribe|list-unsubscribe|рассылк|отписаться", re.I)
 
@@ -53,9 +38,10 @@ def _is_quoted(line: str) -> bool:
 
 def _header_block_at(lines: list[str], i: int) -> bool:
     """True when an Outlook-style header ("From: …" then "Sent:/To:/Subject: …") starts at ``i``."""
-    if not _HEADER_FROM.match(lines[i]):
+    first = header_field(lines[i].lstrip("*"))
+    if first is None or first[0] != "from" or not first[1]:
         return False
-    return any(_HEADER_NEXT.match(lines[j]) for j in range(i + 1, min(i + 5, len(lines))))
+    return any(header_field(lines[j]) is not None for j in range(i + 1, min(i + 5, len(lines))))
 
 
 def _attribution_at(lines: list[str], i: int) -> int:
@@ -85,7 +71,7 @@ def _attribution_at(lines: list[str], i: int) -> int:
 def _to_end_header(lines: list[str], i: int) -> bool:
     """A header after which everything is quoted (Outlook, forwarded blocks)."""
     line = lines[i]
-    if _ORIGINAL.match(line) or _BEGIN_FORWARD.match(line) or _header_block_at(lines, i):
+    if separator_kind(line) in ("forward", "original") or _header_block_at(lines, i):
         return True
     return bool(_RULE.match(line) and i + 1 < len(lines) and any(
         _header_block_at(lines, j) for j in range(i + 1, min(i + 3, len(lines)))))
