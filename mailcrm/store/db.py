@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,8 +28,25 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _wal(cur: sqlite3.Cursor) -> None:
+    """Switch to WAL (persistent, so usually a no-op read). Switching takes an exclusive lock and
+    SQLite answers SQLITE_BUSY at once, without the busy handler, when another process is opening the
+    same new file; so retry for a while instead of failing a daemon that starts beside another."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and synchronous=NORMAL."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and synchronous=FULL."""
     url = normalize_url(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
@@ -41,12 +60,12 @@ def make_engine(url: str) -> Engine:
             # RELEASE would commit; we take over (SQLAlchemy's documented SQLite recipe).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            _wal(cur)
             cur.execute("PRAGMA foreign_keys=ON")
             # FULL, not NORMAL: the worker deletes the spooled copy right after commit, so the commit
             # itself must survive a power loss (WAL + NORMAL may lose the last transactions).
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")
