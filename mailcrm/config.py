@@ -244,6 +244,22 @@ class IngestConfig(_Strict):
 
     max_attempts: int = Field(default=5, ge=1)  # transient failures before quarantine
     free_mail_domains: list[str] = Field(default_factory=list)  # added to the built-in list
+    # Parser processes beside the worker thread: "auto" = 1 with two or more cores, else 0 (parse in
+    # the worker thread).
+    parse_processes: int | Literal["auto"] = "auto"
+
+    @field_validator("parse_processes")
+    @classmethod
+    def _processes(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 0 <= v <= 16:
+            raise ValueError("must be \"auto\" or a number from 0 to 16")
+        return v
+
+    def parser_processes(self) -> int:
+        """The number of parser processes to start."""
+        if self.parse_processes == "auto":
+            return 1 if (os.cpu_count() or 1) >= 2 else 0
+        return int(self.parse_processes)
 
 
 class LogConfig(_Strict):

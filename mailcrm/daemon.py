@@ -21,6 +21,7 @@ from mailcrm import log
 from mailcrm.config import Config
 from mailcrm.errors import ConfigError
 from mailcrm.ingest import smtp as smtp_mod
+from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
 from mailcrm.spool import Spool
 from mailcrm.store import db, migrate, repository
@@ -63,7 +64,8 @@ class Daemon:
             raise ConfigError(f"{self.cfg.spool_path()}: another `mailcrm serve` is already running on this spool "
                               "(each daemon needs its own data_dir)")
         pending = self.spool.recover()
-        self.worker = Worker(self.cfg, self.factory, self.spool)
+        self.parser = ParsePool(self.cfg.ingest.parser_processes())
+        self.worker = Worker(self.cfg, self.factory, self.spool, self.parser)
         self.log.info("store ready", db=self.engine.dialect.name, pending=pending)
 
     async def start(self) -> None:
@@ -117,6 +119,7 @@ class Daemon:
         self.spool.wake()
         for t in self.threads:
             await asyncio.to_thread(t.join, DRAIN_SECONDS)
+        await asyncio.to_thread(self.parser.close)
         self.engine.dispose()
         self.spool.stop_being_worker()
         self.log.info("stopped")

@@ -183,6 +183,12 @@ class Spool:
         with self._lock:
             self._claimed.discard(item.id)
 
+    def unclaim(self, items: list[SpoolItem]) -> None:
+        """Give claimed items back untouched (claimed ahead, never attempted)."""
+        with self._lock:
+            for item in items:
+                self._claimed.discard(item.id)
+
     def done(self, item: SpoolItem) -> None:
         """Remove a processed item: call only after its transaction committed."""
         try:

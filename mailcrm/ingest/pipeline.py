@@ -41,17 +41,36 @@ class Job:
     contacts: dict[str, int] = field(default_factory=dict)  # address -> contact id
     outcome: str | None = None
     users: dict[str, int | None] = field(default_factory=dict)  # cache: user email -> User.id
+    # Identities known to be stored, looked up for a whole batch at once (None: ask the store).
+    stored: set[str] | None = None
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    """What the pure parser needs from the config (plain data: it crosses to parser processes)."""
+
+    user_addresses: frozenset[str]
+    dropbox_addresses: frozenset[str]
+    region: str
+
+    @classmethod
+    def of(cls, cfg: Config) -> "ParseSettings":
+        """The settings for ``cfg``."""
+        return cls(cfg.user_addresses(), cfg.dropbox_addresses(), cfg.users[0].phone_region if cfg.users else "RU")
+
+    def parse(self, meta: SpoolMeta, raw: bytes) -> MessageFacts:
+        """Parse with the users' addresses (pure; never raises)."""
+        return parse_message(
+            raw,
+            user_addresses=self.user_addresses,
+            dropbox_addresses=self.dropbox_addresses | frozenset(a.lower() for a in meta.rcpt_tos),
+            region=self.region,
+        )
 
 
 def parse_job(cfg: Config, meta: SpoolMeta, raw: bytes) -> MessageFacts:
     """Parse with the users' addresses (pure; never raises)."""
-    region = cfg.users[0].phone_region if cfg.users else "RU"
-    return parse_message(
-        raw,
-        user_addresses=cfg.user_addresses(),
-        dropbox_addresses=cfg.dropbox_addresses() | frozenset(a.lower() for a in meta.rcpt_tos),
-        region=region,
-    )
+    return ParseSettings.of(cfg).parse(meta, raw)
 
 
 def _context(cfg: Config, meta: SpoolMeta) -> Context:
@@ -87,7 +106,8 @@ def stage_store(session: Session, job: Job) -> None:
     """Insert the message (idempotent by identity), its raw bytes and its participants."""
     facts, plan = job.facts, job.plan
     assert facts is not None and plan is not None
-    if repo.message_by_identity(session, facts.identity) is not None:
+    if (facts.identity in job.stored if job.stored is not None
+            else repo.message_by_identity(session, facts.identity) is not None):
         job.outcome = DUPLICATE
         return
     email = _primary(job.cfg, plan.user_address)
@@ -230,10 +250,17 @@ STAGES: tuple[Callable[[Session, Job], None], ...] = (
 
 
 def ingest(session: Session, cfg: Config, meta: SpoolMeta, raw: bytes, now: dt.datetime | None = None,
-           users: dict[str, int | None] | None = None) -> Job:
-    """Run every stage for one message inside the caller's transaction; returns the job."""
-    job = Job(cfg=cfg, meta=meta, raw=raw, now=now or utcnow(), users=users if users is not None else {})
-    job.facts = parse_job(cfg, meta, raw)
+           users: dict[str, int | None] | None = None, facts: MessageFacts | None = None,
+           stored: set[str] | None = None) -> Job:
+    """Run every stage for one message inside the caller's transaction; returns the job.
+
+    ``facts``: the message already parsed (by a parser process, see ``parse_pool``); parsed here
+    otherwise.  ``stored``: the identities already in the store, when the caller looked them up
+    for a batch (it must add each message it commits).
+    """
+    job = Job(cfg=cfg, meta=meta, raw=raw, now=now or utcnow(), users=users if users is not None else {},
+              stored=stored)
+    job.facts = facts if facts is not None else parse_job(cfg, meta, raw)
     for stage in STAGES:
         stage(session, job)
         if job.outcome is not None:

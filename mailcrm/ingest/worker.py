@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,8 +21,11 @@ from mailcrm import log
 from mailcrm.config import Config
 from mailcrm.errors import Rejected, StoreUnavailable, Transient
 from mailcrm.ingest import pipeline
+from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied, Pending
+from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import Spool, SpoolItem
 from mailcrm.store import db
+from mailcrm.store import repository as repo
 
 QUARANTINED = "quarantined"
 RETRY = "retry"
@@ -29,11 +33,24 @@ AckCallback = Callable[[SpoolItem, str], None]
 BATCH = 50  # items per transaction (group commit); each item has its own savepoint
 
 
+@dataclass
+class Prepared:
+    """A claimed batch read from the spool, its parsing under way."""
+
+    items: list[SpoolItem]
+    raws: dict[str, bytes]
+    failures: dict[str, str]  # item id -> "retry:..." for items that could not be read
+    parsing: Pending
+
+
 class Worker:
     """Processes spooled messages into the store."""
 
-    def __init__(self, cfg: Config, factory: sessionmaker[Session], spool: Spool) -> None:
+    def __init__(self, cfg: Config, factory: sessionmaker[Session], spool: Spool,
+                 parser: ParsePool | None = None) -> None:
         self.cfg = cfg
+        self.parser = parser or ParsePool(0)
+        self.settings = pipeline.ParseSettings.of(cfg)
         self.factory = factory
         self.spool = spool
         self.log = log.get("mailcrm.worker")
@@ -53,31 +70,65 @@ class Worker:
         return self.process_batch([item])[item.id]
 
     def process_batch(self, items: list[SpoolItem]) -> dict[str, str]:
-        """Apply items in one transaction (group commit), each inside its own savepoint.
+        """Read, parse and apply ``items`` (see ``apply``)."""
+        return self.apply(self.prepare(items))
+
+    def prepare(self, items: list[SpoolItem]) -> Prepared:
+        """Read the items' bytes and start parsing them (in a parser process when there is one)."""
+        raws: dict[str, bytes] = {}
+        failures: dict[str, str] = {}
+        for item in items:
+            try:
+                raws[item.id] = item.read()
+            except OSError as exc:
+                failures[item.id] = f"retry:cannot read spool file: {exc}"
+        jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws]
+        return Prepared(items, raws, failures, self.parser.submit(self.settings, jobs))
+
+    def apply(self, prepared: Prepared) -> dict[str, str]:
+        """Apply a prepared batch in one transaction (group commit), each item in its own savepoint.
 
         A message that fails rolls back only its savepoint and is quarantined after the
         commit; a database outage rolls back the batch and every item is retried later.
         Spool removal and source acks happen only after the commit.
         """
+        items = prepared.items
         results: dict[str, str] = {}
-        failures: dict[str, str] = {}
+        failures = dict(prepared.failures)
         jobs: dict[str, pipeline.Job] = {}
+        parsed: dict[str, Parsed] = dict(zip([i.id for i in items if i.id in prepared.raws],
+                                             prepared.parsing.result()))
         try:
             with db.transaction(self.factory) as session:
                 # SQLite: take the write lock up front.  A deferred transaction that read first
                 # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
                 # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
                 session.connection(execution_options={"immediate": True})
+                # One lookup of the batch's identities instead of one per message; a message
+                # committed below joins the set, so a second copy in the same batch is a duplicate.
+                stored = repo.stored_identities(session, [f.identity for f in parsed.values()
+                                                          if isinstance(f, MessageFacts)])
                 for item in items:
-                    try:
-                        raw = item.read()
-                    except OSError as exc:
-                        failures[item.id] = f"retry:cannot read spool file: {exc}"
+                    if item.id in failures:
                         continue
+                    facts = parsed[item.id]
+                    if isinstance(facts, (ParseFailed, ParserDied)):
+                        failures[item.id] = f"quarantine:error: {facts}"
+                        continue
+                    if isinstance(facts, RecursionError):
+                        failures[item.id] = "quarantine:message nested too deeply (recursion limit)"
+                        continue
+                    if isinstance(facts, BaseException):
+                        failures[item.id] = f"quarantine:error: {type(facts).__name__}: {str(facts)[:300]}"
+                        continue
+                    raw = prepared.raws[item.id]
                     savepoint = session.begin_nested()
                     try:
-                        jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, raw, users=self._users)
+                        jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, raw, users=self._users,
+                                                        facts=facts, stored=stored)
                         savepoint.commit()
+                        if jobs[item.id].outcome == pipeline.STORED:
+                            stored.add(facts.identity)
                     except Rejected as exc:
                         savepoint.rollback()
                         failures[item.id] = f"quarantine:rejected: {exc}"
@@ -144,19 +195,39 @@ class Worker:
 
     # -- loops ----------------------------------------------------------------------------
     def process_available(self, limit: int | None = None) -> int:
-        """Process everything currently in the spool (or ``limit`` items); returns items handled."""
+        """Process everything currently in the spool (or ``limit`` items); returns items handled.
+
+        The next batch is claimed and its parsing started before the current one is applied, so
+        a parser process works while this thread writes.
+        """
         handled = 0
-        while True:
-            want = BATCH if not limit else min(BATCH, limit - handled)
-            batch = self.spool.claim(limit=want)
-            if not batch:
-                return handled
-            results = self.process_batch(batch)
-            handled += len(batch)
-            if all(r == RETRY for r in results.values()):
-                return handled  # nothing progressed: let the caller back off
-            if limit and handled >= limit:
-                return handled
+        ahead: Prepared | None = None
+        try:
+            while True:
+                if ahead is None:
+                    batch = self.spool.claim(limit=self._want(limit, handled))
+                    if not batch:
+                        return handled
+                    ahead = self.prepare(batch)
+                current, ahead = ahead, None
+                after = handled + len(current.items)
+                if not limit or after < limit:
+                    more = self.spool.claim(limit=self._want(limit, after))
+                    if more:
+                        ahead = self.prepare(more)
+                results = self.apply(current)
+                handled = after
+                if all(r == RETRY for r in results.values()):
+                    return handled  # nothing progressed: let the caller back off
+                if limit and handled >= limit:
+                    return handled
+        finally:
+            if ahead is not None:
+                self.spool.unclaim(ahead.items)  # claimed ahead but not applied: back to the queue
+
+    @staticmethod
+    def _want(limit: int | None, handled: int) -> int:
+        return BATCH if not limit else min(BATCH, limit - handled)
 
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; finishes the current transaction before returning."""

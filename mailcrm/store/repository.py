@@ -171,6 +171,15 @@ def message_by_identity(session: Session, identity: str) -> Message | None:
     return session.scalar(select(Message).where(Message.identity == identity))
 
 
+def stored_identities(session: Session, identities: list[str]) -> set[str]:
+    """Which of these idempotency keys are stored already (one query per 500 keys)."""
+    out: set[str] = set()
+    keys = sorted(set(identities))
+    for i in range(0, len(keys), 500):
+        out.update(session.scalars(select(Message.identity).where(Message.identity.in_(keys[i:i + 500]))))
+    return out
+
+
 def add_message(session: Session, message: Message, raw: bytes | None) -> Message:
     """Add a message (and its raw bytes) to the session; the unique identity enforces idempotency.
 

@@ -86,13 +86,13 @@ def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folde
         resumed = imap_state.load(factory, name)
     report = ImportReport(source=f"import:imap:{acct.name}", checkpoint=name,
                           resumed_from=resumed.last_uid or None)
-    session = ImportSession(cfg, factory, report)
     try:
         client = connect(acct)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (and never the password)
         raise UsageError(f"{acct.host}:{acct.port}: cannot log in: {type(exc).__name__}: {exc}") from None
+    session = ImportSession(cfg, factory, report)
     try:
         if not client.folder_exists(folder):
             raise UsageError(f"{acct.name}: no folder {folder!r}")
@@ -107,6 +107,7 @@ def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folde
         report.found = res.spooled
         report.private = res.private
     finally:
+        session.close()
         try:
             client.logout()
         except Exception:  # noqa: BLE001

@@ -40,4 +40,7 @@ def import_maildir(cfg: Config, factory: sessionmaker[Session], path: Path, prog
 
     if progress is not None:
         progress(0, len(keys))
-    return run_positional(session, items(), meta, progress, len(keys))
+    try:
+        return run_positional(session, items(), meta, progress, len(keys))
+    finally:
+        session.close()

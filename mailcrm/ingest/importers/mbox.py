@@ -44,4 +44,5 @@ def import_mbox(cfg: Config, factory: sessionmaker[Session], path: Path, progres
     try:
         return run_positional(session, items(), meta, progress, len(keys) - start)
     finally:
+        session.close()
         box.close()

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm.config import Config
 from mailcrm.errors import StoreUnavailable
 from mailcrm.ingest import imap_state
+from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker
 from mailcrm.spool import INCOMING, QUARANTINE, Spool, SpoolItem, SpoolMeta
 
@@ -142,8 +143,13 @@ class ImportSession:
         self.report = report
         self.spool = BatchSpool(cfg.data_path() / "import-spool", cfg.spool_path() / QUARANTINE)
         self.spool.recover()
-        self.worker = Worker(cfg, factory, self.spool)
+        self.parser = ParsePool(cfg.ingest.parser_processes())
+        self.worker = Worker(cfg, factory, self.spool, self.parser)
         self.worker.on_committed(self._count)
+
+    def close(self) -> None:
+        """Stop the parser processes."""
+        self.parser.close()
 
     def _count(self, item: SpoolItem, outcome: str) -> None:
         self.report.outcomes[outcome] += 1
