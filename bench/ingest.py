@@ -105,6 +105,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     """Run both sides and print the ratios."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -124,7 +130,9 @@ def main() -> None:
                             stdout=subprocess.PIPE)
     assert sink.stdout is not None
     sink.stdout.readline()
+    sink_cpu0 = cpu_seconds(sink.pid)
     sink_s = blast(port, msgs, args.connections, "sink@example.org")
+    sink_cpu = cpu_seconds(sink.pid) - sink_cpu0
     sink.communicate(b"", timeout=30)
 
     # (b) mailcrm serve
@@ -142,6 +150,7 @@ def main() -> None:
     daemon = subprocess.Popen([sys.executable, "-m", "mailcrm", "serve"], env=env, stdout=subprocess.DEVNULL,
                               stderr=open(tmp / "serve.log", "wb"))
     wait_port(port)
+    cpu0 = cpu_seconds(daemon.pid)
     t0 = time.perf_counter()
     recv_s = blast(port, msgs, args.connections, "crm+bench@example.org")
     from sqlalchemy import create_engine, text
@@ -161,6 +170,8 @@ def main() -> None:
     rss = peak_rss_mb(daemon.pid)
     children = [int(c) for t in Path(f"/proc/{daemon.pid}/task").iterdir() for c in (t / "children").read_text().split()]
     child_rss = sum(peak_rss_mb(c) for c in children)
+    daemon_cpu = cpu_seconds(daemon.pid) - cpu0
+    child_cpu = sum(cpu_seconds(c) for c in children)
     daemon.terminate()
     daemon.wait(60)
     engine.dispose()
@@ -171,6 +182,9 @@ def main() -> None:
     print(f"(b) mailcrm serve, 250 received: {args.count / recv_s:8.1f} msg/s  ratio b/a = {sink_s / recv_s:.2f}")
     print(f"(b) mailcrm serve, stored in DB: {args.count / stored_s:8.1f} msg/s  ratio b/a = {sink_s / stored_s:.2f}"
           "  (target >= 0.5)")
+    print(f"CPU per message: sink {sink_cpu / args.count * 1000:.2f} ms, daemon {daemon_cpu / args.count * 1000:.2f} ms, "
+          "parser process(es) "
+          f"{child_cpu / args.count * 1000:.2f} ms (this machine has {os.cpu_count()} cores)")
     print(f"daemon peak RSS: {rss:.1f} MB (target < 150 MB); its {len(children)} helper processes "
           f"(parser, multiprocessing's resource tracker): {child_rss:.1f} MB more")
 

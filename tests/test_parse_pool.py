@@ -31,6 +31,8 @@ class FaultySettings(ParseSettings):
     def parse(self, meta: SpoolMeta, raw: bytes):  # type: ignore[no-untyped-def]
         if b"X-Test-Kill-Parser: yes" in raw:
             os._exit(13)  # what a C-level crash or the OOM killer looks like from outside
+        if b"X-Test-Hang-Parser: yes" in raw:
+            time.sleep(3600)  # a pathological input that keeps a parser busy "forever"
         if b"X-Test-Parser-Bug: yes" in raw:
             raise ValueError("parser bug on this message")
         return super().parse(meta, raw)
@@ -68,6 +70,24 @@ def test_a_message_that_kills_the_parser_is_reported_alone_and_the_pool_recovers
         assert out[0].subject == "fine"
         again = pool.submit(_faulty(), [(meta, ok)]).result()  # a fresh pool serves the next batch
         assert again == [out[0]] and pool.processes == 1
+    finally:
+        pool.close()
+
+
+def test_a_message_that_hangs_the_parser_is_reported_alone_after_the_timeout() -> None:
+    ok = mail("fine", "Ivan Petrov <ivan@theatre.ru>", mid="fine@example.org")
+    hang = ok.replace(b"Subject:", b"X-Test-Hang-Parser: yes\r\nSubject:", 1)
+    meta = SpoolMeta(source="smtp", rcpt_tos=[DROPBOX])
+    pool = ParsePool(1, timeout=3)
+    try:
+        pool.submit(_faulty(), [(meta, ok)]).result()  # the process is up: the timeout measures parsing only
+        t0 = time.monotonic()
+        out = pool.submit(_faulty(), [(meta, ok), (meta, hang), (meta, ok)]).result()
+        took = time.monotonic() - t0
+        assert isinstance(out[1], ParserDied) and "longer than 3 s" in str(out[1])
+        assert out[0] == out[2] and not isinstance(out[0], BaseException)
+        assert took < 30
+        assert pool.submit(_faulty(), [(meta, ok)]).result() == [out[0]]
     finally:
         pool.close()
 

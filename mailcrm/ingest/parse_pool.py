@@ -11,7 +11,9 @@ parses the next batch while the worker thread stores the current one.
   as it would in-thread).  A message that kills its parser process (a C-level crash, the
   kernel's OOM killer) breaks the pool: the batch is parsed again one message at a time in a
   fresh pool, and a message that breaks it again is reported as ``ParserDied`` (quarantined),
-  so one poisonous message neither stops ingest nor takes the daemon down with it.
+  so one poisonous message neither stops ingest nor takes the daemon down with it.  A batch
+  that takes longer than ``timeout`` is treated the same way (its processes are killed), so a
+  message that sends a parser into a near-endless loop is quarantined instead of stalling ingest.
 - ``processes = 0`` parses in the calling thread (small machines; tests of the plain path).
 """
 
@@ -25,8 +27,10 @@ import threading
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
+from mailcrm import log
 from mailcrm.ingest.pipeline import ParseSettings
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import SpoolMeta
@@ -74,7 +78,7 @@ def parse_many(settings: ParseSettings, jobs: Sequence[tuple[SpoolMeta, bytes]])
 
 
 class Pending:
-    """A batch being parsed; ``result()`` waits for it (parsing again if the pool broke)."""
+    """A batch being parsed; ``result()`` waits for it (parsing again if the pool broke or hung)."""
 
     def __init__(self, pool: "ParsePool", settings: ParseSettings, jobs: list[tuple[SpoolMeta, bytes]],
                  future: Future[list[Parsed]] | None) -> None:
@@ -88,18 +92,26 @@ class Pending:
         if self._future is None:
             return parse_many(self._settings, self._jobs)
         try:
-            return self._future.result()
-        except BrokenProcessPool:
+            return self._future.result(timeout=self._pool.timeout)
+        except (BrokenProcessPool, FutureTimeout) as exc:
+            log.get("mailcrm.parser").warning("parser process lost; parsing the batch one by one",
+                                              reason="timeout" if isinstance(exc, FutureTimeout) else "died",
+                                              messages=len(self._jobs))
             return self._pool.reparse_one_by_one(self._settings, self._jobs)
         except Exception:  # noqa: BLE001 - e.g. a result that would not unpickle: parse here instead
             return parse_many(self._settings, self._jobs)
 
 
 class ParsePool:
-    """A pool of parser processes (or none: parse in the caller's thread)."""
+    """A pool of parser processes (or none: parse in the caller's thread).
 
-    def __init__(self, processes: int) -> None:
+    ``timeout``: seconds a batch (and then each message alone) may take before its parser process
+    is killed; a message that exceeds it alone is ``ParserDied`` (a hang must not stop ingest).
+    """
+
+    def __init__(self, processes: int, timeout: float = 120.0) -> None:
         self.processes = max(0, processes)
+        self.timeout = timeout
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -109,18 +121,18 @@ class ParsePool:
         return self._executor
 
     def submit(self, settings: ParseSettings, jobs: list[tuple[SpoolMeta, bytes]]) -> Pending:
-        """Start parsing ``jobs``; in-thread pools parse when ``result()`` is called."""
+        """Start parsing ``jobs`` (never raises); in-thread pools parse when ``result()`` is called."""
         if not self.processes or not jobs:
             return Pending(self, settings, jobs, None)
-        try:
-            future = self._pool().submit(parse_many, settings, jobs)
-        except (BrokenProcessPool, RuntimeError):
-            self._reset()
-            future = self._pool().submit(parse_many, settings, jobs)
-        return Pending(self, settings, jobs, future)
+        for _ in range(2):
+            try:
+                return Pending(self, settings, jobs, self._pool().submit(parse_many, settings, jobs))
+            except Exception:  # noqa: BLE001 - a broken or shut-down pool: a fresh one, else parse in-thread
+                self._reset()
+        return Pending(self, settings, jobs, None)
 
     def reparse_one_by_one(self, settings: ParseSettings, jobs: list[tuple[SpoolMeta, bytes]]) -> list[Parsed]:
-        """After a crash: each message alone in a fresh pool; the one that kills it is ParserDied.
+        """After a crash or hang: each message alone in a fresh pool; the culprit is ParserDied.
 
         When a fresh pool cannot even start (no working parser process on this machine), parsing
         moves into the calling thread for good instead of blaming the messages.
@@ -132,13 +144,17 @@ class ParsePool:
                 continue
             self._reset()
             try:
-                out.extend(self._pool().submit(parse_many, settings, [job]).result())
+                out.extend(self._pool().submit(parse_many, settings, [job]).result(timeout=self.timeout))
+            except FutureTimeout:
+                out.append(ParserDied(f"parsing took longer than {self.timeout:g} s; the parser process was killed"))
             except BrokenProcessPool:
                 if self._starts():
                     out.append(ParserDied("the parser process died on this message"))
                 else:
+                    log.get("mailcrm.parser").warning("no parser process can start here; parsing in the worker thread")
                     self.processes = 0
                     out.extend(parse_many(settings, [job]))
+        self._reset()
         return out
 
     def _starts(self) -> bool:
@@ -152,12 +168,28 @@ class ParsePool:
             return False
 
     def _reset(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Kill the current processes (they may be stuck on a message) and forget the pool."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        for proc in processes:
+            if proc.is_alive():
+                proc.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.join(5)
 
-    def close(self) -> None:
-        """Stop the parser processes (after the worker finished)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the parser processes (after the worker finished); kill them if they do not stop."""
+        executor = self._executor
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        self._executor = None
