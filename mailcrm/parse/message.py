@@ -45,8 +45,13 @@ def looks_forwarded_subject(subject: str) -> bool:
 
 
 def _snippet(text: str) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat[:SNIPPET_LEN]
+    # Collapse whitespace in a growing prefix, not the whole (maybe megabytes long) body.
+    size = SNIPPET_LEN * 4
+    while True:
+        flat = re.sub(r"\s+", " ", text[:size]).strip()
+        if len(flat) > SNIPPET_LEN or size >= len(text):
+            return flat[:SNIPPET_LEN]
+        size *= 4
 
 
 def parse_message(

@@ -31,6 +31,7 @@ URL = re.compile(
     re.IGNORECASE,
 )
 # Digits grouped like a phone number ("+7 (495) 123-45-67", "713.345.3960", "X3-6259", "503) 464-7404").
+_DIGIT = re.compile(r"\d")
 PHONEISH = re.compile(r"(?:\+|\b[xXхХ]\.?\s?)?\(?\d[\d\s().\-–]{4,}\d")
 _LABELS = re.compile(
     r"\b(?:tel|tel\.|phone|ph|fax|mob|mobile|cell|work|home|office|direct|main|e-?mail|mail|web|site|"
@@ -68,12 +69,15 @@ def _strip_dashes(text: str) -> str:
 
 def _is_contact(part: str) -> bool:
     """True when a piece of a line is a phone, an address of mail/web, or a labelled handle."""
-    rest = EMAIL.sub(" ", part)
-    rest = URL.sub(" ", rest)
-    phones = PHONEISH.findall(rest)
+    # The cheap "in" tests first: each regex has a character it cannot match without ("@", ".",
+    # "/", a digit), and this runs on every tail line of every message.
+    rest = EMAIL.sub(" ", part) if "@" in part else part
+    rest = URL.sub(" ", rest) if "." in rest or "/" in rest else rest
+    digits = _DIGIT.search(rest) is not None
+    phones = PHONEISH.findall(rest) if digits else []
     if rest == part and not any(sum(ch.isdigit() for ch in p) >= 4 for p in phones):
         return False
-    rest = PHONEISH.sub(" ", rest)
+    rest = PHONEISH.sub(" ", rest) if digits else rest
     rest = _LABELS.sub(" ", rest)
     return len(re.findall(r"[^\W\d_]{2,}", rest)) <= 2
 
@@ -82,7 +86,7 @@ def _is_name_line(line: str) -> bool:
     parts = [p for p in _SEPARATORS.split(line.strip()) if p.strip()]
     if not parts:
         return False
-    if len(parts) == 1 and (PHONEISH.search(line) or EMAIL.search(line)):
+    if len(parts) == 1 and (_DIGIT.search(line) and PHONEISH.search(line) or "@" in line and EMAIL.search(line)):
         # "Kim x3-5555", "Иван Петров +7 916 123-45-67": a name with a contact beside it.
         rest = _LABELS.sub(" ", PHONEISH.sub(" ", EMAIL.sub(" ", line)))
         rest = rest.strip(" ,;:()[]<>")
