@@ -1,6 +1,7 @@
 """Ingest throughput: `mailcrm serve` vs a bare aiosmtpd sink that only fsyncs, in one run.
 
-Usage: python bench/ingest.py [--count 5000] [--size 20000] [--connections 8] [--db URL] [--parse-processes N]
+Usage: python bench/ingest.py [--count 5000] [--size 20000] [--connections 8] [--contacts 500] [--db URL]
+       [--parse-processes N]
 Prints messages/s for both, the ratio for "250 received" and for "stored in the database",
 and the peak RSS of the daemon and of its parser process.  Targets (issue 2): end-to-end >= 0.5 of the sink, RSS < 150 MB.
 """
@@ -50,15 +51,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_messages(count: int, size: int) -> list[bytes]:
-    """Distinct ~size-byte sent copies to 500 contacts."""
+def make_messages(count: int, size: int, contacts: int = 500) -> list[bytes]:
+    """Distinct ~size-byte sent copies, each to one of ``contacts`` people (0: a new person each)."""
     line = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n"
     body = line * max(1, size // len(line))
-    return [(
-        f"From: Me <me@example.org>\r\nTo: Contact {i % 500} <c{i % 500}@company{i % 97}.example>\r\n"
-        f"Subject: bench {i}\r\nMessage-ID: <bench-{i}-{os.getpid()}@example.org>\r\n"
-        f"Date: Mon, 02 Nov 2026 10:00:00 +0300\r\n\r\n{body}"
-    ).encode() for i in range(count)]
+    out = []
+    for i in range(count):
+        who = i % contacts if contacts else i
+        out.append((
+            f"From: Me <me@example.org>\r\nTo: Contact {who} <c{who}@company{who % 97}.example>\r\n"
+            f"Subject: bench {i}\r\nMessage-ID: <bench-{i}-{os.getpid()}@example.org>\r\n"
+            f"Date: Mon, 02 Nov 2026 10:00:00 +0300\r\n\r\n{body}"
+        ).encode())
+    return out
 
 
 def blast(port: int, msgs: list[bytes], connections: int, rcpt: str) -> float:
@@ -118,9 +123,11 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=20000)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--db", default="", help="database URL (default: SQLite in a temp dir)")
+    ap.add_argument("--contacts", type=int, default=500,
+                    help="people the mail goes to (round robin; 0: a new contact for every message)")
     ap.add_argument("--parse-processes", default="auto", help='[ingest] parse_processes for the daemon ("auto", 0, 1, ...)')
     args = ap.parse_args()
-    msgs = make_messages(args.count, args.size)
+    msgs = make_messages(args.count, args.size, args.contacts)
     tmp = Path(tempfile.mkdtemp(prefix="mailcrm-bench-"))
 
     # (a) bare sink
@@ -177,7 +184,8 @@ def main() -> None:
     engine.dispose()
 
     sink_rate = args.count / sink_s
-    print(f"messages: {args.count} x ~{args.size} B over {args.connections} connections; db: {engine.dialect.name}")
+    print(f"messages: {args.count} x ~{args.size} B over {args.connections} connections, to "
+          f"{args.contacts or args.count} people; db: {engine.dialect.name}")
     print(f"(a) bare aiosmtpd + fsync sink : {sink_rate:8.1f} msg/s")
     print(f"(b) mailcrm serve, 250 received: {args.count / recv_s:8.1f} msg/s  ratio b/a = {sink_s / recv_s:.2f}")
     print(f"(b) mailcrm serve, stored in DB: {args.count / stored_s:8.1f} msg/s  ratio b/a = {sink_s / stored_s:.2f}"

@@ -2,7 +2,9 @@
 
 ``ingest`` runs inside the worker's single transaction: parse (pure) -> plan (pure) ->
 store message and people -> bounce rules -> auto-reply -> signature -> deals.
-A stage that must stop the run raises ``Rejected`` (quarantine) or returns an outcome.
+A stage that must stop the run raises ``Rejected`` (quarantine; only the plan stage does, before
+anything is written) or returns an outcome.  The new message is not flushed by the store stage:
+a stage that needs its id calls ``_persisted``; otherwise the worker flushes the whole batch at once.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Job:
     users: dict[str, int | None] = field(default_factory=dict)  # cache: user email -> User.id
     # Identities known to be stored, looked up for a whole batch at once (None: ask the store).
     stored: set[str] | None = None
+    # Contacts of the batch's addresses, looked up at once (None: one query per address).
+    known: dict[str, Contact] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,8 @@ def stage_plan(session: Session, job: Job) -> None:
         job.outcome = SKIPPED
     if ctx.role in ("inbox", "sent") and plan.kind in ("received", "sent"):
         # Privacy first: inbox/sent folders only add to what the CRM already knows.
-        known = [p for p in plan.people if p.create or repo.find_address(session, p.address) is not None]
+        with session.no_autoflush:  # earlier messages of the batch may stay pending
+            known = [p for p in plan.people if p.create or repo.find_address(session, p.address) is not None]
         if not known:
             job.outcome = SKIPPED
     job.plan = plan
@@ -141,17 +146,23 @@ def stage_store(session: Session, job: Job) -> None:
             seen.add((p.address, p.role))
             if p.create and not is_automated_sender(p.address):
                 contact: Contact | None = repo.find_or_create_contact(session, p.address, p.name,
-                                                                       free_mail_extra=free_extra)
+                                                                       free_mail_extra=free_extra, known=job.known)
             else:
-                contact = repo.find_contact(session, p.address)
+                contact = repo.find_contact(session, p.address, job.known)
             cid = contact.id if contact is not None else None
             if cid is not None:
                 job.contacts[p.address] = cid
             repo.add_participant(session, msg, p.address, p.name, cid, p.role, p.direction)
             if p.direction == "in" and plan.kind == "received":
                 repo.mark_inbound(session, p.address, msg.date)
-    session.flush()  # one flush: message, bytes and participants
-    job.message = msg
+    job.message = msg  # flushed with the batch, or by the first stage that needs its id
+
+
+def _persisted(session: Session, message: Message) -> Message:
+    """``message`` with its id: flushes the pending message, its bytes and participants."""
+    if message.id is None:
+        session.flush()
+    return message
 
 
 def stage_bounce(session: Session, job: Job) -> None:
@@ -160,7 +171,7 @@ def stage_bounce(session: Session, job: Job) -> None:
         return
     from mailcrm.store import bounces as bounce_store
 
-    bounce_store.apply_bounce(session, job.cfg, job.message, job.facts)
+    bounce_store.apply_bounce(session, job.cfg, _persisted(session, job.message), job.facts)
 
 
 def stage_autoreply(session: Session, job: Job) -> None:
@@ -170,6 +181,7 @@ def stage_autoreply(session: Session, job: Job) -> None:
         return
     cid = job.contacts.get(facts.from_.address)
     auto = facts.autoreply
+    _persisted(session, msg)
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
     if auto.left_company:
@@ -194,7 +206,7 @@ def stage_signature(session: Session, job: Job) -> None:
         return
     from mailcrm.store import companies as company_store
 
-    company_store.learn_signature(session, cid, msg, facts.signature)
+    company_store.learn_signature(session, cid, _persisted(session, msg), facts.signature)
 
 
 def stage_deals(session: Session, job: Job) -> None:
@@ -207,7 +219,8 @@ def stage_deals(session: Session, job: Job) -> None:
     # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
     if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
-        deals.open_deal_from_message(session, msg.user_id, msg, contact_ids, facts.subject or "(no subject)")
+        deals.open_deal_from_message(session, msg.user_id, _persisted(session, msg), contact_ids,
+                                     facts.subject or "(no subject)")
     else:
         deals.attach_message_to_deals(session, msg, contact_ids)
 
@@ -251,15 +264,16 @@ STAGES: tuple[Callable[[Session, Job], None], ...] = (
 
 def ingest(session: Session, cfg: Config, meta: SpoolMeta, raw: bytes, now: dt.datetime | None = None,
            users: dict[str, int | None] | None = None, facts: MessageFacts | None = None,
-           stored: set[str] | None = None) -> Job:
+           stored: set[str] | None = None, known: dict[str, Contact] | None = None) -> Job:
     """Run every stage for one message inside the caller's transaction; returns the job.
 
     ``facts``: the message already parsed (by a parser process, see ``parse_pool``); parsed here
     otherwise.  ``stored``: the identities already in the store, when the caller looked them up
-    for a batch (it must add each message it commits).
+    for a batch (it must add each message it commits).  ``known``: the contacts of the batch's
+    addresses (``repository.contacts_by_address``); contacts created here are added.
     """
     job = Job(cfg=cfg, meta=meta, raw=raw, now=now or utcnow(), users=users if users is not None else {},
-              stored=stored)
+              stored=stored, known=known)
     job.facts = facts if facts is not None else parse_job(cfg, meta, raw)
     for stage in STAGES:
         stage(session, job)

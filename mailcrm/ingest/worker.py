@@ -86,66 +86,23 @@ class Worker:
         return Prepared(items, raws, failures, self.parser.submit(self.settings, jobs))
 
     def apply(self, prepared: Prepared) -> dict[str, str]:
-        """Apply a prepared batch in one transaction (group commit), each item in its own savepoint.
+        """Apply a prepared batch in one transaction (group commit).
 
-        A message that fails rolls back only its savepoint and is quarantined after the
-        commit; a database outage rolls back the batch and every item is retried later.
-        Spool removal and source acks happen only after the commit.
+        First without savepoints, one flush for the whole batch; if any message in it fails,
+        that transaction is rolled back and the batch is applied again with one savepoint per
+        message, so the failing one rolls back alone and is quarantined (or retried) after the
+        commit.  A database outage rolls back the batch and every item is retried later.  Spool
+        removal and source acks happen only after the commit.
         """
         items = prepared.items
         results: dict[str, str] = {}
-        failures = dict(prepared.failures)
-        jobs: dict[str, pipeline.Job] = {}
         parsed: dict[str, Parsed] = dict(zip([i.id for i in items if i.id in prepared.raws],
                                              prepared.parsing.result()))
         try:
-            with db.transaction(self.factory) as session:
-                # SQLite: take the write lock up front.  A deferred transaction that read first
-                # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
-                # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
-                session.connection(execution_options={"immediate": True})
-                # One lookup of the batch's identities instead of one per message; a message
-                # committed below joins the set, so a second copy in the same batch is a duplicate.
-                stored = repo.stored_identities(session, [f.identity for f in parsed.values()
-                                                          if isinstance(f, MessageFacts)])
-                for item in items:
-                    if item.id in failures:
-                        continue
-                    facts = parsed[item.id]
-                    if isinstance(facts, (ParseFailed, ParserDied)):
-                        failures[item.id] = f"quarantine:error: {facts}"
-                        continue
-                    if isinstance(facts, RecursionError):
-                        failures[item.id] = "quarantine:message nested too deeply (recursion limit)"
-                        continue
-                    if isinstance(facts, BaseException):
-                        failures[item.id] = f"quarantine:error: {type(facts).__name__}: {str(facts)[:300]}"
-                        continue
-                    raw = prepared.raws[item.id]
-                    savepoint = session.begin_nested()
-                    try:
-                        jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, raw, users=self._users,
-                                                        facts=facts, stored=stored)
-                        savepoint.commit()
-                        if jobs[item.id].outcome == pipeline.STORED:
-                            stored.add(facts.identity)
-                    except Rejected as exc:
-                        savepoint.rollback()
-                        failures[item.id] = f"quarantine:rejected: {exc}"
-                    except IntegrityError as exc:
-                        # A concurrent writer (another daemon, IMAP + SMTP copies) won the race.
-                        savepoint.rollback()
-                        failures[item.id] = f"retry:conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
-                    except (StoreUnavailable, OperationalError):
-                        raise
-                    except RecursionError:
-                        savepoint.rollback()
-                        failures[item.id] = "quarantine:message nested too deeply (recursion limit)"
-                    except Exception as exc:  # noqa: BLE001 - one bad message must never stop the worker
-                        savepoint.rollback()
-                        tb = traceback.extract_tb(exc.__traceback__)[-1]
-                        where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
-                        failures[item.id] = f"quarantine:error: {type(exc).__name__}: {str(exc)[:300]} at {where}"
+            try:
+                jobs, failures = self._transaction(prepared, parsed, careful=False)
+            except _BatchFailed:
+                jobs, failures = self._transaction(prepared, parsed, careful=True)
         except (StoreUnavailable, OperationalError, Transient) as exc:
             self._backoff = min(30.0, max(0.5, self._backoff * 2))
             for item in items:
@@ -171,6 +128,66 @@ class Worker:
             results[item.id] = outcome
             self._notify(item, outcome)
         return results
+
+    def _transaction(self, prepared: Prepared, parsed: dict[str, Parsed],
+                     careful: bool) -> tuple[dict[str, pipeline.Job], dict[str, str]]:
+        """One transaction over the batch; returns the jobs and item id -> "action:reason" failures.
+
+        ``careful=False``: no savepoints; the first message that fails (or a failing final
+        flush) raises ``_BatchFailed`` after rolling everything back.
+        """
+        failures = dict(prepared.failures)
+        jobs: dict[str, pipeline.Job] = {}
+        with db.transaction(self.factory) as session:
+            # SQLite: take the write lock up front.  A deferred transaction that read first
+            # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
+            # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
+            session.connection(execution_options={"immediate": True})
+            # One lookup of the batch's identities instead of one per message; a message
+            # applied below joins the set, so a second copy in the same batch is a duplicate.
+            facts_list = [f for f in parsed.values() if isinstance(f, MessageFacts)]
+            stored = repo.stored_identities(session, [f.identity for f in facts_list])
+            # Likewise the contacts of the people named (one query, not one per participant).
+            known = repo.contacts_by_address(session, [a for f in facts_list for a in _people(f)])
+            for item in prepared.items:
+                if item.id in failures:
+                    continue
+                facts = parsed[item.id]
+                failure = _parse_failure(facts)
+                if failure is not None:
+                    failures[item.id] = failure
+                    continue
+                assert isinstance(facts, MessageFacts)
+                savepoint = session.begin_nested() if careful else None
+                try:
+                    jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, prepared.raws[item.id],
+                                                    users=self._users, facts=facts, stored=stored, known=known)
+                    if savepoint is not None:
+                        session.flush()  # a failing insert is this message's, inside its savepoint
+                        savepoint.commit()
+                    if jobs[item.id].outcome == pipeline.STORED:
+                        stored.add(facts.identity)
+                except (StoreUnavailable, OperationalError):
+                    raise
+                except Rejected as exc:  # refused by the plan stage, before it wrote anything
+                    if savepoint is not None:
+                        savepoint.rollback()
+                    failures[item.id] = _failure(exc)
+                except Exception as exc:  # noqa: BLE001 - one bad message must never stop the worker
+                    if savepoint is None:
+                        raise _BatchFailed() from exc
+                    savepoint.rollback()
+                    failures[item.id] = _failure(exc)
+                    # Contacts the failed message created are gone with its savepoint.
+                    known = {a: c for a, c in known.items() if c in session}
+            if not careful:
+                try:
+                    session.flush()  # the batch's messages, bytes and participants together
+                except (StoreUnavailable, OperationalError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - e.g. a concurrent writer stored one first
+                    raise _BatchFailed() from exc
+        return jobs, failures
 
     def _retry(self, item: SpoolItem, error: str) -> str:
         self.last_error = error
@@ -242,6 +259,42 @@ class Worker:
                 stop.wait(self._backoff)
             self.spool.wait(1.0)
         self.log.info("worker stopped", processed=self.processed)
+
+
+class _BatchFailed(Exception):
+    """A message failed in a batch applied without savepoints: apply it again, carefully."""
+
+
+def _people(facts: MessageFacts) -> list[str]:
+    """The addresses a message names (author, recipients, a forwarded original's people)."""
+    fwd = facts.forwarded
+    groups = [(facts.from_,), facts.to, facts.cc, (fwd.from_,) + fwd.to + fwd.cc if fwd else ()]
+    return [a.address for group in groups for a in group if a is not None]
+
+
+def _parse_failure(facts: object) -> str | None:
+    """The "quarantine:..." failure for a message the parser could not turn into facts."""
+    if isinstance(facts, (ParseFailed, ParserDied)):
+        return f"quarantine:error: {facts}"
+    if isinstance(facts, RecursionError):
+        return "quarantine:message nested too deeply (recursion limit)"
+    if isinstance(facts, BaseException):
+        return f"quarantine:error: {type(facts).__name__}: {str(facts)[:300]}"
+    return None
+
+
+def _failure(exc: Exception) -> str:
+    """The "action:reason" for a message whose savepoint failed with ``exc``."""
+    if isinstance(exc, Rejected):
+        return f"quarantine:rejected: {exc}"
+    if isinstance(exc, IntegrityError):
+        # A concurrent writer (another daemon, IMAP + SMTP copies) won the race.
+        return f"retry:conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+    if isinstance(exc, RecursionError):
+        return "quarantine:message nested too deeply (recursion limit)"
+    tb = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
+    return f"quarantine:error: {type(exc).__name__}: {str(exc)[:300]} at {where}"
 
 
 def start_thread(worker: Worker, stop: threading.Event) -> threading.Thread:

@@ -218,25 +218,34 @@ def _link_message(session: Session, deal_id: int, message: Message) -> None:
 
 
 def attach_message_to_deals(session: Session, message: Message, contact_ids: list[int]) -> list[int]:
-    """Attach a stored message to the deals of its thread (thread key, In-Reply-To, References); returns deal ids."""
+    """Attach a message to the deals of its thread (thread key, In-Reply-To, References); returns deal ids.
+
+    The message may still be pending (the ingest worker flushes a batch at once): the lookups
+    do not flush it, and it is flushed only when a deal takes it.
+    """
     deal_ids: set[int] = set()
-    if message.thread_key:
-        row = session.get(DealThread, message.thread_key)
-        if row is not None:
-            deal_ids.add(row.deal_id)
-    # A reply to any message already on a deal belongs to that deal, whatever its thread key
-    # (RFC 5322 3.6.4: In-Reply-To names the parent, References the ancestors; a client may
-    # trim References, so every id there counts, not only the root).
-    refs = (message.facts or {}).get("references") or []
-    parents = [r for r in dict.fromkeys([message.in_reply_to, *refs]) if isinstance(r, str) and r][:50]
-    if parents:
-        deal_ids.update(session.scalars(
-            select(DealMessage.deal_id).join(Message, Message.id == DealMessage.message_id)
-            .where(Message.message_id.in_(parents), Message.id != message.id)))
-    if not deal_ids:
-        return []
-    live = list(session.scalars(select(Deal.id).where(Deal.id.in_(deal_ids), Deal.status != "deleted")
-                                .order_by(Deal.id)))
+    with session.no_autoflush:
+        if message.thread_key:
+            row = session.get(DealThread, message.thread_key)
+            if row is not None:
+                deal_ids.add(row.deal_id)
+        # A reply to any message already on a deal belongs to that deal, whatever its thread key
+        # (RFC 5322 3.6.4: In-Reply-To names the parent, References the ancestors; a client may
+        # trim References, so every id there counts, not only the root).
+        refs = (message.facts or {}).get("references") or []
+        parents = [r for r in dict.fromkeys([message.in_reply_to, *refs]) if isinstance(r, str) and r][:50]
+        if parents:
+            q = (select(DealMessage.deal_id).join(Message, Message.id == DealMessage.message_id)
+                 .where(Message.message_id.in_(parents)))
+            if message.id is not None:
+                q = q.where(Message.id != message.id)
+            deal_ids.update(session.scalars(q))
+        if not deal_ids:
+            return []
+        live = list(session.scalars(select(Deal.id).where(Deal.id.in_(deal_ids), Deal.status != "deleted")
+                                    .order_by(Deal.id)))
+    if live and message.id is None:
+        session.flush()
     for deal_id in live:
         _link_message(session, deal_id, message)
         if message.thread_key and session.get(DealThread, message.thread_key) is None:

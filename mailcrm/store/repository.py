@@ -6,6 +6,7 @@ Functions take an open Session and never commit: the caller owns the transaction
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -91,11 +92,31 @@ def resolve_contact(session: Session, contact: Contact) -> Contact:
     return contact
 
 
-def find_contact(session: Session, address: str) -> Contact | None:
-    """The (surviving) contact that owns ``address``, or None (one query)."""
+def find_contact(session: Session, address: str, known: dict[str, Contact] | None = None) -> Contact | None:
+    """The (surviving) contact that owns ``address``, or None (one query).
+
+    ``known``: contacts already looked up for these addresses (``contacts_by_address``); an
+    address found there costs no query.
+    """
+    address = normalize_address(address)
+    if known is not None and address in known:
+        return known[address]
     contact = session.scalar(select(Contact).join(EmailAddress, EmailAddress.contact_id == Contact.id)
-                             .where(EmailAddress.address == normalize_address(address)))
+                             .where(EmailAddress.address == address))
     return resolve_contact(session, contact) if contact is not None else None
+
+
+def contacts_by_address(session: Session, addresses: Iterable[str]) -> dict[str, Contact]:
+    """The (surviving) contacts of those ``addresses`` that have one (one query per 500 addresses)."""
+    out: dict[str, Contact] = {}
+    keys = sorted({normalize_address(a) for a in addresses if a})
+    for i in range(0, len(keys), 500):
+        rows = session.execute(select(EmailAddress.address, Contact)
+                               .join(Contact, EmailAddress.contact_id == Contact.id)
+                               .where(EmailAddress.address.in_(keys[i:i + 500])))
+        for address, contact in rows:
+            out[address] = resolve_contact(session, contact)
+    return out
 
 
 def find_or_create_contact(
@@ -105,10 +126,14 @@ def find_or_create_contact(
     *,
     source: str = "mail",
     free_mail_extra: frozenset[str] = frozenset(),
+    known: dict[str, Contact] | None = None,
 ) -> Contact:
-    """The contact owning ``address``; created (with a domain company when corporate) if unknown."""
+    """The contact owning ``address``; created (with a domain company when corporate) if unknown.
+
+    ``known``: as for ``find_contact``; a contact created here is added to it.
+    """
     address = normalize_address(address)
-    existing = find_contact(session, address)
+    existing = find_contact(session, address, known)
     if existing is not None:
         if name and not existing.name and "name" not in (existing.user_fields or []):
             existing.name = name
@@ -120,6 +145,8 @@ def find_or_create_contact(
     contact.addresses.append(EmailAddress(address=address, status="active"))
     session.add(contact)
     session.flush()
+    if known is not None:
+        known[address] = contact
     return contact
 
 

@@ -1,0 +1,147 @@
+"""The worker's batch transaction (SQLite and PostgreSQL): applied without savepoints and flushed
+once; when one message fails, applied again with a savepoint per message so only that one is lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, select
+
+from test_store_bounces import dsn
+
+from mailcrm import config
+from mailcrm.ingest import pipeline
+from mailcrm.ingest.parse_pool import ParsePool
+from mailcrm.ingest.worker import QUARANTINED, Worker
+from mailcrm.spool import Spool, SpoolMeta
+from mailcrm.store import db, repository
+from mailcrm.store.models import Contact, Deal, DealMessage, EmailAddress, Message, Participant
+
+CFG = config.parse(
+    '[[users]]\nemail = "me@example.org"\ndropbox = "crm+secret@example.org"\n', "test")
+SENT = SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret@example.org"])
+DEAL_BOX = SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret+deal@example.org"])
+INBOX = SpoolMeta(source="imap:box", role="inbox")
+BOUNCE = SpoolMeta(source="smtp", mail_from="", rcpt_tos=["crm+secret@example.org"])
+WHEN = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def mail(subject: str, to: str, mid: str, *, sender: str = "Me <me@example.org>", refs: str = "",
+         when: dt.datetime = WHEN) -> bytes:
+    head = (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
+            f"Date: {format_datetime(when)}\r\n")
+    if refs:
+        head += f"In-Reply-To: <{refs.split()[-1]}>\r\nReferences: {' '.join(f'<{r}>' for r in refs.split())}\r\n"
+    return (head + "\r\nHello\r\n").encode()
+
+
+@pytest.fixture
+def worker(store, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(worker, session factory, statement counter): the counter tallies SAVEPOINTs and INSERTs."""
+    engine, factory = store
+    with db.transaction(factory) as s:
+        repository.sync_users(s, CFG)
+    seen: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        seen[statement.split(None, 1)[0].upper()] += 1
+
+    yield Worker(CFG, factory, Spool(tmp_path / "spool"), ParsePool(0)), factory, seen
+    event.remove(engine, "before_cursor_execute", _count)
+
+
+def run(w: Worker, *messages: tuple[bytes, SpoolMeta]) -> list[str]:
+    """Spool the messages and apply them as one batch; the outcome of each, in order."""
+    ids = [w.spool.put(raw, meta) for raw, meta in messages]
+    claimed = w.spool.claim(limit=len(ids))
+    assert [i.id for i in claimed] == ids
+    results = w.process_batch(claimed)
+    return [results[i] for i in ids]
+
+
+def test_a_batch_of_good_mail_takes_no_savepoint(worker) -> None:  # type: ignore[no-untyped-def]
+    w, factory, seen = worker
+    run(w, (mail("first", "Ivan <ivan@theatre.example>", "a1@example.org"), SENT))  # Ivan is known now
+    seen.clear()
+    outcomes = run(w, *[(mail(f"pitch {i}", "Ivan <ivan@theatre.example>", f"p{i}@example.org"), SENT)
+                        for i in range(5)],
+                   (mail("spam", "crm+secret@example.org", "x@spam.example", sender="x@spam.example"), SENT))
+    assert outcomes == ["stored"] * 5 + [QUARANTINED]  # an unknown author is refused before any write
+    assert seen["SAVEPOINT"] == 0
+    with db.transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 6
+        assert s.scalar(select(func.count()).select_from(Contact)) == 1
+    assert "x@spam.example is not a registered user" in (next(w.spool.quarantined()).meta.reason or "")
+
+
+def test_one_failing_message_is_quarantined_alone(worker, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    w, factory, seen = worker
+
+    def explode(session, job) -> None:  # type: ignore[no-untyped-def]
+        if job.facts.subject == "boom":
+            raise RuntimeError("boom in a stage")
+
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, explode))
+    outcomes = run(
+        w,
+        (mail("one", "Xenia <x@alpha.example>", "m1@example.org"), SENT),
+        # Creates Yuri's contact, then fails: that contact must go with it...
+        (mail("boom", "Yuri <y@beta.example>, x@alpha.example", "m2@example.org"), SENT),
+        # ...and be created again, whole, by the next message to him.
+        (mail("three", "Yuri <y@beta.example>", "m3@example.org"), SENT),
+        (mail("four", "x@alpha.example", "m4@example.org"), SENT),
+    )
+    assert outcomes == ["stored", QUARANTINED, "stored", "stored"]
+    assert seen["SAVEPOINT"] >= 3  # the batch was applied again, message by message
+    reason = next(w.spool.quarantined()).meta.reason or ""
+    assert "RuntimeError: boom in a stage" in reason
+    with db.transaction(factory) as s:
+        subjects = set(s.scalars(select(Message.subject)))
+        assert subjects == {"one", "three", "four"}
+        addresses = dict(s.execute(select(EmailAddress.address, EmailAddress.contact_id)).all())
+        assert set(addresses) == {"x@alpha.example", "y@beta.example"}
+        assert s.scalar(select(func.count()).select_from(Contact)) == 2
+        rows = s.execute(select(Message.subject, Participant.address, Participant.contact_id)
+                         .join(Participant, Participant.message_id == Message.id)
+                         .where(Participant.role == "to")).all()
+        assert {(subj, addr) for subj, addr, _ in rows} == {
+            ("one", "x@alpha.example"), ("three", "y@beta.example"), ("four", "x@alpha.example")}
+        assert all(cid == addresses[addr] for _, addr, cid in rows)
+        assert s.get(Contact, addresses["y@beta.example"]).name == "Yuri"
+
+
+def test_a_bounce_in_the_batch_of_the_mail_it_answers_is_verified(worker) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    outcomes = run(w, (mail("Пьеса", "Olga <olga@theatre.example>", "s1@example.org",
+                            when=dt.datetime(2026, 11, 2, 9, tzinfo=dt.timezone.utc)), SENT),
+                   (dsn(4, "5.1.1", "550 5.1.1 <olga@theatre.example>: User unknown"), BOUNCE))
+    assert outcomes == ["stored", "stored"]
+    with db.transaction(factory) as s:
+        assert s.scalar(select(EmailAddress.status).where(EmailAddress.address == "olga@theatre.example")) == "bounced"
+
+
+def test_replies_in_one_batch_join_the_deal_of_their_parent(worker) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    assert run(w, (mail("Афиши", "Olga <olga@film.example>", "d1@example.org"), DEAL_BOX)) == ["stored"]
+    outcomes = run(
+        w,
+        (mail("unrelated", "olga@film.example", "u1@example.org"), SENT),
+        # In the deal's thread (its root in References)...
+        (mail("Re: Афиши", "me@example.org", "r1@film.example", sender="Olga <olga@film.example>",
+              refs="d1@example.org"), INBOX),
+        # ...and a reply to that reply whose client kept only its parent: found through r1,
+        # which is still unflushed in the same batch until the deal takes it.
+        (mail("Re: Re: Афиши", "olga@film.example", "r2@example.org", refs="r1@film.example"), SENT),
+    )
+    assert outcomes == ["stored"] * 3
+    with db.transaction(factory) as s:
+        (deal,) = s.scalars(select(Deal))
+        attached = set(s.scalars(select(Message.message_id).join(DealMessage, DealMessage.message_id == Message.id)
+                                 .where(DealMessage.deal_id == deal.id)))
+        assert attached == {"d1@example.org", "r1@film.example", "r2@example.org"}
+
