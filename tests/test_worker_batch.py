@@ -145,3 +145,66 @@ def test_replies_in_one_batch_join_the_deal_of_their_parent(worker) -> None:  # 
                                  .where(DealMessage.deal_id == deal.id)))
         assert attached == {"d1@example.org", "r1@film.example", "r2@example.org"}
 
+
+
+def test_deal_threads_are_looked_up_once_per_batch(worker, store) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    engine, _ = store
+    asked: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _deal_threads(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "deal_threads" in statement:
+            asked.append(statement)
+
+    try:
+        outcomes = run(w, *[(mail(f"pitch {i}", f"p{i}@theatre{i}.example", f"t{i}@example.org"), SENT)
+                            for i in range(8)])
+    finally:
+        event.remove(engine, "before_cursor_execute", _deal_threads)
+    assert outcomes == ["stored"] * 8
+    assert len(asked) == 1  # one lookup for the batch, not one per message
+
+
+def test_a_deal_opened_in_a_batch_takes_later_mail_of_its_thread(worker) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    outcomes = run(
+        w,
+        # Opens a deal; its thread key is the root of its References, not its own id...
+        (mail("Афиши", "Olga <olga@film.example>", "o1@example.org", refs="root@example.org"), DEAL_BOX),
+        # ...which a later message of the same batch shares without naming o1 at all.
+        (mail("Re: Афиши", "olga@film.example", "o2@example.org", refs="root@example.org"), SENT),
+    )
+    assert outcomes == ["stored", "stored"]
+    with db.transaction(factory) as s:
+        (deal,) = s.scalars(select(Deal))
+        attached = set(s.scalars(select(Message.message_id).join(DealMessage, DealMessage.message_id == Message.id)
+                                 .where(DealMessage.deal_id == deal.id)))
+        assert attached == {"o1@example.org", "o2@example.org"}
+
+
+def test_a_deal_rolled_back_with_its_message_leaves_its_thread_free(worker, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+
+    def explode(session, job) -> None:  # type: ignore[no-untyped-def]
+        if job.facts.subject == "boom":
+            raise RuntimeError("boom after the deal opened")
+
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, explode))
+    outcomes = run(
+        w,
+        (mail("boom", "Olga <olga@film.example>", "b1@example.org", refs="root2@example.org"), DEAL_BOX),
+        # Mail of the same thread takes no deal that went with b1, and may open its own.
+        (mail("Re: boom?", "olga@film.example", "b2@example.org", refs="root2@example.org"), SENT),
+        (mail("Афиши", "olga@film.example", "b3@example.org", refs="root2@example.org"), DEAL_BOX),
+    )
+    assert outcomes == [QUARANTINED, "stored", "stored"]
+    # The thread is b3's deal's now, so later mail of it joins that deal.
+    assert run(w, (mail("Re: Афиши", "olga@film.example", "b4@example.org", refs="root2@example.org"), SENT)) \
+        == ["stored"]
+    with db.transaction(factory) as s:
+        (deal,) = s.scalars(select(Deal))
+        attached = set(s.scalars(select(Message.message_id).join(DealMessage, DealMessage.message_id == Message.id)
+                                 .where(DealMessage.deal_id == deal.id)))
+        assert attached == {"b3@example.org", "b4@example.org"}
+        assert set(s.scalars(select(Message.message_id))) == {"b2@example.org", "b3@example.org", "b4@example.org"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,9 @@ from mailcrm.parse.message import parse_message
 from mailcrm.spool import SpoolMeta
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
+
+if TYPE_CHECKING:
+    from mailcrm.store.deals import ThreadDeals
 
 STORED = "stored"
 DUPLICATE = "duplicate"
@@ -47,6 +51,8 @@ class Job:
     stored: set[str] | None = None
     # Contacts of the batch's addresses, looked up at once (None: one query per address).
     known: dict[str, Contact] | None = None
+    # Deals of the batch's thread keys, looked up at once (None: one query per message).
+    threads: ThreadDeals | None = None
 
 
 @dataclass(frozen=True)
@@ -220,9 +226,9 @@ def stage_deals(session: Session, job: Job) -> None:
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
     if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
         deals.open_deal_from_message(session, msg.user_id, _persisted(session, msg), contact_ids,
-                                     facts.subject or "(no subject)")
+                                     facts.subject or "(no subject)", threads=job.threads)
     else:
-        deals.attach_message_to_deals(session, msg, contact_ids)
+        deals.attach_message_to_deals(session, msg, contact_ids, threads=job.threads)
 
 
 _DEALS: list[object] = []
@@ -264,16 +270,18 @@ STAGES: tuple[Callable[[Session, Job], None], ...] = (
 
 def ingest(session: Session, cfg: Config, meta: SpoolMeta, raw: bytes, now: dt.datetime | None = None,
            users: dict[str, int | None] | None = None, facts: MessageFacts | None = None,
-           stored: set[str] | None = None, known: dict[str, Contact] | None = None) -> Job:
+           stored: set[str] | None = None, known: dict[str, Contact] | None = None,
+           threads: ThreadDeals | None = None) -> Job:
     """Run every stage for one message inside the caller's transaction; returns the job.
 
     ``facts``: the message already parsed (by a parser process, see ``parse_pool``); parsed here
     otherwise.  ``stored``: the identities already in the store, when the caller looked them up
     for a batch (it must add each message it commits).  ``known``: the contacts of the batch's
     addresses (``repository.contacts_by_address``); contacts created here are added.
+    ``threads``: the deals of the batch's thread keys (``deals.ThreadDeals.load``).
     """
     job = Job(cfg=cfg, meta=meta, raw=raw, now=now or utcnow(), users=users if users is not None else {},
-              stored=stored, known=known)
+              stored=stored, known=known, threads=threads)
     job.facts = facts if facts is not None else parse_job(cfg, meta, raw)
     for stage in STAGES:
         stage(session, job)

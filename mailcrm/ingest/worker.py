@@ -26,6 +26,7 @@ from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import Spool, SpoolItem
 from mailcrm.store import db
 from mailcrm.store import repository as repo
+from mailcrm.store.deals import ThreadDeals
 
 QUARANTINED = "quarantined"
 RETRY = "retry"
@@ -149,6 +150,9 @@ class Worker:
             stored = repo.stored_identities(session, [f.identity for f in facts_list])
             # Likewise the contacts of the people named (one query, not one per participant).
             known = repo.contacts_by_address(session, [a for f in facts_list for a in _people(f)])
+            # And which of the batch's threads belong to a deal (most belong to none).
+            thread_keys = [f.thread_key for f in facts_list]
+            threads = ThreadDeals.load(session, thread_keys)
             for item in prepared.items:
                 if item.id in failures:
                     continue
@@ -161,7 +165,8 @@ class Worker:
                 savepoint = session.begin_nested() if careful else None
                 try:
                     jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, prepared.raws[item.id],
-                                                    users=self._users, facts=facts, stored=stored, known=known)
+                                                    users=self._users, facts=facts, stored=stored, known=known,
+                                                    threads=threads)
                     if savepoint is not None:
                         session.flush()  # a failing insert is this message's, inside its savepoint
                         savepoint.commit()
@@ -178,8 +183,9 @@ class Worker:
                         raise _BatchFailed() from exc
                     savepoint.rollback()
                     failures[item.id] = _failure(exc)
-                    # Contacts the failed message created are gone with its savepoint.
+                    # Contacts and deal threads the failed message created are gone with its savepoint.
                     known = {a: c for a, c in known.items() if c in session}
+                    threads = ThreadDeals.load(session, thread_keys)
             if not careful:
                 try:
                     session.flush()  # the batch's messages, bytes and participants together

@@ -8,6 +8,7 @@ transaction after a message and its people are stored.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -217,18 +218,60 @@ def _link_message(session: Session, deal_id: int, message: Message) -> None:
         session.add(DealMessage(deal_id=deal_id, message_id=message.id))
 
 
-def attach_message_to_deals(session: Session, message: Message, contact_ids: list[int]) -> list[int]:
+class ThreadDeals:
+    """Which thread keys belong to a deal, for the keys of an ingest batch looked up at once.
+
+    Most mail belongs to no deal, and the identity map remembers only rows that exist, so
+    without this every message of a batch costs one ``SELECT`` that finds nothing.  A key that
+    was not looked up is asked of the session.  Rows added through ``add`` are remembered, so a
+    deal opened by one message of the batch takes the later ones of its thread.
+    """
+
+    def __init__(self, deal_of: dict[str, int] | None = None, looked_up: set[str] | None = None) -> None:
+        self.deal_of = deal_of or {}
+        self.looked_up = looked_up or set()
+
+    @classmethod
+    def load(cls, session: Session, keys: Iterable[str]) -> "ThreadDeals":
+        """Look up every key in ``keys`` in one query (in chunks for the parameter limit)."""
+        wanted = sorted({k for k in keys if k})
+        deal_of: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            deal_of.update(session.execute(select(DealThread.thread_key, DealThread.deal_id)
+                                           .where(DealThread.thread_key.in_(chunk))).tuples().all())
+        return cls(deal_of, set(wanted))
+
+    def deal(self, session: Session, key: str) -> int | None:
+        """The deal the thread ``key`` belongs to, or None."""
+        if key in self.looked_up:
+            return self.deal_of.get(key)
+        row = session.get(DealThread, key)
+        return row.deal_id if row is not None else None
+
+    def add(self, session: Session, key: str, deal_id: int) -> None:
+        """Make the thread ``key`` belong to ``deal_id`` unless it already belongs to a deal."""
+        if self.deal(session, key) is None:
+            session.add(DealThread(thread_key=key, deal_id=deal_id))
+            self.looked_up.add(key)
+            self.deal_of[key] = deal_id
+
+
+def attach_message_to_deals(session: Session, message: Message, contact_ids: list[int],
+                            threads: ThreadDeals | None = None) -> list[int]:
     """Attach a message to the deals of its thread (thread key, In-Reply-To, References); returns deal ids.
 
     The message may still be pending (the ingest worker flushes a batch at once): the lookups
-    do not flush it, and it is flushed only when a deal takes it.
+    do not flush it, and it is flushed only when a deal takes it.  ``threads``: the batch's
+    thread keys already looked up (``ThreadDeals.load``).
     """
+    threads = threads if threads is not None else ThreadDeals()
     deal_ids: set[int] = set()
     with session.no_autoflush:
         if message.thread_key:
-            row = session.get(DealThread, message.thread_key)
-            if row is not None:
-                deal_ids.add(row.deal_id)
+            found = threads.deal(session, message.thread_key)
+            if found is not None:
+                deal_ids.add(found)
         # A reply to any message already on a deal belongs to that deal, whatever its thread key
         # (RFC 5322 3.6.4: In-Reply-To names the parent, References the ancestors; a client may
         # trim References, so every id there counts, not only the root).
@@ -248,14 +291,14 @@ def attach_message_to_deals(session: Session, message: Message, contact_ids: lis
         session.flush()
     for deal_id in live:
         _link_message(session, deal_id, message)
-        if message.thread_key and session.get(DealThread, message.thread_key) is None:
-            session.add(DealThread(thread_key=message.thread_key, deal_id=deal_id))
+        if message.thread_key:
+            threads.add(session, message.thread_key, deal_id)
     session.flush()
     return live
 
 
 def open_deal_from_message(session: Session, user_id: int | None, message: Message, contact_ids: list[int],
-                           title: str, *, stage: str = "lead") -> Deal:
+                           title: str, *, stage: str = "lead", threads: ThreadDeals | None = None) -> Deal:
     """Open a deal from a message (mail to the ``+deal`` dropbox sub-address): its people are the recipients."""
     existing = session.scalar(select(Deal).where(Deal.source_message_id == message.id))
     if existing is not None:  # the same message applied again (retry) opens nothing new
@@ -263,8 +306,8 @@ def open_deal_from_message(session: Session, user_id: int | None, message: Messa
     deal = create_deal(session, title=title or "(no subject)", contact_ids=contact_ids, stage=stage,
                        user_id=user_id, at=message.date, source_message_id=message.id)
     _link_message(session, deal.id, message)
-    if message.thread_key and session.get(DealThread, message.thread_key) is None:
-        session.add(DealThread(thread_key=message.thread_key, deal_id=deal.id))
+    if message.thread_key:
+        (threads if threads is not None else ThreadDeals()).add(session, message.thread_key, deal.id)
     session.flush()
     return deal
 
