@@ -77,3 +77,30 @@ def test_giant_input_does_not_hang() -> None:
     start = time.perf_counter()
     out = extract_reply(text)
     assert time.perf_counter() - start < 5 and out.startswith("word")
+
+
+def test_clean_lines_is_clean_line_of_each_line() -> None:
+    from mailcrm.parse.quote_headers import clean_line, clean_lines
+
+    text = ("Привет,\u00a0Иван\r\n\u200bНовый\tтекст \u00ad\r> quoted\u200f  \n\n"
+            "\ufeffOn Mon, Ivan wrote:\t\r\n-----Original Message-----\u00a0")
+    assert clean_lines(text) == [clean_line(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    assert clean_lines(text)[:3] == ["Привет, Иван", "Новый текст", "> quoted"]
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("-----Original Message-----", "original"),
+    ("---------- Forwarded message ---------", "forward"),
+    ("---------- Пересылаемое сообщение ---------", "forward"),
+    ("Begin forwarded message:", "forward"),
+    ("Начало переадресованного сообщения:", "forward"),
+    ("This is a forwarded message", "forward"),
+    ("==========================", "rule"),
+    ("*From:* nobody", None),
+    ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.", None),
+    ("We talked about the forwarded message yesterday and agreed on the dates for it.", None),
+])
+def test_separator_lines(line: str, kind: str | None) -> None:
+    from mailcrm.parse.quote_headers import separator_kind
+
+    assert separator_kind(line) == kind

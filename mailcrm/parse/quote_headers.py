@@ -39,6 +39,7 @@ _QUOTE = re.compile(r"^((?:[ \t]*>)+)[ \t]?")
 _MARKS = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060\ufeff\u00ad]")
 _RULE = re.compile(r"^[-_=*~—–]{5,}$")  # Outlook's "________________________________" and friends
 _ENCLOSED = re.compile(r"^[-=_*~—–<>8]{2,}\s*([^-=_*~—–\s].{1,70}?)\s*[-=_*~—–<>8]{2,}$")
+_OPENERS = frozenset("-_=*~—–<>8")  # the first characters _RULE and _ENCLOSED allow
 EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.U)
 
 # Words that say "forwarded" (a forward of a forward is followed inward only through these).
@@ -98,8 +99,16 @@ def clean_line(line: str) -> str:
     return _MARKS.sub("", line).replace("\u00a0", " ").replace("\t", " ").rstrip()
 
 
+def clean_lines(text: str) -> list[str]:
+    """``clean_line`` of every line of ``text`` (any newline convention), in one pass over it."""
+    text = _MARKS.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).replace("\u00a0", " ").replace("\t", " ")
+    return [line.rstrip() for line in text.split("\n")]
+
+
 def unquote(line: str) -> tuple[int, str]:
     """Split "> > text" into (quote depth, text)."""
+    if ">" not in line:
+        return 0, line  # most lines: no regex needed
     m = _QUOTE.match(line)
     if not m:
         return 0, line
@@ -131,6 +140,8 @@ def separator_kind(line: str) -> str | None:
     text = line.strip().strip("*_ ").strip()
     if not text or len(text) > 90:
         return None
+    if text[0] not in _OPENERS and not text.endswith(":") and (len(text) > 60 or text.endswith((".", "!", "?", ","))):
+        return None  # none of the forms below can match: most lines of prose end here
     if _RULE.match(text):
         return "rule"
     m = _ENCLOSED.match(text)

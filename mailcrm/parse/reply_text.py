@@ -14,7 +14,7 @@ import re
 import quotequail
 
 from mailcrm.parse.html_text import html_to_text
-from mailcrm.parse.quote_headers import attribution_start, clean_line, scan_blocks, separator_kind, unquote
+from mailcrm.parse.quote_headers import attribution_start, clean_lines, scan_blocks, separator_kind, unquote
 
 MAX_SCAN = 200_000  # characters examined; the new text is at the top of a message
 QUOTEQUAIL_LINES = 1000  # quotequail's own default limit
@@ -33,7 +33,7 @@ def extract_reply(text: str, html: str | None = None) -> str:
     body = text or ""
     if not body.strip() and html:
         body = html_to_text(html[: MAX_SCAN * 4])
-    lines = [clean_line(line) for line in body[:MAX_SCAN].replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = clean_lines(body[:MAX_SCAN])
     for _ in range(4):
         cut, skip_to = _cut(lines)
         head = _trim(lines[:cut])

@@ -76,6 +76,45 @@ _DASH_NAME = re.compile(r"^\s*[-–—~]{1,2}\s*(?P<name>[^\W\d_][^\d,;:!?@/\\]{
 _INITIALISM = re.compile(r"^[A-ZА-ЯЁ]{1,3}\.?$")
 
 
+class _Kinds:
+    """The kind of each line (``classify_line``), worked out only for the lines asked about.
+
+    Most messages end in prose, and the anchors stop at the first prose line from the bottom,
+    so classifying the whole tail up front did work nobody read (it was most of parsing).
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self._kinds: list[str | None] = [None] * len(lines)
+        self._last_prose: int | None = None
+        self._prose_scanned = False
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i: int) -> str:
+        kind = self._kinds[i]
+        if kind is None:
+            kind = self._kinds[i] = classify_line(self.lines[i])
+        return kind
+
+    def blank(self, i: int) -> bool:
+        """Whether line ``i`` is blank (as ``classify_line`` sees it), without classifying it."""
+        line = self.lines[i]
+        text = line.strip().lstrip(">").strip() if line.lstrip().startswith(">") else line.strip()
+        return not text
+
+    def span(self, lo: int, hi: int) -> list[str]:
+        return [self[j] for j in range(lo, hi)]
+
+    def last_prose(self, end: int) -> int:
+        """Index of the last PROSE line below ``end`` (-1 when none), scanning up from ``end``."""
+        for j in range(end - 1, -1, -1):
+            if self[j] == PROSE:
+                return j
+        return -1
+
+
 def _signoff_kind(line: str, sender: set[str]) -> str | None:
     """'alone' for "Regards,", 'named' for "Thanks, BT" / "Your pal, Craig." / "-roman", else None."""
     if _SIGNOFF_ONLY.match(line):
@@ -98,12 +137,12 @@ def _matches_sender(text: str, sender: set[str]) -> bool:
     return bool(words & sender)
 
 
-def _someone_below(lines: list[str], kinds: list[str], start: int, end: int) -> bool:
+def _someone_below(lines: list[str], kinds: _Kinds, start: int, end: int) -> bool:
     """True when the first lines under a sign-off name a person or give a contact.
 
     "Sincerely,\nSuper Domain Name Manager" (a service's form letter) signs with a role only.
     """
-    below = [j for j in range(start, end) if kinds[j] != "blank"][:2]
+    below = [j for j in range(start, end) if not kinds.blank(j)][:2]
     for j in below:
         word = lines[j].strip().lstrip("-–—").strip()
         if kinds[j] in (NAME, CONTACT) or _LONE_WORD.match(word):
@@ -122,14 +161,13 @@ def _tail_start(lines: list[str]) -> int:
     return 0
 
 
-def _find_start(lines: list[str], kinds: list[str], sender: set[str], text_above: bool) -> int | None:
-    """Index where the signature begins in ``lines`` (the tail, without mobile/disclaimer lines)."""
+def _find_start(lines: list[str], kinds: _Kinds, end: int, sender: set[str], text_above: bool) -> int | None:
+    """Index where the signature begins in ``lines[:end]`` (the tail, without mobile/disclaimer lines)."""
     lo = 0
-    end = len(lines)
     # 1. The delimiter, when what follows is short and reads like a signature.
     for i in range(end - 1, lo - 1, -1):
         if _DELIM.match(lines[i]):
-            after = [k for k in kinds[i + 1:end] if k != "blank"]
+            after = [k for k in kinds.span(i + 1, end) if k != "blank"]
             long_prose = any(kinds[j] == PROSE and len(lines[j].split()) > 12 for j in range(i + 1, end))
             if 0 < len(after) <= MAX_BLOCK + 3 and after.count(PROSE) <= len(after) // 3 and not long_prose:
                 return i
@@ -137,12 +175,12 @@ def _find_start(lines: list[str], kinds: list[str], sender: set[str], text_above
     # 2. A sign-off line with only signature-like lines below it.
     below = 0
     for i in range(end - 1, lo - 1, -1):
-        kind = kinds[i]
-        if kind == "blank":
+        if kinds.blank(i):
             continue
+        kind = kinds[i]
         signoff = _signoff_kind(lines[i], sender)
         if signoff == "named" and _DASH_NAME.match(lines[i]):
-            above = next((j for j in range(i - 1, lo - 1, -1) if kinds[j] != "blank"), None)
+            above = next((j for j in range(i - 1, lo - 1, -1) if not kinds.blank(j)), None)
             if above is not None and re.match(r"^\s*[-–—*•+]", lines[above]):
                 break  # the last item of a dashed list, not a name
             return i
@@ -152,18 +190,19 @@ def _find_start(lines: list[str], kinds: list[str], sender: set[str], text_above
             break
         below += 1
     # 3. A short trailing block of name/contact lines whose first paragraph holds a person's name.
-    nonblank = [j for j in range(lo, end) if kinds[j] != "blank"]
+    nonblank = [j for j in range(lo, end) if not kinds.blank(j)]
+    last_prose = kinds.last_prose(end)
     found: list[tuple[int, bool]] = []  # (paragraph start, its name is the sender's)
     for p in nonblank[-MAX_BLOCK:]:
-        if p > 0 and kinds[p - 1] not in ("blank", PROSE):
+        if p <= last_prose:
+            continue  # prose at or below it
+        if p > 0 and not kinds.blank(p - 1) and kinds[p - 1] != PROSE:
             continue  # not the start of a paragraph
-        if any(kinds[j] == PROSE for j in range(p, end)):
-            continue
-        if not text_above and PROSE not in kinds[:p]:
+        if not text_above and last_prose < 0:
             continue  # nothing was said above it: a short note ("Svar."), not a signature
         para = []
         for j in range(p, end):
-            if kinds[j] == "blank":
+            if kinds.blank(j):
                 break
             para.append(j)
         head = para[:2]
@@ -206,7 +245,7 @@ def _extract(text: str, sender: Address | None, region: str, unquoted: bool = Fa
     lines = lines[lo:]
     if not lines:
         return None
-    kinds = [classify_line(line) for line in lines]
+    kinds = _Kinds(lines)
     # Mobile-client tails and legal disclaimers close a message but do not start a signature.
     end = len(lines)
     while end > 0 and kinds[end - 1] in ("blank", "mobile", "disclaimer"):
@@ -214,7 +253,7 @@ def _extract(text: str, sender: Address | None, region: str, unquoted: bool = Fa
     if end == 0:
         return None
     sender_set = sender_tokens(sender)
-    start = _find_start(lines[:end], kinds[:end], sender_set, text_above)
+    start = _find_start(lines, kinds, end, sender_set, text_above)
     if start is None:
         return None
     while start > 0 and _DELIM.match(lines[start - 1]):
@@ -223,7 +262,7 @@ def _extract(text: str, sender: Address | None, region: str, unquoted: bool = Fa
         return None  # a signature cannot be all there is: the author said nothing else
     block = lines[start:]
     body: list[str] = []
-    for line, kind in zip(block, kinds[start:]):
+    for line, kind in zip(block, kinds.span(start, len(lines))):
         if kind in ("mobile", "disclaimer") or _DELIM.match(line):
             continue
         signoff = _signoff_kind(line, sender_set)
