@@ -238,8 +238,8 @@ class ThreadDeals:
         deal_of: dict[str, int] = {}
         for i in range(0, len(wanted), 500):
             chunk = wanted[i:i + 500]
-            deal_of.update(session.execute(select(DealThread.thread_key, DealThread.deal_id)
-                                           .where(DealThread.thread_key.in_(chunk))).tuples().all())
+            deal_of.update((k, d) for k, d in session.execute(select(DealThread.thread_key, DealThread.deal_id)
+                                           .where(DealThread.thread_key.in_(chunk))).all())
         return cls(deal_of, set(wanted))
 
     def deal(self, session: Session, key: str) -> int | None:
