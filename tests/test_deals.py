@@ -114,7 +114,7 @@ def test_plus_deal_address_opens_a_deal_and_replies_attach(store) -> None:  # ty
         assert attached == {"s1@example.org", "r1@film.example"}
         assert reply.message is not None
         # Calling the hook again is harmless.
-        assert deal_store.attach_message_to_deals(s, reply.message, []) == [deal.id]
+        assert deal_store.attach_message_to_deals(s, reply.message) == [deal.id]
         assert s.scalar(select(func.count()).select_from(DealMessage)) == 2
 
 

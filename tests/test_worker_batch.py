@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from test_store_bounces import dsn
 
@@ -208,3 +209,45 @@ def test_a_deal_rolled_back_with_its_message_leaves_its_thread_free(worker, monk
                                  .where(DealMessage.deal_id == deal.id)))
         assert attached == {"b3@example.org", "b4@example.org"}
         assert set(s.scalars(select(Message.message_id))) == {"b2@example.org", "b3@example.org", "b4@example.org"}
+
+
+def test_new_contacts_of_a_batch_are_inserted_together_with_their_rows(worker, store) -> None:  # type: ignore[no-untyped-def]
+    """New contacts stay pending until the batch flush (no flush per contact); their ids reach the
+    participant rows written after it, and a reply in the same batch marks the new address inbound."""
+    w, factory, _ = worker
+    engine, _ = store
+    inserts: Counter[str] = Counter()
+    flushes = [0]
+
+    def _flushed(session, context):  # type: ignore[no-untyped-def]
+        flushes[0] += 1
+
+    event.listen(Session, "after_flush", _flushed)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _tables(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        words = statement.split()
+        if words[:2] == ["INSERT", "INTO"]:
+            inserts[words[2].strip('"')] += 1
+
+    try:
+        people = [f"Person {i} <p{i}@gmail.com>" for i in range(6)]
+        reply_at = WHEN + dt.timedelta(hours=1)
+        outcomes = run(w, *[(mail(f"pitch {i}", p, f"n{i}@example.org"), SENT) for i, p in enumerate(people)],
+                       (mail("Re: pitch 0", "Me <me@example.org>", "r0@gmail.com", sender=people[0],
+                             refs="n0@example.org", when=reply_at), INBOX))
+    finally:
+        event.remove(engine, "before_cursor_execute", _tables)
+        event.remove(Session, "after_flush", _flushed)
+    assert outcomes == ["stored"] * 7
+    assert flushes == [1]  # the batch's one flush; a flush per new contact would make it seven
+    assert inserts["message_participants"] == 1 and inserts["message_blobs"] == 1  # one executemany each
+    with db.transaction(factory) as s:
+        rows = s.execute(select(Participant.address, Participant.contact_id, EmailAddress.contact_id)
+                         .join(EmailAddress, EmailAddress.address == Participant.address)
+                         .where(Participant.role != "from")).all()
+        assert len(rows) == 6 and all(pc == ac and pc is not None for _, pc, ac in rows)
+        p0 = s.scalar(select(EmailAddress).where(EmailAddress.address == "p0@gmail.com"))
+        assert p0.last_inbound_at == reply_at.replace(tzinfo=None)
+        timeline = repository.contact_card(s, "p0@gmail.com")["timeline"]
+        assert [t["direction"] for t in timeline] == ["in", "out"]

@@ -44,7 +44,7 @@ class Job:
     facts: MessageFacts | None = None
     plan: Plan | None = None
     message: Message | None = None
-    contacts: dict[str, int] = field(default_factory=dict)  # address -> contact id
+    contacts: dict[str, Contact] = field(default_factory=dict)  # address -> contact (a new one may be unflushed)
     outcome: str | None = None
     users: dict[str, int | None] = field(default_factory=dict)  # cache: user email -> User.id
     # Identities known to be stored, looked up for a whole batch at once (None: ask the store).
@@ -106,8 +106,9 @@ def stage_plan(session: Session, job: Job) -> None:
         job.outcome = SKIPPED
     if ctx.role in ("inbox", "sent") and plan.kind in ("received", "sent"):
         # Privacy first: inbox/sent folders only add to what the CRM already knows.
-        with session.no_autoflush:  # earlier messages of the batch may stay pending
-            known = [p for p in plan.people if p.create or repo.find_address(session, p.address) is not None]
+        with session.no_autoflush:  # earlier messages of the batch (and their new contacts) may stay pending
+            known = [p for p in plan.people if p.create or (job.known is not None and p.address in job.known)
+                     or repo.find_address(session, p.address) is not None]
         if not known:
             job.outcome = SKIPPED
     job.plan = plan
@@ -145,23 +146,31 @@ def stage_store(session: Session, job: Job) -> None:
     repo.add_message(session, msg, job.raw)
     free_extra = frozenset(d.lower() for d in job.cfg.ingest.free_mail_domains)
     seen: set[tuple[str, str]] = set()
-    with session.no_autoflush:  # lookups need not flush the pending message (new contacts flush themselves)
+    with session.no_autoflush:  # lookups need not flush the pending message (nor new contacts)
         for p in plan.people:
             if (p.address, p.role) in seen:
                 continue
             seen.add((p.address, p.role))
             if p.create and not is_automated_sender(p.address):
-                contact: Contact | None = repo.find_or_create_contact(session, p.address, p.name,
-                                                                       free_mail_extra=free_extra, known=job.known)
+                # A new contact stays pending until the batch flushes (found again through
+                # job.known); its id is read when the participant row is written.
+                contact: Contact | None = repo.find_or_create_contact(
+                    session, p.address, p.name, free_mail_extra=free_extra, known=job.known,
+                    flush=job.known is None)
             else:
                 contact = repo.find_contact(session, p.address, job.known)
-            cid = contact.id if contact is not None else None
-            if cid is not None:
-                job.contacts[p.address] = cid
-            repo.add_participant(session, msg, p.address, p.name, cid, p.role, p.direction)
+            if contact is not None:
+                job.contacts[p.address] = contact
+            repo.add_participant(session, msg, p.address, p.name, contact, p.role, p.direction)
             if p.direction == "in" and plan.kind == "received":
-                repo.mark_inbound(session, p.address, msg.date)
+                repo.mark_inbound(session, p.address, msg.date, contact)
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
+
+
+def _contact_id(job: Job, address: str) -> int | None:
+    """The id of ``address``'s contact in this message (after a flush), or None."""
+    contact = job.contacts.get(address)
+    return contact.id if contact is not None else None
 
 
 def _persisted(session: Session, message: Message) -> Message:
@@ -185,9 +194,9 @@ def stage_autoreply(session: Session, job: Job) -> None:
     facts, msg = job.facts, job.message
     if msg is None or facts is None or facts.autoreply is None or not facts.from_:
         return
-    cid = job.contacts.get(facts.from_.address)
     auto = facts.autoreply
-    _persisted(session, msg)
+    _persisted(session, msg)  # also gives the contacts of the message their ids
+    cid = _contact_id(job, facts.from_.address)
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
     if auto.left_company:
@@ -207,12 +216,15 @@ def stage_signature(session: Session, job: Job) -> None:
     facts, plan, msg = job.facts, job.plan, job.message
     if msg is None or facts is None or plan is None or facts.signature is None or not plan.signature_owner:
         return
-    cid = job.contacts.get(plan.signature_owner)
+    if plan.signature_owner not in job.contacts:
+        return
+    _persisted(session, msg)  # also gives the owner's contact its id
+    cid = _contact_id(job, plan.signature_owner)
     if cid is None:
         return
     from mailcrm.store import companies as company_store
 
-    company_store.learn_signature(session, cid, _persisted(session, msg), facts.signature)
+    company_store.learn_signature(session, cid, msg, facts.signature)
 
 
 def stage_deals(session: Session, job: Job) -> None:
@@ -221,14 +233,15 @@ def stage_deals(session: Session, job: Job) -> None:
     deals = _deal_store()
     if msg is None or facts is None or deals is None:
         return
-    contact_ids = sorted(set(job.contacts.values()))
     # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
     if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
-        deals.open_deal_from_message(session, msg.user_id, _persisted(session, msg), contact_ids,
+        _persisted(session, msg)  # the deal links the message and its contacts by id
+        contact_ids = sorted({c.id for c in job.contacts.values() if c.id is not None})
+        deals.open_deal_from_message(session, msg.user_id, msg, contact_ids,
                                      facts.subject or "(no subject)", threads=job.threads)
     else:
-        deals.attach_message_to_deals(session, msg, contact_ids, threads=job.threads)
+        deals.attach_message_to_deals(session, msg, threads=job.threads)
 
 
 _DEALS: list[object] = []

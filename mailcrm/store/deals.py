@@ -257,8 +257,7 @@ class ThreadDeals:
             self.deal_of[key] = deal_id
 
 
-def attach_message_to_deals(session: Session, message: Message, contact_ids: list[int],
-                            threads: ThreadDeals | None = None) -> list[int]:
+def attach_message_to_deals(session: Session, message: Message, threads: ThreadDeals | None = None) -> list[int]:
     """Attach a message to the deals of its thread (thread key, In-Reply-To, References); returns deal ids.
 
     The message may still be pending (the ingest worker flushes a batch at once): the lookups

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mailcrm.config import Config
 from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import domain_of, is_free_mail, normalize_address
-from mailcrm.store import db
+from mailcrm.store import db, message_rows
 from mailcrm.store.models import (
     Activity,
     Company,
@@ -23,7 +23,6 @@ from mailcrm.store.models import (
     ContactTag,
     EmailAddress,
     Message,
-    MessageBlob,
     Participant,
     Tag,
     User,
@@ -127,10 +126,13 @@ def find_or_create_contact(
     source: str = "mail",
     free_mail_extra: frozenset[str] = frozenset(),
     known: dict[str, Contact] | None = None,
+    flush: bool = True,
 ) -> Contact:
     """The contact owning ``address``; created (with a domain company when corporate) if unknown.
 
-    ``known``: as for ``find_contact``; a contact created here is added to it.
+    ``known``: as for ``find_contact``; a contact created here is added to it.  ``flush=False``
+    leaves a new contact pending (no id yet) for the caller's next flush: the ingest worker
+    creates many in a batch and finds them again through ``known``, not by query.
     """
     address = normalize_address(address)
     existing = find_contact(session, address, known)
@@ -144,7 +146,8 @@ def find_or_create_contact(
     # Contact and address in one flush (through the relationship): a backfill creates thousands.
     contact.addresses.append(EmailAddress(address=address, status="active"))
     session.add(contact)
-    session.flush()
+    if flush:
+        session.flush()
     if known is not None:
         known[address] = contact
     return contact
@@ -210,24 +213,23 @@ def stored_identities(session: Session, identities: list[str]) -> set[str]:
 def add_message(session: Session, message: Message, raw: bytes | None) -> Message:
     """Add a message (and its raw bytes) to the session; the unique identity enforces idempotency.
 
-    Nothing is flushed here: the next flush inserts message, bytes and participants together.
+    Nothing is flushed here: the next flush inserts the message, then its bytes and participants
+    (``message_rows``: plain rows written with Core right after that flush).
     """
-    session.add(message)
-    if raw is not None:
-        message.blob = MessageBlob(data=raw)
-    # Start the collection empty while the message is new: once a contact's flush has inserted
-    # the message, the first ``participants.append`` would otherwise lazy-load it with a SELECT.
-    message.participants = list(message.participants)
+    message_rows.add(session, message, raw)
     return message
 
 
 def add_participant(
-    session: Session, message: Message, address: str, name: str | None, contact_id: int | None,
+    session: Session, message: Message, address: str, name: str | None, contact: Contact | int | None,
     role: str, direction: str,
 ) -> None:
-    """Record that ``address`` took part in ``message`` in ``role`` (inserted with the message)."""
-    message.participants.append(Participant(address=address, name=name, contact_id=contact_id,
-                                            role=role, direction=direction, date=message.date))
+    """Record that ``address`` took part in ``message`` in ``role`` (inserted with the message).
+
+    ``contact``: the contact (its id is read when the row is written, so a new one need not be
+    flushed first) or a contact id.
+    """
+    message_rows.add_participant(session, message, address, name, contact, role, direction)
 
 
 # -- reading: lists and cards --------------------------------------------------------------
@@ -327,9 +329,17 @@ def counts(session: Session) -> dict[str, int]:
     }
 
 
-def mark_inbound(session: Session, address: str, when: dt.datetime) -> None:
-    """Remember mail received from ``address`` (resets soft-bounce scoring, reactivates bounced)."""
-    row = find_address(session, address)
+def mark_inbound(session: Session, address: str, when: dt.datetime, contact: Contact | None = None) -> None:
+    """Remember mail received from ``address`` (resets soft-bounce scoring, reactivates bounced).
+
+    ``contact``: the address's contact when the caller has it; a new one still pending (not
+    flushed) is searched in memory, where a query would not see it.
+    """
+    address = normalize_address(address)
+    if contact is not None and contact.id is None:
+        row = next((a for a in contact.addresses if a.address == address), None)
+    else:
+        row = find_address(session, address)
     if row is None:
         return
     if row.last_inbound_at is None or row.last_inbound_at < when:

@@ -1,0 +1,104 @@
+"""The raw bytes and participants of new messages: rows written with Core after the ORM flush.
+
+A message's blob and its participants are plain rows that nothing in the ingest path reads back
+as objects, yet as ORM objects they were about two thirds of what the session tracked per
+message (state, identity map, unit-of-work sorting).  So ``add_message`` adds only the
+``Message`` object; its bytes and participants wait in ``session.info`` and are inserted with
+one ``executemany`` per table right after the flush that gave the message its id
+(``after_flush``, same connection and transaction).  Whatever flushes (the batch flush, a
+stage that needs an id, an autoflush before a query, the commit) writes them, so queries
+after a flush see them exactly as they saw the ORM rows.  A message rolled back before it was
+flushed (a savepoint) is never inserted, and its rows are dropped with it; rows already written
+inside a savepoint roll back with that savepoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session, UOWTransaction
+
+from mailcrm.store.models import Contact, Message, MessageBlob, Participant
+
+_KEY = "mailcrm.message_rows"
+# Core inserts on the tables (not ORM-enabled: no per-row state to track).
+_BLOBS = insert(MessageBlob.__table__)  # type: ignore[arg-type]
+_PARTICIPANTS = insert(Participant.__table__)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Rows:
+    message: Message
+    raw: bytes | None
+    participants: list[tuple[str, str | None, Contact | int | None, str, str]] = field(default_factory=list)
+
+
+def _pending(session: Session) -> dict[int, _Rows]:
+    rows: dict[int, _Rows] | None = session.info.get(_KEY)
+    if rows is None:
+        rows = session.info[_KEY] = {}
+    return rows
+
+
+def add(session: Session, message: Message, raw: bytes | None) -> None:
+    """Hold ``message``'s raw bytes until the flush that inserts it (the message is added here)."""
+    session.add(message)
+    _pending(session)[id(message)] = _Rows(message, raw)
+
+
+def add_participant(session: Session, message: Message, address: str, name: str | None,
+                    contact: Contact | int | None, role: str, direction: str) -> None:
+    """Hold a participant of ``message`` (a contact object may still be unflushed: its id is read later)."""
+    rows = _pending(session).get(id(message))
+    if rows is None:
+        # The message was inserted already (a flush ran since ``add``, e.g. for a new contact):
+        # hold the row for the next flush, which ``before_commit`` makes sure happens.
+        rows = _pending(session)[id(message)] = _Rows(message, None)
+    rows.participants.append((address, name, contact, role, direction))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    """Insert the held rows of every message the flush gave an id (one executemany per table)."""
+    write(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    """Rows held for a message flushed earlier (nothing else left to flush) are written now."""
+    write(session)
+
+
+def write(session: Session) -> None:
+    """Insert the held rows of every message that has an id (after a flush; idempotent)."""
+    pending: dict[int, _Rows] | None = session.info.get(_KEY)
+    if not pending:
+        return
+    blobs: list[dict[str, Any]] = []
+    participants: list[dict[str, Any]] = []
+    for key, rows in list(pending.items()):
+        msg = rows.message
+        if msg.id is None:
+            if msg not in session:
+                del pending[key]  # rolled back (with its savepoint) before it was ever inserted
+            continue
+        del pending[key]
+        if rows.raw is not None:
+            blobs.append({"message_id": msg.id, "data": rows.raw})
+        for address, name, contact, role, direction in rows.participants:
+            cid = contact.id if isinstance(contact, Contact) else contact
+            participants.append({"message_id": msg.id, "address": address, "name": name, "contact_id": cid,
+                                 "role": role, "direction": direction, "date": msg.date})
+    conn = session.connection()
+    if blobs:
+        conn.execute(_BLOBS, blobs)
+    if participants:
+        conn.execute(_PARTICIPANTS, participants)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    """A rolled-back transaction takes its held rows with it."""
+    session.info.pop(_KEY, None)
