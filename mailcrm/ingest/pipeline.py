@@ -107,8 +107,7 @@ def stage_plan(session: Session, job: Job) -> None:
     if ctx.role in ("inbox", "sent") and plan.kind in ("received", "sent"):
         # Privacy first: inbox/sent folders only add to what the CRM already knows.
         with session.no_autoflush:  # earlier messages of the batch (and their new contacts) may stay pending
-            known = [p for p in plan.people if p.create or (job.known is not None and p.address in job.known)
-                     or repo.find_address(session, p.address) is not None]
+            known = [p for p in plan.people if p.create or repo.find_contact(session, p.address, job.known) is not None]
         if not known:
             job.outcome = SKIPPED
     job.plan = plan
@@ -167,12 +166,6 @@ def stage_store(session: Session, job: Job) -> None:
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
 
 
-def _contact_id(job: Job, address: str) -> int | None:
-    """The id of ``address``'s contact in this message (after a flush), or None."""
-    contact = job.contacts.get(address)
-    return contact.id if contact is not None else None
-
-
 def _persisted(session: Session, message: Message) -> Message:
     """``message`` with its id: flushes the pending message, its bytes and participants."""
     if message.id is None:
@@ -196,7 +189,8 @@ def stage_autoreply(session: Session, job: Job) -> None:
         return
     auto = facts.autoreply
     _persisted(session, msg)  # also gives the contacts of the message their ids
-    cid = _contact_id(job, facts.from_.address)
+    sender = job.contacts.get(facts.from_.address)
+    cid = sender.id if sender is not None else None
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
     if auto.left_company:
@@ -216,15 +210,13 @@ def stage_signature(session: Session, job: Job) -> None:
     facts, plan, msg = job.facts, job.plan, job.message
     if msg is None or facts is None or plan is None or facts.signature is None or not plan.signature_owner:
         return
-    if plan.signature_owner not in job.contacts:
+    owner = job.contacts.get(plan.signature_owner)
+    if owner is None:
         return
     _persisted(session, msg)  # also gives the owner's contact its id
-    cid = _contact_id(job, plan.signature_owner)
-    if cid is None:
-        return
     from mailcrm.store import companies as company_store
 
-    company_store.learn_signature(session, cid, msg, facts.signature)
+    company_store.learn_signature(session, owner.id, msg, facts.signature)
 
 
 def stage_deals(session: Session, job: Job) -> None:

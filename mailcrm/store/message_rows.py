@@ -91,11 +91,10 @@ def write(session: Session) -> None:
             cid = contact.id if isinstance(contact, Contact) else contact
             participants.append({"message_id": msg.id, "address": address, "name": name, "contact_id": cid,
                                  "role": role, "direction": direction, "date": msg.date})
-    conn = session.connection()
     if blobs:
-        conn.execute(_BLOBS, blobs)
+        session.connection().execute(_BLOBS, blobs)
     if participants:
-        conn.execute(_PARTICIPANTS, participants)
+        session.connection().execute(_PARTICIPANTS, participants)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -154,10 +154,8 @@ class Message(Base):
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the inspect document
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | deleted | unverified
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-
-    # Relationships let one flush insert the message, its bytes and its people together.
-    blob: Mapped["MessageBlob | None"] = relationship(lazy="select", cascade="save-update")
-    participants: Mapped[list["Participant"]] = relationship(lazy="select", cascade="save-update")
+    # Its bytes and people are plain rows written after the flush that inserts it
+    # (store/message_rows.py), not relationships: the ORM tracked them for nothing.
 
 
 class MessageBlob(Base):
