@@ -8,6 +8,7 @@ over lists of lines; nothing here raises on odd input.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -186,13 +187,16 @@ def _sandwiched(lines: list[str], j: int, n: int) -> bool:
 def scan_blocks(lines: list[str], start: int = 0, limit: int = MAX_LINES) -> list[HeaderBlock]:
     """All header blocks in ``lines`` (already cleaned), in order."""
     blocks: list[HeaderBlock] = []
-    i = start
     n = min(len(lines), start + limit)
-    while i < n:
+    # A block starts on a header line, and a header line has a colon: visit only those.
+    heads = [k for k, line in enumerate(lines[start:n], start) if ":" in line or "：" in line]
+    pos = 0
+    while pos < len(heads):
+        i = heads[pos]
         depth, text = unquote(lines[i])
         first = header_field(text)
         if first is None:
-            i += 1
+            pos += 1
             continue
         fields: dict[str, str] = {}
         order: list[tuple[str, str]] = []
@@ -228,7 +232,7 @@ def scan_blocks(lines: list[str], start: int = 0, limit: int = MAX_LINES) -> lis
             marker, marker_line = _marker_before(lines, i)
             blocks.append(HeaderBlock(i, end, tuple((k, fields[k]) for k in dict.fromkeys(k for k, _ in order)),
                                       marker, marker_line, depth))
-        i = max(end, i + 1)
+        pos = bisect.bisect_left(heads, max(end, i + 1), pos + 1)
     return blocks
 
 
