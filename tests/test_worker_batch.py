@@ -20,7 +20,7 @@ from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import QUARANTINED, Worker
 from mailcrm.spool import Spool, SpoolMeta
 from mailcrm.store import db, repository
-from mailcrm.store.models import Contact, Deal, DealMessage, EmailAddress, Message, Participant
+from mailcrm.store.models import Company, Contact, Deal, DealMessage, EmailAddress, Message, Participant
 
 CFG = config.parse(
     '[[users]]\nemail = "me@example.org"\ndropbox = "crm+secret@example.org"\n', "test")
@@ -251,3 +251,48 @@ def test_new_contacts_of_a_batch_are_inserted_together_with_their_rows(worker, s
         assert p0.last_inbound_at == reply_at.replace(tzinfo=None)
         timeline = repository.contact_card(s, "p0@gmail.com")["timeline"]
         assert [t["direction"] for t in timeline] == ["in", "out"]
+
+
+def test_a_batch_asks_once_for_its_people_and_their_domain_companies(worker, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    engine, _ = store
+    run(w, (mail("first", "Olga <olga@theatre.example>", "c0@example.org"), SENT))  # theatre.example exists now
+
+    def explode(session, job) -> None:  # type: ignore[no-untyped-def]
+        if job.facts.subject == "boom":
+            raise RuntimeError("boom after the company was made")
+
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, explode))
+    selects: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _selects(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        words = statement.split()
+        if words and words[0].upper() == "SELECT":
+            table = next((t.strip('"') for t in words[words.index("FROM") + 1:][:1]), "?") if "FROM" in words else "?"
+            selects[table] += 1
+
+    try:
+        outcomes = run(
+            w, *[(mail(f"pitch {i}", f"Person {i} <p{i}@newco.example>", f"c{i}@example.org"), SENT) for i in (1, 2, 3)],
+            (mail("hello", "Pavel <pavel@theatre.example>, Gmail <g@gmail.com>", "c4@example.org"), SENT))
+        assert outcomes == ["stored"] * 4
+        company_selects, contact_selects = selects["companies"], selects["email_addresses"] + selects["contacts"]
+        # A failing message makes its own company inside a savepoint that goes; the next one makes it again.
+        selects.clear()
+        outcomes = run(w, (mail("boom", "Z <z@gone.example>", "c5@example.org"), SENT),
+                       (mail("after", "Y <y@gone.example>", "c6@example.org"), SENT))
+    finally:
+        event.remove(engine, "before_cursor_execute", _selects)
+    assert company_selects == 1  # newco (three people) and theatre looked up together, gmail never grouped
+    assert contact_selects == 1  # and the batch's one lookup of its people says who has no contact yet
+    assert outcomes == [QUARANTINED, "stored"]
+    with db.transaction(factory) as s:
+        companies = dict(s.execute(select(EmailAddress.address, Company.domain)
+                                   .join(Contact, Contact.id == EmailAddress.contact_id)
+                                   .outerjoin(Company, Company.id == Contact.company_id)).all())
+        assert companies == {"olga@theatre.example": "theatre.example", "pavel@theatre.example": "theatre.example",
+                             "p1@newco.example": "newco.example", "p2@newco.example": "newco.example",
+                             "p3@newco.example": "newco.example", "g@gmail.com": None,
+                             "y@gone.example": "gone.example"}
+        assert s.scalar(select(func.count()).select_from(Company)) == 3

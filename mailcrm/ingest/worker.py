@@ -22,6 +22,7 @@ from mailcrm.config import Config
 from mailcrm.errors import Rejected, StoreUnavailable, Transient
 from mailcrm.ingest import pipeline
 from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied, Pending
+from mailcrm.parse.addresses import domain_of
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import Spool, SpoolItem
 from mailcrm.store import db
@@ -149,7 +150,10 @@ class Worker:
             facts_list = [f for f in parsed.values() if isinstance(f, MessageFacts)]
             stored = repo.stored_identities(session, [f.identity for f in facts_list])
             # Likewise the contacts of the people named (one query, not one per participant).
-            known = repo.contacts_by_address(session, [a for f in facts_list for a in _people(f)])
+            people = [a for f in facts_list for a in _people(f)]
+            known = repo.contacts_by_address(session, people)
+            # And the domain companies that new contacts among them would join.
+            repo.companies_by_domain(session, [domain_of(a) for a in people if a not in known])
             # And which of the batch's threads belong to a deal (most belong to none).
             thread_keys = [f.thread_key for f in facts_list]
             threads = ThreadDeals.load(session, thread_keys)
@@ -184,7 +188,7 @@ class Worker:
                     savepoint.rollback()
                     failures[item.id] = _failure(exc)
                     # Contacts and deal threads the failed message created are gone with its savepoint.
-                    known = {a: c for a, c in known.items() if c in session}
+                    known = known.still_in(session)
                     threads = ThreadDeals.load(session, thread_keys)
             if not careful:
                 try:

@@ -91,24 +91,47 @@ def resolve_contact(session: Session, contact: Contact) -> Contact:
     return contact
 
 
+class KnownContacts(dict[str, Contact]):
+    """Contacts of addresses looked up together (``contacts_by_address``): address -> contact.
+
+    ``looked_up`` holds every address that lookup asked about, so one without a contact is
+    known to have none and needs no second query.  That stays true while the lookup's
+    transaction runs because contacts are created only by ``find_or_create_contact``, which
+    adds them here (the ingest worker is the one writer; a concurrent one makes the insert
+    fail, and the worker's careful retry looks up again).
+    """
+
+    def __init__(self, looked_up: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.looked_up = set(looked_up)
+
+    def still_in(self, session: Session) -> "KnownContacts":
+        """A copy without the contacts ``session`` no longer holds (created in a rolled-back savepoint)."""
+        out = KnownContacts(self.looked_up)
+        out.update((a, c) for a, c in self.items() if c in session)
+        return out
+
+
 def find_contact(session: Session, address: str, known: dict[str, Contact] | None = None) -> Contact | None:
     """The (surviving) contact that owns ``address``, or None (one query).
 
     ``known``: contacts already looked up for these addresses (``contacts_by_address``); an
-    address found there costs no query.
+    address found there costs no query, nor does one a ``KnownContacts`` lookup found no contact for.
     """
     address = normalize_address(address)
     if known is not None and address in known:
         return known[address]
+    if isinstance(known, KnownContacts) and address in known.looked_up:
+        return None
     contact = session.scalar(select(Contact).join(EmailAddress, EmailAddress.contact_id == Contact.id)
                              .where(EmailAddress.address == address))
     return resolve_contact(session, contact) if contact is not None else None
 
 
-def contacts_by_address(session: Session, addresses: Iterable[str]) -> dict[str, Contact]:
+def contacts_by_address(session: Session, addresses: Iterable[str]) -> KnownContacts:
     """The (surviving) contacts of those ``addresses`` that have one (one query per 500 addresses)."""
-    out: dict[str, Contact] = {}
     keys = sorted({normalize_address(a) for a in addresses if a})
+    out = KnownContacts(keys)
     for i in range(0, len(keys), 500):
         rows = session.execute(select(EmailAddress.address, Contact)
                                .join(Contact, EmailAddress.contact_id == Contact.id)
@@ -154,15 +177,47 @@ def find_or_create_contact(
 
 
 def company_for_domain(session: Session, domain: str) -> Company:
-    """The company grouped by a corporate domain (created on first sight)."""
+    """The company grouped by a corporate domain (created on first sight).
+
+    Remembered for the session's life (``session.info``; a session is one transaction,
+    ``db.transaction``): a batch of mail names the same few domains again and again.  After
+    ``companies_by_domain`` a domain it found no company for is created without asking again.
+    """
     domain = domain.lower()
-    row = session.scalar(select(Company).where(Company.domain == domain))
-    if row is not None:
+    cache: dict[str, Company] = session.info.setdefault(_COMPANY_CACHE, {})
+    row = cache.get(domain)
+    if row is not None and row in session:
         return _resolve_company(session, row)
-    row = Company(name=domain, key=f"domain:{domain}", domain=domain, source="domain")
-    session.add(row)
-    session.flush()
-    return row
+    row = None  # not seen, or created in a savepoint since rolled back
+    if domain not in session.info.get(_COMPANY_LOOKED_UP, ()):
+        with session.no_autoflush:  # pending contacts cannot change the answer; they flush with the batch
+            row = session.scalar(select(Company).where(Company.domain == domain))
+    if row is None:
+        row = Company(name=domain, key=f"domain:{domain}", domain=domain, source="domain")
+        session.add(row)
+        session.flush()
+    cache[domain] = row
+    return _resolve_company(session, row)
+
+
+def companies_by_domain(session: Session, domains: Iterable[str]) -> None:
+    """Look up the companies of ``domains`` in one query (per 500) for ``company_for_domain``.
+
+    Companies are grouped by domain only by ``company_for_domain``, so within this transaction a
+    domain found without a company has none until that function creates it.
+    """
+    keys = sorted({d.lower() for d in domains if d})
+    cache: dict[str, Company] = session.info.setdefault(_COMPANY_CACHE, {})
+    looked_up: set[str] = session.info.setdefault(_COMPANY_LOOKED_UP, set())
+    with session.no_autoflush:
+        for i in range(0, len(keys), 500):
+            for row in session.scalars(select(Company).where(Company.domain.in_(keys[i:i + 500]))):
+                cache[row.domain or ""] = row
+    looked_up.update(keys)
+
+
+_COMPANY_CACHE = "mailcrm.company_for_domain"
+_COMPANY_LOOKED_UP = "mailcrm.company_domains_looked_up"
 
 
 def company_by_name(session: Session, name: str, *, create: bool = True, source: str = "user") -> Company | None:
