@@ -47,8 +47,29 @@ def test_spam_rejection_5_7_1_is_soft() -> None:
     assert (r.address, r.hard, r.status, r.reason) == ("ivan.petrov@client.example", False, "5.7.1", "spam")
 
 
-def test_delayed_dsn_is_not_a_failure() -> None:
+def test_delayed_dsn_is_a_soft_report_named_delayed() -> None:
+    # Not delivered yet (still retried): a report the user should see, never one that kills.
     facts = parse_message(load("delayed.eml"))
+    assert facts.kind == "bounce"
+    assert facts.bounce is not None
+    (r,) = facts.bounce.recipients
+    assert (r.address, r.hard, r.status, r.reason) == ("ivan.petrov@client.example", False, "4.4.1", "delayed")
+
+
+def test_delayed_recipients_stay_soft_whatever_the_text_says_and_failed_ones_keep_their_verdict() -> None:
+    raw = load("delayed.eml").replace(b"Status: 4.4.1", b"Status: 5.1.1")
+    raw = raw.replace(b"--BND2--", b"""--BND2\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n
+Final-Recipient: rfc822; gone@client.example\nAction: failed\nStatus: 5.1.1\n
+Diagnostic-Code: smtp; 550 5.1.1 <gone@client.example>: User unknown\n\n--BND2--""")
+    b = parse_message(raw).bounce
+    assert b is not None
+    assert {(r.address, r.hard, r.reason) for r in b.recipients} == {
+        ("ivan.petrov@client.example", False, "delayed"), ("gone@client.example", True, "user_unknown")}
+
+
+def test_a_report_of_delivered_recipients_only_is_not_a_bounce() -> None:
+    raw = load("delayed.eml").replace(b"Action: delayed", b"Action: delivered").replace(b"Status: 4.4.1", b"Status: 2.0.0")
+    facts = parse_message(raw)
     assert facts.bounce is None
     assert facts.kind != "bounce"
 

@@ -58,3 +58,24 @@ def test_policy_rejection_never_kills_and_hard_bounce_does(store) -> None:  # ty
     ingest(factory, dsn(5, "5.1.1", "550 5.1.1 <olga@theatre.example>: Recipient address rejected: User unknown"),
            BOUNCE_META)
     assert status(factory) == "bounced"
+
+
+def test_delay_notices_are_on_the_timeline_but_never_add_up_to_bounced(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+    for day in (4, 5, 6, 7, 8, 9):  # six days of "still retrying", even one that quotes a 5.1.1 text
+        ingest(factory, dsn(day, "4.4.7" if day < 9 else "5.1.1", "unable to deliver this message after 1 day")
+               .replace(b"Action: failed", b"Action: delayed"), BOUNCE_META)
+    assert status(factory) == "active"
+    with db.transaction(factory) as s:
+        card = repository.contact_card(s, "olga@theatre.example")
+        notes = [i for i in card["timeline"] if i["kind"] == "bounce" and i.get("data")]  # activities, not the mails
+        assert len(notes) == 6
+        assert all(i["data"]["effect"] == "delayed" and i["text"].startswith("delivery to olga@theatre.example delayed")
+                   for i in notes)
+    # Four real soft bounces after six delays: still below five, the delays did not count.
+    for day in (10, 11, 12, 13):
+        ingest(factory, dsn(day, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
+    assert status(factory) == "active"
+    ingest(factory, dsn(14, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
+    assert status(factory) == "bounced"

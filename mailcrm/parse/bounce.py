@@ -3,8 +3,11 @@
 Order of evidence, strongest first:
 
 1. An RFC 3464 ``message/delivery-status`` part (also when an MTA pastes its fields into
-   the text body): one block per recipient; only ``Action: failed`` counts (RFC 3464
-   §2.3.3 — "delayed", "delivered", "relayed" and "expanded" are not failures).
+   the text body): one block per recipient; ``Action: failed`` is a failure (RFC 3464
+   §2.3.3 — "delivered", "relayed" and "expanded" are not).  ``Action: delayed`` is a
+   report too, of mail not delivered yet: its recipients are soft, with reason ``delayed``
+   (the MTA still retries, so no address dies of one; the store does not count them
+   toward the soft-bounce score either).
    Final-Recipient, then Original-Recipient, then the address in the Diagnostic-Code.
 2. The plain-text report of a non-standard bounce (``bounce_formats``), accepted only
    when the message looks like one (daemon sender, null Return-Path or bounce subject)
@@ -13,7 +16,7 @@ Order of evidence, strongest first:
 
 Not bounces: ARF complaint reports (RFC 5965 ``feedback-report``), challenge/response
 notices (they are auto-replies, see ``autoreply``), and reports whose recipients all
-succeeded or are only delayed.  Hard/soft comes from ``bounce_reason.classify``.
+succeeded.  Hard/soft comes from ``bounce_reason.classify``.
 """
 
 from __future__ import annotations
@@ -134,12 +137,22 @@ def _recipient(address: str, status: str | None, diagnostic: str | None, context
                            diagnostic=(re.sub(r"\s+", " ", diagnostic).strip()[:500] if diagnostic else None))
 
 
+def _delayed(address: str, status: str | None, diagnostic: str | None) -> BounceRecipient:
+    """A recipient of an ``Action: delayed`` block: soft whatever the text says (the MTA still retries)."""
+    return BounceRecipient(address=address, hard=False, status=status or find_status(diagnostic), reason=DELAYED,
+                           diagnostic=(re.sub(r"\s+", " ", diagnostic).strip()[:500] if diagnostic else None))
+
+
 _Raw = tuple[str, "str | None", "str | None"]  # address, status, diagnostic
+DELAYED = "delayed"  # the reason of a recipient whose mail is only delayed (Action: delayed)
 
 
-def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | None, str | None]], bool, str | None]:
-    """(failed recipients, failures without a usable address, saw any recipient block, reporting MTA)."""
+def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | None, str | None]], bool, str | None,
+                                                 list[_Raw]]:
+    """(failed recipients, failures without a usable address, saw any recipient block, reporting MTA,
+    delayed recipients)."""
     failed: list[_Raw] = []
+    delayed: list[_Raw] = []
     unaddressed: list[tuple[str | None, str | None]] = []
     saw = False
     mta: str | None = None
@@ -154,9 +167,10 @@ def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | N
             action = block.get("action", "").strip().lower().split()[0] if block.get("action", "").strip() else ""
             diag = block.get("diagnostic-code", "").split(";", 1)[-1].strip() if block.get("diagnostic-code") else ""
             status = find_status(block.get("status")) or find_status(diag)
-            # RFC 3464 §2.3.3: only "failed" is a failure; "delayed" may still be delivered.
+            # RFC 3464 §2.3.3: "failed" is a failure; "delayed" may still be delivered.
             # Some MTAs write non-standard actions for giving up ("expired", "bounced").
-            if action and not action.startswith(("fail", "expired", "bounce", "reject")):
+            is_delay = action.startswith("delay")
+            if action and not is_delay and not action.startswith(("fail", "expired", "bounce", "reject")):
                 continue
             if not action and not (status or "").startswith("5"):
                 continue
@@ -165,6 +179,10 @@ def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | N
             if addr is None:
                 m = fmt.ADDRESS_RX.search(diag)
                 addr = clean_address(m.group(0)) if m else None
+            if is_delay:
+                if addr is not None and not any(r[0] == addr for r in delayed) and len(delayed) < MAX_RECIPIENTS:
+                    delayed.append((addr, status, diag or None))
+                continue
             if addr is None:
                 unaddressed.append((status, diag or block.get("status")))
                 continue
@@ -172,8 +190,8 @@ def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | N
                 continue
             failed.append((addr, status, diag or None))
             if len(failed) >= MAX_RECIPIENTS:
-                return failed, unaddressed, saw, mta
-    return failed, unaddressed, saw, mta
+                return failed, unaddressed, saw, mta, delayed
+    return failed, unaddressed, saw, mta, delayed
 
 
 def _header_addresses(view: MimeView, *names: str) -> set[str]:
@@ -295,13 +313,14 @@ def detect_bounce(view: MimeView) -> Bounce | None:
     if _is_feedback_report(view):
         return None
     body = body_text(view)[:MAX_SCAN]
-    raw_failed, unaddressed, saw_dsn, mta = _from_dsn(view, body)
+    raw_failed, unaddressed, saw_dsn, mta, raw_delayed = _from_dsn(view, body)
     report, copy_text = fmt.split_report(body)
     whole = report[:3000] if len(raw_failed) + len(unaddressed) == 1 else None
     others = frozenset(r[0] for r in raw_failed)
     recipients = [_recipient(addr, status, diag, fmt.context_for(report, addr, others), whole) for addr, status, diag in raw_failed]
+    recipients += [_delayed(addr, status, diag) for addr, status, diag in raw_delayed if addr not in others]
     if not recipients and not unaddressed and saw_dsn:
-        return None  # only delivered / relayed / delayed recipients
+        return None  # only delivered / relayed / expanded recipients
     original = _original_headers(view, copy_text)
     if not recipients:
         flufl = functools.cache(lambda: _flufl_addresses(view))  # run it at most once, and only if needed

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mailcrm.config import Config
 from mailcrm.domain import bounces as rules
 from mailcrm.errors import UsageError
+from mailcrm.parse.bounce import DELAYED
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, BounceEvent, Contact, EmailAddress, Message, Participant, utcnow
@@ -56,14 +57,17 @@ def apply_bounce(session: Session, cfg: Config, message: Message, facts: Message
         if not verdict.verified or addr is None:
             continue
         any_verified = True
-        if r.hard:
+        if r.reason == DELAYED:
+            ev.effect = DELAYED  # not delivered yet, still retried: on the timeline, not in the soft score
+        elif r.hard:
             _mark_bounced(session, addr, f"hard bounce {r.status or ''} {r.reason or ''}".strip(), message)
             ev.effect = "bounced"
         else:
             ev.effect = "scored"
             session.flush()
             soft = list(session.scalars(select(BounceEvent).where(
-                BounceEvent.address == r.address, BounceEvent.verified.is_(True), BounceEvent.hard.is_(False))))
+                BounceEvent.address == r.address, BounceEvent.verified.is_(True), BounceEvent.hard.is_(False),
+                BounceEvent.effect != DELAYED)))
             decision = rules.soft_score_decision(
                 [rules.SoftEvent(address=e.address, at=e.at) for e in soft], message.date,
                 threshold=cfg.bounces.soft_threshold, window_days=cfg.bounces.soft_window_days,
@@ -75,7 +79,8 @@ def apply_bounce(session: Session, cfg: Config, message: Message, facts: Message
                 ev.effect = "bounced"
         session.add(Activity(contact_id=addr.contact_id, message_id=message.id, user_id=message.user_id,
                              kind="bounce", at=message.date,
-                             text=f"{'hard' if r.hard else 'soft'} bounce of {r.address}: {r.reason or r.status or ''}",
+                             text=(f"delivery to {r.address} delayed: {r.status or ''}".rstrip(": ") if ev.effect == DELAYED
+                                   else f"{'hard' if r.hard else 'soft'} bounce of {r.address}: {r.reason or r.status or ''}"),
                              data={"address": r.address, "hard": r.hard, "effect": ev.effect}))
     if not any_verified:
         message.status = "unverified"

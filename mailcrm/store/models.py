@@ -255,7 +255,7 @@ class BounceEvent(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     verify_note: Mapped[str | None] = mapped_column(Text)
-    effect: Mapped[str | None] = mapped_column(String(30))  # bounced | scored | none
+    effect: Mapped[str | None] = mapped_column(String(30))  # bounced | scored | delayed | none
     at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
