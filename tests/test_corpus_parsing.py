@@ -7,10 +7,13 @@ in the same run on the same inputs and printed next to mailcrm's figures.
 
 from __future__ import annotations
 
+import email.policy
+import html
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from emailforwardparser import forward_parser as efp
 from conftest import require
 from mailcrm.parse.forward import find_forward_in_text
 from mailcrm.parse.html_text import html_to_text
+from mailcrm.parse.message import parse_message
 from mailcrm.parse.mime import parse_bytes
 from mailcrm.parse.quote_headers import WROTE
 from mailcrm.parse.reply_text import extract_reply
@@ -221,3 +225,62 @@ def test_reply_corpus(parsing_root: Path) -> None:
     for miss in misses:
         print("  miss", miss)
     assert main >= REPLY_TARGET, misses
+
+
+# -- the same mail, sent another way --------------------------------------------------------
+
+def _as_mail(body: str, subject: str, *, subtype: str = "plain", cte: str | None = None) -> bytes:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = "Me <me@example.org>"
+    msg["To"] = "crm@example.org"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<variant@example.org>"
+    msg.set_content(body, subtype=subtype, charset="utf-8", cte=cte or ("8bit" if subtype == "plain" else None))
+    return msg.as_bytes()
+
+
+def html_lines(text: str) -> str:
+    """A webmail's rendering of ``text``: one <div> per line, <div><br></div> for a blank one."""
+    return "<html><body>\n" + "\n".join(f"<div>{html.escape(ln) if ln.strip() else '<br>'}</div>"
+                                          for ln in text.split("\n")) + "\n</body></html>"
+
+
+def html_blockquotes(text: str) -> str:
+    """Like ``html_lines``, with "> " quoted runs as <blockquote type="cite"> (Gmail, Apple Mail, Thunderbird)."""
+    out: list[str] = []
+    depth = 0
+    for ln in text.split("\n"):
+        m = re.match(r"^((?:\s*>)*)\s?(.*)$", ln)
+        want = m.group(1).count(">") if m else 0
+        body = m.group(2) if m and want else ln
+        out += ['<blockquote type="cite">'] * max(0, want - depth) + ["</blockquote>"] * max(0, depth - want)
+        depth = want
+        out.append(f"<div>{html.escape(body) if body.strip() else '<br>'}</div>")
+    return "<html><body>\n" + "\n".join(out + ["</blockquote>"] * depth) + "\n</body></html>"
+
+
+def test_answers_do_not_depend_on_transfer_encoding_or_html_rendering(parsing_root: Path) -> None:
+    """Every plain-text forward and reply of the corpus, mailed as 8bit, quoted-printable, base64 and
+    HTML-only (two renderings), gives the same forwarded sender and the same new text."""
+    cases = [c for c in _load(parsing_root, ("forward", "reply")) if c.html is None and c.text.strip()]
+    assert len(cases) > 50
+    variants: dict[str, Callable[[Case, str], bytes]] = {
+        "quoted-printable": lambda c, s: _as_mail(c.text, s, cte="quoted-printable"),
+        "base64": lambda c, s: _as_mail(c.text, s, cte="base64"),
+        "html divs": lambda c, s: _as_mail(html_lines(c.text), s, subtype="html"),
+        "html blockquotes": lambda c, s: _as_mail(html_blockquotes(c.text), s, subtype="html"),
+    }
+    me = frozenset({"me@example.org"})
+
+    def answer(raw: bytes) -> tuple[str | None, str]:
+        facts = parse_message(raw, user_addresses=me)
+        sender = facts.forwarded.from_.address if facts.forwarded and facts.forwarded.from_ else None
+        return sender, re.sub(r"\s+", " ", facts.reply_text or "").strip()
+
+    differ: list[str] = []
+    for c in cases:
+        subject = c.subject or ("Fwd: corpus" if c.kind == "forward" else "Re: corpus")
+        want = answer(_as_mail(c.text, subject))
+        differ += [f"{c.id} as {name}: {got!r} != {want!r}" for name, make in variants.items()
+                   if (got := answer(make(c, subject))) != want]
+    assert not differ, "\n".join(differ[:10])

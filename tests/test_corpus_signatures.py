@@ -10,6 +10,7 @@ comes from ``sender_path`` or, as talon's dataset reader does, the body's ``From
 from __future__ import annotations
 
 import email
+import html
 import email.utils
 import json
 import re
@@ -162,3 +163,32 @@ def test_signature_corpus_scores(cases: tuple[Path, list[dict[str, Any]]], capsy
         for line in score.misses:
             print("  miss:", line)
     assert overall >= 0.85
+
+
+def _outlook_lines(text: str) -> str:
+    """Outlook's HTML for ``text``: a ``<p class=MsoNormal>`` per line, ``&nbsp;`` for an empty one."""
+    return "\n".join(f"<p class=MsoNormal>{html.escape(ln) if ln.strip() else '&nbsp;'}<o:p></o:p></p>"
+                     for ln in text.split("\n"))
+
+
+def test_signatures_do_not_depend_on_the_html_a_client_wrote(cases: tuple[Path, list[dict[str, Any]]]) -> None:
+    """Each case's body rendered as HTML the ways clients write it (a <div> per line, <br> breaks,
+    Outlook's MsoNormal paragraphs) and read back gives the same signature, fields included."""
+    base, rows = cases
+    renderings = {
+        "divs": lambda t: "\n".join(f"<div>{html.escape(ln) if ln.strip() else '<br>'}</div>" for ln in t.split("\n")),
+        "breaks": lambda t: "<div>" + "<br>\n".join(html.escape(ln) for ln in t.split("\n")) + "</div>",
+        "outlook": _outlook_lines,
+    }
+
+    def fields(text: str, sender: Address | None) -> tuple[Any, ...] | None:
+        sig = extract_signature(text, sender=sender)
+        return None if sig is None else (_collapse(sig.text), sig.name, sig.title, sig.company, sig.phones, sig.website)
+
+    differ = []
+    for row in rows:
+        body, sender = load_case(base, row)
+        want = fields(body, sender)
+        differ += [f"{row['id']} as {name}: {got} != {want}" for name, render in renderings.items()
+                   if (got := fields(html_to_text(f"<html><body>{render(body)}</body></html>"), sender)) != want]
+    assert not differ, "\n".join(differ[:10])

@@ -31,13 +31,20 @@ class _Converter(HTMLParser):
         self.lines.append(prefix + text if text or self.quote_depth else text)
         self.current = []
 
+    def _has_text(self) -> bool:
+        # Spaces and newlines between tags are source layout, not text: "<div>a</div>\n<div>b</div>"
+        # is two lines, not two lines and a blank one.  A no-break space is text (Outlook's empty
+        # paragraphs are "&nbsp;").
+        return bool(self.pre) and bool(self.current) or any(s.strip(" \t") for s in self.current)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
         if tag in SKIP:
             self.skip_depth += 1
             return
         if tag == "blockquote" or _is_quote_div(tag, attrs):
-            self._flush()
+            if self._has_text():
+                self._flush()
             self.quote_depth += 1
             self.quote_classes.append(True)
             return
@@ -46,7 +53,7 @@ class _Converter(HTMLParser):
         if tag == "pre":
             self.pre += 1
         if tag in BLOCK:
-            if self.current or tag in {"br", "p", "hr"}:
+            if self._has_text() or tag in {"br", "hr"} or tag == "p" and not _is_line_paragraph(attrs):
                 self._flush()
         if tag == "img":
             alt = dict(attrs).get("alt")
@@ -65,7 +72,9 @@ class _Converter(HTMLParser):
             self.skip_depth = max(0, self.skip_depth - 1)
             return
         if tag == "blockquote" or (tag == "div" and self.quote_classes and self.quote_classes[-1]):
-            self._flush()
+            if self._has_text():
+                self._flush()
+            self.current = []  # layout whitespace inside the quote stays there
             self.quote_depth = max(0, self.quote_depth - 1)
             if self.quote_classes:
                 self.quote_classes.pop()
@@ -73,8 +82,10 @@ class _Converter(HTMLParser):
         if tag == "div" and self.quote_classes:
             self.quote_classes.pop()
         if tag == "pre":
+            if self._has_text():
+                self._flush()  # while still inside: its spaces are kept
             self.pre = max(0, self.pre - 1)
-        if tag in BLOCK and self.current:
+        if tag in BLOCK and self._has_text():
             self._flush()
 
     def handle_data(self, data: str) -> None:
@@ -87,6 +98,13 @@ class _Converter(HTMLParser):
                 self.current.append(chunk)
         else:
             self.current.append(data.replace("\n", " ").replace("\r", " "))
+
+
+def _is_line_paragraph(attrs: list[tuple[str, str | None]]) -> bool:
+    """Outlook writes every line as ``<p class=MsoNormal>`` with no margin (empty lines are
+    ``&nbsp;`` paragraphs): a line, not a paragraph with a blank line above it."""
+    cls = (dict(attrs).get("class") or "").lower()
+    return cls.startswith("mso") or " mso" in cls
 
 
 def _is_quote_div(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
