@@ -9,15 +9,21 @@ is a recipient our parser reports with hard=True — a wrong one would kill a li
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mailcrm.parse.message import parse_message
+from mailcrm.parse.mime import parse_bytes
 
 Verdict = tuple[bool, dict[str, bool]]  # (is a bounce, {failed address: hard})
 
@@ -170,3 +176,56 @@ def test_corpus_non_bounce_categories_are_never_bounces(corpus: tuple[Path, list
         if row["category"] in ("auto-reply", "challenge-response"):
             facts = parse_message((base / row["path"]).read_bytes())
             assert facts.autoreply is not None, row["path"]
+
+
+ME = frozenset({"me@example.org"})
+
+
+def forwarded_as_attachment(raw: bytes) -> bytes:
+    """The user's forward of ``raw`` with the report attached whole (message/rfc822)."""
+    outer = MIMEMultipart()
+    outer["From"], outer["To"], outer["Subject"] = "Me <me@example.org>", "crm@example.org", "Fwd: bounce"
+    outer.attach(MIMEText("See below.", "plain", "utf-8"))
+    outer.attach(MIMEMessage(email.message_from_bytes(raw, policy=email.policy.compat32)))
+    return outer.as_bytes()
+
+
+def forwarded_inline(raw: bytes) -> bytes:
+    """Gmail's inline forward of ``raw``: a header block, then the report's text parts one after another."""
+    view = parse_bytes(raw)
+    texts = [p.text for p in view.parts_of_type("text/plain", "message/delivery-status") if p.text] or [view.text]
+    head = "\n".join(f"{k}: {' '.join((view.header(k) or '').split())}" for k in ("From", "Date", "Subject", "To"))
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"], msg["To"] = "Me <me@example.org>", "crm@example.org"
+    msg["Subject"] = "Fwd: " + " ".join((view.header("Subject") or "").split())[:150]
+    msg.set_content(f"FYI\n\n---------- Forwarded message ---------\n{head}\n\n\n" + "\n\n".join(texts),
+                    charset="utf-8", cte="8bit")
+    return msg.as_bytes()
+
+
+def test_a_bounce_the_user_forwards_gives_the_same_recipients(corpus: tuple[Path, list[dict[str, Any]]]) -> None:
+    """Every report of the corpus forwarded to the dropbox: attached whole, the same recipients and
+    hard/soft; forwarded inline (only text and four headers survive), the same recipients for nearly
+    all; and a forwarded look-alike (auto-reply, ARF, plain mail) is never a bounce."""
+    base, rows = corpus
+
+    def answer(raw: bytes) -> dict[str, bool] | None:
+        b = parse_message(raw, user_addresses=ME).bounce
+        return None if b is None else {r.address: r.hard for r in b.recipients}
+
+    attached_differ, inline_same, inline_total, inline_false = [], 0, 0, []
+    for row in rows:
+        raw = (base / row["path"]).read_bytes()
+        want = answer(raw)
+        if answer(forwarded_as_attachment(raw)) != want:
+            attached_differ.append(row["path"])
+        got = answer(forwarded_inline(raw))
+        if want is None:
+            if got is not None:
+                inline_false.append(row["path"])
+            continue
+        inline_total += 1
+        inline_same += got is not None and set(got) == set(want)
+    assert attached_differ == []
+    assert inline_false == []
+    assert inline_same / inline_total >= 0.9, f"{inline_same}/{inline_total}"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
+import email.utils
 import hashlib
 import re
 from dataclasses import replace
+from email.message import EmailMessage
 
 from mailcrm.parse import autoreply, bounce, forward, reply_text, signature
 from mailcrm.parse.addresses import normalize_address, parse_address_header
@@ -110,8 +113,11 @@ def parse_message(
                 bnc = _safe(lambda inner=inner: bounce.detect_bounce(inner), defects, "bounce")
                 if bnc:
                     break
-            if bnc is None and fwd.from_ is not None and _is_daemon(fwd.from_.address):
-                bnc = _safe(lambda: bounce.detect_bounce(parse_bytes(fwd.text.encode("utf-8"))), defects, "bounce")
+            if bnc is None and fwd.text.strip():
+                # Forwarded inline: only the report's text and a few of its headers survive.  The
+                # detector judges them as it judges received mail (a daemon sender or a bounce
+                # subject is needed before text alone counts).
+                bnc = _safe(lambda: bounce.detect_bounce(parse_bytes(_inline_original(fwd))), defects, "bounce")
             if bnc is not None:
                 kind = "bounce"
         elif not real_rcpts and (view.attached or looks_forwarded_subject(subject)):
@@ -177,9 +183,19 @@ def parse_message(
     return facts
 
 
-def _is_daemon(address: str) -> bool:
-    local = address.partition("@")[0].lower()
-    return local in {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"} or local.startswith("mailer-daemon")
+def _inline_original(fwd: Forwarded) -> bytes:
+    """The original of an inline forward as a message: its forward-header fields and body text."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    if fwd.from_ is not None:
+        who = fwd.from_.address or (fwd.from_.name or "").strip()
+        if who:
+            msg["From"] = email.utils.formataddr((fwd.from_.name or "", who)) if fwd.from_.address else who
+    if fwd.subject:
+        msg["Subject"] = re.sub(r"[\r\n]+", " ", fwd.subject)
+    if fwd.to:
+        msg["To"] = ", ".join(a.address for a in fwd.to if a.address)
+    msg.set_content(fwd.text, charset="utf-8", cte="8bit")
+    return msg.as_bytes()
 
 
 def _safe(fn, defects: list[str], stage: str):  # type: ignore[no-untyped-def]
