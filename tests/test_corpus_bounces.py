@@ -229,3 +229,22 @@ def test_a_bounce_the_user_forwards_gives_the_same_recipients(corpus: tuple[Path
     assert attached_differ == []
     assert inline_false == []
     assert inline_same / inline_total >= 0.9, f"{inline_same}/{inline_total}"
+
+
+def test_an_auto_reply_the_user_forwards_stays_an_auto_reply(corpus: tuple[Path, list[dict[str, Any]]]) -> None:
+    """The corpus's auto-replies and challenge/response notices, forwarded by the user inline or
+    attached: an automatic answer (with the same return date), not the contact's reply."""
+    base, rows = corpus
+    checked = 0
+    for row in rows:
+        if row["category"] not in ("auto-reply", "challenge-response"):
+            continue
+        raw = (base / row["path"]).read_bytes()
+        direct = parse_message(raw, user_addresses=ME).autoreply
+        assert direct is not None, row["path"]
+        for forwarded in (forwarded_inline(raw), forwarded_as_attachment(raw)):
+            facts = parse_message(forwarded, user_addresses=ME)
+            assert facts.kind == "autoreply", row["path"]
+            assert facts.autoreply is not None and facts.autoreply.until == direct.until, row["path"]
+            checked += 1
+    assert checked >= 8

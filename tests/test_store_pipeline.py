@@ -155,3 +155,21 @@ def test_merge_keeps_all_history(store) -> None:  # type: ignore[no-untyped-def]
         assert s.scalar(select(func.count()).select_from(Contact)) == 2
         assert s.scalar(select(func.count()).select_from(Contact).where(Contact.status == "merged")) == 1
         assert len(repository.list_contacts(s)) == 1
+
+
+def test_a_forwarded_out_of_office_is_the_contacts_auto_reply_not_an_answer(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="o1@example.org"))
+    body = ("FYI\n\n---------- Forwarded message ---------\nFrom: Olga <olga@theatre.example>\n"
+            "Date: Wed, 4 Nov 2026 at 10:00\nSubject: Автоответ: Пьеса\nTo: Me <me@example.org>\n\n\n"
+            "Здравствуйте! Я в отпуске до 20 ноября 2026 г., ваше письмо прочитаю после возвращения.\n")
+    job = ingest(factory, mail("Fwd: Автоответ: Пьеса", "crm+secret@example.org", mid="f1@example.org", body=body,
+                               extra="Content-Type: text/plain; charset=utf-8\r\n"))
+    assert job.outcome == pipeline.STORED and job.plan.kind == "autoreply"
+    with db.transaction(factory) as s:
+        assert s.scalar(select(EmailAddress.last_inbound_at)
+                        .where(EmailAddress.address == "olga@theatre.example")) is None  # she has not answered
+        card = repository.contact_card(s, "olga@theatre.example")
+        autos = [i for i in card["timeline"] if i["kind"] == "autoreply" and i.get("data")]
+        assert len(autos) == 1 and autos[0]["due"] is not None and autos[0]["due"].day == 20
+        assert s.scalar(select(Message.kind).where(Message.message_id == "f1@example.org")) == "autoreply"

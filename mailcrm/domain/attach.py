@@ -129,6 +129,11 @@ def plan_message(facts: MessageFacts, ctx: Context, now: dt.datetime) -> Plan:
         return Plan("bounce", "none", date, tuple(people), owner, None)
 
     if facts.kind == "autoreply":
+        fwd = facts.forwarded
+        if user is not None and fwd is not None and fwd.from_ is not None and fwd.from_.address:
+            # The user forwarded an out-of-office: it answers the user, from the original's author.
+            people.append(PersonRef(fwd.from_.address, fwd.from_.name, "autoreply", DIRECTION_IN, False))
+            return Plan("autoreply", DIRECTION_IN, to_naive_utc(fwd.date, date), tuple(people), user, None)
         if from_addr:
             people.append(PersonRef(from_addr, facts.from_.name if facts.from_ else None, "autoreply",
                                     DIRECTION_IN, False))

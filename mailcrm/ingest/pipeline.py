@@ -184,12 +184,16 @@ def stage_bounce(session: Session, job: Job) -> None:
 
 def stage_autoreply(session: Session, job: Job) -> None:
     """Record an auto-reply on the sender's contact (never creates a contact)."""
-    facts, msg = job.facts, job.message
-    if msg is None or facts is None or facts.autoreply is None or not facts.from_:
+    facts, msg, plan = job.facts, job.message, job.plan
+    if msg is None or facts is None or facts.autoreply is None or plan is None:
+        return
+    # Its author: the sender, or the original's author when the user forwarded it.
+    author = next((p.address for p in plan.people if p.role == "autoreply"), None)
+    if author is None:
         return
     auto = facts.autoreply
     _persisted(session, msg)  # also gives the contacts of the message their ids
-    sender = job.contacts.get(facts.from_.address)
+    sender = job.contacts.get(author)
     cid = sender.id if sender is not None else None
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 from mailcrm.parse import autoreply, bounce, forward, reply_text, signature
 from mailcrm.parse.addresses import normalize_address, parse_address_header
-from mailcrm.parse.facts import Address, Forwarded, Kind, MessageFacts
+from mailcrm.parse.facts import Address, AutoReply, Forwarded, Kind, MessageFacts
 from mailcrm.parse.identity import identity_key, message_ids, normalize_message_id, thread_key
 from mailcrm.parse.loose_date import parse_rfc_date
 from mailcrm.parse.mime import MimeView, parse_bytes
@@ -120,6 +120,11 @@ def parse_message(
                 bnc = _safe(lambda: bounce.detect_bounce(parse_bytes(_inline_original(fwd))), defects, "bounce")
             if bnc is not None:
                 kind = "bounce"
+            else:
+                # A forwarded out-of-office is an automatic answer, not the contact's reply.
+                auto = _safe(lambda: _forwarded_autoreply(view, fwd), defects, "autoreply")
+                if auto is not None:
+                    kind = "autoreply"
         elif not real_rcpts and (view.attached or looks_forwarded_subject(subject)):
             kind = "forward"
             defects.append("forward without a recognisable original")
@@ -140,7 +145,7 @@ def parse_message(
 
     own_text = body
     sig_sender = from_
-    if fwd is not None and kind == "forward":
+    if fwd is not None and kind in ("forward", "autoreply"):
         own_text = fwd.text
         sig_sender = fwd.from_
     reply = _safe(lambda: reply_text.extract_reply(own_text, view.html if fwd is None else None), defects, "reply") or ""
@@ -181,6 +186,18 @@ def parse_message(
         attachments=tuple(p.filename for p in view.parts if p.filename),
     )
     return facts
+
+
+def _forwarded_autoreply(view: MimeView, fwd: Forwarded) -> AutoReply | None:
+    """The auto-reply facts of a forwarded original: an attached one with all its headers, else
+    the inline original (its forward-header fields and text)."""
+    for inner in view.attached:
+        found = autoreply.detect_autoreply(inner, sent=fwd.date)
+        if found is not None:
+            return found
+    if view.attached or not fwd.text.strip():
+        return None
+    return autoreply.detect_autoreply(parse_bytes(_inline_original(fwd)), sent=fwd.date)
 
 
 def _inline_original(fwd: Forwarded) -> bytes:
