@@ -93,3 +93,18 @@ def test_back_date(text: str, expected: dt.date | None) -> None:
 def test_back_date_without_send_date_needs_a_year() -> None:
     assert back_date("back on 12 March", None) is None
     assert back_date("back on 12 March 2025", None) == dt.date(2025, 3, 12)
+
+
+@pytest.mark.parametrize("prefix", [
+    "Automatic reply", "Automatische Antwort", "Réponse automatique", "Respuesta automática", "Risposta automatica",
+    "Automatisch antwoord", "Resposta automática", "Automatiskt svar", "Automatisk svar", "Automaattinen vastaus",
+    "Odpowiedź automatyczna", "Automatická odpověď", "Otomatik yanıt", "Automatikus válasz", "Răspuns automat",
+    "Автоматический ответ", "Автоматична відповідь", "Αυτόματη απάντηση", "自動応答", "自动回复", "자동 회신",
+])
+def test_outlooks_automatic_reply_prefix_in_each_ui_language_is_enough(prefix: str) -> None:
+    # Without any auto-reply header (as after an inline forward), Outlook's subject prefix tells.
+    raw = (f"From: Olga <olga@theatre.example>\r\nTo: me@example.org\r\nSubject: {prefix}: Pitch\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThanks for your message.\r\n").encode()
+    assert detect_autoreply(parse_bytes(raw)) is not None
+    plain = raw.replace(f"{prefix}: Pitch".encode(), b"Re: Pitch")
+    assert detect_autoreply(parse_bytes(plain)) is None

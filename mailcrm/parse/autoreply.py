@@ -33,6 +33,10 @@ _SUBJECT = re.compile(
     r"out of (?:the )?office|\booo\b|automatic(?:ally)? (?:reply|response|answer)|auto[- ]?(?:reply|response|answer|respond)|"
     r"^\s*auto:|away from (?:the )?office|on vacation|on holiday|on leave|vacation (?:reply|message|notice)|"
     r"abwesenheit|automatische antwort|réponse automatique|risposta automatica|respuesta automática|automatyczna odpowied|"
+    # Outlook's "Automatic reply:" in its other UI languages (the prefix survives an inline forward, headers do not)
+    r"automatisch antwoord|resposta automática|automatiske? svar|automatiskt svar|automaattinen vastaus|"
+    r"odpowiedź automatyczna|automatická odpověď|automatická odpoveď|otomatik yan[ıi]t|automatikus válasz|"
+    r"răspuns automat|автоматична відповідь|автовідповідь|αυτόματη απάντηση|自動応答|自动回复|自動回覆|자동 회신|"
     r"автоответ|автоматическ(?:ий|ое) (?:ответ|сообщение|уведомление)|я в отпуске|в отпуске|нет на месте|"
     r"вне офиса|отсутств|не в офисе|больше не работает",
     re.I,
