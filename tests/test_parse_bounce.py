@@ -226,3 +226,21 @@ def test_enormous_reports_are_capped_and_fast() -> None:
         if b is not None:
             assert len(b.recipients) == MAX_RECIPIENTS
             assert all(r.hard for r in b.recipients)
+
+
+def test_a_bounce_forwarded_inline_by_a_client_that_names_no_daemon_is_still_a_bounce() -> None:
+    # Outlook's forward header: the report's sender by display name only, the human text kept.
+    body = ("Ivan's address bounced, see below.\r\n\r\n________________________________\r\n"
+            "From: Mail Delivery System\r\nSent: Tuesday, March 4, 2025 10:00\r\nTo: Anna\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n\r\nThis is the mail system at host mx.example.org.\r\n\r\n"
+            "I'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients.\r\n\r\n"
+            "<ivan.petrov@client.example>: host mail.client.example[192.0.2.10] said: 550\r\n"
+            "    5.1.1 <ivan.petrov@client.example>: Recipient address rejected: User\r\n"
+            "    unknown in virtual mailbox table (in reply to RCPT TO command)\r\n")
+    raw = ("From: Anna <anna@ourfirm.example>\r\nTo: crm@ourfirm.example\r\nSubject: FW: Undelivered Mail Returned to Sender\r\n"
+           "Date: Tue, 04 Mar 2025 11:00:00 +0300\r\nMessage-ID: <fw1@ourfirm.example>\r\n\r\n" + body).encode()
+    facts = parse_message(raw, user_addresses=frozenset({"anna@ourfirm.example"}))
+    assert facts.kind == "bounce"
+    assert facts.bounce is not None
+    assert [(r.address, r.hard, r.status) for r in facts.bounce.recipients] == [("ivan.petrov@client.example", True, "5.1.1")]
+    assert not [d for d in facts.defects if d.startswith(("bounce", "autoreply"))]

@@ -202,15 +202,21 @@ def _forwarded_autoreply(view: MimeView, fwd: Forwarded) -> AutoReply | None:
 
 def _inline_original(fwd: Forwarded) -> bytes:
     """The original of an inline forward as a message: its forward-header fields and body text."""
+
+    def one_line(value: str | None) -> str:
+        return " ".join((value or "").split())  # a header value, whatever the body's header block held
+
     msg = EmailMessage(policy=email.policy.SMTP)
     if fwd.from_ is not None:
-        who = fwd.from_.address or (fwd.from_.name or "").strip()
-        if who:
-            msg["From"] = email.utils.formataddr((fwd.from_.name or "", who)) if fwd.from_.address else who
+        name, address = one_line(fwd.from_.name), one_line(fwd.from_.address)
+        if address:
+            msg["From"] = email.utils.formataddr((name, address))
+        elif name:
+            msg["From"] = name
     if fwd.subject:
-        msg["Subject"] = re.sub(r"[\r\n]+", " ", fwd.subject)
+        msg["Subject"] = one_line(fwd.subject)
     if fwd.to:
-        msg["To"] = ", ".join(a.address for a in fwd.to if a.address)
+        msg["To"] = ", ".join(one_line(a.address) for a in fwd.to if a.address)
     msg.set_content(fwd.text, charset="utf-8", cte="8bit")
     return msg.as_bytes()
 
