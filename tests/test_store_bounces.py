@@ -6,11 +6,14 @@ from sqlalchemy import select
 
 from test_store_pipeline import ingest, mail
 
+from mailcrm import config
+from mailcrm.ingest import pipeline
 from mailcrm.spool import SpoolMeta
 from mailcrm.store import db, repository
-from mailcrm.store.models import EmailAddress
+from mailcrm.store.models import EmailAddress, Message
 
 BOUNCE_META = SpoolMeta(source="smtp", mail_from="", rcpt_tos=["crm+secret@example.org"])
+META2 = SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret@example.org"])
 
 
 def dsn(day: int, status: str, diag: str, mid: str = "s1@example.org") -> bytes:
@@ -79,3 +82,28 @@ def test_delay_notices_are_on_the_timeline_but_never_add_up_to_bounced(store) ->
     assert status(factory) == "active"
     ingest(factory, dsn(14, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
     assert status(factory) == "bounced"
+
+
+def test_a_bounce_the_user_forwards_inline_marks_the_address_and_belongs_to_that_user(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    two = config.parse('[[users]]\nemail = "me@example.org"\ndropbox = "crm+secret@example.org"\n'
+                       '[[users]]\nemail = "kate@example.org"\ndropbox = "crm+kate@example.org"\n', "test")
+
+    def feed(raw: bytes, meta: SpoolMeta = META2) -> pipeline.Job:
+        with db.transaction(factory) as s:
+            repository.sync_users(s, two)
+            return pipeline.ingest(s, two, meta, raw)
+
+    feed(mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+    body = ("\r\n---------- Forwarded message ---------\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.theatre.example>\r\n"
+            "Date: Wed, 4 Nov 2026 at 10:00\r\nSubject: Undelivered Mail Returned to Sender\r\nTo: <me@example.org>\r\n\r\n"
+            "I'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients.\r\n\r\n"
+            "<olga@theatre.example>: host mx.theatre.example[192.0.2.1] said: 550 5.1.1\r\n"
+            "    <olga@theatre.example>: Recipient address rejected: User unknown\r\n")
+    job = feed(mail("Fwd: Undelivered Mail Returned to Sender", "crm+secret@example.org", mid="fb1@example.org",
+                    body=body))
+    assert job.plan.kind == "bounce"
+    assert status(factory) == "bounced"
+    with db.transaction(factory) as s:
+        msg = s.scalar(select(Message).where(Message.message_id == "fb1@example.org"))
+        assert msg.user_id is not None and msg.user_id == repository.user_id_for(s, "me@example.org")

@@ -125,7 +125,7 @@ def plan_message(facts: MessageFacts, ctx: Context, now: dt.datetime) -> Plan:
         bounced = facts.bounce.recipients if facts.bounce else ()
         for r in bounced:
             people.append(PersonRef(r.address, None, "bounced", "none", False))
-        owner = _owner_from_recipients(facts, ctx)
+        owner = user or _owner_from_recipients(facts, ctx)  # the user who forwarded it, or its recipient
         return Plan("bounce", "none", date, tuple(people), owner, None)
 
     if facts.kind == "autoreply":
