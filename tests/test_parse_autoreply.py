@@ -84,6 +84,10 @@ SENT = dt.datetime(2025, 3, 2, 12, 0, tzinfo=dt.timezone.utc)  # a Sunday
         ("returning 2025-04-01", dt.date(2025, 4, 1)),
         ("out of office until 10/04/2025", dt.date(2025, 4, 10)),  # day first
         ("The cat sat on the mat.", None),
+        ("Вернусь 5-го апреля", dt.date(2025, 4, 5)),  # a Russian ordinal ending
+        ("I'll be back on the 17th", dt.date(2025, 3, 17)),  # a day alone: the next 17th
+        ("Буду в офисе 3-го", dt.date(2025, 3, 3)),
+        ("The 3 of us are away", None),  # a number without an ordinal ending is no date
     ],
 )
 def test_back_date(text: str, expected: dt.date | None) -> None:

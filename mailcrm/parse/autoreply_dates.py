@@ -2,7 +2,7 @@
 
 Forms read: "12 March", "March 12th", "Monday, March 9", "12th of March 2025", "15.08",
 "15.08.2025", "05/01/2010", "2025-03-12", "15 марта", "3 сентября 2025 г.", "until Monday",
-"до понедельника", "tomorrow"/"завтра".  Numeric dates are day-first unless that is impossible
+"до понедельника", "tomorrow"/"завтра", "5-го декабря", "back on the 17th".  Numeric dates are day-first unless that is impossible
 (Russia and most of Europe write D.M; a US-style M/D is taken only when the day-first reading
 is invalid).  A date without a year is the first such date on or after the send date.
 """
@@ -50,7 +50,7 @@ for _num, _names in enumerate(
 
 _MONTH_RX = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RX = "|".join(sorted((w for w in _WEEKDAYS if len(w) > 3), key=len, reverse=True))  # "sat", "sun" are words too
-_ORD = r"(?:st|nd|rd|th)?"
+_ORD = r"(?:st|nd|rd|th|-?(?:го|ого|е|ое))?"  # 5th, 5-го / 5го (Russian ordinal endings)
 _YEAR = r"(?:,?\s*(\d{4})(?:\s*(?:г\.?|года?))?)?"
 
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}}){_ORD}(?:\s+of)?\s+({_MONTH_RX})\.?(?![a-zа-я]){_YEAR}", re.I)
@@ -59,6 +59,8 @@ _NUMERIC = re.compile(r"(?<![\d.:/])(\d{1,2})([./])(\d{1,2})(?:\2(\d{4}|\d{2}))?
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _WEEKDAY_ONLY = re.compile(rf"\b({_WEEKDAY_RX})\b(?:,?\s+(?:the\s+)?(\d{{1,2}}){_ORD}\b(?!\s*(?:[./]|{_MONTH_RX})))?", re.I)
 _RELATIVE = re.compile(r"\b(tomorrow|завтра|послезавтра)\b", re.I)
+# "on the 17th" / "17-го": a day of the month alone (with its ordinal ending, so "the 3 of us" is not one)
+_DAY_ONLY = re.compile(rf"(?:\bthe\s+(\d{{1,2}})(?:st|nd|rd|th)|(?<![\d.])(\d{{1,2}})-?(?:го|ого))\b(?!\s*(?:of\s+)?(?:{_MONTH_RX}))", re.I)
 
 # Words that put a date in "I am back / away until" position.
 TRIGGERS = re.compile(
@@ -128,6 +130,14 @@ def find_dates(text: str, today: dt.date | None) -> list[tuple[int, dt.date]]:
             else:
                 ahead = (wd - today.weekday()) % 7 or 7
                 add(m, today + dt.timedelta(days=ahead))
+        for m in _DAY_ONLY.finditer(text):
+            day = int(m.group(1) or m.group(2))
+            d = today  # the next such day of a month, this month or a later one
+            for _ in range(62):
+                if d.day == day:
+                    add(m, d)
+                    break
+                d += dt.timedelta(days=1)
         for m in _RELATIVE.finditer(text):
             add(m, today + dt.timedelta(days=2 if m.group(1).lower() == "послезавтра" else 1))
     return sorted(found)
