@@ -112,3 +112,15 @@ def test_outlooks_automatic_reply_prefix_in_each_ui_language_is_enough(prefix: s
     assert detect_autoreply(parse_bytes(raw)) is not None
     plain = raw.replace(f"{prefix}: Pitch".encode(), b"Re: Pitch")
     assert detect_autoreply(parse_bytes(plain)) is None
+
+
+@pytest.mark.parametrize("text", [
+    "Данный адрес больше не используется. Новый адрес: olga.petrova@newtheatre.example",
+    "This address is no longer in use. Please write to olga.petrova@newtheatre.example",
+])
+def test_an_address_no_longer_in_use_proposes_the_new_one(text: str) -> None:
+    raw = ("From: Olga <olga@theatre.example>\r\nTo: me@example.org\r\nSubject: Автоответ\r\nAuto-Submitted: auto-replied\r\n"
+           f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").encode()
+    auto = parse_message(raw).autoreply
+    assert auto is not None and auto.left_company
+    assert [a.address for a in auto.new_contacts] == ["olga.petrova@newtheatre.example"]

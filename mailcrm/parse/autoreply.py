@@ -62,7 +62,7 @@ LEFT_COMPANY = re.compile(
     r"no longer (?:works?|working|employed|with|at|part of)|(?:has|have) left (?:the|our|\w+) ?(?:company|organi[sz]ation|firm|team|business)?|"
     r"left the company|is not with (?:the company|us) any ?more|no longer in use|mailbox is (?:no longer|not) monitored|"
     r"больше не работает|не работает в (?:компании|нашей|организации)|уволил(?:ся|ась)|покинул[аи]? (?:компанию|организацию)|"
-    r"больше не (?:сотрудник|является сотрудник)|ящик больше не (?:используется|обслуживается)",
+    r"больше не (?:сотрудник|является сотрудник)|(?:ящик|адрес|почта) больше не (?:используется|обслуживается|активн)",
     re.I,
 )
 _AUTO_HEADER_NAME = re.compile(r"^x-[\w-]*(?:auto-?reply|auto-?respon|autoresponder|vacation)", re.I)
