@@ -104,3 +104,22 @@ def test_separator_lines(line: str, kind: str | None) -> None:
     from mailcrm.parse.quote_headers import separator_kind
 
     assert separator_kind(line) == kind
+
+
+def test_a_reply_written_below_the_quote_is_the_new_text() -> None:
+    text = ("On Mon, Nov 2, 2026 at 10:00 AM Me <me@example.org> wrote:\n> Would you like to read the play?\n"
+            "> It is 90 pages.\n\nYes, please send it.\n\nOlga\n")
+    assert extract_reply(text) == "Yes, please send it.\n\nOlga"
+
+
+def test_answers_between_quotes_are_kept_and_the_older_history_below_is_cut() -> None:
+    text = ("> Would you like to read the play?\n\nYes, please.\n\n> It is 90 pages.\nFine.\n\n"
+            "-----Original Message-----\nFrom: Me\nSent: Monday\nTo: Olga\nSubject: Play\n\nolder text\n")
+    assert extract_reply(text) == "Yes, please.\n\nFine."
+
+
+def test_a_quote_with_nothing_new_and_a_wrapped_quote_line_give_no_text() -> None:
+    assert extract_reply("> only the quote\n> and nothing else\n") == ""
+    wrapped = ("> Aenean quis diam urna. Maecenas eleifend vulputate ligula ac consequat. Pellentesque cursus\n"
+               "tincidunt mauris non venenatis.\n> Praesent ac ligula orci.\n")
+    assert extract_reply(wrapped) == ""  # the client wrapped a long quoted line; nobody wrote anything

@@ -18,6 +18,7 @@ from mailcrm.parse.quote_headers import attribution_start, clean_lines, scan_blo
 
 MAX_SCAN = 200_000  # characters examined; the new text is at the top of a message
 QUOTEQUAIL_LINES = 1000  # quotequail's own default limit
+WRAP_WIDTH = 60  # a quoted line this long may have been wrapped by the replying client
 _JUNK_LINE = re.compile(r"^[\W_ᐧ]*$")  # "--", "***", "____", Gmail's "ᐧ" tracker mark
 # Mobile clients put their tag line right above the quoted original, without any quote marker.
 _MOBILE_TAG = re.compile(
@@ -39,11 +40,42 @@ def extract_reply(text: str, html: str | None = None) -> str:
     for _ in range(4):
         cut, skip_to = _cut(lines)
         head = _trim(lines[:cut])
-        if head or skip_to is None:
+        if head:
             return head
+        if skip_to is None:
+            # Nothing above the quote: a reply written below (or between) the quoted lines, whose
+            # own history (a separator, another attribution) is cut on the next round.
+            lines = _below_quotes(lines, cut)
+            if not lines:
+                return ""
+            continue
         # Nothing above the first header block: the new text is the quoted message's own.
         lines = lines[skip_to:]
     return _trim(lines)
+
+
+def _below_quotes(lines: list[str], cut: int) -> list[str]:
+    """The unquoted lines after the quote that starts at (or whose attribution starts at) ``cut``.
+
+    Bottom-posted and interleaved replies ("> question" then the answer) have their new text
+    there; the attribution above the first quoted line is not part of it, and a run of quoted
+    lines between two answers leaves one blank line.
+    """
+    first = next((i for i in range(cut, len(lines)) if unquote(lines[i])[0]), None)
+    if first is None:
+        return []
+    quoted = [bool(unquote(line)[0]) for line in lines]
+    out: list[str] = []
+    for i in range(first, len(lines)):
+        line = lines[i]
+        # A lone line between two quoted ones, below a long one, is the quote wrapped by a client.
+        wrapped = 0 < i < len(lines) - 1 and quoted[i - 1] and quoted[i + 1] and len(lines[i - 1]) >= WRAP_WIDTH
+        if quoted[i] or wrapped or not line.strip():
+            if out and out[-1].strip():
+                out.append("")  # one blank line where the quote (or blank lines) stood
+            continue
+        out.append(line)
+    return out if any(line.strip() for line in out) else []
 
 
 def _cut(lines: list[str]) -> tuple[int, int | None]:
