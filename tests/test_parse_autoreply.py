@@ -118,9 +118,14 @@ def test_outlooks_automatic_reply_prefix_in_each_ui_language_is_enough(prefix: s
     "Данный адрес больше не используется. Новый адрес: olga.petrova@newtheatre.example",
     "This address is no longer in use. Please write to olga.petrova@newtheatre.example",
 ])
-def test_an_address_no_longer_in_use_proposes_the_new_one(text: str) -> None:
+def test_an_address_no_longer_in_use_names_its_successor(text: str) -> None:
     raw = ("From: Olga <olga@theatre.example>\r\nTo: me@example.org\r\nSubject: Автоответ\r\nAuto-Submitted: auto-replied\r\n"
            f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").encode()
     auto = parse_message(raw).autoreply
-    assert auto is not None and auto.left_company
+    assert auto is not None and auto.left_company and auto.moved  # the address is gone, not the person
     assert [a.address for a in auto.new_contacts] == ["olga.petrova@newtheatre.example"]
+
+
+def test_someone_who_left_is_not_a_moved_address() -> None:
+    auto = parse_message(load("left_company.eml")).autoreply
+    assert auto is not None and auto.left_company and not auto.moved

@@ -173,3 +173,34 @@ def test_a_forwarded_out_of_office_is_the_contacts_auto_reply_not_an_answer(stor
         autos = [i for i in card["timeline"] if i["kind"] == "autoreply" and i.get("data")]
         assert len(autos) == 1 and autos[0]["due"] is not None and autos[0]["due"].day == 20
         assert s.scalar(select(Message.kind).where(Message.message_id == "f1@example.org")) == "autoreply"
+
+
+def _autoreply(text: str, sender: str = "Olga <olga@theatre.example>") -> bytes:
+    return mail("Автоответ: Пьеса", "me@example.org", sender=sender, extra="Auto-Submitted: auto-replied\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n", body=text)
+
+
+INBOX_META = SpoolMeta(source="imap:box", role="inbox")
+
+
+def test_a_changed_address_is_proposed_for_the_same_person_and_a_successor_as_a_new_contact(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>, Ivan <ivan@theatre.example>", mid="s1@example.org"))
+    ingest(factory, _autoreply("Этот адрес больше не используется. Мой новый адрес: olga.petrova@newtheatre.example\r\n"
+                               "По общим вопросам: info@theatre.example"), INBOX_META)
+    ingest(factory, _autoreply("Иван больше не работает в театре. Пишите Марине: marina@theatre.example",
+                               sender="Ivan <ivan@theatre.example>"), INBOX_META)
+    with db.transaction(factory) as s:
+        pending = {p["proposed"]: p for p in companies.list_suggestions(s)}
+        assert {k: (p["kind"], p["contact"]) for k, p in pending.items()} == {
+            "olga.petrova@newtheatre.example": ("new_address", "Olga"),
+            "info@theatre.example": ("new_contact", "Olga"),
+            "marina@theatre.example": ("new_contact", "Ivan")}
+        for p in pending.values():
+            companies.decide_suggestion(s, p["id"], accept=True)
+    with db.transaction(factory) as s:
+        olga = repository.contact_card(s, "olga@theatre.example")
+        assert {a["address"] for a in olga["addresses"]} == {"olga@theatre.example", "olga.petrova@newtheatre.example"}
+        marina = repository.contact_card(s, "marina@theatre.example")
+        assert marina["company"] == "theatre.example" and marina["id"] != olga["id"]
+        assert repository.contact_card(s, "info@theatre.example")["id"] not in (olga["id"], marina["id"])

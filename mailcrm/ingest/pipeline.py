@@ -198,7 +198,7 @@ def stage_autoreply(session: Session, job: Job) -> None:
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
     if auto.left_company:
-        text += "; no longer there"
+        text += "; address no longer in use" if auto.moved else "; no longer there"
         if auto.new_contacts:
             text += ", write to " + ", ".join(a.address for a in auto.new_contacts)
     session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
@@ -206,7 +206,8 @@ def stage_autoreply(session: Session, job: Job) -> None:
     if cid is not None and auto.left_company and auto.new_contacts:
         from mailcrm.store import companies as company_store
 
-        company_store.propose_new_contacts(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
+        propose = company_store.propose_new_addresses if auto.moved else company_store.propose_new_contacts
+        propose(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
 
 
 def stage_signature(session: Session, job: Job) -> None:

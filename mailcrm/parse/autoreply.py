@@ -58,13 +58,22 @@ _EXPLICIT = re.compile(
     r"письмо (?:сформировано|создано) автоматически",
     re.I,
 )
-LEFT_COMPANY = re.compile(
+_PERSON_LEFT = re.compile(
     r"no longer (?:works?|working|employed|with|at|part of)|(?:has|have) left (?:the|our|\w+) ?(?:company|organi[sz]ation|firm|team|business)?|"
-    r"left the company|is not with (?:the company|us) any ?more|no longer in use|mailbox is (?:no longer|not) monitored|"
+    r"left the company|is not with (?:the company|us) any ?more|mailbox is (?:no longer|not) monitored|"
     r"больше не работает|не работает в (?:компании|нашей|организации)|уволил(?:ся|ась)|покинул[аи]? (?:компанию|организацию)|"
-    r"больше не (?:сотрудник|является сотрудник)|(?:ящик|адрес|почта) больше не (?:используется|обслуживается|активн)",
+    r"больше не (?:сотрудник|является сотрудник)",
     re.I,
 )
+# The address, not the person, is gone (or has a successor): "this address is no longer in use, write to X".
+_ADDRESS_GONE = re.compile(
+    r"no longer in use|(?:this|my|our) (?:e-?mail )?address (?:has changed|"
+    r"is no longer (?:active|valid))|(?:my|our) new (?:e-?mail )?address|new e-?mail address is|"
+    r"(?:ящик|адрес|почта) больше не (?:используется|обслуживается|активн)|(?:мой|наш) новый (?:электронный |почтовый )?адрес|"
+    r"адрес (?:электронной почты )?(?:изменился|сменился|поменялся)",
+    re.I,
+)
+LEFT_COMPANY = re.compile(f"{_PERSON_LEFT.pattern}|{_ADDRESS_GONE.pattern}", re.I)  # either: stop writing here
 _AUTO_HEADER_NAME = re.compile(r"^x-[\w-]*(?:auto-?reply|auto-?respon|autoresponder|vacation)", re.I)
 _NO = re.compile(r"^\s*(?:no|false|0|off)?\s*$", re.I)
 _ADDR = re.compile(r"[A-Za-z0-9._%+\-']+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
@@ -145,6 +154,8 @@ def detect_autoreply(view: MimeView, *, sent: dt.datetime | None = None) -> Auto
     if reason is None:
         return None
     left = bool(LEFT_COMPANY.search(head) or LEFT_COMPANY.search(subject))
+    # Only the address changed (the person is still there): its successor is the same person's.
+    moved = left and not (_PERSON_LEFT.search(head) or _PERSON_LEFT.search(subject))
     own = {normalize_address(a) for v in view.header_all("From") + view.header_all("Reply-To") + view.header_all("Sender")
            for a in _ADDR.findall(v)}
     own |= {normalize_address(a) for v in view.header_all("To") + view.header_all("Cc") for a in _ADDR.findall(v)}
@@ -152,5 +163,6 @@ def detect_autoreply(view: MimeView, *, sent: dt.datetime | None = None) -> Auto
         until=None if left else back_date(f"{subject}\n{head}", sent),
         left_company=left,
         new_contacts=_new_contacts(head, own) if left else (),
+        moved=moved,
         reason=reason,
     )

@@ -117,6 +117,7 @@ class AutoReply:
     left_company: bool = False  # "no longer works here"
     new_contacts: tuple[Address, ...] = ()  # "write to X instead"
     reason: str | None = None  # which header or phrase said so
+    moved: bool = False  # only the address is gone ("no longer in use", "my new address is X"): X is the same person
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for ``inspect --json``."""
@@ -124,6 +125,7 @@ class AutoReply:
             "until": self.until.isoformat() if self.until else None,
             "left_company": self.left_company,
             "new_contacts": [a.to_json() for a in self.new_contacts],
+            "moved": self.moved,
         }
 
 

@@ -7,15 +7,17 @@ signature names a new employer) become CompanySuggestion rows for the user to ac
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailcrm.errors import UsageError
+from mailcrm.parse.addresses import normalize_address
 from mailcrm.parse.facts import Address, Signature
 from mailcrm.store import repository as repo
-from mailcrm.store.models import Company, CompanySuggestion, Contact, Message, SignatureSeen
+from mailcrm.store.models import Company, CompanySuggestion, Contact, EmailAddress, Message, SignatureSeen
 
 FILLABLE = ("name", "title", "website")
 
@@ -83,6 +85,32 @@ def propose_new_contacts(session: Session, contact_id: int, addresses: tuple[Add
         ))
 
 
+def propose_new_addresses(session: Session, contact_id: int, addresses: tuple[Address, ...], reason: str) -> None:
+    """"This address is no longer in use, my new one is X": propose X as another address of the same
+    contact when it looks like that person's (it shares a name part with their old addresses); any
+    other address it names ("write to info@") is proposed as a new contact, as for someone who left."""
+    own = {a.address for a in session.scalars(select(EmailAddress).where(EmailAddress.contact_id == contact_id))}
+    same: list[Address] = []
+    others: list[Address] = []
+    for a in addresses:
+        (same if _resembles(a.address, own) else others).append(a)
+    for a in same:
+        if repo.find_address(session, a.address) is None:
+            session.add(CompanySuggestion(contact_id=contact_id, company_id=None, kind="new_address", company_name=None,
+                                          reason=reason, data={"address": a.address, "name": a.name}))
+    if others:
+        propose_new_contacts(session, contact_id, tuple(others), reason)
+
+
+def _resembles(address: str, own: set[str]) -> bool:
+    """Whether ``address``'s local part shares a name part (3+ letters) with one of ``own``'s."""
+    def parts(a: str) -> set[str]:
+        return {p for p in re.split(r"[^a-zа-яё]+", a.partition("@")[0].lower()) if len(p) >= 3}
+
+    mine = parts(address)
+    return any(mine & parts(o) for o in own)
+
+
 # -- reading and deciding -----------------------------------------------------------------
 def list_companies(session: Session) -> list[dict[str, Any]]:
     """Active companies with people counts."""
@@ -141,6 +169,13 @@ def decide_suggestion(session: Session, suggestion_id: int, accept: bool) -> dic
             merge_companies(session, keep_id=s.other_company_id, drop_id=s.company_id)
         elif s.kind == "contact_company" and contact is not None and s.company_name:
             contact.company_id = repo.company_by_name(session, s.company_name, source="signature").id  # type: ignore[union-attr]
+        elif s.kind == "new_address" and contact is not None and s.data.get("address"):
+            address = normalize_address(s.data["address"])
+            owner = repo.find_address(session, address)
+            if owner is not None and owner.contact_id != contact.id:
+                raise UsageError(f"{address} already belongs to another contact; merge the two instead")
+            if owner is None:
+                session.add(EmailAddress(address=address, contact_id=contact.id, status="active"))
         elif s.kind == "new_contact" and s.data.get("address"):
             new = repo.find_or_create_contact(session, s.data["address"], s.data.get("name"), source="suggestion")
             if contact is not None and contact.company_id and new.company_id is None:

@@ -230,7 +230,7 @@ class CompanySuggestion(Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     other_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     company_name: Mapped[str | None] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(30), default="contact_company")  # contact_company | merge | new_contact
+    kind: Mapped[str] = mapped_column(String(30), default="contact_company")  # contact_company | merge | new_contact | new_address
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="pending")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
