@@ -133,14 +133,18 @@ def _recipient(address: str, status: str | None, diagnostic: str | None, context
         # The human part of a single-recipient report says "mailbox full" while the code says
         # "unknown user": doubt keeps the address alive.
         reason, hard = stated, False
-    return BounceRecipient(address=address, hard=hard, status=status, reason=reason,
-                           diagnostic=(re.sub(r"\s+", " ", diagnostic).strip()[:500] if diagnostic else None))
+    return BounceRecipient(address=address, hard=hard, status=status, reason=reason, diagnostic=_diagnostic(diagnostic))
 
 
 def _delayed(address: str, status: str | None, diagnostic: str | None) -> BounceRecipient:
     """A recipient of an ``Action: delayed`` block: soft whatever the text says (the MTA still retries)."""
     return BounceRecipient(address=address, hard=False, status=status or find_status(diagnostic), reason=DELAYED,
-                           diagnostic=(re.sub(r"\s+", " ", diagnostic).strip()[:500] if diagnostic else None))
+                           diagnostic=_diagnostic(diagnostic))
+
+
+def _diagnostic(text: str | None) -> str | None:
+    """The remote server's text as kept: one line, at most 500 characters."""
+    return re.sub(r"\s+", " ", text).strip()[:500] if text else None
 
 
 _Raw = tuple[str, "str | None", "str | None"]  # address, status, diagnostic
@@ -179,16 +183,14 @@ def _from_dsn(view: MimeView, body: str) -> tuple[list[_Raw], list[tuple[str | N
             if addr is None:
                 m = fmt.ADDRESS_RX.search(diag)
                 addr = clean_address(m.group(0)) if m else None
-            if is_delay:
-                if addr is not None and not any(r[0] == addr for r in delayed) and len(delayed) < MAX_RECIPIENTS:
-                    delayed.append((addr, status, diag or None))
-                continue
             if addr is None:
-                unaddressed.append((status, diag or block.get("status")))
+                if not is_delay:  # a delay without an address says nothing about anyone
+                    unaddressed.append((status, diag or block.get("status")))
                 continue
-            if any(r[0] == addr for r in failed):
+            found = delayed if is_delay else failed
+            if any(r[0] == addr for r in found) or len(found) >= MAX_RECIPIENTS:
                 continue
-            failed.append((addr, status, diag or None))
+            found.append((addr, status, diag or None))
             if len(failed) >= MAX_RECIPIENTS:
                 return failed, unaddressed, saw, mta, delayed
     return failed, unaddressed, saw, mta, delayed

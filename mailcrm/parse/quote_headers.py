@@ -40,7 +40,8 @@ _QUOTE = re.compile(r"^((?:[ \t]*>)+)[ \t]?")
 _MARKS = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060\ufeff\u00ad]")
 _RULE = re.compile(r"^[-_=*~—–]{5,}$")  # Outlook's "________________________________" and friends
 _ENCLOSED = re.compile(r"^[-=_*~—–<>8]{2,}\s*([^-=_*~—–\s].{1,70}?)\s*[-=_*~—–<>8]{2,}$")
-_OPENERS = frozenset("-_=*~—–<>8")  # the first characters _RULE and _ENCLOSED allow
+OPENERS = frozenset("-_=*~—–<>8")  # the first characters _RULE and _ENCLOSED allow
+BARE_PHRASE_MAX = 60  # a separator without rule characters ("Forwarded message") is at most this long
 EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.U)
 
 # Words that say "forwarded" (a forward of a forward is followed inward only through these).
@@ -141,7 +142,7 @@ def separator_kind(line: str) -> str | None:
     text = line.strip().strip("*_ ").strip()
     if not text or len(text) > 90:
         return None
-    if text[0] not in _OPENERS and not text.endswith(":") and (len(text) > 60 or text.endswith((".", "!", "?", ","))):
+    if text[0] not in OPENERS and not text.endswith(":") and (len(text) > BARE_PHRASE_MAX or text.endswith((".", "!", "?", ","))):
         return None  # none of the forms below can match: most lines of prose end here
     if _RULE.match(text):
         return "rule"
@@ -149,7 +150,7 @@ def separator_kind(line: str) -> str | None:
     inner = m.group(1) if m else None
     if inner is None and text.endswith(":") and header_field(text) is None:
         inner = text[:-1]  # "Begin forwarded message:", "Начало переадресованного сообщения:"
-    if inner is None and len(text) <= 60 and not text.endswith((".", "!", "?", ",")):
+    if inner is None and len(text) <= BARE_PHRASE_MAX and not text.endswith((".", "!", "?", ",")):
         # Bare phrases: The Bat! "This is a forwarded message", "Forwarded message", "Это пересланное сообщение".
         if re.fullmatch(r"[^\W\d_][\w '’.-]{3,58}", text) and _has_word(text, ("message", "сообщение", "nachricht")):
             inner = text

@@ -14,7 +14,15 @@ import re
 import quotequail
 
 from mailcrm.parse.html_text import html_to_text
-from mailcrm.parse.quote_headers import attribution_start, clean_lines, scan_blocks, separator_kind, unquote
+from mailcrm.parse.quote_headers import (
+    BARE_PHRASE_MAX,
+    OPENERS,
+    attribution_start,
+    clean_lines,
+    scan_blocks,
+    separator_kind,
+    unquote,
+)
 
 MAX_SCAN = 200_000  # characters examined; the new text is at the top of a message
 QUOTEQUAIL_LINES = 1000  # quotequail's own default limit
@@ -28,7 +36,6 @@ _MOBILE_TAG = re.compile(
     re.I,
 )
 _LAST_CHARS = frozenset(":：*_")  # an attribution's or a "*** … ***" / "___" separator's last character
-_FIRST_CHARS = frozenset("-_=*~—–<>8")  # what a rule or an enclosed separator may start with (quote_headers)
 
 
 def extract_reply(text: str, html: str | None = None) -> str:
@@ -61,10 +68,10 @@ def _below_quotes(lines: list[str], cut: int) -> list[str]:
     there; the attribution above the first quoted line is not part of it, and a run of quoted
     lines between two answers leaves one blank line.
     """
-    first = next((i for i in range(cut, len(lines)) if unquote(lines[i])[0]), None)
+    quoted = [bool(unquote(line)[0]) for line in lines]
+    first = next((i for i in range(cut, len(lines)) if quoted[i]), None)
     if first is None:
         return []
-    quoted = [bool(unquote(line)[0]) for line in lines]
     out: list[str] = []
     for i in range(first, len(lines)):
         line = lines[i]
@@ -118,7 +125,6 @@ def _cut(lines: list[str]) -> tuple[int, int | None]:
     return cut, skip_to
 
 
-
 def _candidates(lines: list[str], end: int) -> list[int]:
     """Indexes (below ``end``) of the lines on which one of ``_cut``'s per-line tests can fire.
 
@@ -129,9 +135,10 @@ def _candidates(lines: list[str], end: int) -> list[int]:
     so skipping it changes nothing.  Lines come from ``clean_lines``: no trailing spaces or tabs.
     """
     return [i for i, line in enumerate(lines[:end])
-            if len(line) <= 60 or ">" in line or line[-1] in _LAST_CHARS
-            or (s := line.lstrip())[0] in _FIRST_CHARS or len(s) <= 60
+            if len(line) <= BARE_PHRASE_MAX or ">" in line or line[-1] in _LAST_CHARS
+            or (s := line.lstrip())[0] in OPENERS or len(s) <= BARE_PHRASE_MAX
             or (len(s) < 80 and _MOBILE_TAG.match(s) is not None)]
+
 
 def _quotequail_cut(lines: list[str]) -> int | None:
     """Where quotequail sees quoted text begin (its intro-line patterns), if anywhere."""

@@ -79,7 +79,7 @@ def apply_bounce(session: Session, cfg: Config, message: Message, facts: Message
                 ev.effect = "bounced"
         session.add(Activity(contact_id=addr.contact_id, message_id=message.id, user_id=message.user_id,
                              kind="bounce", at=message.date,
-                             text=(f"delivery to {r.address} delayed: {r.status or ''}".rstrip(": ") if ev.effect == DELAYED
+                             text=(f"delivery to {r.address} delayed" + (f": {r.status}" if r.status else "") if ev.effect == DELAYED
                                    else f"{'hard' if r.hard else 'soft'} bounce of {r.address}: {r.reason or r.status or ''}"),
                              data={"address": r.address, "hard": r.hard, "effect": ev.effect}))
     if not any_verified:
