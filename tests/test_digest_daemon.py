@@ -24,12 +24,12 @@ import pytest
 from conftest import free_port, pg_available, pg_schema_url, require, require_tool
 from daemon_proc import DROPBOX, USER, DaemonProcess
 from relay import Relay, self_signed
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mailcrm import config
 from mailcrm.store import db, migrate, repository
 from mailcrm.store import deals as deal_store
-from mailcrm.store.models import DigestRun, Message
+from mailcrm.store.models import DigestRun, Message, User
 
 pytestmark = pytest.mark.slow
 
@@ -49,13 +49,17 @@ def _config_text(tmp: Path, name: str, db_url: str, smtp_port: int, relay_port: 
 
 
 def _prepare_store(cfg: config.Config, deals: list[tuple[str, str, str]], opened: dt.datetime) -> None:
-    """Migrate, sync users and open deals before any daemon starts (deals: title, address, stage)."""
+    """Migrate, sync users and open deals before any daemon starts (deals: title, address, stage).
+
+    The users count as registered at ``opened``: a digest due since then and not sent is missed.
+    """
     engine = db.make_engine(cfg.database_url())
     try:
         migrate.upgrade(engine)
         factory = db.session_factory(engine)
         with db.transaction(factory) as s:
             repository.sync_users(s, cfg)
+            s.execute(update(User).values(created_at=opened))
             for title, address, stage in deals:
                 c = deal_store.contact_for(s, address)
                 deal_store.create_deal(s, title=title, contact_ids=[c.id], stage=stage, at=opened)

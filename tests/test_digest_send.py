@@ -258,6 +258,21 @@ def test_vladivostok_and_moscow_fire_at_their_own_mornings() -> None:
     assert not schedule.missed_today(base.model_copy(update={"timezone": "Europe/Moscow"}), late)
 
 
+def test_a_digest_time_that_passed_before_the_user_was_registered_was_not_missed() -> None:
+    # Vladivostok, digest at 08:00 (22:00 UTC the day before); the daemon starts at 09:30 local.
+    user = _cfg("sqlite://", 25).users[0].model_copy(update={"timezone": "Asia/Vladivostok"})
+    start = dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.timezone.utc)
+    due = dt.datetime(2026, 3, 9, 22, 0)  # naive UTC, as the store keeps created_at
+    assert schedule.missed_today(user, start, since=due - dt.timedelta(days=3))
+    assert schedule.missed_today(user, start, since=due)  # registered at the very minute: it was due
+    # Registered at 08:10 local (installed this morning): today's digest was never due.
+    assert not schedule.missed_today(user, start, since=due + dt.timedelta(minutes=10))
+    # An aware time in another zone means the same instant.
+    assert not schedule.missed_today(
+        user, start, since=(due + dt.timedelta(minutes=10)).replace(tzinfo=dt.timezone.utc).astimezone(
+            ZoneInfo("Europe/Moscow")))
+
+
 def test_a_time_that_happens_twice_in_autumn_maps_to_one_local_date() -> None:
     # 02:30 happens twice in Berlin on 2025-10-26; APScheduler fires at both, and both are the
     # same local date, so the (user, date) claim lets only the first one send.

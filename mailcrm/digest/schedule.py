@@ -43,7 +43,7 @@ from mailcrm.config import Config, UserConfig
 from mailcrm.digest import send as send_mod
 from mailcrm.digest.compose import local_today, make_digest, user_id
 from mailcrm.store.db import transaction
-from mailcrm.store.models import DigestRun, utcnow
+from mailcrm.store.models import DigestRun, User, utcnow
 
 STALE_CLAIM = dt.timedelta(minutes=15)  # longer than one SMTP attempt plus the longest backoff pause
 MISFIRE_GRACE = 3600  # a loop stalled for up to an hour still sends that morning's digest
@@ -213,10 +213,22 @@ async def run_digest(cfg: Config, factory: sessionmaker[Session], user: UserConf
     return {"outcome": SENT, "user": user.email, "date": local_date, "summary": summary, "attempts": attempts}
 
 
-def missed_today(user: UserConfig, now: dt.datetime | None = None) -> bool:
-    """True when the user's digest_time has passed on their local today (catch-up at start)."""
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(user.timezone))
-    return now.time().replace(microsecond=0, tzinfo=None) >= dt.time.fromisoformat(user.digest_time)
+def missed_today(user: UserConfig, now: dt.datetime | None = None, since: dt.datetime | None = None) -> bool:
+    """True when today's digest was due while the user was registered and has not run (catch-up at start).
+
+    Due: the user's digest_time has passed on their local today.  ``since`` (UTC; naive means
+    UTC, as the store keeps it) is when the user was registered: a digest time that passed before
+    that was never missed, so a first start late in the day sends nothing until tomorrow morning.
+    """
+    zone = ZoneInfo(user.timezone)
+    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(zone)
+    due = dt.datetime.combine(now.date(), dt.time.fromisoformat(user.digest_time), tzinfo=zone)
+    if now.replace(microsecond=0) < due:
+        return False
+    if since is not None:
+        since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
+        return since <= due
+    return True
 
 
 def start_scheduler(cfg: Config, factory: sessionmaker[Session], instance_id: str) -> AsyncIOScheduler:
@@ -246,11 +258,13 @@ def start_scheduler(cfg: Config, factory: sessionmaker[Session], instance_id: st
                               replace_existing=True, misfire_grace_time=MISFIRE_GRACE)
             logger.info("digest retry scheduled", user=email, at=when.isoformat())
 
+    with transaction(factory) as session:
+        registered = dict(session.execute(select(User.email, User.created_at)).tuples().all())
     for user in cfg.users:
         scheduler.add_job(job, trigger_for(user), args=[user.email], id=f"digest:{user.email}",
                           name=f"digest {user.email}", misfire_grace_time=MISFIRE_GRACE, coalesce=True,
                           max_instances=1)
-        if missed_today(user):
+        if missed_today(user, since=registered.get(user.email)):
             # Run now; the claim makes this a no-op when today's digest already went out.
             scheduler.add_job(job, "date", run_date=dt.datetime.now(dt.timezone.utc), args=[user.email],
                               id=f"catch-up:{user.email}", misfire_grace_time=MISFIRE_GRACE)
