@@ -76,7 +76,7 @@ _ADDRESS_GONE = re.compile(
 LEFT_COMPANY = re.compile(f"{_PERSON_LEFT.pattern}|{_ADDRESS_GONE.pattern}", re.I)  # either: stop writing here
 _AUTO_HEADER_NAME = re.compile(r"^x-[\w-]*(?:auto-?reply|auto-?respon|autoresponder|vacation)", re.I)
 _NO = re.compile(r"^\s*(?:no|false|0|off)?\s*$", re.I)
-_ADDR = re.compile(r"[A-Za-z0-9._%+\-']+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
+_ADDR = re.compile(r"(?<![A-Za-z0-9._%+\-'])[A-Za-z0-9._%+\-']+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
 _QUOTE_START = re.compile(
     r"^(?:>|-{2,} ?original message|-{2,} ?исходное сообщение|from: |от: |on .{5,80} wrote:|.{5,80} написал\(?а?\)?:)",
     re.I | re.M,

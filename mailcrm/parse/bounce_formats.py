@@ -21,20 +21,24 @@ import re
 from dataclasses import dataclass
 
 _ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z][A-Za-z0-9\-]*"
-ADDRESS_RX = re.compile(_ADDR)
+# Alone (not inside a larger pattern) an address starts where a run of local-part characters
+# starts: trying every position of a long run (a base64 line, a data: URI) would be quadratic.
+ADDRESS_RX = re.compile(r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-])" + _ADDR)
 
-# Where the copy of the original message starts (the report ends there).
+# Where the copy of the original message starts (the report ends there).  The leading run of
+# quote, space and rule characters is read once (possessive); phrases that need dashes right
+# before them look behind for them, so a line of 10,000 dashes is not tried 10,000 times.
 _ORIGINAL_MARKER = re.compile(
-    r"^[ \t>]*[-=_*#]*[ \t]*(?:"
+    r"^[ \t>]*+(?:[-=_*#]++[ \t]*+)?(?:"
     r"(?:this is a |below this line is a |an? )?copy of (?:the |your )?(?:original )?message|"
     r"below this line is a copy|"
     r"original message (?:follows|headers|is attached|below)|"
     r"(?:the )?headers? of the original message|"
-    r"-+ ?original (?:message|mail)(?: info)? ?-*|"
+    r"(?:(?<=-)|(?<=- ))original (?:message|mail)(?: info)? ?-*|"
     r"original (?:message|mail)(?: info)?:?\s*$|"
     r"message headers follow|original mail as follows|returned message|"
     r"(?:included|enclosed) is a copy|unsent message below|undelivered message headers|"
-    r"your message reads|--- ?(?:the )?original message|returned mail follows|"
+    r"your message reads|(?:(?<=---)|(?<=--- ))(?:the )?original message|returned mail follows|"
     r"исходное сообщение|оригинальное сообщение|текст (?:исходного )?письма|заголовки (?:исходного )?(?:сообщения|письма)"
     r")",
     re.I | re.M,
@@ -58,6 +62,7 @@ _INTRO = re.compile(
 )
 _ALONE = re.compile(r"^[ \t]*(?:\d+\)\s*)?[<\"'(]?(" + _ADDR + r")[>\"')]?(?:<mailto:[^>]*>)?[ \t]*:?[ \t]*$", re.M)
 _LEADING = re.compile(r"^[ \t]*[<\"]?(" + _ADDR + r")[>\"]?[ \t]*(?::|\.\.\.)[ \t]+\S", re.M)
+_TWO_WORDS = re.compile(r"(?<![a-z])[a-z]{3,}[ :][a-z]{3,}", re.I)  # a run of letters is tried once: linear
 _IN_REPLY = re.compile(r"\b[45]\d\d[ \-](?:[45]\.\d{1,3}\.\d{1,3}[ \t]+)?[^\n]{0,40}?<(" + _ADDR + r")>", re.I)
 
 # A bounce says it failed: English and Russian vocabulary of delivery-failure reports.
@@ -151,7 +156,7 @@ def scan_report(report: str, exclude: frozenset[str] = frozenset()) -> list[Text
         # The paragraph that names the address; when it names nothing else, the reason is
         # elsewhere (Gmail, Exchange put it above or below the list) and the whole report counts.
         para = re.split(r"\n[ \t]*\n", block.lstrip("\n"), maxsplit=1)[0]
-        if len(cands) == 1 and not re.search(r"[a-z]{3,}[ :][a-z]{3,}", para.replace(addr, ""), re.I):
+        if len(cands) == 1 and not _TWO_WORDS.search(para.replace(addr, "")):
             para = report
         out.append(TextRecipient(addr, _trim(para)))
     return out

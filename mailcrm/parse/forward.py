@@ -284,10 +284,22 @@ def _split_info(info: str) -> tuple[str | None, str, str | None] | None:
     return name, m.group(0), (date_part.strip(" ,") or None)
 
 
+# email-forward-parser's patterns take time quadratic in a run of blank lines or of spaces
+# (3,000 blank lines: 7 s); such runs carry no meaning for it, so they are shortened first.
+_BLANK_RUN = re.compile(r"\n{4,}")
+_SPACE_RUN = re.compile(r"(?<![^\S\n])[^\S\n]{17,}")
+
+
+def _tame(body: str) -> str:
+    """``body`` with trailing spaces dropped, blank-line runs cut to two and space runs to 16."""
+    body = "\n".join(line.rstrip() for line in body.split("\n"))
+    return _SPACE_RUN.sub(lambda m: m.group(0)[:16], _BLANK_RUN.sub("\n\n\n", body))
+
+
 def _library_forward(body: str, subject: str | None, tz: dt.tzinfo | None) -> Forwarded | None:
     """email-forward-parser as the last resort (it knows more locales' separators)."""
     try:
-        meta = efp.get_forwarded_metadata(body, subject)
+        meta = efp.get_forwarded_metadata(_tame(body), subject)
     except Exception:  # noqa: BLE001 - the library's regexes meet our worst mail; never raise
         return None
     if not meta.forwarded or not (meta.email.from_.address or meta.email.from_.name):

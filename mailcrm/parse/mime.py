@@ -152,7 +152,7 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
     return _clean("".join(out) if len(chunks) > 1 else out[0] if out else "")
 
 
-_WS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+_WS = re.compile(r"(?<![ \t])[ \t]*[\r\n]+[ \t]*")  # starts only where a blank run starts: linear
 
 
 def _clean(text: str) -> str:

@@ -35,14 +35,16 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 FIELD_OF: dict[str, str] = {key: field for field, keys in _KEYS.items() for key in keys}
 
-_HEADER_LINE = re.compile(r"^[*_]{0,2}([^\W\d_][^:：\n]{0,28}?)\s*[*_]{0,2}\s*[:：]\s*[*_]{0,2}\s*(.*)$")
+_HEADER_LINE = re.compile(r"^[*_]{0,2}([^\W\d_][^:：\n]{0,28}?)\s*+[*_]{0,2}\s*+[:：]\s*+[*_]{0,2}\s*+(.*)$")
 _QUOTE = re.compile(r"^((?:[ \t]*>)+)[ \t]?")
 _MARKS = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060\ufeff\u00ad]")
 _RULE = re.compile(r"^[-_=*~—–]{5,}$")  # Outlook's "________________________________" and friends
 _ENCLOSED = re.compile(r"^[-=_*~—–<>8]{2,}\s*([^-=_*~—–\s].{1,70}?)\s*[-=_*~—–<>8]{2,}$")
 OPENERS = frozenset("-_=*~—–<>8")  # the first characters _RULE and _ENCLOSED allow
 BARE_PHRASE_MAX = 60  # a separator without rule characters ("Forwarded message") is at most this long
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.U)
+# An address starts where its run of local-part characters starts (the lookbehind): trying every
+# position of a long run, such as a base64 line or a data: URI, would be quadratic.
+EMAIL = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.U)
 
 # Words that say "forwarded" (a forward of a forward is followed inward only through these).
 FORWARD_WORDS = (

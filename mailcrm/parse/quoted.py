@@ -21,7 +21,7 @@ _WROTE = re.compile(
 )
 _WROTE_INSIDE = re.compile(
     r"\b(?:skrev|schrieb|wrote|написал[а]?|escribió|escreveu|kirjoitti|napisał[a]?)\b", re.IGNORECASE)
-_ADDRESS = re.compile(r"<[^<>\s]+@[^<>\s]+>|\b[\w.+-]+@[\w-]+\.[\w.-]+")
+_ADDRESS = re.compile(r"<[^<>\s]+@[^<>\s]+>|(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")
 _DATE_OR_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b")
 _ATTRIBUTION_START = re.compile(
     r"^\s*(?:on|am|le|el|il|op|em|den|dne|w dniu|pada|в|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|"

@@ -62,7 +62,7 @@ _SIGNOFFS = (
     r"ystävällisin terveisin|terveisin|kiitos|saygılarımla|teşekkürler|"
     r"よろしくお願いします|よろしくお願いいたします|宜しくお願いします|敬具|以上"
 )
-_SIGNOFF_ONLY = re.compile(rf"^\s*[-–—]*\s*(?:{_SIGNOFFS})(?:\s+(?:again|all|everyone))?\s*[,.!;:…)\-–—。、！]*\s*$",
+_SIGNOFF_ONLY = re.compile(rf"^\s*+(?:[-–—]++\s*+)?(?:{_SIGNOFFS})(?:\s+(?:again|all|everyone))?\s*+[,.!;:…)\-–—。、！]*+\s*+$",
                            re.IGNORECASE)
 _SIGNOFF_NAME = re.compile(rf"^\s*(?:{_SIGNOFFS})\s*[,.!\-–—]+\s*(?P<name>[^,.!?]{{1,40}}?)\s*[.!]?\s*$",
                            re.IGNORECASE)

@@ -23,7 +23,7 @@ CONTACT = "contact"  # phone, e-mail, web site, messenger
 INFO = "info"  # title, company, address, department: short and not a sentence
 PROSE = "prose"  # a sentence of the message
 
-EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)  # run start only: linear
 URL = re.compile(
     r"(?:https?://|www\.)[^\s<>()\"'«»]+|"
     r"(?<![@\w.-])(?:[a-z0-9-]+\.)+(?:ru|com|org|net|рф|su|io|info|biz|me|tv|fm|co|uk|de|fr|eu|us|ca|"
@@ -40,7 +40,7 @@ _LABELS = re.compile(
     r"адрес|скайп|телеграм|вотсап)\b\.?:?",
     re.IGNORECASE,
 )
-_EXT_AFTER = re.compile(r"^\s*[,;(]?\s*(?:доб|доп|вн|ext|extn|x|добавочный|внутр)\.?\s*:?\s*(\d{1,6})", re.IGNORECASE)
+_EXT_AFTER = re.compile(r"^\s*+[,;(]?\s*+(?:доб|доп|вн|ext|extn|x|добавочный|внутр)\.?\s*+:?\s*+(\d{1,6})", re.IGNORECASE)
 _MOBILE = re.compile(
     r"^\s*(?:sent|отправлено|envoyé|von meinem|enviado|inviato|verzonden|skickat|sendt|wysłane|"
     r"get outlook|скачайте|загрузите)\b.{0,80}"
