@@ -71,6 +71,15 @@ WROTE = re.compile(
     re.I,
 )
 MAX_LINES = 4000  # lines scanned for headers; mail longer than this is history anyway
+# How an attribution's first line opens ("On …", "Am …", "Le …", "Em …", "W dniu …", or a date):
+# a line opening so is where an attribution starts, not the wrapped rest of one above it.
+ATTRIBUTION_OPENER = re.compile(
+    r"^(?:on|am|le|el|il|op|em|den|dne|dňa|w dniu|pada|vào|în|в|στις|في|בתאריך|เมื่อ|در تاریخ)\b|"
+    r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}",
+    re.I,
+)
+_TIME_OR_YEAR = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{4}\b")
+WRAP_AT = 72  # an attribution longer than this was likely wrapped by the client that wrote it
 
 
 @dataclass(frozen=True)
@@ -278,12 +287,24 @@ def attribution_start(lines: list[str], j: int) -> int | None:
             while start > 0 and start > j - 3:
                 cur = unquote(lines[start])[1].strip()
                 prev = unquote(lines[start - 1])[1].strip()
-                if prev and cur[:1] and (cur[:1].islower() or cur[:1] in "<\"(") and not prev.endswith((".", "!", "?", ":")):
+                if prev and cur[:1] and not prev.endswith((".", "!", "?", ":")) and (
+                        cur[:1].islower() or cur[:1] in "<\"(" or _wrapped_head(prev, cur)):
                     start -= 1
                 else:
                     break
             return start
     return None
+
+
+def _wrapped_head(prev: str, cur: str) -> bool:
+    """Is ``prev`` the first part of an attribution that a client wrapped onto ``cur``?
+
+    "Em seg., 15 de jan. de 2024 às 10:30," over "Ivan Petrov <ivan@…> escreveu:": the line
+    above holds the date (or a "Name <address>"), the two together are longer than a line a client
+    leaves unwrapped, and ``cur`` does not open an attribution of its own.
+    """
+    return (len(prev) + 1 + len(cur) > WRAP_AT and not ATTRIBUTION_OPENER.match(cur)
+            and (_TIME_OR_YEAR.search(prev) is not None or "<" in prev and "@" in prev))
 
 
 def _quote_follows(lines: list[str], j: int) -> bool:

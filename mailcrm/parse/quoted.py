@@ -10,24 +10,10 @@ from __future__ import annotations
 
 import re
 
-from mailcrm.parse.quote_headers import header_field, separator_kind
+from mailcrm.parse.quote_headers import attribution_start, header_field, separator_kind
 
 __all__ = ["own_lines"]
 
-_WROTE = re.compile(
-    r"(?:wrote|writes|написал[аи]?|написал\(а\)|пишет|schrieb|a écrit|escribió|ha scritto|scrisse|"
-    r"schreef|skrev|kirjoitti|napisał\(a\)|napisał|napisała|escreveu|írta|yazdı|napsal|пише)\s*:?\s*$",
-    re.IGNORECASE,
-)
-_WROTE_INSIDE = re.compile(
-    r"\b(?:skrev|schrieb|wrote|написал[а]?|escribió|escreveu|kirjoitti|napisał[a]?)\b", re.IGNORECASE)
-_ADDRESS = re.compile(r"<[^<>\s]+@[^<>\s]+>|(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")
-_DATE_OR_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b")
-_ATTRIBUTION_START = re.compile(
-    r"^\s*(?:on|am|le|el|il|op|em|den|dne|w dniu|pada|в|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|"
-    r"\w+,? \d{1,2} \w+ \d{4}|\d{1,2} \w+\.? \d{4})\b",
-    re.IGNORECASE,
-)
 _RULE = re.compile(r"^\s*[_\-=]{5,}\s*$")
 _LIST_FOOTER = re.compile(r"mailing list|listinfo|unsubscribe|list-unsubscribe|рассылк|отписаться", re.I)
 
@@ -44,28 +30,13 @@ def _header_block_at(lines: list[str], i: int) -> bool:
     return any(header_field(lines[j]) is not None for j in range(i + 1, min(i + 5, len(lines))))
 
 
-def _attribution_at(lines: list[str], i: int) -> int:
-    """Number of lines (1 or 2) of an "On … wrote:" attribution starting at ``i``; 0 if none."""
-    line = lines[i].strip()
-    if not line or len(line) > 300 or _is_quoted(line):
-        return 0
-    nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-    if not line.endswith(":") and not nxt.endswith(":"):
-        return 0  # every attribution form ends with a colon; most lines are skipped here
-    # The verb ends the line, so only its last characters are searched (long bodies stay fast).
-    if _WROTE.search(line[-40:]) and (line.endswith(":") or _ATTRIBUTION_START.match(line)):
-        return 1
-    # "2017-11-24 16:32 GMT+01:00 Name <addr>:", "26.06.2014, 14:41, "Name" <addr>:" (Yandex,
-    # Mail.ru): no verb, but a date or time and an address before the closing colon.
-    if line.endswith(":") and len(line) < 250 and _ADDRESS.search(line) and _DATE_OR_TIME.search(line):
-        return 1
-    # "Den 24. nov. 2025 kl. 10.00 skrev Peter <peter@example.com>:": the name follows the verb.
-    if line.endswith(":") and _ATTRIBUTION_START.match(line) and _WROTE_INSIDE.search(line):
-        return 1
-    if nxt and _ATTRIBUTION_START.match(line) and len(line) < 200:
-        if len(nxt) < 80 and _WROTE.search(nxt[-40:]):
-            return 2  # Gmail wraps long attributions: "On …, Name\n<addr> wrote:"
-    return 0
+def _attribution_ending_at(lines: list[str], i: int) -> int | None:
+    """Where an "On … wrote:" attribution that ends on line ``i`` starts (it may be wrapped over
+    two or three lines); None when line ``i`` ends none.  The reply-text cutter's own reading."""
+    line = lines[i].rstrip()
+    if not line.endswith((":", "：")) or len(line) > 300 or _is_quoted(line):
+        return None  # every attribution form ends with a colon; most lines are skipped here
+    return attribution_start(lines, i)
 
 
 def _to_end_header(lines: list[str], i: int) -> bool:
@@ -102,15 +73,15 @@ def own_lines(text: str) -> list[str]:
         if _to_end_header(lines, i):
             cut = i
             break
-        n = _attribution_at(lines, i)
-        if n:
-            nxt = next((k for k in range(i + n, min(i + n + 4, len(lines))) if lines[k].strip()), None)
+        begin = _attribution_ending_at(lines, i)
+        if begin is not None:
+            nxt = next((k for k in range(i + 1, min(i + 5, len(lines))) if lines[k].strip()), None)
             if nxt is None or not _is_quoted(lines[nxt]):
-                cut = i  # an attribution without ">" lines: the rest is the quote
+                cut = begin  # an attribution without ">" lines: the rest is the quote
                 break
-            for k in range(i, i + n):
+            for k in range(begin, i + 1):
                 quoted[k] = True
-            i += n
+            i += 1
             continue
         quoted[i] = _is_quoted(lines[i])
         i += 1
