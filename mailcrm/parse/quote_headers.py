@@ -16,19 +16,25 @@ from dataclasses import dataclass
 _KEYS: dict[str, tuple[str, ...]] = {
     "from": ("from", "von", "de", "da", "van", "från", "fra", "frá", "od", "от", "от кого", "kimden", "lähettäjä",
              "feladó", "de la", "mittente", "remitente", "expéditeur", "afzender", "z", "від", "差出人", "送信者",
-             "发件人", "寄件者", "보낸 사람", "sender", "absender"),
+             "发件人", "寄件者", "보낸 사람", "보낸사람", "sender", "absender", "από", "từ", "dari", "daripada",
+             "šalje", "од", "nuo", "saatja", "מאת", "من", "จาก", "از"),
     "date": ("date", "datum", "data", "fecha", "dato", "дата", "tarih", "päivämäärä", "päiväys", "dátum", "dată",
              "sent", "gesendet", "envoyé", "envoyé le", "enviado", "enviado el", "enviada", "inviato", "inviato il",
              "verzonden", "skickat", "sendt", "wysłano", "wysłane", "отправлено", "gönderildi", "gönderilme tarihi",
              "lähetetty", "elküldve", "küldve", "trimis", "odesláno", "odoslané", "message du", "日付", "送信日時",
-             "日期", "发送时间", "时间", "надіслано", "sent on", "date sent"),
+             "日期", "发送时间", "时间", "надіслано", "sent on", "date sent", "ημερομηνία", "στάλθηκε", "날짜", "보낸 날짜",
+             "ngày", "ngày gửi", "tanggal", "dikirim", "изпратено", "poslano", "poslato", "傳送時間", "寄件日期",
+             "תאריך", "נשלח", "التاريخ", "تاريخ", "วันที่", "tarihi", "išsiųsta", "saadetud"),
     "subject": ("subject", "betreff", "objet", "sujet", "asunto", "oggetto", "onderwerp", "ämne", "emne", "temat",
                 "тема", "konu", "aihe", "tárgy", "subiect", "assunto", "předmět", "predmet", "件名", "主题", "主旨",
-                "tema", "тема сообщения"),
+                "tema", "тема сообщения", "θέμα", "제목", "tiêu đề", "chủ đề", "subjek", "perihal", "naslov", "נושא",
+                "الموضوع", "เรื่อง", "موضوع", "tema laiško"),
     "to": ("to", "an", "à", "a", "para", "aan", "till", "til", "do", "кому", "kime", "vastaanottaja", "címzett",
-           "către", "pentru", "destinataire", "destinatario", "destinatari", "komu", "pre", "宛先", "收件人", "sent to"),
+           "către", "pentru", "destinataire", "destinatario", "destinatari", "komu", "pre", "宛先", "收件人", "sent to",
+           "προς", "받는 사람", "받는사람", "tới", "đến", "kepada", "до", "收件者", "אל", "إلى", "ถึง", "saaja", "kam"),
     "cc": ("cc", "kopie", "kopia", "копия", "cópia", "kopio", "másolat", "copie", "copie à", "bilgi", "kopi", "copia",
-           "kópia", "抄送", "副本", "cc'd"),
+           "kópia", "抄送", "副本", "cc'd", "κοιν", "κοιν.", "참조", "đồng gửi", "tembusan", "копие", "kopija", "העתק",
+           "نسخة", "สำเนา"),
     "bcc": ("bcc", "cco", "blindkopie", "скрытая копия", "ukryta kopia", "bcc'd"),
     "reply_to": ("reply-to", "reply to", "antwort an", "répondre à", "responder a", "antwoord aan", "risposta",
                  "rispondi a", "ответить", "svara till", "yanıtla"),
@@ -150,7 +156,10 @@ def _has_word(text: str, words: tuple[str, ...]) -> bool:
 
 def separator_kind(line: str) -> str | None:
     """"forward"/"original"/"rule" for a separator line before quoted headers, else None."""
-    text = line.strip().strip("*_ ").strip()
+    raw = line.strip()
+    if _RULE.match(raw):
+        return "rule"  # before the bold markers are stripped: they are what a rule is made of
+    text = raw.strip("*_ ").strip()
     if not text or len(text) > 90:
         return None
     if text[0] not in OPENERS and not text.endswith(":") and (len(text) > BARE_PHRASE_MAX or text.endswith((".", "!", "?", ","))):

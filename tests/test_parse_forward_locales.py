@@ -1,0 +1,87 @@
+"""Forward headers as Gmail and Outlook write them in many UI languages.
+
+The forwarded original's author is what the CRM files the mail under, so the header block of
+a forward must be read in the language the forwarding user's client speaks: Gmail's
+"---------- Forwarded message ---------" phrase and field names, Outlook's rule and
+"From/Sent/To/Subject" block.  A header block with neither a separator nor a forward subject
+("FW:") is a reply's quote, not a forward.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mailcrm.parse.forward import find_forward_in_text
+
+# Gmail: separator phrase, then From, Date, Subject, To in the reader's language.
+GMAIL = {
+ "en": ("Forwarded message", "From", "Date", "Subject", "To"),
+ "es": ("Mensaje reenviado", "De", "Fecha", "Asunto", "Para"),
+ "it": ("Messaggio inoltrato", "Da", "Data", "Oggetto", "A"),
+ "de": ("Weitergeleitete Nachricht", "Von", "Datum", "Betreff", "An"),
+ "ru": ("Пересылаемое сообщение", "От", "Дата", "Тема", "Кому"),
+ "fr": ("Message transféré", "De", "Date", "Subject", "À"),
+ "nl": ("Doorgestuurd bericht", "Van", "Datum", "Onderwerp", "Aan"),
+ "pl": ("Przekazana wiadomość", "Od", "Data", "Temat", "Do"),
+ "pt": ("Mensagem encaminhada", "De", "Data", "Assunto", "Para"),
+ "da": ("Videresendt meddelelse", "Fra", "Dato", "Emne", "Til"),
+ "fi": ("Välitetty viesti", "Lähettäjä", "Päivämäärä", "Aihe", "Vastaanottaja"),
+ "sv": ("Vidarebefordrat meddelande", "Från", "Datum", "Ämne", "Till"),
+ "hu": ("Továbbított üzenet", "Feladó", "Dátum", "Tárgy", "Címzett"),
+ "cs": ("Přeposlaná zpráva", "Od", "Date", "Subject", "To"),
+ "tr": ("İletilen ileti", "Kimden", "Tarih", "Konu", "Kime"),
+ "el": ("Προωθημένο μήνυμα", "Από", "Ημερομηνία", "Θέμα", "Προς"),
+ "uk": ("Пересланий лист", "Від", "Дата", "Тема", "Кому"),
+ "ja": ("Forwarded message", "From", "Date", "Subject", "To"),
+ "zh": ("Forwarded message", "发件人", "Date", "Subject", "To"),
+ "ko": ("Forwarded message", "보낸사람", "Date", "Subject", "To"),
+ "ro": ("Mesaj redirecționat", "De la", "Dată", "Subiect", "Către"),
+ "no": ("Videresendt melding", "Fra", "Dato", "Emne", "Til"),
+ "sk": ("Preposlaná správa", "Od", "Dátum", "Predmet", "Komu"),
+ "hr": ("Proslijeđena poruka", "Od", "Date", "Subject", "To"),
+ "bg": ("Препратено писмо", "От", "Дата", "Тема", "До"),
+ "vi": ("Thư đã chuyển tiếp", "Từ", "Date", "Subject", "To"),
+ "id": ("Pesan yang diteruskan", "Dari", "Tanggal", "Subjek", "Kepada"),
+}
+# Outlook: From, Sent, To, Subject in the reader's language, under a rule or alone.
+OUTLOOK = {
+ "en": ("From", "Sent", "To", "Subject"), "es": ("De", "Enviado el", "Para", "Asunto"),
+ "de": ("Von", "Gesendet", "An", "Betreff"), "fr": ("De", "Envoyé", "À", "Objet"),
+ "it": ("Da", "Inviato", "A", "Oggetto"), "ru": ("От", "Отправлено", "Кому", "Тема"),
+ "nl": ("Van", "Verzonden", "Aan", "Onderwerp"), "pl": ("Od", "Wysłano", "Do", "Temat"),
+ "pt": ("De", "Enviada em", "Para", "Assunto"), "sv": ("Från", "Skickat", "Till", "Ämne"),
+ "da": ("Fra", "Sendt", "Til", "Emne"), "fi": ("Lähettäjä", "Lähetetty", "Vastaanottaja", "Aihe"),
+ "cs": ("Od", "Odesláno", "Komu", "Předmět"), "hu": ("Feladó", "Elküldve", "Címzett", "Tárgy"),
+ "tr": ("Kimden", "Gönderildi", "Kime", "Konu"), "uk": ("Від", "Надіслано", "Кому", "Тема"),
+ "no": ("Fra", "Sendt", "Til", "Emne"), "ro": ("De la", "Trimis", "Către", "Subiect"),
+ "ja": ("差出人", "送信日時", "宛先", "件名"), "zh": ("发件人", "发送时间", "收件人", "主题"),
+ "ko": ("보낸 사람", "보낸 날짜", "받는 사람", "제목"), "el": ("Από", "Στάλθηκε", "Προς", "Θέμα"),
+ "sk": ("Od", "Odoslané", "Komu", "Predmet"), "bg": ("От", "Изпратено", "До", "Тема"),
+}
+
+
+def _author(body: str, subject: str) -> str | None:
+    found = find_forward_in_text(body, subject=subject)
+    return found.from_.address if found is not None and found.from_ is not None else None
+
+
+@pytest.mark.parametrize("lang", sorted(GMAIL))
+def test_gmail_forward_headers(lang: str) -> None:
+    sep, from_, date, subject, to = GMAIL[lang]
+    body = (f"FYI\n\n---------- {sep} ---------\n{from_}: Ivan Petrov <ivan@theatre.example>\n"
+            f"{date}: Mon, 15 Jan 2024 at 10:30\n{subject}: The play\n{to}: Me <me@example.org>\n\nHello, here it is.\n")
+    assert _author(body, "Fwd: The play") == "ivan@theatre.example"
+    assert _author(body, "The play") == "ivan@theatre.example"  # the separator alone says it
+
+
+@pytest.mark.parametrize("lang", sorted(OUTLOOK))
+def test_outlook_forward_headers(lang: str) -> None:
+    from_, sent, to, subject = OUTLOOK[lang]
+    ruled = (f"FYI\n\n________________________________\n{from_}: Ivan Petrov <ivan@theatre.example>\n"
+             f"{sent}: 15 January 2024 10:30\n{to}: Me <me@example.org>\n{subject}: The play\n\nHello, here it is.\n")
+    bare = (f"FYI\n\n{from_}: Ivan Petrov [mailto:ivan@theatre.example]\n{sent}: Monday, January 15, 2024 10:30 AM\n"
+            f"{to}: Me\n{subject}: The play\n\nHello, here it is.\n")
+    assert _author(ruled, "FW: The play") == "ivan@theatre.example"
+    assert _author(ruled, "The play") == "ivan@theatre.example"  # Outlook's rule above the block
+    assert _author(bare, "FW: The play") == "ivan@theatre.example"
+    assert _author(bare, "The play") is None  # no rule, no forward subject: a reply's quote
