@@ -103,23 +103,41 @@ orchestra records software digital interactive entertainment communications
 """.split())
 
 
-def looks_like_company(text: str) -> bool:
-    """True when the line reads like an organisation's name (legal form, quotes, org words)."""
-    if not isinstance(text, str):
-        return False
+def _low_words(text: str) -> tuple[str, list[str]]:
     low = " ".join(text.casefold().replace("ё", "е").split())
-    if not low or len(low) > 100:
-        return False
-    if "«" in text or "»" in text:
-        return True
-    words = re.findall(r"\w+", re.sub(r"\b(?:[a-z]\.){2,}", lambda m: m.group(0).replace(".", ""), low))
+    return low, re.findall(r"\w+", re.sub(r"\b(?:[a-z]\.){2,}", lambda m: m.group(0).replace(".", ""), low))
+
+
+def _legal_form(low: str, words: list[str]) -> bool:
     if not words:
         return False
     if words[0] in _SHORT_FORMS and len(words) > 1 and (re.search(r"[а-я]", words[0]) or len(words[0]) > 2):
         return True
     if words[-1] in _SHORT_FORMS and len(words) > 1 and words[-1] not in {"as", "co", "a"}:
         return True
-    if any(low.startswith(form) for form in _LONG_FORMS):
+    return any(low.startswith(form) for form in _LONG_FORMS)
+
+
+def has_legal_form(text: str) -> bool:
+    """True when the line opens or ends with a legal form (ООО, АО, LLC, Ltd, GmbH …): a company,
+    whatever job-title words it also holds ("АО «Театральные технологии»")."""
+    if not isinstance(text, str) or len(text) > 200:
+        return False
+    return _legal_form(*_low_words(text))
+
+
+def looks_like_company(text: str) -> bool:
+    """True when the line reads like an organisation's name (legal form, quotes, org words)."""
+    if not isinstance(text, str):
+        return False
+    low, words = _low_words(text)
+    if not low or len(low) > 100:
+        return False
+    if "«" in text or "»" in text:
+        return True
+    if not words:
+        return False
+    if _legal_form(low, words):
         return True
     if re.search(r"[а-я]", low):
         return any(w.startswith(stem) for w in words for stem in _ORG_STEMS_RU)

@@ -12,7 +12,7 @@ from typing import Any
 
 import phonenumbers
 
-from mailcrm.parse.companies import looks_like_company
+from mailcrm.parse.companies import has_legal_form, looks_like_company
 from mailcrm.parse.facts import Address
 from mailcrm.parse.names import looks_like_title, parse_person_name
 
@@ -218,7 +218,7 @@ def read_fields(lines: list[str], *, sender: Address | None, region: str) -> dic
             if person is not None and not looks_like_title(clean):
                 names_seen.append(person.full)
                 continue
-            if looks_like_title(clean):
+            if looks_like_title(clean) and not has_legal_form(clean):
                 title = title or clean
             elif looks_like_company(clean):
                 company = company or clean
@@ -226,8 +226,11 @@ def read_fields(lines: list[str], *, sender: Address | None, region: str) -> dic
                   and not _SENTENCE_END.search(part)):
                 candidates.append(clean)
     if names_seen:
-        # Several names (a shared signature): the one that is the sender's, else the first.
+        # Several names (a shared signature): the one that is the sender's, else the first;
+        # a fuller form of it further down ("Сергей" signs off above "Сергей Иванов | Продюсер").
         name = next((n for n in names_seen if sender_set and set(n.casefold().split()) & sender_set), names_seen[0])
+        words = set(name.casefold().split())
+        name = next((n for n in names_seen if len(n.split()) > len(words) and words <= set(n.casefold().split())), name)
     if company is None and candidates:
         company = next((c for c in candidates if not (name and c == name)), None)
     return {
