@@ -129,3 +129,30 @@ def test_an_address_no_longer_in_use_names_its_successor(text: str) -> None:
 def test_someone_who_left_is_not_a_moved_address() -> None:
     auto = parse_message(load("left_company.eml")).autoreply
     assert auto is not None and auto.left_company and not auto.moved
+
+
+# Out-of-office notices in the languages of European partners, with and without the
+# Auto-Submitted header (an inline-forwarded or badly configured one has none): the subject or
+# text says it, and "until 15 January" in each language is the date the person is back.
+OUT_OF_OFFICE = {
+ "en": ("Out of Office: the play", "I am out of the office until 15 January 2025 with limited access to email. For urgent matters contact anna@theatre.example."),
+ "ru": ("Автоответ: пьеса", "Добрый день! Я в отпуске до 15 января 2025 г. По срочным вопросам обращайтесь к Анне: anna@theatre.example"),
+ "de": ("Abwesenheitsnotiz: Stück", "Ich bin bis zum 15.01.2025 nicht im Büro. In dringenden Fällen wenden Sie sich bitte an anna@theatre.example."),
+ "fr": ("Absence du bureau : pièce", "Je suis absent du bureau jusqu'au 15 janvier 2025. Pour toute urgence, contactez anna@theatre.example."),
+ "es": ("Respuesta automática: obra", "Estoy fuera de la oficina hasta el 15 de enero de 2025. Para asuntos urgentes, contacte con anna@theatre.example."),
+ "it": ("Risposta automatica: opera", "Sono fuori ufficio fino al 15 gennaio 2025. Per urgenze contattare anna@theatre.example."),
+ "pl": ("Odpowiedź automatyczna: sztuka", "Jestem poza biurem do 15 stycznia 2025 r. W pilnych sprawach proszę kontaktować się z anna@theatre.example."),
+ "uk": ("Автовідповідь: п'єса", "Я у відпустці до 15 січня 2025 р. З термінових питань звертайтеся до anna@theatre.example."),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(OUT_OF_OFFICE))
+@pytest.mark.parametrize("header", ["", "Auto-Submitted: auto-replied\n"], ids=["no-header", "auto-submitted"])
+def test_out_of_office_in_partners_languages_gives_the_return_date(lang: str, header: str) -> None:
+    subject, body = OUT_OF_OFFICE[lang]
+    raw = (f"From: Ivan <ivan@theatre.example>\nTo: Me <me@example.org>\nSubject: {subject}\n{header}"
+           f"Date: Mon, 06 Jan 2025 10:00:00 +0300\nMessage-ID: <ooo-{lang}@theatre.example>\n"
+           f"Content-Type: text/plain; charset=utf-8\n\n{body}\n").encode()
+    facts = parse_message(raw, user_addresses=frozenset({"me@example.org"}))
+    assert facts.kind == "autoreply" and facts.autoreply is not None
+    assert facts.autoreply.until == dt.date(2025, 1, 15)

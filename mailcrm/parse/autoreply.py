@@ -38,7 +38,10 @@ _SUBJECT = re.compile(
     r"odpowiedź automatyczna|automatická odpověď|automatická odpoveď|otomatik yan[ıi]t|automatikus válasz|"
     r"răspuns automat|автоматична відповідь|автовідповідь|αυτόματη απάντηση|自動応答|自动回复|自動回覆|자동 회신|"
     r"автоответ|автоматическ(?:ий|ое) (?:ответ|сообщение|уведомление)|я в отпуске|в отпуске|нет на месте|"
-    r"вне офиса|отсутств|не в офисе|больше не работает",
+    r"вне офиса|отсутств|не в офисе|больше не работает|"
+    # "out of office" / "on leave" subjects in the other languages of European partners
+    r"absence du bureau|absent(?:e)? du bureau|en congés?\b|fuera de la oficina|de vacaciones|fuori ufficio|in ferie|"
+    r"nicht im büro|außer haus|im urlaub|poza biurem|na urlopie|у відпустці|не в офісі",
     re.I,
 )
 _TEXT = re.compile(

@@ -1,4 +1,7 @@
-"""The "back on" date of an out-of-office text, English and Russian, resolved against the send date.
+"""The "back on" date of an out-of-office text, resolved against the send date.
+
+Month names in English, Russian, German, French, Spanish, Italian, Polish and Ukrainian (the
+languages of a Russian writer's partners); weekdays and relative words in English and Russian.
 
 Forms read: "12 March", "March 12th", "Monday, March 9", "12th of March 2025", "15.08",
 "15.08.2025", "05/01/2010", "2025-03-12", "15 марта", "3 сентября 2025 г.", "until Monday",
@@ -15,18 +18,18 @@ import re
 _MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(
     (
-        "january jan январь января янв",
-        "february feb февраль февраля фев",
-        "march mar март марта мар",
-        "april apr апрель апреля апр",
-        "may май мая",
-        "june jun июнь июня июн",
-        "july jul июль июля июл",
-        "august aug август августа авг",
-        "september sept sep сентябрь сентября сен сент",
-        "october oct октябрь октября окт",
-        "november nov ноябрь ноября ноя нояб",
-        "december dec декабрь декабря дек",
+        "january jan январь января янв januar jänner janvier enero gennaio stycznia styczeń січня січень",
+        "february feb февраль февраля фев februar février fevrier febrero febbraio lutego luty лютого лютий",
+        "march mar март марта мар märz maerz mars marzo marca marzec березня березень",
+        "april apr апрель апреля апр avril abril aprile kwietnia kwiecień квітня квітень",
+        "may май мая mai mayo maggio maja maj травня травень",
+        "june jun июнь июня июн juni juin junio giugno czerwca czerwiec червня червень",
+        "july jul июль июля июл juli juillet julio luglio lipca lipiec липня липень",
+        "august aug август августа авг août aout agosto sierpnia sierpień серпня серпень",
+        "september sept sep сентябрь сентября сен сент septembre septiembre setiembre settembre września wrzesień вересня вересень",
+        "october oct октябрь октября окт oktober octobre octubre ottobre października październik жовтня жовтень",
+        "november nov ноябрь ноября ноя нояб novembre noviembre listopada listopad листопада листопад",
+        "december dec декабрь декабря дек dezember décembre decembre diciembre dicembre grudnia grudzień грудня грудень",
     ),
     start=1,
 ):
@@ -51,9 +54,9 @@ for _num, _names in enumerate(
 _MONTH_RX = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RX = "|".join(sorted((w for w in _WEEKDAYS if len(w) > 3), key=len, reverse=True))  # "sat", "sun" are words too
 _ORD = r"(?:st|nd|rd|th|-?(?:го|ого|е|ое))?"  # 5th, 5-го / 5го (Russian ordinal endings)
-_YEAR = r"(?:,?\s*(\d{4})(?:\s*(?:г\.?|года?))?)?"
+_YEAR = r"(?:,?\s*(?:de\s+)?(\d{4})(?:\s*(?:г\.?|года?|r\.|р\.))?)?"  # "de 2025" (es, pt), "2025 r." (pl), "р." (uk)
 
-_DAY_MONTH = re.compile(rf"\b(\d{{1,2}}){_ORD}(?:\s+of)?\s+({_MONTH_RX})\.?(?![a-zа-я]){_YEAR}", re.I)
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}}){_ORD}\.?(?:\s+(?:of|de))?\s+({_MONTH_RX})\.?(?![a-zа-яäöüßéèêûôàçñìòùąćęłńóśźżії]){_YEAR}", re.I)
 _MONTH_DAY = re.compile(rf"\b({_MONTH_RX})\.?\s+(\d{{1,2}}){_ORD}\b{_YEAR}", re.I)
 _NUMERIC = re.compile(r"(?<![\d.:/])(\d{1,2})([./])(\d{1,2})(?:\2(\d{4}|\d{2}))?(?![\d:]|[./]\d)")
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -65,7 +68,8 @@ _DAY_ONLY = re.compile(rf"(?:\bthe\s+(\d{{1,2}})(?:st|nd|rd|th)|(?<![\d.])(\d{{1
 # Words that put a date in "I am back / away until" position.
 TRIGGERS = re.compile(
     r"back|return|returning|until|till|through|thru|from|away|absent|leave|vacation|holiday|office|"
-    r"верн[уё]|выйду|буду|до\b|по\b|после|отпуск|отсутств|нет на месте|с\b",
+    r"верн[уё]|выйду|буду|до\b|по\b|после|отпуск|отсутств|нет на месте|с\b|"
+    r"bis\b|zurück|jusqu|retour|hasta|regreso|fino\b|rientr|ritorn|do\b|powr|повернус|відпуст",
     re.I,
 )
 
