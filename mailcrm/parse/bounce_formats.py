@@ -79,7 +79,18 @@ FAILURE_PHRASES = re.compile(
     r"failure reasons|no valid recipients|transcript of session|not (?:be )?able to be delivered|"
     r"unknown (?:user|recipient)|invalid recipient|malformed (?:recipient )?address|incorrectly constructed|"
     r"письмо не (?:может быть )?доставлено|не удалось доставить|не может быть доставлено|не доставлено|"
-    r"недоставленн|не существует|ошибка доставки|доставка (?:не удалась|невозможна)",
+    r"недоставленн|не существует|ошибка доставки|доставка (?:не удалась|невозможна)|"
+    # Other languages' delivery-failure reports (localised Exchange, ISPs' own texts)
+    r"nicht zugestellt|unzustellbar|zustellung fehlgeschlagen|konnte nicht (?:zugestellt|übermittelt)|"
+    r"n'a pas pu être (?:remis|distribu|délivr)|non remis|non distribu|échec de (?:la )?(?:remise|distribution|livraison)|"
+    r"impossible de (?:remettre|distribuer)|no se (?:pudo|puede) entregar|no (?:pudo|puede) ser entregad|entrega fallida|"
+    r"impossibile recapitare|non recapitabile|mancata consegna|consegna non riuscita|kan niet worden bezorgd|"
+    r"kon niet worden (?:bezorgd|afgeleverd)|onbestelbaar|nie (?:mogła|może|można) (?:zostać )?dostarcz|niedostarcz|"
+    r"não (?:foi|é) possível entregar|não (?:pôde|pode) ser entregue|falha (?:na|de) entrega|配信(?:不能|に失敗|できません|エラー)|"
+    r"届けられませんでした|送信できませんでした|无法投递|投递失败|退信|無法傳遞|傳遞失敗|无法送达|не вдалося доставити|"
+    r"не може бути доставлен|nelze doručit|nedoručiteln|nemožno doručiť|kunde inte levereras|olevererbar|"
+    r"kunne ikke (?:leveres|afleveres)|ikke leveret|ei voitu toimittaa|toimitus epäonnistui|kézbesíthetetlen|"
+    r"nem sikerült kézbesíteni|teslim edilemedi|배달되지 않|전달되지 않았",
     re.I,
 )
 BOUNCE_SUBJECT = re.compile(
@@ -87,7 +98,10 @@ BOUNCE_SUBJECT = re.compile(
     r"returned mail|mail delivery failed|returning message|delivery has failed|could not send|non.?delivery|"
     r"message (?:not delivered|delivery has failed|could not be delivered)|failed delivery|delivery error|"
     r"rejected|bounce|mail system error|error sending|loop alert|mail failure|"
-    r"недоставленн|не доставлено|не удалось доставить|ошибка доставки|возврат",
+    r"недоставленн|не доставлено|не удалось доставить|ошибка доставки|возврат|"
+    r"unzustellbar|nicht zugestellt|non remis|non distribu|no se puede entregar|non recapitabile|onbestelbaar|"
+    r"niedostarcz|não é possível entregar|配信不能|配信エラー|无法投递|退信|無法傳遞|nedoručiteln|olevererbar|"
+    r"ikke leveret|kan ikke leveres|ei voitu toimittaa|kézbesíthetetlen|teslim edilemedi|배달되지 않음|не вдалося доставити",
     re.I,
 )
 DAEMON_SENDER = re.compile(

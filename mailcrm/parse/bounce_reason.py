@@ -122,6 +122,13 @@ _USER = _rx(
     r"пользовател[ья] (?:не найден|не существует|нет)", r"нет такого (?:пользователя|адреса|ящика|получателя)",
     r"(?:адрес|ящик|получатель|почтовый ящик|аккаунт)[а-я ]{0,20} не существует", r"не существует", r"неверный адрес",
     r"несуществующ", r"адресат не найден", r"такого (?:ящика|адреса|пользователя) нет", r"получатель не найден",
+    # "does not exist" / "unknown recipient" in other languages' reports
+    r"existiert nicht", r"unbekannte[rn]? (?:empfänger|benutzer|adresse)", r"n'existe pas", r"(?:destinataire|utilisateur) inconnu",
+    r"adresse (?:de messagerie )?(?:est )?introuvable", r"(?:usuario|destinatario) desconocido", r"(?:utente|destinatario) sconosciuto",
+    r"bestaat niet", r"onbekende (?:ontvanger|gebruiker|geadresseerde)", r"nie istnieje", r"nieznany (?:adresat|odbiorca|użytkownik)",
+    r"não existe", r"(?:usuário|destinatário) desconhecido", r"存在しません", r"宛先不明", r"不存在", r"не існує",
+    r"neexistuje", r"finns inte", r"eksisterer ikke", r"ei ole olemassa", r"nem létezik", r"mevcut değil", r"존재하지 않",
+    r"(?:dirección|direccion|indirizzo|endereço|adres|adresse) .{0,30}(?:no existe|non esiste|não existe|bestaat niet|n'existe pas)",
 )
 # The wordings MTAs use for their own failed mailbox lookup (Sisimai's per-MTA message tables:
 # Domino, iMail, qmail, Exim, Dovecot, Gmail, Exchange ...).  Any other "user unknown" phrase
