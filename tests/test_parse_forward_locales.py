@@ -85,3 +85,40 @@ def test_outlook_forward_headers(lang: str) -> None:
     assert _author(ruled, "The play") == "ivan@theatre.example"  # Outlook's rule above the block
     assert _author(bare, "FW: The play") == "ivan@theatre.example"
     assert _author(bare, "The play") is None  # no rule, no forward subject: a reply's quote
+
+
+# Russian clients' forwards (web, desktop and mobile), with the forward subject and without it.
+RUSSIAN_CLIENTS = {
+    "yandex": "Посмотрите.\n\n-------- Пересылаемое сообщение --------\n15.01.2024, 10:30, \"Иван Петров\" "
+              "<ivan@theatre.example>:\n\nДобрый день, пьеса получена.\n\n-------- Конец пересылаемого сообщения --------\n",
+    "yandex mobile": "\n\n-------- Начало переадресованного сообщения --------\nОт: Иван Петров <ivan@theatre.example>\n"
+                     "Дата: 15 января 2024 г., 10:30\nКому: me@example.org\nТема: Пьеса\n\nДобрый день.\n",
+    "mail.ru": "Посмотрите.\n\n\n-------- Пересылаемое сообщение --------\nОт кого: Иван Петров <ivan@theatre.example>\n"
+               "Кому: me@example.org\nДата: Понедельник, 15 января 2024, 10:30 +03:00\nТема: Пьеса\n\nДобрый день.\n",
+    "mail.ru app": "\n\nПересланное сообщение\n15.01.2024, 10:30 +03:00, Иван Петров <ivan@theatre.example>:\n\nДобрый день.\n",
+    "the bat": "Hello,\n\nThis is a forwarded message\nFrom: Иван Петров <ivan@theatre.example>\nTo: me@example.org\n"
+               "Date: Monday, January 15, 2024, 10:30:00 AM\nSubject: Пьеса\n\n"
+               "===8<==============Original message text===============\nДобрый день.\n",
+    "the bat ru": "Это пересланное сообщение\nОт: Иван Петров <ivan@theatre.example>\nКому: me@example.org\n"
+                  "Дата: 15 января 2024 г., 10:30:00\nТема: Пьеса\n\n===8<==============Текст исходного сообщения"
+                  "===============\nДобрый день.\n",
+    "thunderbird ru": "\n\n\n-------- Пересланное сообщение --------\nТема: \tПьеса\nДата: \tMon, 15 Jan 2024 10:30:00 +0300\n"
+                      "От: \tИван Петров <ivan@theatre.example>\nКому: \tme@example.org\n\nДобрый день.\n",
+    "apple mail ru": "\n\nНачало переадресованного сообщения:\n\nОт: Иван Петров <ivan@theatre.example>\nТема: Пьеса\n"
+                     "Дата: 15 января 2024 г. в 10:30:00 GMT+3\nКому: me@example.org\n\nДобрый день.\n",
+    "gmail ru": "\n\n---------- Пересылаемое сообщение ---------\nОт: Иван Петров <ivan@theatre.example>\n"
+                "Date: пн, 15 янв. 2024 г. в 10:30\nSubject: Пьеса\nTo: <me@example.org>\n\nДобрый день.\n",
+    "myoffice": "\n\n----- Исходное сообщение -----\nОт: \"Иван Петров\" <ivan@theatre.example>\nКому: me@example.org\n"
+                "Отправлено: Понедельник, 15 января 2024 г. 10:30:00\nТема: Пьеса\n\nДобрый день.\n",
+    "redirected": "\n\n----- Перенаправленное сообщение -----\n15.01.2024, 10:30, \"Иван Петров\" <ivan@theatre.example>:\n"
+                  "Добрый день.\n",
+}
+
+
+@pytest.mark.parametrize("client", sorted(RUSSIAN_CLIENTS))
+def test_russian_clients_forwards(client: str) -> None:
+    body = RUSSIAN_CLIENTS[client]
+    found = find_forward_in_text(body, subject="Fwd: Пьеса")
+    assert found is not None and found.from_ is not None
+    assert (found.from_.name, found.from_.address) == ("Иван Петров", "ivan@theatre.example")
+    assert _author(body, "Пьеса") == "ivan@theatre.example"  # the separator alone says it

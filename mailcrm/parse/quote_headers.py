@@ -57,7 +57,8 @@ FORWARD_WORDS = (
     "forward", "fwd", "пересыла", "переслан", "переадрес", "weitergeleit", "transféré", "transfere", "réexpédié",
     "reenviado", "reencaminh", "encaminhad", "inoltrat", "doorgestuurd", "vidarebefordra", "videresend",
     "przekazan", "välitetty", "továbbított", "redirecționat", "redirectionat", "přeposlan", "preposlan", "iletilen",
-    "転送", "转发", "переслане",
+    "転送", "转发", "переслане", "перенаправлен", "пересланий", "προωθ", "전달된", "chuyển tiếp", "diteruskan",
+    "proslijeđen", "препратен", "persiųst", "edasi saadetud", "轉寄", "轉發",
 )
 # Words that say "original message" (used by Outlook for replies and forwards alike).
 ORIGINAL_WORDS = (
