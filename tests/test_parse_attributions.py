@@ -84,3 +84,22 @@ def test_a_short_line_above_a_name_led_attribution_stays_the_authors() -> None:
     # Not wrapped: the two lines together fit on one line, so the upper one is the author's own.
     body = f"Call me at 10:30\nIvan Petrov <ivan@theatre.example> wrote:\n{QUOTE}"
     assert extract_reply(body).strip() == "Call me at 10:30"
+
+
+# Outlook's "-----Original Message-----" line in its UI languages.
+ORIGINAL_MESSAGE = ["Original Message", "Ursprüngliche Nachricht", "Message d'origine", "Mensaje original",
+                    "Messaggio originale", "Oorspronkelijk bericht", "Originele bericht", "Исходное сообщение",
+                    "Původní zpráva", "Pôvodná správa", "Wiadomość oryginalna", "Oryginalna wiadomość",
+                    "Alkuperäinen viesti", "Opprinnelig melding", "Oprindelig meddelelse", "Originalmeddelelse",
+                    "Ursprungligt meddelande", "Eredeti üzenet", "Mesaj original", "Mensagem original", "Orijinal Mesaj",
+                    "Özgün İleti", "Originalna poruka", "Оригинално съобщение", "Оригінальне повідомлення",
+                    "Αρχικό μήνυμα", "原始邮件", "元のメッセージ", "원본 메시지", "Pesan Asli"]
+
+
+@pytest.mark.parametrize("separator", ORIGINAL_MESSAGE)
+def test_outlooks_original_message_line_ends_text_and_signature(separator: str) -> None:
+    body = (f"Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер\n\n-----{separator}-----\n"
+            "From: Ivan\nThe play text\n")
+    assert extract_reply(body).strip().startswith("Спасибо, получили.") and "play" not in extract_reply(body)
+    sig = extract_signature(body)
+    assert sig is not None and sig.name == "Анна Смирнова" and "play" not in sig.text

@@ -67,6 +67,9 @@ ORIGINAL_WORDS = (
     "oprindelig meddelelse", "opprinnelig melding", "oryginalna wiadomość", "alkuperäinen viesti",
     "eredeti üzenet", "mesaj original", "původní zpráva", "pôvodná správa", "özgün ileti", "orijinal mesaj",
     "mensagem original", "元のメッセージ", "原始邮件", "оригинальное сообщение", "original text",
+    "wiadomość oryginalna", "özgün ileti", "özgün i̇leti", "originalna poruka", "izvorna poruka", "оригинално съобщение",
+    "оригінальне повідомлення", "вихідне повідомлення", "αρχικό μήνυμα", "원본 메시지", "pesan asli", "originalmeddelelse",
+    "originele bericht", "原始郵件", "tin nhắn gốc",
     "текст исходного сообщения",
 )
 # Reply attributions: "On … wrote:", "… пишет:", "… написал(а):" and their cousins.
