@@ -103,3 +103,25 @@ def test_outlooks_original_message_line_ends_text_and_signature(separator: str) 
     assert extract_reply(body).strip().startswith("Спасибо, получили.") and "play" not in extract_reply(body)
     sig = extract_signature(body)
     assert sig is not None and sig.name == "Анна Смирнова" and "play" not in sig.text
+
+
+# Mobile clients' tag lines, in the languages they are set to.
+MOBILE_TAGS = ["Sent from my iPhone", "Отправлено с iPhone", "Отправлено из мобильной Почты Mail.ru",
+               "Отправлено из мобильной Яндекс.Почты", "Sent from Yandex.Mail for mobile", "Von meinem iPhone gesendet",
+               "Envoyé de mon iPhone", "Enviado desde mi iPhone", "Inviato da iPhone", "Verzonden vanaf mijn iPhone",
+               "Wysłane z iPhone'a", "Skickat från min iPhone", "Sendt fra min iPhone", "Lähetetty iPhonesta",
+               "Enviado do meu iPhone", "iPhone'umdan gönderildi", "Odesláno z iPhonu", "iPhoneから送信",
+               "从我的iPhone发送", "Get Outlook for Android", "Sent from Outlook for iOS", "Sent from my Galaxy",
+               "Sent via the Samsung Galaxy S23, an AT&T 5G smartphone", "Надіслано з iPhone",
+               "Отправлено с моего Huawei", "Sent from my BlackBerry 10 smartphone.", "Sent from Mail for Windows",
+               "Отправлено из приложения Почта для Windows", "Скачайте Outlook для Android",
+               "Sent from ProtonMail mobile", "Sent with Spark"]
+
+
+@pytest.mark.parametrize("tag", MOBILE_TAGS)
+def test_a_mobile_tag_ends_the_new_text_and_is_no_signature_field(tag: str) -> None:
+    reply = (f"Да, подходит.\n\n{tag}\n\n15 янв. 2024 г., в 10:30, Ivan Petrov <ivan@theatre.example> "
+             "написал(а):\n\n> Подходит ли вам?\n")
+    assert extract_reply(reply).strip() == "Да, подходит."
+    sig = extract_signature(f"Да, подходит.\n\nС уважением,\nАнна Смирнова\nпродюсер\n\n{tag}\n")
+    assert sig is not None and (sig.name, sig.title, sig.company) == ("Анна Смирнова", "продюсер", None)

@@ -31,8 +31,12 @@ _JUNK_LINE = re.compile(r"^[\W_ᐧ]*$")  # "--", "***", "____", Gmail's "ᐧ" tr
 # Mobile clients put their tag line right above the quoted original, without any quote marker.
 _MOBILE_TAG = re.compile(
     r"^(sent from my |sent from (?:mail|outlook|yahoo mail) for |get outlook for |sent with |"
+    r"sent from (?:yandex|proton ?mail|mail\.ru|gmail|aol|zoho|spark|edison)|"
+    r"sent via (?:the |my )?(?:samsung|galaxy|blackberry|android|iphone|ipad|verizon|at&t|t-mobile)|"
     r"отправлено (?:с|из) |von meinem .* gesendet|envoyé de mon |enviado desde mi |enviado do meu |"
-    r"inviato da |verzonden met |skickat från |lähetetty |wysłane z )",
+    r"inviato da |verzonden met |verzonden vanaf |skickat från |sendt fra |lähetetty |wysłane z |odesláno z |"
+    r"odoslané z |надіслано з |(?:скачайте|загрузите|получите) outlook|(?:iphone|ipad|android)\S*\s*から送信|"
+    r"从我的.{1,20}发送|發自我的|[\w ]+['’]\w+(?:dan|den) gönderildi)",
     re.I,
 )
 _LAST_CHARS = frozenset(":：*_")  # an attribution's or a "*** … ***" / "___" separator's last character
