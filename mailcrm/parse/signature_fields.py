@@ -42,12 +42,12 @@ _LABELS = re.compile(
 )
 _EXT_AFTER = re.compile(r"^\s*+[,;(]?\s*+(?:доб|доп|вн|ext|extn|x|добавочный|внутр)\.?\s*+:?\s*+(\d{1,6})", re.IGNORECASE)
 _MOBILE = re.compile(
-    r"^\s*(?:sent|отправлено|envoyé|von meinem|enviado|inviato|verzonden|skickat|sendt|wysłane|odesláno|odoslané|"
+    r"^\s*+(?:sent|отправлено|envoyé|von meinem|enviado|inviato|verzonden|skickat|sendt|wysłane|odesláno|odoslané|"
     r"надіслано|lähetetty|get outlook|скачайте|загрузите|получите)\b.{0,80}"
     r"(?:iphone|ipad|android|mobile|мобильн|phone|телефон|устройств|почт|mail|outlook|blackberry|"
     r"samsung|galaxy|huawei|xiaomi|яндекс|yandex|handy|smartphone|смартфон|ios|iphonu|iphone'a|iphonesta|"
     r"spark|airmail|bluemail|edison|proton ?mail|superhuman|mailbird|fairemail|k-9)\b.{0,40}$|"
-    r"^\s*(?:iphone|ipad|android)\S*\s*から送信|^\s*从我的.{1,20}发送|^\s*發自我的|^\s*[\w ]+['’]\w+(?:dan|den) gönderildi",
+    r"^\s*+(?:iphone|ipad|android)\S*\s*から送信|^\s*+从我的.{1,20}发送|^\s*+發自我的|^\s*+[\w ]+['’]\w+(?:dan|den) gönderildi",
     re.IGNORECASE,
 )
 _DISCLAIMER = re.compile(
