@@ -11,7 +11,10 @@ Prints, per family, the time at both sizes and the exponent, then the worst expo
 slowest parse.  A regular parse of such a message takes milliseconds; before the runs were
 bounded, several of these took minutes at ``8 n``.  Nothing is asserted.
 
-    python bench/pathological.py [--n 4000]
+    python bench/pathological.py [--n 4000] [--patterns]
+
+``--patterns`` first times each compiled pattern of ``mailcrm.parse`` alone on such runs (the
+ten slowest, against the same pattern on prose of the same length): where a new slow pattern is.
 """
 
 from __future__ import annotations
@@ -90,11 +93,55 @@ def timed(raw: bytes) -> float:
     return best
 
 
+def scan_patterns(n: int) -> None:
+    """Every compiled pattern of ``mailcrm.parse`` on runs of n characters: the slowest, as a
+    multiple of the same pattern on n characters of ordinary prose."""
+    import importlib
+    import pkgutil
+    import re
+
+    import mailcrm.parse as package
+
+    prose = ("Thank you for the play; we will read it this month. " * (n // 50 + 1))[:n]
+    chars = [" ", "\t", "\u00a0", "a", "1", ">", "-", "=", "_", "*", ":", ".", "@", "<", "'", "a.", "a-", "> ", "ab ",
+             "=?", " \n", "\r\n", "я"]
+    rows = []
+    seen: set[int] = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"mailcrm.parse.{info.name}")
+        for name, rx in vars(module).items():
+            if not isinstance(rx, re.Pattern) or id(rx) in seen:
+                continue  # one pattern imported by several modules is timed once
+            seen.add(id(rx))
+            if isinstance(rx.pattern, bytes):
+                continue  # the few byte patterns run on raw messages, which the families above cover
+            t = time.perf_counter()
+            for _ in rx.finditer(prose):
+                pass
+            base = max(time.perf_counter() - t, 1e-5)
+            worst, what = 0.0, ""
+            for c in chars:
+                for text in (c * (n // len(c)), "x" + c * (n // len(c)) + "!"):
+                    t = time.perf_counter()
+                    for _ in rx.finditer(text):
+                        pass
+                    if (dt := time.perf_counter() - t) > worst:
+                        worst, what = dt, repr(c)
+            rows.append((worst / base, worst, f"{info.name}.{name}", what))
+    rows.sort(reverse=True)
+    print(f"patterns: {len(rows)}; the 10 slowest on {n:,}-character runs (x = that / the same length of prose)")
+    for ratio, worst, name, what in rows[:10]:
+        print(f"  {name:<40} {worst * 1000:8.2f} ms  x{ratio:8.0f}  run of {what}")
+
+
 def main() -> None:
     """Time every family in every context at n and 8n; print times and growth exponents."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4000, help="run length of the small size (the large one is 8 n)")
+    ap.add_argument("--patterns", action="store_true", help="also time every parse pattern alone on such runs")
     args = ap.parse_args()
+    if args.patterns:
+        scan_patterns(args.n)
     small, large = args.n, 8 * args.n
     worst: tuple[float, str] = (0.0, "")
     slowest: tuple[float, str] = (0.0, "")
