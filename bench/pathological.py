@@ -55,6 +55,7 @@ RUNS: dict[str, Callable[[int], str]] = {
     "underscores": lambda n: "_" * n,
     "colons": lambda n: ":" * n,
     "header-like lines": lambda n: "From: x\n" * (n // 8),
+    "repeated reply headers": lambda n: "Subject: Re: play\nTo: Me <me@example.org>\n\nAgreed\n\n" * (n // 50),
     "short words": lambda n: "ab " * (n // 3),
     "encoded-word starts": lambda n: "=?" * (n // 2),
     "digits": lambda n: "1" * n,
