@@ -56,3 +56,26 @@ def test_a_persons_mail_with_the_same_words_is_not_a_report(lang: str) -> None:
            f"Content-Type: text/plain; charset=utf-8\n\n{body}\n").encode()
     facts = parse_message(raw, user_addresses=ME)
     assert facts.kind == "received" and facts.bounce is None
+
+
+REASONS = [
+    ("Unzustellbar: Stück", "Das Postfach des Empfängers ist voll.", "mailbox_full", False),
+    ("Non remis : pièce", "La boîte aux lettres du destinataire est pleine.", "mailbox_full", False),
+    ("No se puede entregar: obra", "El buzón del destinatario está lleno.", "mailbox_full", False),
+    ("配信不能: 作品", "メールボックスの容量がいっぱいです。", "mailbox_full", False),
+    ("Не доставлено: п'єса", "Поштова скринька одержувача переповнена.", "mailbox_full", False),
+    ("Unzustellbar: Stück", "Die Domain theatre.example existiert nicht.", "host_unknown", True),
+    ("Non remis : pièce", "Le domaine theatre.example n'existe pas.", "host_unknown", True),
+    ("Undeliverable: play", "The domain theatre.example does not exist.", "host_unknown", True),
+    ("Unzustellbar: Stück", "Der Empfänger existiert nicht.", "user_unknown", False),
+]
+
+
+@pytest.mark.parametrize(("subject", "why", "reason", "hard"), REASONS, ids=[f"{r[2]}-{r[0][:8]}" for r in REASONS])
+def test_the_reason_is_read_in_the_reports_language(subject: str, why: str, reason: str, hard: bool) -> None:
+    raw = (f"From: postmaster@mx.theatre.example\nTo: me@example.org\nSubject: {subject}\n"
+           "Content-Type: text/plain; charset=utf-8\n\nThe message could not be delivered to:\n\n"
+           f"ivan@theatre.example\n{why}\n").encode()
+    facts = parse_message(raw, user_addresses=ME)
+    assert facts.bounce is not None
+    assert [(r.address, r.reason, r.hard) for r in facts.bounce.recipients] == [("ivan@theatre.example", reason, hard)]

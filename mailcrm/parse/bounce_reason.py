@@ -57,6 +57,11 @@ _FULL = _rx(
     r"insufficient (?:system )?storage", r"mailfolder is full", r"mailbox size limit", r"disk quota",
     r"user(?:'s)? (?:mailbox|account) is (?:over|full)", r"too much mail", r"storage (?:space|limit)",
     r"not enough (?:disk |storage )?space", r"переполнен", r"превышен[аоы]? (?:квота|лимит|размер)", r"нет места", r"ящик заполнен",
+    # other languages' reports
+    r"postfach .{0,30}(?:ist )?voll", r"speicherplatz .{0,30}(?:erschöpft|überschritten)", r"boîte .{0,40}pleine",
+    r"quota .{0,20}dépassé", r"buzón .{0,30}lleno", r"casella .{0,30}piena", r"skrzynka .{0,30}pełna",
+    r"caixa .{0,30}cheia", r"schránka .{0,20}plná", r"postkasse .{0,20}(?:er )?fuld", r"brevlådan .{0,20}full",
+    r"容量がいっぱい", r"メールボックスがいっぱい", r"邮箱已满", r"信箱已满", r"邮箱空间不足", r"скринька .{0,20}переповнен",
 )
 _SUSPENDED = _rx(
     r"suspended", r"disabled", r"deactivated", r"inactive", r"not active", r"account (?:is )?locked",
@@ -148,6 +153,9 @@ _HOST = _rx(
     r"host (?:or domain name )?not found", r"host unknown", r"unknown host", r"domain (?:not found|does not exist|unknown|name not found)",
     r"no such domain", r"unknown domain", r"nxdomain", r"name or service not known", r"no (?:mx|a) record", r"mx (?:record )?not found",
     r"unrouteable domain", r"domain (?:is )?(?:invalid|not registered)", r"host name lookup failure", r"домен не (?:найден|существует)",
+    r"domain [\w.-]{1,60} (?:does not|doesn'?t) exist", r"(?:domain|domäne) .{0,40}existiert nicht", r"domaine .{0,40}(?:n'existe pas|inexistant|introuvable)",
+    r"dominio .{0,40}(?:no existe|inesistente|inexistente)", r"domena .{0,40}nie istnieje", r"домен .{0,40}не існує",
+    r"ドメインが存在しません", r"域名不存在",
 )
 _MOVED = _rx(r"(?:mailbox|user|address|recipient) has moved", r"has been moved", r"no longer (?:valid|available|in use|exists|used)",
              r"moved permanently", r"address changed")
