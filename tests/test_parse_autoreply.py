@@ -156,3 +156,27 @@ def test_out_of_office_in_partners_languages_gives_the_return_date(lang: str, he
     facts = parse_message(raw, user_addresses=frozenset({"me@example.org"}))
     assert facts.kind == "autoreply" and facts.autoreply is not None
     assert facts.autoreply.until == dt.date(2025, 1, 15)
+
+
+# "No longer works here, write to X" in the languages of European partners: the person left,
+# and X is proposed as a new contact at the company.
+LEFT_COMPANY = {
+    "en": "Ivan Petrov no longer works at Theatre. Please contact anna@theatre.example instead.",
+    "ru": "Иван Петров больше не работает в компании. По всем вопросам пишите anna@theatre.example.",
+    "de": "Herr Petrov ist nicht mehr im Unternehmen tätig. Bitte wenden Sie sich an anna@theatre.example.",
+    "fr": "Ivan Petrov ne fait plus partie de l'entreprise. Merci de contacter anna@theatre.example.",
+    "es": "Ivan Petrov ya no trabaja en la empresa. Por favor, contacte con anna@theatre.example.",
+    "it": "Ivan Petrov non lavora più presso l'azienda. Si prega di contattare anna@theatre.example.",
+    "pl": "Ivan Petrov nie pracuje już w firmie. Prosimy o kontakt z anna@theatre.example.",
+    "uk": "Іван Петров більше не працює в компанії. Пишіть на anna@theatre.example.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(LEFT_COMPANY))
+def test_someone_who_left_names_a_successor_in_partners_languages(lang: str) -> None:
+    raw = (f"From: Ivan <ivan@theatre.example>\nTo: me@example.org\nSubject: Auto: the play\n"
+           f"Auto-Submitted: auto-replied\nContent-Type: text/plain; charset=utf-8\n\n{LEFT_COMPANY[lang]}\n").encode()
+    facts = parse_message(raw, user_addresses=frozenset({"me@example.org"}))
+    assert facts.kind == "autoreply" and facts.autoreply is not None
+    assert facts.autoreply.left_company and not facts.autoreply.moved
+    assert [a.address for a in facts.autoreply.new_contacts] == ["anna@theatre.example"]

@@ -65,7 +65,13 @@ _PERSON_LEFT = re.compile(
     r"no longer (?:works?|working|employed|with|at|part of)|(?:has|have) left (?:the|our|\w+) ?(?:company|organi[sz]ation|firm|team|business)?|"
     r"left the company|is not with (?:the company|us) any ?more|mailbox is (?:no longer|not) monitored|"
     r"больше не работает|не работает в (?:компании|нашей|организации)|уволил(?:ся|ась)|покинул[аи]? (?:компанию|организацию)|"
-    r"больше не (?:сотрудник|является сотрудник)",
+    r"больше не (?:сотрудник|является сотрудник)|"
+    # the same in the languages of European partners
+    r"nicht mehr (?:im unternehmen|bei uns|für (?:uns|das unternehmen)|in unserem unternehmen|beschäftigt|tätig)|"
+    r"hat (?:das unternehmen|uns) verlassen|ne fait plus partie|n'est plus (?:en poste|employée?|dans (?:l'entreprise|la société))|"
+    r"a quitté (?:l'entreprise|la société|notre)|ya no (?:trabaja|forma parte|está en)|ha dejado (?:la empresa|de trabajar)|"
+    r"non lavora più|non fa più parte|ha lasciato (?:l'azienda|la società)|nie pracuje już|już nie pracuje|"
+    r"nie jest już pracownik|більше не працює|вже не працює|звільнив(?:ся|лася)",
     re.I,
 )
 # The address, not the person, is gone (or has a successor): "this address is no longer in use, write to X".
