@@ -284,13 +284,13 @@ def _split_info(info: str) -> tuple[str | None, str, str | None] | None:
     return name, m.group(0), (date_part.strip(" ,") or None)
 
 
-# email-forward-parser's patterns take time quadratic in a run of blank lines or of spaces
-# (3,000 blank lines: 7 s); such runs carry no meaning for it, so they are shortened first.
+# email-forward-parser's time grows with the square of a run of blank lines or spaces (3,000
+# blank lines: 7 s) and of the number of header blocks it meets (463 in 99 KB: 2.3 s).  Such runs
+# carry no meaning for it, so they are shortened, and it reads the first LIBRARY_SCAN characters
+# (a forward's separator is near the top; our own reader has scanned the whole body already).
 _BLANK_RUN = re.compile(r"\n{4,}")
 _SPACE_RUN = re.compile(r"(?<![^\S\n])[^\S\n]{17,}")
-
-
-LIBRARY_SCAN = 20_000  # characters the library reads: its time grows with the square of the header blocks in them
+LIBRARY_SCAN = 20_000
 
 
 def _tame(body: str) -> str:
