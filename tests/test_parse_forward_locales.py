@@ -122,3 +122,16 @@ def test_russian_clients_forwards(client: str) -> None:
     assert found is not None and found.from_ is not None
     assert (found.from_.name, found.from_.address) == ("Иван Петров", "ivan@theatre.example")
     assert _author(body, "Пьеса") == "ivan@theatre.example"  # the separator alone says it
+
+
+@pytest.mark.parametrize("lang", sorted(OUTLOOK))
+def test_outlooks_header_block_in_a_reply_ends_the_new_text_and_the_signature(lang: str) -> None:
+    from mailcrm.parse.reply_text import extract_reply
+    from mailcrm.parse.signature import extract_signature
+
+    from_, sent, to, subject = OUTLOOK[lang]
+    body = (f"Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер\n\n{from_}: Ivan Petrov <ivan@theatre.example>\n"
+            f"{sent}: 15 January 2024 10:30\n{to}: Me <me@example.org>\n{subject}: The play\n\nHello, here it is.\n")
+    assert extract_reply(body).strip() == "Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер"
+    sig = extract_signature(body)
+    assert sig is not None and sig.name == "Анна Смирнова" and "Ivan" not in sig.text
