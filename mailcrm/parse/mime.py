@@ -191,12 +191,21 @@ def _payload_bytes(part: email.message.Message, defects: list[str]) -> bytes:
     return data if isinstance(data, bytes) else b""
 
 
+# A subject is read by a dozen patterns (forward, reply, bounce and auto-reply prefixes) and
+# stored cut at this length: a megabyte-long one is kept, as the raw message, but not read whole.
+MAX_SUBJECT = 2000
+
+
 def _headers(msg: email.message.Message, defects: list[str]) -> tuple[tuple[str, str], ...]:
     out = []
     for key, value in msg.items():
         if isinstance(value, str):
             value = _decode_encoded_words_in_quotes(value)
-        out.append((str(key), decode_header_value(value, defects)))
+        text = decode_header_value(value, defects)
+        if len(text) > MAX_SUBJECT and str(key).lower() in ("subject", "thread-topic"):
+            defects.append(f"{key} longer than {MAX_SUBJECT} characters; the rest is ignored")
+            text = text[:MAX_SUBJECT]
+        out.append((str(key), text))
     return tuple(out)
 
 
