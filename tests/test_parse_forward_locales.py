@@ -135,3 +135,22 @@ def test_outlooks_header_block_in_a_reply_ends_the_new_text_and_the_signature(la
     assert extract_reply(body).strip() == "Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер"
     sig = extract_signature(body)
     assert sig is not None and sig.name == "Анна Смирнова" and "Ivan" not in sig.text
+
+
+@pytest.mark.parametrize("subject", ["Fwd: the play", "FW: the play", "WG: the play", "TR: the play", "RV: the play",
+                                     "I: the play", "PD: the play", "Пересл: the play", "ПЕР: the play",
+                                     "ΠΡΘ: the play", "转发: the play", "转发：the play", "転送: the play",
+                                     "전달: the play", "[EXT] Fwd: the play", "[External] RE: FW: the play"])
+def test_forward_subject_prefixes(subject: str) -> None:
+    from mailcrm.parse.forward import FWD_SUBJECT, looks_forwarded_subject
+
+    assert looks_forwarded_subject(subject)
+    assert FWD_SUBJECT.sub("", subject, count=1).strip() == "the play"
+
+
+@pytest.mark.parametrize("subject", ["Re: the play", "[SPAM] the play", "Info: the play", "[ticket #12] Re: the play",
+                                     "Fwd the play"])
+def test_subjects_that_are_not_forwards(subject: str) -> None:
+    from mailcrm.parse.forward import looks_forwarded_subject
+
+    assert not looks_forwarded_subject(subject)

@@ -38,8 +38,10 @@ MAX_SCAN = 200_000  # characters of a body searched for forward headers (no rege
 _END_MARK = re.compile(r"\b(end of|конец|ende der|fin du|fin del|fine del|einde van|slut på)\b", re.I)
 MAX_DEPTH = 8  # forwards of forwards followed inward
 FWD_SUBJECT = re.compile(
-    r"^\s*(?:(?:re|aw|sv|ha|antw|odp|ynt|vs)\s*:\s*)*"
-    r"(fwd?|fw|пересл|перес|пер|tr|wg|rv|enc|vs|vl|doorst|i|rif|pd|ilt|İlt|trs|vb|továbbítás|napr|pfw)\s*(\[\d+\])?\s*:",
+    # gateways' tags first ("[EXT]", "[External]"), then any reply prefixes, then the forward's
+    r"^\s*(?:\[[^\]\n]{1,30}\]\s*)*(?:(?:re|aw|sv|ha|antw|odp|ynt|vs)\s*[:：]\s*)*"
+    r"(fwd?|fw|пересл|перес|пер|tr|wg|rv|enc|vs|vl|doorst|i|rif|pd|ilt|İlt|trs|vb|továbbítás|napr|pfw|"
+    r"πρθ|転送|转发|轉寄|전달)\s*(\[\d+\])?\s*[:：]",
     re.I,
 )
 
