@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailcrm.parse.forward import find_forward_in_text
+from mailcrm.parse.forward import FWD_SUBJECT, find_forward_in_text, looks_forwarded_subject
+from mailcrm.parse.reply_text import extract_reply
+from mailcrm.parse.signature import extract_signature
 
 # Gmail: separator phrase, then From, Date, Subject, To in the reader's language.
 GMAIL = {
@@ -60,6 +62,13 @@ OUTLOOK = {
 }
 
 
+def _outlook_block(lang: str) -> str:
+    """Outlook's From/Sent/To/Subject block in ``lang``, then the original's text."""
+    from_, sent, to, subject = OUTLOOK[lang]
+    return (f"{from_}: Ivan Petrov <ivan@theatre.example>\n{sent}: 15 January 2024 10:30\n{to}: Me <me@example.org>\n"
+            f"{subject}: The play\n\nHello, here it is.\n")
+
+
 def _author(body: str, subject: str) -> str | None:
     found = find_forward_in_text(body, subject=subject)
     return found.from_.address if found is not None and found.from_ is not None else None
@@ -77,8 +86,7 @@ def test_gmail_forward_headers(lang: str) -> None:
 @pytest.mark.parametrize("lang", sorted(OUTLOOK))
 def test_outlook_forward_headers(lang: str) -> None:
     from_, sent, to, subject = OUTLOOK[lang]
-    ruled = (f"FYI\n\n________________________________\n{from_}: Ivan Petrov <ivan@theatre.example>\n"
-             f"{sent}: 15 January 2024 10:30\n{to}: Me <me@example.org>\n{subject}: The play\n\nHello, here it is.\n")
+    ruled = "FYI\n\n________________________________\n" + _outlook_block(lang)
     bare = (f"FYI\n\n{from_}: Ivan Petrov [mailto:ivan@theatre.example]\n{sent}: Monday, January 15, 2024 10:30 AM\n"
             f"{to}: Me\n{subject}: The play\n\nHello, here it is.\n")
     assert _author(ruled, "FW: The play") == "ivan@theatre.example"
@@ -126,12 +134,7 @@ def test_russian_clients_forwards(client: str) -> None:
 
 @pytest.mark.parametrize("lang", sorted(OUTLOOK))
 def test_outlooks_header_block_in_a_reply_ends_the_new_text_and_the_signature(lang: str) -> None:
-    from mailcrm.parse.reply_text import extract_reply
-    from mailcrm.parse.signature import extract_signature
-
-    from_, sent, to, subject = OUTLOOK[lang]
-    body = (f"Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер\n\n{from_}: Ivan Petrov <ivan@theatre.example>\n"
-            f"{sent}: 15 January 2024 10:30\n{to}: Me <me@example.org>\n{subject}: The play\n\nHello, here it is.\n")
+    body = "Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер\n\n" + _outlook_block(lang)
     assert extract_reply(body).strip() == "Спасибо, получили.\n\nС уважением,\nАнна Смирнова\nпродюсер"
     sig = extract_signature(body)
     assert sig is not None and sig.name == "Анна Смирнова" and "Ivan" not in sig.text
@@ -142,8 +145,6 @@ def test_outlooks_header_block_in_a_reply_ends_the_new_text_and_the_signature(la
                                      "ΠΡΘ: the play", "转发: the play", "转发：the play", "転送: the play",
                                      "전달: the play", "[EXT] Fwd: the play", "[External] RE: FW: the play"])
 def test_forward_subject_prefixes(subject: str) -> None:
-    from mailcrm.parse.forward import FWD_SUBJECT, looks_forwarded_subject
-
     assert looks_forwarded_subject(subject)
     assert FWD_SUBJECT.sub("", subject, count=1).strip() == "the play"
 
@@ -151,6 +152,4 @@ def test_forward_subject_prefixes(subject: str) -> None:
 @pytest.mark.parametrize("subject", ["Re: the play", "[SPAM] the play", "Info: the play", "[ticket #12] Re: the play",
                                      "Fwd the play"])
 def test_subjects_that_are_not_forwards(subject: str) -> None:
-    from mailcrm.parse.forward import looks_forwarded_subject
-
     assert not looks_forwarded_subject(subject)
