@@ -6,13 +6,28 @@ import logging
 import sys
 from typing import Any
 
-import structlog
-
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
-def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
-    """Configure structlog once: console renderer on a TTY, JSON lines otherwise."""
+_PENDING: list[tuple[str, str, Any]] = []  # a lazy setup() not applied yet
+
+
+def setup(level: str = "info", fmt: str = "auto", stream: Any = None, lazy: bool = False) -> None:
+    """Configure structlog: console renderer on a TTY, JSON lines otherwise.
+
+    ``lazy``: apply it at the first ``get()`` instead (importing structlog is a tenth of a
+    short command's start-up, and most commands never log).
+    """
+    _PENDING.clear()
+    if lazy:
+        _PENDING.append((level, fmt, stream))
+        return
+    _configure(level, fmt, stream)
+
+
+def _configure(level: str, fmt: str, stream: Any) -> None:
+    import structlog
+
     out = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if getattr(out, "isatty", lambda: False)() else "json"
@@ -44,4 +59,8 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
 
 def get(name: str = "mailcrm", **bind: Any) -> Any:
     """A bound logger."""
+    import structlog
+
+    if _PENDING:
+        _configure(*_PENDING.pop())
     return structlog.get_logger(name).bind(**bind)

@@ -36,22 +36,59 @@ def _root(
     state(ctx).config_path = config
 
 
-def _register() -> None:
-    # Each module owns one group of commands (see README, "Commands").
-    from mailcrm.cli import bounces, contacts, core, deals, digest, imports
+# Which module owns each top-level command or group.  A run registers only the module of the
+# command it was given (all of them for --help or an unknown word): importing every module
+# compiles the parsers' patterns and loads Alembic, digest and import code, which is most of a
+# command's start-up time.  tests/test_cli_startup.py checks this table against the modules.
+MODULES = ("core", "contacts", "bounces", "deals", "digest", "imports")
+OWNER = {
+    "init": "core", "serve": "core", "status": "core", "inspect": "core", "quarantine": "core", "dropbox": "core",
+    "contacts": "contacts", "show": "contacts", "contact": "contacts", "companies": "contacts",
+    "company": "contacts",
+    "bounces": "bounces", "address": "bounces",
+    "note": "deals", "tag": "deals", "untag": "deals", "deal": "deals", "log": "deals", "date": "deals",
+    "digest": "digest",
+    "import": "imports", "export": "imports",
+}
 
-    for mod in (core, contacts, bounces, deals, digest, imports):
-        mod.register(app)
+
+def command_word(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (the first word that is not a global option), or None."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--config", "-c"):
+            i += 2
+            continue
+        if arg.startswith("-"):
+            return None  # --help, --config=PATH or an unknown option: let typer see every command
+        return arg
+    return None
+
+
+_REGISTERED: set[str] = set()
+
+
+def _register(argv: list[str] | None = None) -> None:
+    """Add the commands of the module that owns ``argv``'s command (every module without one)."""
+    import importlib
+
+    owner = OWNER.get(command_word(argv or []) or "")
+    for name in (owner,) if owner else MODULES:
+        if name not in _REGISTERED:  # each module once, however often this is called
+            _REGISTERED.add(name)
+            importlib.import_module(f"mailcrm.cli.{name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning mailcrm errors into one line and exit 2."""
     from mailcrm import log
 
-    log.setup("warning", "console", sys.stderr)  # stdout is for results (--json); serve reconfigures
-    _register()
+    log.setup("warning", "console", sys.stderr, lazy=True)  # stdout is for results (--json); serve reconfigures
+    args = sys.argv[1:] if argv is None else argv
+    _register(args)
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=args, standalone_mode=True)
     except StoreUnavailable as exc:
         sys.stderr.write(f"mailcrm: database unavailable: {exc}\n")
         sys.exit(2)

@@ -1,0 +1,77 @@
+"""A command loads only what it needs: its own command module, no parser patterns, no Alembic
+when the store is at head, no structlog when it logs nothing (start-up is most of a short
+command's time; see ``mailcrm.cli.OWNER``)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+import typer.main
+
+from mailcrm import cli
+
+
+def _names(module: str) -> set[str]:
+    app = typer.Typer()
+    importlib.import_module(f"mailcrm.cli.{module}").register(app)
+    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_the_owner_table_names_every_command_of_every_module() -> None:
+    seen: dict[str, str] = {}
+    for module in cli.MODULES:
+        for name in _names(module):
+            assert name not in seen, f"{name} registered by {seen.get(name)} and {module}"
+            seen[name] = module
+    assert seen == cli.OWNER
+
+
+@pytest.mark.parametrize(("argv", "word"), [
+    (["show", "a@b.c"], "show"),
+    (["--config", "/x.toml", "import", "mbox", "f"], "import"),
+    (["-c", "/x.toml", "contacts", "--json"], "contacts"),
+    (["--help"], None),
+    (["--config=/x.toml", "show"], None),  # unusual spelling: every module is registered
+    ([], None),
+])
+def test_the_command_word_skips_the_global_option(argv: list[str], word: str | None) -> None:
+    assert cli.command_word(argv) == word
+
+
+PROBE = """
+import json, sys
+from mailcrm.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted({m.split(".")[0] if not m.startswith("mailcrm") else m for m in sys.modules
+                if m in ("alembic", "structlog", "mailcrm.parse.message", "mailcrm.cli.core",
+                         "mailcrm.cli.digest", "mailcrm.cli.imports", "mailcrm.digest.compose")})
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def _probe(tmp_path: Path, *argv: str) -> dict[str, object]:
+    env = dict(os.environ, MAILCRM_CONFIG=str(tmp_path / "config.toml"), XDG_DATA_HOME=str(tmp_path / "data"))
+    res = subprocess.run([sys.executable, "-c", PROBE, *argv], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_show_loads_neither_the_parsers_nor_alembic_nor_structlog(tmp_path: Path) -> None:
+    init = _probe(tmp_path, "init", "--email", "me@example.org")
+    assert init["code"] in (0, None)
+    assert "alembic" in init["heavy"]  # an empty store is migrated by Alembic
+    shown = _probe(tmp_path, "show", "nobody@example.org")
+    assert shown["code"] == 2  # no such contact: one line, exit 2
+    assert shown["heavy"] == []
+    listed = _probe(tmp_path, "contacts", "--json")
+    assert listed["code"] in (0, None) and listed["heavy"] == []
