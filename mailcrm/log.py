@@ -19,10 +19,21 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None, lazy: bool
     short command's start-up, and most commands never log).
     """
     _PENDING.clear()
+    quiet_libraries(stream or sys.stderr)
     if lazy:
         _PENDING.append((level, fmt, stream))
         return
     _configure(level, fmt, stream)
+
+
+def quiet_libraries(out: Any) -> None:
+    """Quiet the libraries' own stdlib loggers; we log what matters ourselves."""
+    logging.basicConfig(level=logging.WARNING, stream=out)
+    for name in ("mail.log", "mail.debug", "aiosmtpd", "apscheduler", "imapclient"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # flufl.bounce logs a multi-line traceback whenever one of its detectors trips over odd mail
+    # (e.g. no From header); the parser already turns such failures into defects.
+    logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 
 def _configure(level: str, fmt: str, stream: Any) -> None:
@@ -48,13 +59,6 @@ def _configure(level: str, fmt: str, stream: Any) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    # Quiet the libraries' own stdlib loggers; we log what matters ourselves.
-    logging.basicConfig(level=logging.WARNING, stream=out)
-    for name in ("mail.log", "mail.debug", "aiosmtpd", "apscheduler", "imapclient"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # flufl.bounce logs a multi-line traceback whenever one of its detectors trips over odd mail
-    # (e.g. no From header); the parser already turns such failures into defects.
-    logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 
 def get(name: str = "mailcrm", **bind: Any) -> Any:

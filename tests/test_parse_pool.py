@@ -221,3 +221,30 @@ def test_two_copies_in_one_batch_are_stored_once(tmp_path: Path) -> None:
     engine.dispose()
     assert (results[first], results[second]) == ("stored", "duplicate")
     assert count == 1 and spool.depth() == 0
+
+
+PROBE = """
+from mailcrm.ingest.parse_pool import ParsePool
+from mailcrm.ingest.pipeline import ParseSettings
+from mailcrm.spool import SpoolMeta
+raw = (b"To: me@example.org\\r\\nSubject: Undelivered Mail Returned to Sender\\r\\nContent-Type: text/plain\\r\\n\\r\\n"
+       b"I'm sorry to have to inform you that your message could not\\r\\nbe delivered to one or more recipients.\\r\\n")
+pool = ParsePool(1)
+try:
+    facts = pool.submit(ParseSettings(frozenset({"me@example.org"}), frozenset(), "RU"), [(SpoolMeta(source="t"), raw)]).result()
+    print(type(facts[0]).__name__)
+finally:
+    pool.close()
+"""
+
+
+def test_parser_processes_keep_library_tracebacks_out_of_the_daemon_log() -> None:
+    # flufl.bounce's Yale detector raises on a bounce without From and logs the traceback; the
+    # parser turns it into a defect, and the daemon's stderr (the journal) must not fill with it.
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "MessageFacts"
+    assert "Traceback" not in res.stderr, res.stderr

@@ -23,6 +23,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Sequence
@@ -50,6 +51,7 @@ class ParseFailed(RuntimeError):
 def _child_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    log.quiet_libraries(sys.stderr)  # flufl.bounce's detector tracebacks are defects, not log lines
     # The pool's queues hand each child both ends of their pipes, so a parent that dies (SIGKILL,
     # a crash) never shows up as EOF: watch the parent itself and leave with it.
     parent = multiprocessing.parent_process()
