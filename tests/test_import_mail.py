@@ -240,6 +240,63 @@ def test_imap_import_imaps_url(tmp_path: Path) -> None:
         server.cleanup()
 
 
+def test_imap_read_ahead_fetches_the_next_batch_while_one_is_stored_and_stops_on_error(
+        server: Dovecot, tmp_path: Path) -> None:
+    import threading
+
+    from mailcrm import config as config_mod
+    from mailcrm.ingest import imap_state
+    from mailcrm.ingest.imap_fetch import FolderSync, connect
+    from mailcrm.spool import Spool
+    from mailcrm.store import migrate
+
+    server.append("Sent", [make_message(i) for i in range(50)])
+    path, url = _config(tmp_path, imap_block(server, folders='{ "Sent" = "sent" }'))
+    cfg = config_mod.load(path)
+    engine = db.make_engine(url)
+    migrate.upgrade(engine)
+    factory = db.session_factory(engine)
+    client = connect(cfg.imap[0])
+    fetched: list[int] = []  # the first UID of each FETCH, in order
+    real_fetch = client.fetch
+
+    def fetch(uids, items):  # type: ignore[no-untyped-def]
+        fetched.append(min(uids))
+        return real_fetch(uids, items)
+
+    client.fetch = fetch
+    stored: list[int] = []
+
+    def on_batch() -> None:  # the import's commit of one batch
+        stored.append(len(fetched))
+        if len(stored) == 1:
+            # While batch 1 is being stored, batch 2 is FETCHed (one after the other, this waits in vain).
+            deadline = time.monotonic() + 10
+            while len(fetched) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(fetched) == 2
+            time.sleep(0.3)
+            assert len(fetched) == 2  # one batch ahead, no more
+        if len(stored) == 3:
+            raise RuntimeError("store went away")
+
+    sync = FolderSync(client, cfg.imap[0], "Sent", "sent", Spool(tmp_path / "spool"), factory, "import:imap:t", "ck",
+                      batch=10, on_batch=on_batch, read_ahead=True)
+    try:
+        with pytest.raises(RuntimeError, match="store went away"):
+            sync.run()
+        assert not [t for t in threading.enumerate() if t.name.startswith("imap-read-ahead")]
+        # The checkpoint covers the two committed batches only; the connection is in a clean state.
+        client.select_folder("Sent", readonly=True)
+        uids = sorted(client.search(["ALL"]))
+        assert imap_state.load(factory, "ck").last_uid == uids[19]
+        assert fetched[:3] == [uids[0], uids[10], uids[20]]
+        assert client.noop()
+    finally:
+        client.logout()
+        engine.dispose()
+
+
 @pytest.mark.slow
 def test_imap_backfill_10000_messages(server: Dovecot, tmp_path: Path) -> None:
     n = 10_000

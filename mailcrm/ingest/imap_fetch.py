@@ -11,8 +11,10 @@ import datetime as dt
 import email.parser
 import email.policy
 import email.utils
+import queue
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +136,8 @@ class FolderSync:
     # Called with the batch spooled, before the checkpoint moves: imports commit it here
     # (their spool is memory).  Live sources leave it None: their spool is on disk.
     on_batch: Callable[[], object] | None = None
+    # FETCH the next batch while this one is stored (imports; not the inbox role; see _read_ahead).
+    read_ahead: bool = False
 
     def run(self) -> SyncResult:
         """Spool every message newer than the checkpoint; the checkpoint advances per batch."""
@@ -160,28 +164,78 @@ class FolderSync:
             if ck.uidvalidity != uidvalidity:
                 imap_state.save(self.factory, self.checkpoint, uidvalidity=uidvalidity, last_uid=last)
             return result
-        for i in range(0, len(uids), self.batch):
-            chunk = uids[i:i + self.batch]
-            wanted = self._filter(chunk) if self.role == "inbox" else chunk
+        # The inbox filter asks the store who is known: it must see every batch before it committed.
+        ahead = self.read_ahead and self.role != "inbox"
+        batches = self._read_ahead(uids) if ahead else map(self._fetch, self._chunks(uids))
+        done = 0
+        for chunk, wanted, data in batches:
             result.private += len(chunk) - len(wanted)
-            if wanted:
-                data = self.client.fetch(wanted, [BODY_ITEM])
-                for uid in wanted:
-                    raw = data.get(uid, {}).get(BODY_KEY)
-                    if raw is None:
-                        continue  # expunged between SEARCH and FETCH
-                    self.spool.put(raw, self._meta(uidvalidity, uid))
-                    result.spooled += 1
+            for uid in wanted:
+                raw = data.get(uid, {}).get(BODY_KEY)
+                if raw is None:
+                    continue  # expunged between SEARCH and FETCH
+                self.spool.put(raw, self._meta(uidvalidity, uid))
+                result.spooled += 1
             last = chunk[-1]
             if self.on_batch is not None:
                 self.on_batch()
             # Only now, with every message of the batch safe (fsync'd in the spool, or committed
             # by on_batch), may the checkpoint move.
             imap_state.save(self.factory, self.checkpoint, uidvalidity=uidvalidity, last_uid=last)
+            done += len(chunk)
             if self.progress is not None:
-                self.progress(min(i + self.batch, len(uids)), len(uids))
+                self.progress(done, len(uids))
         result.last_uid = last
         return result
+
+    def _chunks(self, uids: list[int]) -> list[list[int]]:
+        return [uids[i:i + self.batch] for i in range(0, len(uids), self.batch)]
+
+    def _fetch(self, chunk: list[int]) -> tuple[list[int], list[int], dict[int, dict[bytes, Any]]]:
+        """(the chunk, the UIDs read, their FETCH data): the inbox filter, then the bodies."""
+        wanted = self._filter(chunk) if self.role == "inbox" else chunk
+        return chunk, wanted, (self.client.fetch(wanted, [BODY_ITEM]) if wanted else {})
+
+    def _read_ahead(self, uids: list[int]) -> Iterator[tuple[list[int], list[int], dict[int, dict[bytes, Any]]]]:
+        """The batches, each FETCHed by a thread while the one before is stored.
+
+        Against a server across the Internet a FETCH of 200 messages takes about as long as
+        storing them; one after the other, an import ran at half the speed of either.  The
+        thread reads one batch ahead, no more (memory: the batch being stored and the next).
+        It is the only user of the connection until the generator ends; an error on either
+        side stops both, and a FETCH in flight is let finish so the connection stays usable.
+        """
+        ahead: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        slot = threading.Semaphore(1)  # taken for each batch fetched, given back when it is taken
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for chunk in self._chunks(uids):
+                    while not slot.acquire(timeout=0.2):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
+                    ahead.put(("batch", self._fetch(chunk)))
+                ahead.put(("end", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                ahead.put(("error", exc))
+
+        reader = threading.Thread(target=produce, name=f"imap-read-ahead-{self.account.name}", daemon=True)
+        reader.start()
+        try:
+            while True:
+                kind, value = ahead.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                slot.release()  # the reader may fetch the next batch while this one is stored
+                yield value
+        finally:
+            stop.set()
+            reader.join()
 
     def _filter(self, uids: list[int]) -> list[int]:
         headers = self.client.fetch(uids, [HEADER_ITEM])

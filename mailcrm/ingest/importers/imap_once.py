@@ -98,7 +98,7 @@ def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folde
             raise UsageError(f"{acct.name}: no folder {folder!r}")
 
         sync = FolderSync(client, acct, folder, role, session.spool, factory, report.source, name, since=since,
-                          readonly=True, progress=progress, on_batch=session.drain)
+                          readonly=True, progress=progress, on_batch=session.drain, read_ahead=True)
         res = sync.run()
         if not resumed.last_uid or done_since is None:
             # Remember how far back this checkpoint reaches (a --since run after a full one stays full).
