@@ -93,3 +93,20 @@ def test_date_commands_for_contacts_and_tags(cfg_path: Path) -> None:
     res = RUNNER.invoke(app, ["--config", str(cfg_path), "digest", "preview", "--date", "2026-03-24", "--html"])
     assert res.exit_code == 0 and res.stdout.lstrip().startswith("<") and "День театра" in res.stdout
     assert "YYYY-MM-DD" in refused(cfg_path, "digest", "preview", "--date", "10.03.2026")
+
+
+def test_note_tag_and_call_say_when_they_created_the_contact(cfg_path: Path) -> None:
+    # A lead can come by phone, so an unknown address becomes a contact; but a typo must show.
+    first = run(cfg_path, "note", "Olga@Kino.example", "звонила сама")
+    assert first["new_contact"] is True
+    assert run(cfg_path, "note", "olga@kino.example", "ещё раз")["new_contact"] is False
+    assert run(cfg_path, "tag", "olga@kino.example", "кино")["new_contact"] is False
+    assert run(cfg_path, "log", "call", "olga@kino.example")["new_contact"] is False
+    assert run(cfg_path, "tag", "boris@kino.example", "кино")["new_contact"] is True
+    res = RUNNER.invoke(app, ["--config", str(cfg_path), "log", "call", "oleg@kino.example"])
+    assert res.exit_code == 0 and "(new contact oleg@kino.example)" in res.stdout
+    res = RUNNER.invoke(app, ["--config", str(cfg_path), "note", "oleg@kino.example", "перезвонить"])
+    assert res.exit_code == 0 and "new contact" not in res.stdout
+    # Removing a tag never creates anyone.
+    assert "no contact" in refused(cfg_path, "untag", "nobody@kino.example", "кино")
+    assert run(cfg_path, "contacts", "--search", "nobody") == []

@@ -14,6 +14,7 @@ from mailcrm.cli.common import console, emit, load_config, open_store, print_tab
 from mailcrm.config import Config
 from mailcrm.domain.special_dates import DateSpec, DateSpecError, parse_fixed, parse_rule
 from mailcrm.errors import UsageError
+from mailcrm.parse.addresses import normalize_address
 from mailcrm.store import activities, db, repository
 from mailcrm.store import deals as deal_store
 from mailcrm.store.models import User
@@ -78,6 +79,16 @@ def _render_deal(card: dict[str, Any], tz: str = "UTC") -> None:
     print_table("timeline (newest first)", [when, "kind", "", "subject / text"], [
         (_local(i["at"], tz), i["kind"], i.get("direction") or "",
          i.get("subject") if i["type"] == "message" else i.get("text")) for i in card["timeline"]])
+
+
+def _is_new(session: Session, address: str) -> bool:
+    """Whether ``address`` has no contact yet (the command will create one: a lead can come by phone)."""
+    return repository.find_contact(session, address) is None
+
+
+def _new_note(address: str, out: dict[str, Any]) -> str:
+    """The human output's word that a contact was created (a typo in an address shows at once)."""
+    return f" (new contact {normalize_address(address)})" if out.get("new_contact") else ""
 
 
 def register(app: typer.Typer) -> None:
@@ -161,9 +172,12 @@ def register(app: typer.Typer) -> None:
         at = parse_when(when, cfg.users[0].timezone if cfg.users else "UTC")
         store = open_store(cfg)
         with db.transaction(store.factory) as s:
+            new = _is_new(s, address)
             act = activities.log_call(s, address, note=note, when=at, user_id=_user_id(s, cfg))
-            out = {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text}
-        emit(out, as_json, lambda d: console.print(f"call logged at {d['at']:%Y-%m-%d %H:%M} UTC"))
+            out = {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text,
+                   "new_contact": new}
+        emit(out, as_json, lambda d: console.print(f"call logged at {d['at']:%Y-%m-%d %H:%M} UTC"
+                                                   + _new_note(address, d)))
 
     @app.command("note")
     def note_cmd(ctx: typer.Context, address: str, text: str, as_json: bool = JSON) -> None:
@@ -171,17 +185,19 @@ def register(app: typer.Typer) -> None:
         cfg = load_config(ctx)
         store = open_store(cfg)
         with db.transaction(store.factory) as s:
+            new = _is_new(s, address)
             act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
-            out = {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text}
-        emit(out, as_json, lambda d: console.print("note added"))
+            out = {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text, "new_contact": new}
+        emit(out, as_json, lambda d: console.print("note added" + _new_note(address, d)))
 
     @app.command("tag")
     def tag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
         """Tag a contact (e.g. `mailcrm tag ivan@theatre.ru театры`)."""
         store = open_store(load_config(ctx))
         with db.transaction(store.factory) as s:
-            out = {"address": address, "tags": activities.tag_contact(s, address, tags)}
-        emit(out, as_json, lambda d: console.print("tags: " + ", ".join(d["tags"])))
+            new = _is_new(s, address)
+            out = {"address": address, "tags": activities.tag_contact(s, address, tags), "new_contact": new}
+        emit(out, as_json, lambda d: console.print("tags: " + ", ".join(d["tags"]) + _new_note(address, d)))
 
     @app.command("untag")
     def untag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:

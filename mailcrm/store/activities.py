@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailcrm.domain.special_dates import DateSpec, describe
 from mailcrm.errors import UsageError
+from mailcrm.store import repository as repo
 from mailcrm.store.deals import contact_for, open_deals_of_contact
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
@@ -67,8 +68,10 @@ def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
 
 
 def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
-    """Remove tags from a contact; returns the contact's tags afterwards."""
-    contact = contact_for(session, address)
+    """Remove tags from a contact; returns the contact's tags afterwards (UsageError: no such contact)."""
+    contact = repo.find_contact(session, address)
+    if contact is None:
+        raise UsageError(f"no contact with address {address!r}")
     for name in tags:
         tag = tag_row(session, name, create=False)
         if tag is not None and session.get(ContactTag, (contact.id, tag.id)) is not None:
