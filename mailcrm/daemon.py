@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP
 from mailcrm import log
 from mailcrm.config import Config
 from mailcrm.errors import ConfigError
-from mailcrm.ingest import smtp as smtp_mod
+from mailcrm.sources import smtp as smtp_mod
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
 from mailcrm.spool import Spool
@@ -72,7 +72,7 @@ class Daemon:
         """Start the worker, the IMAP sources, the SMTP listener and the scheduler."""
         self.threads.append(start_thread(self.worker, self.stop_event))
         if self.cfg.imap:
-            from mailcrm.ingest import imap
+            from mailcrm.sources import imap
 
             self.threads.extend(imap.start_sources(self.cfg, self.spool, self.worker, self.factory, self.stop_event))
         handler = smtp_mod.DropboxHandler(self.cfg, self.spool)

@@ -250,7 +250,7 @@ class Harness:
         import threading
 
         from mailcrm import config
-        from mailcrm.ingest import imap
+        from mailcrm.sources import imap
         from mailcrm.ingest.worker import Worker
         from mailcrm.spool import Spool
         from mailcrm.store import db, migrate, repository

@@ -15,10 +15,10 @@ import openpyxl
 from conftest import free_port, make_config_text
 from sqlalchemy import select
 
-from mailcrm.ingest.importers.export import MAILCHIMP_COLUMNS, ExportContact, split_name, to_vcard
-from mailcrm.ingest.importers.sheets import SheetRow, read_file
+from mailcrm.transfer.export import MAILCHIMP_COLUMNS, ExportContact, split_name, to_vcard
+from mailcrm.transfer.sheets import SheetRow, read_file
 from mailcrm.store import db, migrate
-from mailcrm.ingest.importers.contacts import import_rows
+from mailcrm.transfer.sheet_import import import_rows
 from mailcrm.store.models import EmailAddress
 
 

@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 from conftest import free_port, make_config_text, require_tool
 from dovecot import DOVECOT, USER, Dovecot, Harness, imap_block, make_message
 
-from mailcrm.ingest import imap_state
-from mailcrm.ingest.imap_fetch import connect, edge_decision
+from mailcrm.app import checkpoints as imap_state
+from mailcrm.sources.imap_fetch import connect, edge_decision
 from mailcrm.store.models import Contact, EmailAddress, Message, SourceState
 
 
@@ -165,7 +165,7 @@ def test_inbox_role_keeps_strangers_private(server: Dovecot, harness_factory, tm
     reply = make_message(11, from_="ivan@theatre.ru", to="me@example.org", subject="Re: Proposal")
     server.append("INBOX", [personal, reply])
     src = h.sources[0]
-    from mailcrm.ingest.imap import run_source
+    from mailcrm.sources.imap import run_source
 
     spooled: list[bytes] = []
     real_put = h.spool.put

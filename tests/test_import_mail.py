@@ -245,8 +245,8 @@ def test_imap_read_ahead_fetches_the_next_batch_while_one_is_stored_and_stops_on
     import threading
 
     from mailcrm import config as config_mod
-    from mailcrm.ingest import imap_state
-    from mailcrm.ingest.imap_fetch import FolderSync, connect
+    from mailcrm.app import checkpoints as imap_state
+    from mailcrm.sources.imap_fetch import FolderSync, connect
     from mailcrm.spool import Spool
     from mailcrm.store import migrate
 

@@ -13,9 +13,9 @@ import pytest
 from conftest import free_port, make_config_text
 from sqlalchemy import select
 
-from mailcrm.ingest.importers.sheets import header_key, read_file, split_emails, split_phones
+from mailcrm.transfer.sheets import header_key, read_file, split_emails, split_phones
 from mailcrm.store import db
-from mailcrm.ingest.importers.contacts import import_rows
+from mailcrm.transfer.sheet_import import import_rows
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
 
 

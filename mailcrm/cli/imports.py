@@ -77,7 +77,7 @@ def import_mbox_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import an mbox file through the ingest pipeline (resumable, idempotent)."""
-    from mailcrm.ingest.importers.mbox import import_mbox
+    from mailcrm.sources.mbox import import_mbox
 
     cfg, store = _prepare(ctx)
     with _progress("mbox", not as_json and err_console.is_terminal) as update:
@@ -95,7 +95,7 @@ def import_maildir_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import a Maildir through the ingest pipeline (resumable, idempotent)."""
-    from mailcrm.ingest.importers.maildir import import_maildir
+    from mailcrm.sources.maildir import import_maildir
 
     cfg, store = _prepare(ctx)
     with _progress("maildir", not as_json and err_console.is_terminal) as update:
@@ -118,7 +118,7 @@ def import_imap_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import one IMAP folder (read-only) through the ingest pipeline (resumable, idempotent)."""
-    from mailcrm.ingest.importers.imap_once import import_imap
+    from mailcrm.sources.imap_once import import_imap
 
     cfg, store = _prepare(ctx)
     with _progress("imap", not as_json and err_console.is_terminal) as update:
@@ -137,7 +137,7 @@ def import_contacts_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import contacts from a sheet: one sheet per tag, several addresses/phones per cell."""
-    from mailcrm.ingest.importers.contacts import import_file
+    from mailcrm.transfer.sheet_import import import_file
 
     cfg, store = _prepare(ctx)
     region = cfg.users[0].phone_region if cfg.users else "RU"
@@ -165,7 +165,7 @@ def export_contacts_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (needs --output)."),
 ) -> None:
     """Export contacts as CSV, XLSX or vCard 4.0; bounced addresses are excluded by default."""
-    from mailcrm.ingest.importers.export import export_contacts
+    from mailcrm.transfer.export import export_contacts
 
     if as_json and output is None:
         raise UsageError("--json prints a summary: give --output FILE for the export itself")

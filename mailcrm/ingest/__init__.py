@@ -1,1 +1,1 @@
-"""Ingest: sources (SMTP, IMAP, importers) -> spool -> worker pipeline."""
+"""Ingest: claim spooled mail -> parse (in parser processes) -> app.apply (one transaction) -> ack."""

@@ -1,6 +1,6 @@
 """IMAP folder -> spool: connect, search new UIDs, FETCH in batches, the inbox privacy filter.
 
-Shared by the live sources (``imap.py``) and the one-off import (``importers/imap_once.py``).
+Shared by the live sources (``imap.py``) and the one-off import (``sources/imap_once.py``).
 Every FETCH uses ``BODY.PEEK`` so the server never sets ``\\Seen`` for us (RFC 3501 6.4.5).
 imapclient 4.x refuses ``fetch("1:*")``: we SEARCH for UIDs and FETCH explicit lists.
 """
@@ -23,7 +23,7 @@ from imapclient.util import to_unicode
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import ImapConfig
-from mailcrm.ingest import imap_state
+from mailcrm.app import checkpoints as imap_state
 from mailcrm.spool import Spool, SpoolMeta
 
 BATCH = 200  # UIDs per FETCH: large enough to amortise round trips, small enough for memory

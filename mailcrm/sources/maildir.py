@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config
 from mailcrm.errors import UsageError
-from mailcrm.ingest import imap_state
-from mailcrm.ingest.importers.runner import ImportReport, ImportSession, Progress, run_positional
+from mailcrm.app import checkpoints as imap_state
+from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress, run_positional
 from mailcrm.spool import SpoolMeta
 
 

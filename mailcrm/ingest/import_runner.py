@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config
 from mailcrm.errors import StoreUnavailable
-from mailcrm.ingest import imap_state
+from mailcrm.app import checkpoints as imap_state
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker
 from mailcrm.spool import INCOMING, QUARANTINE, Spool, SpoolItem, SpoolMeta

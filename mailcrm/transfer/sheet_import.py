@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.errors import UsageError
-from mailcrm.ingest.importers.sheets import BadRow, SheetRow, read_file
+from mailcrm.transfer.sheets import BadRow, SheetRow, read_file
 from mailcrm.parse.addresses import domain_of, is_free_mail
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag

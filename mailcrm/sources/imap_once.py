@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config, ImapConfig
 from mailcrm.errors import ConfigError, UsageError
-from mailcrm.ingest import imap_state
-from mailcrm.ingest.imap_fetch import FolderSync, connect
-from mailcrm.ingest.importers.runner import ImportReport, ImportSession, Progress
+from mailcrm.app import checkpoints as imap_state
+from mailcrm.sources.imap_fetch import FolderSync, connect
+from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress
 
 _SCHEMES = {"imaps": ("tls", 993), "imap": ("starttls", 143), "imap+plain": ("plain", 143)}
 _SENT_NAMES = ("sent", "отправленные", "sent items", "sent messages", "[gmail]/sent mail")

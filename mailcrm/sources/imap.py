@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import log
 from mailcrm.config import Config, ImapConfig
-from mailcrm.ingest import imap_state
-from mailcrm.ingest.imap_fetch import FolderSync, connect
-from mailcrm.ingest.imap_state import imap_status
+from mailcrm.app import checkpoints as imap_state
+from mailcrm.sources.imap_fetch import FolderSync, connect
+from mailcrm.app.checkpoints import imap_status
 from mailcrm.spool import Spool, SpoolItem
 
 __all__ = ["AccountSource", "imap_status", "start_sources"]

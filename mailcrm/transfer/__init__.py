@@ -1,0 +1,1 @@
+"""Transfer: contact sheets in (CSV/XLSX/vCard), contact exports out."""
