@@ -17,10 +17,11 @@ from mailcrm import config
 from mailcrm.digest.compose import make_digest
 from mailcrm.domain.special_dates import DateSpec, parse_fixed, parse_rule
 from mailcrm.errors import UsageError
-from mailcrm.ingest import pipeline
+from mailcrm.app import apply as pipeline
 from mailcrm.spool import SpoolMeta
-from mailcrm.store import activities, db, repository
-from mailcrm.store import deals as deal_store
+from mailcrm.app import activities
+from mailcrm.store import db, repository
+from mailcrm.app import deals as deal_store
 from mailcrm.store.models import (
     Activity,
     BounceEvent,

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 
 from mailcrm import config
 from mailcrm.store import db, migrate, repository
-from mailcrm.store import deals as deal_store
+from mailcrm.app import deals as deal_store
 from mailcrm.store.models import DigestRun, Message, User
 
 pytestmark = pytest.mark.slow

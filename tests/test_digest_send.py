@@ -23,7 +23,7 @@ from mailcrm import config
 from mailcrm.digest import schedule
 from mailcrm.digest import send as send_mod
 from mailcrm.store import db, repository
-from mailcrm.store import deals as deal_store
+from mailcrm.app import deals as deal_store
 from mailcrm.store.models import DigestRun, SourceState, User, utcnow
 
 DAY = dt.date(2026, 3, 10)

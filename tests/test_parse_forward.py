@@ -152,7 +152,7 @@ def test_giant_body_is_fast_and_safe() -> None:
 
 def test_forwarded_reply_lands_on_the_original_sender(store) -> None:  # type: ignore[no-untyped-def]
     from mailcrm import config
-    from mailcrm.ingest import pipeline
+    from mailcrm.app import apply as pipeline
     from mailcrm.spool import SpoolMeta
     from mailcrm.store import db, repository
 

@@ -15,7 +15,7 @@ from test_store_pipeline import CFG, mail
 
 from mailcrm.ingest import worker as worker_mod
 from mailcrm.ingest.parse_pool import ParseFailed, ParsePool, ParserDied
-from mailcrm.ingest.pipeline import ParseSettings
+from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.ingest.worker import QUARANTINED, Worker
 from mailcrm.spool import Spool, SpoolMeta
 from mailcrm.store import db
@@ -225,7 +225,7 @@ def test_two_copies_in_one_batch_are_stored_once(tmp_path: Path) -> None:
 
 PROBE = """
 from mailcrm.ingest.parse_pool import ParsePool
-from mailcrm.ingest.pipeline import ParseSettings
+from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.spool import SpoolMeta
 raw = (b"To: me@example.org\\r\\nSubject: Undelivered Mail Returned to Sender\\r\\nContent-Type: text/plain\\r\\n\\r\\n"
        b"I'm sorry to have to inform you that your message could not\\r\\nbe delivered to one or more recipients.\\r\\n")

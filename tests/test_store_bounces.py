@@ -7,7 +7,7 @@ from sqlalchemy import select
 from test_store_pipeline import ingest, mail
 
 from mailcrm import config
-from mailcrm.ingest import pipeline
+from mailcrm.app import apply as pipeline
 from mailcrm.spool import SpoolMeta
 from mailcrm.store import db, repository
 from mailcrm.store.models import EmailAddress, Message

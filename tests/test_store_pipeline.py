@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 
 from mailcrm import config
 from mailcrm.errors import Rejected, UsageError
-from mailcrm.ingest import pipeline
+from mailcrm.app import apply as pipeline
 from mailcrm.parse.facts import Signature
 from mailcrm.spool import SpoolMeta
-from mailcrm.store import companies, contact_edit, db, repository
+from mailcrm.app import companies
+from mailcrm.app import contacts as contact_edit
+from mailcrm.store import db, repository
 from mailcrm.store.models import Company, Contact, EmailAddress, Message, MessageBlob, Participant
 
 CFG = config.parse(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from mailcrm.parse.facts import Signature
-from mailcrm.store import companies, db, repository
+from mailcrm.app import companies
+from mailcrm.store import db, repository
 from mailcrm.store.models import Company, Message
 from test_store_pipeline import ingest, mail
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from test_store_bounces import dsn
 
 from mailcrm import config
-from mailcrm.ingest import pipeline
+from mailcrm.app import apply as pipeline
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import QUARANTINED, Worker
 from mailcrm.spool import Spool, SpoolMeta

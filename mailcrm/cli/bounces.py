@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         if days < 0:
             raise UsageError("--days must be 0 or more")
         since = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=days)
-        from mailcrm.store import bounces as bounce_store
+        from mailcrm.app import bounces as bounce_store
 
         store = open_store(load_config(ctx))
         with db.transaction(store.factory) as s:
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
     @address_app.command("reactivate")
     def reactivate_cmd(ctx: typer.Context, address: str, as_json: bool = typer.Option(False, "--json")) -> None:
         """Mark a bounced address active again."""
-        from mailcrm.store import bounces as bounce_store
+        from mailcrm.app import bounces as bounce_store
 
         store = open_store(load_config(ctx))
         with db.transaction(store.factory) as s:

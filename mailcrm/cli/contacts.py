@@ -8,8 +8,9 @@ import typer
 from rich.table import Table
 
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table
-from mailcrm.store import companies as company_store
-from mailcrm.store import contact_edit, db, repository
+from mailcrm.app import companies as company_store
+from mailcrm.app import contacts as contact_edit
+from mailcrm.store import db, repository
 
 contact_app = typer.Typer(help="Edit or merge one contact.", no_args_is_help=True)
 companies_app = typer.Typer(help="Companies and grouping suggestions.", invoke_without_command=True)

@@ -15,8 +15,9 @@ from mailcrm.config import Config
 from mailcrm.domain.special_dates import DateSpec, DateSpecError, parse_fixed, parse_rule
 from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import normalize_address
-from mailcrm.store import activities, db, repository
-from mailcrm.store import deals as deal_store
+from mailcrm.app import activities
+from mailcrm.store import db, repository
+from mailcrm.app import deals as deal_store
 from mailcrm.store.models import User
 
 deal_app = typer.Typer(help="Deals: leads tracked through stages until won or lost.", no_args_is_help=True)

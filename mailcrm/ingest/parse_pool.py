@@ -32,7 +32,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from mailcrm import log
-from mailcrm.ingest.pipeline import ParseSettings
+from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import SpoolMeta
 

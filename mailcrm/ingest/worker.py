@@ -1,4 +1,4 @@
-"""The ingest worker: claim -> pipeline (one transaction) -> commit -> done -> ack the source.
+"""The ingest worker: claim -> parse (parser processes) -> app.apply (one transaction) -> done -> ack the source.
 
 One worker thread per daemon is the only writer to the store.  A message that fails is
 released and retried (transient: database down) up to ``ingest.max_attempts``, or
@@ -10,28 +10,25 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import log
+from mailcrm.app import apply
 from mailcrm.config import Config
-from mailcrm.errors import Rejected, StoreUnavailable, Transient
-from mailcrm.ingest import pipeline
+from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
 from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied, Pending
-from mailcrm.parse.addresses import domain_of
+from mailcrm.ingest.parse_settings import ParseSettings
+from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import Spool, SpoolItem
-from mailcrm.store import db
-from mailcrm.store import repository as repo
-from mailcrm.store.deals import ThreadDeals
 
-QUARANTINED = "quarantined"
-RETRY = "retry"
-AckCallback = Callable[[SpoolItem, str], None]
+QUARANTINED = Outcome.QUARANTINED
+RETRY = Outcome.RETRY
+AckCallback = Callable[[SpoolItem, Outcome], None]
 BATCH = 50  # items per transaction (group commit); each item has its own savepoint
 
 
@@ -41,7 +38,7 @@ class Prepared:
 
     items: list[SpoolItem]
     raws: dict[str, bytes]
-    failures: dict[str, str]  # item id -> "retry:..." for items that could not be read
+    failures: dict[str, IngestError]  # item id -> why an item could not be read
     parsing: Pending
 
 
@@ -52,7 +49,7 @@ class Worker:
                  parser: ParsePool | None = None) -> None:
         self.cfg = cfg
         self.parser = parser or ParsePool(0)
-        self.settings = pipeline.ParseSettings.of(cfg)
+        self.settings = ParseSettings.of(cfg)
         self.factory = factory
         self.spool = spool
         self.log = log.get("mailcrm.worker")
@@ -67,27 +64,27 @@ class Worker:
         self._callbacks.append(callback)
 
     # -- items --------------------------------------------------------------------------
-    def process_item(self, item: SpoolItem) -> str:
+    def process_item(self, item: SpoolItem) -> Outcome:
         """Process one claimed item; returns stored | duplicate | skipped | quarantined | retry."""
         return self.process_batch([item])[item.id]
 
-    def process_batch(self, items: list[SpoolItem]) -> dict[str, str]:
+    def process_batch(self, items: list[SpoolItem]) -> dict[str, Outcome]:
         """Read, parse and apply ``items`` (see ``apply``)."""
         return self.apply(self.prepare(items))
 
     def prepare(self, items: list[SpoolItem]) -> Prepared:
         """Read the items' bytes and start parsing them (in a parser process when there is one)."""
         raws: dict[str, bytes] = {}
-        failures: dict[str, str] = {}
+        failures: dict[str, IngestError] = {}
         for item in items:
             try:
                 raws[item.id] = item.read()
             except OSError as exc:
-                failures[item.id] = f"retry:cannot read spool file: {exc}"
+                failures[item.id] = Transient(f"cannot read spool file: {exc}")
         jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws]
         return Prepared(items, raws, failures, self.parser.submit(self.settings, jobs))
 
-    def apply(self, prepared: Prepared) -> dict[str, str]:
+    def apply(self, prepared: Prepared) -> dict[str, Outcome]:
         """Apply a prepared batch in one transaction (group commit).
 
         First without savepoints, one flush for the whole batch; if any message in it fails,
@@ -97,14 +94,19 @@ class Worker:
         removal and source acks happen only after the commit.
         """
         items = prepared.items
-        results: dict[str, str] = {}
+        results: dict[str, Outcome] = {}
         parsed: dict[str, Parsed] = dict(zip([i.id for i in items if i.id in prepared.raws],
                                              prepared.parsing.result()))
+        failures: dict[str, IngestError] = dict(prepared.failures)
+        facts: dict[str, MessageFacts] = {}
+        for item_id, result in parsed.items():
+            if isinstance(result, MessageFacts):
+                facts[item_id] = result
+            else:
+                failures[item_id] = _parse_failure(result)
         try:
-            try:
-                jobs, failures = self._transaction(prepared, parsed, careful=False)
-            except _BatchFailed:
-                jobs, failures = self._transaction(prepared, parsed, careful=True)
+            jobs, failures = apply.apply_batch(self.factory, self.cfg, prepared.items, prepared.raws, facts,
+                                               failures, self._users)
         except (StoreUnavailable, OperationalError, Transient) as exc:
             self._backoff = min(30.0, max(0.5, self._backoff * 2))
             for item in items:
@@ -113,15 +115,15 @@ class Worker:
         self._backoff = 0.0
         for item in items:
             if item.id in failures:
-                action, _, reason = failures[item.id].partition(":")
-                if action == "retry":
-                    results[item.id] = self._retry(item, reason)
+                failure = failures[item.id]
+                if isinstance(failure, Transient):
+                    results[item.id] = self._retry(item, str(failure))
                 else:
-                    self._quarantine(item, reason)
-                    results[item.id] = QUARANTINED
+                    self._quarantine(item, str(failure))
+                    results[item.id] = Outcome.QUARANTINED
                 continue
             job = jobs[item.id]
-            outcome = job.outcome or pipeline.STORED
+            outcome = job.outcome or Outcome.STORED
             self.log.info("ingested", spool_id=item.id, source=item.meta.source, outcome=outcome,
                           kind=job.plan.kind if job.plan else None,
                           message=job.facts.message_id if job.facts else None)
@@ -131,75 +133,7 @@ class Worker:
             self._notify(item, outcome)
         return results
 
-    def _transaction(self, prepared: Prepared, parsed: dict[str, Parsed],
-                     careful: bool) -> tuple[dict[str, pipeline.Job], dict[str, str]]:
-        """One transaction over the batch; returns the jobs and item id -> "action:reason" failures.
-
-        ``careful=False``: no savepoints; the first message that fails (or a failing final
-        flush) raises ``_BatchFailed`` after rolling everything back.
-        """
-        failures = dict(prepared.failures)
-        jobs: dict[str, pipeline.Job] = {}
-        with db.transaction(self.factory) as session:
-            # SQLite: take the write lock up front.  A deferred transaction that read first
-            # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
-            # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
-            session.connection(execution_options={"immediate": True})
-            # One lookup of the batch's identities instead of one per message; a message
-            # applied below joins the set, so a second copy in the same batch is a duplicate.
-            facts_list = [f for f in parsed.values() if isinstance(f, MessageFacts)]
-            stored = repo.stored_identities(session, [f.identity for f in facts_list])
-            # Likewise the contacts of the people named (one query, not one per participant).
-            people = [a for f in facts_list for a in _people(f)]
-            known = repo.contacts_by_address(session, people)
-            # And the domain companies that new contacts among them would join.
-            repo.companies_by_domain(session, [domain_of(a) for a in people if a not in known])
-            # And which of the batch's threads belong to a deal (most belong to none).
-            thread_keys = [f.thread_key for f in facts_list]
-            threads = ThreadDeals.load(session, thread_keys)
-            for item in prepared.items:
-                if item.id in failures:
-                    continue
-                facts = parsed[item.id]
-                failure = _parse_failure(facts)
-                if failure is not None:
-                    failures[item.id] = failure
-                    continue
-                assert isinstance(facts, MessageFacts)
-                savepoint = session.begin_nested() if careful else None
-                try:
-                    jobs[item.id] = pipeline.ingest(session, self.cfg, item.meta, prepared.raws[item.id],
-                                                    users=self._users, facts=facts, stored=stored, known=known,
-                                                    threads=threads)
-                    if savepoint is not None:
-                        session.flush()  # a failing insert is this message's, inside its savepoint
-                        savepoint.commit()
-                    if jobs[item.id].outcome == pipeline.STORED:
-                        stored.add(facts.identity)
-                except (StoreUnavailable, OperationalError):
-                    raise
-                except Rejected as exc:  # refused by the plan stage, before it wrote anything
-                    if savepoint is not None:
-                        savepoint.rollback()
-                    failures[item.id] = _failure(exc)
-                except Exception as exc:  # noqa: BLE001 - one bad message must never stop the worker
-                    if savepoint is None:
-                        raise _BatchFailed() from exc
-                    savepoint.rollback()
-                    failures[item.id] = _failure(exc)
-                    # Contacts and deal threads the failed message created are gone with its savepoint.
-                    known = known.still_in(session)
-                    threads = ThreadDeals.load(session, thread_keys)
-            if not careful:
-                try:
-                    session.flush()  # the batch's messages, bytes and participants together
-                except (StoreUnavailable, OperationalError):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - e.g. a concurrent writer stored one first
-                    raise _BatchFailed() from exc
-        return jobs, failures
-
-    def _retry(self, item: SpoolItem, error: str) -> str:
+    def _retry(self, item: SpoolItem, error: str) -> Outcome:
         self.last_error = error
         if item.meta.attempts + 1 >= self.cfg.ingest.max_attempts:
             self._quarantine(item, f"gave up after {item.meta.attempts + 1} attempts: {error}")
@@ -213,7 +147,7 @@ class Worker:
         self.spool.quarantine(item, reason)
         self._notify(item, QUARANTINED)
 
-    def _notify(self, item: SpoolItem, outcome: str) -> None:
+    def _notify(self, item: SpoolItem, outcome: Outcome) -> None:
         for cb in self._callbacks:
             try:
                 cb(item, outcome)
@@ -271,40 +205,13 @@ class Worker:
         self.log.info("worker stopped", processed=self.processed)
 
 
-class _BatchFailed(Exception):
-    """A message failed in a batch applied without savepoints: apply it again, carefully."""
-
-
-def _people(facts: MessageFacts) -> list[str]:
-    """The addresses a message names (author, recipients, a forwarded original's people)."""
-    fwd = facts.forwarded
-    groups = [(facts.from_,), facts.to, facts.cc, (fwd.from_,) + fwd.to + fwd.cc if fwd else ()]
-    return [a.address for group in groups for a in group if a is not None]
-
-
-def _parse_failure(facts: object) -> str | None:
-    """The "quarantine:..." failure for a message the parser could not turn into facts."""
-    if isinstance(facts, (ParseFailed, ParserDied)):
-        return f"quarantine:error: {facts}"
-    if isinstance(facts, RecursionError):
-        return "quarantine:message nested too deeply (recursion limit)"
-    if isinstance(facts, BaseException):
-        return f"quarantine:error: {type(facts).__name__}: {str(facts)[:300]}"
-    return None
-
-
-def _failure(exc: Exception) -> str:
-    """The "action:reason" for a message whose savepoint failed with ``exc``."""
-    if isinstance(exc, Rejected):
-        return f"quarantine:rejected: {exc}"
-    if isinstance(exc, IntegrityError):
-        # A concurrent writer (another daemon, IMAP + SMTP copies) won the race.
-        return f"retry:conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
-    if isinstance(exc, RecursionError):
-        return "quarantine:message nested too deeply (recursion limit)"
-    tb = traceback.extract_tb(exc.__traceback__)[-1]
-    where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
-    return f"quarantine:error: {type(exc).__name__}: {str(exc)[:300]} at {where}"
+def _parse_failure(error: BaseException) -> IngestError:
+    """The error for a message the parser could not turn into facts (quarantined with it)."""
+    if isinstance(error, RecursionError):
+        return Unprocessable("message nested too deeply (recursion limit)")
+    if isinstance(error, (ParseFailed, ParserDied)):
+        return Unprocessable(f"error: {error}")
+    return Unprocessable(f"error: {type(error).__name__}: {str(error)[:300]}")
 
 
 def start_thread(worker: Worker, stop: threading.Event) -> threading.Thread:

@@ -1,4 +1,4 @@
-"""One spooled message -> store writes, as an ordered tuple of stages (house rule 4).
+"""Apply one spooled message (and a batch of them) to the store: the use case of ingest, as, as an ordered tuple of stages (house rule 4).
 
 ``ingest`` runs inside the worker's single transaction: parse (pure) -> plan (pure) ->
 store message and people -> bounce rules -> auto-reply -> signature -> deals.
@@ -10,27 +10,33 @@ a stage that needs its id calls ``_persisted``; otherwise the worker flushes the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
-from mailcrm.errors import Rejected
+from mailcrm.errors import IngestError, Rejected, StoreUnavailable, Transient, Unprocessable
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.parse.message import parse_message
-from mailcrm.spool import SpoolMeta
+from mailcrm.ingest.parse_settings import parse_job
+from mailcrm.outcomes import Outcome
+from mailcrm.parse.addresses import domain_of
+from mailcrm.spool import SpoolItem, SpoolMeta
+from mailcrm.store import db
+from mailcrm.app import bounces as bounce_store
+from mailcrm.app import companies as company_store
+from mailcrm.app import deals
+from mailcrm.app.deals import ThreadDeals
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
 
-if TYPE_CHECKING:
-    from mailcrm.store.deals import ThreadDeals
 
-STORED = "stored"
-DUPLICATE = "duplicate"
-SKIPPED = "skipped"
+STORED = Outcome.STORED
+DUPLICATE = Outcome.DUPLICATE
+SKIPPED = Outcome.SKIPPED
 
 
 @dataclass
@@ -45,7 +51,7 @@ class Job:
     plan: Plan | None = None
     message: Message | None = None
     contacts: dict[str, Contact] = field(default_factory=dict)  # address -> contact (a new one may be unflushed)
-    outcome: str | None = None
+    outcome: Outcome | None = None
     users: dict[str, int | None] = field(default_factory=dict)  # cache: user email -> User.id
     # Identities known to be stored, looked up for a whole batch at once (None: ask the store).
     stored: set[str] | None = None
@@ -53,34 +59,6 @@ class Job:
     known: dict[str, Contact] | None = None
     # Deals of the batch's thread keys, looked up at once (None: one query per message).
     threads: ThreadDeals | None = None
-
-
-@dataclass(frozen=True)
-class ParseSettings:
-    """What the pure parser needs from the config (plain data: it crosses to parser processes)."""
-
-    user_addresses: frozenset[str]
-    dropbox_addresses: frozenset[str]
-    region: str
-
-    @classmethod
-    def of(cls, cfg: Config) -> "ParseSettings":
-        """The settings for ``cfg``."""
-        return cls(cfg.user_addresses(), cfg.dropbox_addresses(), cfg.users[0].phone_region if cfg.users else "RU")
-
-    def parse(self, meta: SpoolMeta, raw: bytes) -> MessageFacts:
-        """Parse with the users' addresses (pure; never raises)."""
-        return parse_message(
-            raw,
-            user_addresses=self.user_addresses,
-            dropbox_addresses=self.dropbox_addresses | frozenset(a.lower() for a in meta.rcpt_tos),
-            region=self.region,
-        )
-
-
-def parse_job(cfg: Config, meta: SpoolMeta, raw: bytes) -> MessageFacts:
-    """Parse with the users' addresses (pure; never raises)."""
-    return ParseSettings.of(cfg).parse(meta, raw)
 
 
 def _context(cfg: Config, meta: SpoolMeta) -> Context:
@@ -177,8 +155,6 @@ def stage_bounce(session: Session, job: Job) -> None:
     """Apply bounce rules (verified against mail we sent; forged bounces change nothing)."""
     if job.plan is None or job.plan.kind != "bounce" or job.message is None or job.facts is None:
         return
-    from mailcrm.store import bounces as bounce_store
-
     bounce_store.apply_bounce(session, job.cfg, _persisted(session, job.message), job.facts)
 
 
@@ -204,8 +180,6 @@ def stage_autoreply(session: Session, job: Job) -> None:
     session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
                          text=text, due=auto.until, data=data))
     if cid is not None and auto.left_company and auto.new_contacts:
-        from mailcrm.store import companies as company_store
-
         propose = company_store.propose_new_addresses if auto.moved else company_store.propose_new_contacts
         propose(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
 
@@ -219,16 +193,13 @@ def stage_signature(session: Session, job: Job) -> None:
     if owner is None:
         return
     _persisted(session, msg)  # also gives the owner's contact its id
-    from mailcrm.store import companies as company_store
-
     company_store.learn_signature(session, owner.id, msg, facts.signature)
 
 
 def stage_deals(session: Session, job: Job) -> None:
     """Attach the message to deals of its thread; a "+deal" dropbox sub-address opens one."""
     msg, facts = job.message, job.facts
-    deals = _deal_store()
-    if msg is None or facts is None or deals is None:
+    if msg is None or facts is None:
         return
     # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
@@ -239,20 +210,6 @@ def stage_deals(session: Session, job: Job) -> None:
                                      facts.subject or "(no subject)", threads=job.threads)
     else:
         deals.attach_message_to_deals(session, msg, threads=job.threads)
-
-
-_DEALS: list[object] = []
-
-
-def _deal_store():  # type: ignore[no-untyped-def]
-    """mailcrm.store.deals, imported once (None while that module is absent)."""
-    if not _DEALS:
-        try:
-            from mailcrm.store import deals
-        except ImportError:
-            deals = None  # type: ignore[assignment]
-        _DEALS.append(deals)
-    return _DEALS[0]
 
 
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:
@@ -300,3 +257,109 @@ def ingest(session: Session, cfg: Config, meta: SpoolMeta, raw: bytes, now: dt.d
     if job.outcome is None:
         job.outcome = STORED
     return job
+
+
+class _BatchFailed(Exception):
+    """A message failed in a batch applied without savepoints: apply it again, carefully."""
+
+
+def apply_batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolItem], raws: Mapping[str, bytes],
+                parsed: Mapping[str, MessageFacts], failures: Mapping[str, IngestError],
+                users: dict[str, int | None]) -> tuple[dict[str, Job], dict[str, IngestError]]:
+    """Apply a parsed batch in one transaction (group commit); returns the jobs and the failed items' errors.
+
+    First without savepoints, one flush for the whole batch; if any message in it fails, that
+    transaction is rolled back and the batch is applied again with one savepoint per message, so
+    the failing one rolls back alone (its error returned: ``Transient`` to retry, any other
+    ``IngestError`` to quarantine).  ``parsed`` maps item ids to facts;
+    ``failures`` holds the items that could not be read or parsed (they are left alone).  A database outage raises.
+    """
+    try:
+        return _batch(factory, cfg, items, raws, parsed, dict(failures), users, careful=False)
+    except _BatchFailed:
+        return _batch(factory, cfg, items, raws, parsed, dict(failures), users, careful=True)
+
+
+def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolItem], raws: Mapping[str, bytes],
+           parsed: Mapping[str, MessageFacts], failures: dict[str, IngestError], users: dict[str, int | None],
+           careful: bool) -> tuple[dict[str, Job], dict[str, IngestError]]:
+    """One transaction over the batch; returns the jobs and the failed items' errors.
+
+    ``careful=False``: no savepoints; the first message that fails (or a failing final
+    flush) raises ``_BatchFailed`` after rolling everything back.
+    """
+    failures = dict(failures)
+    jobs: dict[str, Job] = {}
+    with db.transaction(factory) as session:
+        # SQLite: take the write lock up front.  A deferred transaction that read first
+        # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
+        # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
+        session.connection(execution_options={"immediate": True})
+        # One lookup of the batch's identities instead of one per message; a message
+        # applied below joins the set, so a second copy in the same batch is a duplicate.
+        facts_list = [f for i, f in parsed.items() if i not in failures]
+        stored = repo.stored_identities(session, [f.identity for f in facts_list])
+        # Likewise the contacts of the people named (one query, not one per participant).
+        people = [a for f in facts_list for a in _people(f)]
+        known = repo.contacts_by_address(session, people)
+        # And the domain companies that new contacts among them would join.
+        repo.companies_by_domain(session, [domain_of(a) for a in people if a not in known])
+        # And which of the batch's threads belong to a deal (most belong to none).
+        thread_keys = [f.thread_key for f in facts_list]
+        threads = ThreadDeals.load(session, thread_keys)
+        for item in items:
+            if item.id in failures:
+                continue
+            facts = parsed[item.id]
+            savepoint = session.begin_nested() if careful else None
+            try:
+                jobs[item.id] = ingest(session, cfg, item.meta, raws[item.id], users=users, facts=facts,
+                                       stored=stored, known=known, threads=threads)
+                if savepoint is not None:
+                    session.flush()  # a failing insert is this message's, inside its savepoint
+                    savepoint.commit()
+                if jobs[item.id].outcome == Outcome.STORED:
+                    stored.add(facts.identity)
+            except (StoreUnavailable, OperationalError):
+                raise
+            except Rejected as exc:  # refused by the plan stage, before it wrote anything
+                if savepoint is not None:
+                    savepoint.rollback()
+                failures[item.id] = _failure(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad message must never stop the worker
+                if savepoint is None:
+                    raise _BatchFailed() from exc
+                savepoint.rollback()
+                failures[item.id] = _failure(exc)
+                # Contacts and deal threads the failed message created are gone with its savepoint.
+                known = known.still_in(session)
+                threads = ThreadDeals.load(session, thread_keys)
+        if not careful:
+            try:
+                session.flush()  # the batch's messages, bytes and participants together
+            except (StoreUnavailable, OperationalError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. a concurrent writer stored one first
+                raise _BatchFailed() from exc
+    return jobs, failures
+
+
+def _people(facts: MessageFacts) -> list[str]:
+    """The addresses a message names (author, recipients, a forwarded original's people)."""
+    fwd = facts.forwarded
+    groups = [(facts.from_,), facts.to, facts.cc, (fwd.from_,) + fwd.to + fwd.cc if fwd else ()]
+    return [a.address for group in groups for a in group if a is not None]
+
+
+def _failure(exc: Exception) -> IngestError:
+    """The error of a message whose savepoint failed with ``exc``."""
+    if isinstance(exc, Rejected):
+        return Rejected(f"rejected: {exc}")
+    if isinstance(exc, IntegrityError):
+        # A concurrent writer (another daemon, IMAP + SMTP copies) won the race.
+        return Transient(f"conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
+    if isinstance(exc, RecursionError):
+        return Unprocessable("message nested too deeply (recursion limit)")
+    tb = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
+    return Unprocessable(f"error: {type(exc).__name__}: {str(exc)[:300]} at {where}")
