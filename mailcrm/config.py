@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailcrm.errors import ConfigError
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 
 DEFAULT_STAGES: dict[str, dict[str, int | str | None]] = {
     # stage: first_after (days after entering the stage, or after the deal opened when
@@ -53,6 +54,7 @@ def default_config_path() -> Path:
 def default_data_dir() -> Path:
     """Where the embedded database and the spool live by default."""
     return xdg_data_home() / "mailcrm"
+
 
 
 class _Strict(BaseModel):
@@ -99,7 +101,7 @@ class UserConfig(_Strict):
     timezone: str = "Europe/Moscow"
     digest_time: str = "08:00"
     language: Literal["ru", "en"] = "ru"
-    phone_region: str = "RU"
+    phone_region: str = DEFAULT_PHONE_REGION
     password_file: str | None = None  # SMTP AUTH password for this user (login = email)
     password_env: str | None = None
 
@@ -309,6 +311,10 @@ class Config(_Strict):
     def database_url(self) -> str:
         """The SQLAlchemy URL; the embedded SQLite file by default."""
         return self.database.url or f"sqlite:///{self.data_path() / 'mailcrm.sqlite3'}"
+
+    def phone_region(self) -> str:
+        """The region for numbers written without a country code (the first user's)."""
+        return self.users[0].phone_region if self.users else DEFAULT_PHONE_REGION
 
     def user_addresses(self) -> frozenset[str]:
         """Every address that belongs to a registered user."""

@@ -18,13 +18,14 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from mailcrm import log
+from mailcrm.app import cases
+from mailcrm.app.handle import open_store
 from mailcrm.config import Config
 from mailcrm.errors import ConfigError
 from mailcrm.sources import smtp as smtp_mod
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
 from mailcrm.spool import Spool
-from mailcrm.store import db, migrate, repository
 
 DRAIN_SECONDS = 30.0
 
@@ -54,11 +55,9 @@ class Daemon:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
         if not self.cfg.users:
             raise ConfigError(f"{self.cfg.source}: users: no [[users]] configured; run `mailcrm init`")
-        self.engine = db.make_engine(self.cfg.database_url())
-        migrate.upgrade(self.engine)
-        self.factory = db.session_factory(self.engine)
-        with db.transaction(self.factory) as s:
-            repository.sync_users(s, self.cfg)
+        store = open_store(self.cfg)
+        self.engine, self.factory = store.engine, store.factory
+        cases.sync_users(store, self.cfg)
         self.spool = Spool(self.cfg.spool_path())
         if not self.spool.become_worker():
             raise ConfigError(f"{self.cfg.spool_path()}: another `mailcrm serve` is already running on this spool "
@@ -87,12 +86,11 @@ class Daemon:
         bound = self.server.sockets[0].getsockname()
         self.log.info("smtp listening", host=bound[0], port=bound[1], pid=os.getpid())
         if self.cfg.digest.enabled:
-            try:
-                from mailcrm.digest import schedule
-            except ImportError:
-                schedule = None  # type: ignore[assignment]
-            if schedule is not None and hasattr(schedule, "start_scheduler"):
-                self.scheduler = schedule.start_scheduler(self.cfg, self.factory, f"{socket.gethostname()}:{os.getpid()}")
+            # Imported here (APScheduler is only needed when digests are on); a failed import is an
+            # error at start, never a silently disabled digest.
+            from mailcrm.digest import schedule
+
+            self.scheduler = schedule.start_scheduler(self.cfg, self.factory, f"{socket.gethostname()}:{os.getpid()}")
 
     async def stop(self) -> None:
         """Drain and stop everything in reverse order."""

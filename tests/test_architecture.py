@@ -1,4 +1,8 @@
-"""Pure layers stay pure: parse/, domain/, digest/rules.py and digest/render.py import no I/O."""
+"""The house's rules, checked from the imports (ast): each layer imports only what it may.
+
+parse/ and domain/ are pure; store/ knows tables, not rules, config or skins; sources/ and cli/
+never touch the store; transactions are opened only by app/ (the use cases) and store/.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "mailcrm"
-FORBIDDEN = ("sqlalchemy", "socket", "aiosmtpd", "imapclient", "aiosmtplib", "mailcrm.store", "mailcrm.ingest",
-             "smtplib", "imaplib", "asyncio", "requests", "urllib.request", "mailcrm.config")
+IO = ("sqlalchemy", "socket", "aiosmtpd", "imapclient", "aiosmtplib", "smtplib", "imaplib", "asyncio", "requests",
+      "urllib.request", "uvicorn", "starlette", "httpx")
+FORBIDDEN = (*IO, "mailcrm.store", "mailcrm.ingest", "mailcrm.app", "mailcrm.sources", "mailcrm.config",
+             "mailcrm.cli", "mailcrm.daemon", "mailcrm.spool", "mailcrm.digest.send", "mailcrm.digest.schedule")
 PURE = [*sorted((PKG / "parse").glob("*.py")), *sorted((PKG / "domain").glob("*.py")),
         PKG / "digest" / "rules.py", PKG / "digest" / "render.py"]
 
@@ -20,28 +26,83 @@ def _imports(path: Path) -> list[str]:
             names.extend(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.append(node.module)
+            names.extend(f"{node.module}.{a.name}" for a in node.names)
     return names
 
 
-def test_pure_modules_do_no_io() -> None:
-    checked = 0
+def _offences(paths: list[Path], forbidden: tuple[str, ...]) -> list[str]:
     bad = []
-    for path in PURE:
-        if not path.exists():
-            continue
-        checked += 1
+    for path in paths:
         for name in _imports(path):
-            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
                 bad.append(f"{path.relative_to(PKG)} imports {name}")
-    assert checked >= 8
+    return bad
+
+
+def _package(name: str) -> list[Path]:
+    paths = sorted((PKG / name).rglob("*.py"))
+    assert paths, name
+    return paths
+
+
+def test_pure_modules_do_no_io() -> None:
+    assert len([p for p in PURE if p.exists()]) >= 8
+    assert not _offences([p for p in PURE if p.exists()], FORBIDDEN)
+
+
+def test_parse_imports_only_parse() -> None:
+    """parse/ is the bottom: bytes in, facts out; it never reaches up to rules, store or digest."""
+    assert not _offences(_package("parse"), ("mailcrm.domain", "mailcrm.digest", *FORBIDDEN))
+
+
+def test_store_knows_tables_not_rules() -> None:
+    bad = _offences([p for p in _package("store") if "migrations" not in p.parts],
+                    ("mailcrm.domain", "mailcrm.config", "mailcrm.cli", "mailcrm.app", "mailcrm.ingest",
+                     "mailcrm.sources", "mailcrm.daemon", "mailcrm.digest"))
     assert not bad, bad
 
 
-def test_only_cli_and_daemon_import_everything() -> None:
-    """Layers point one way: parse/ never imports domain/, store/ or digest/; domain/ never store/."""
-    for path in (PKG / "parse").glob("*.py"):
-        for name in _imports(path):
-            assert not name.startswith(("mailcrm.domain", "mailcrm.store", "mailcrm.digest", "mailcrm.cli")), (path, name)
-    for path in (PKG / "store").glob("*.py"):
-        for name in _imports(path):
-            assert not name.startswith(("mailcrm.cli", "mailcrm.daemon", "mailcrm.ingest")), (path, name)
+def test_sources_and_cli_never_touch_the_store() -> None:
+    bad = _offences([*_package("sources"), *_package("cli")], ("mailcrm.store",))
+    assert not bad, bad
+
+
+def test_parser_processes_import_parse_only() -> None:
+    """What a spawned parser process imports (parse_pool -> parse_settings) stays off store/app/config."""
+    paths = [PKG / "ingest" / "parse_pool.py", PKG / "ingest" / "parse_settings.py", PKG / "spool.py"]
+    bad = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level only: TYPE_CHECKING blocks are not run
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}: {n}" for n in names
+                    if n.startswith(("mailcrm.store", "mailcrm.app", "mailcrm.config", "sqlalchemy", "pydantic"))]
+    assert not bad, bad
+
+
+def _opens_transactions(path: Path) -> list[str]:
+    """Calls that open or end a transaction: transaction(...), .begin(), .begin_nested(), .commit()."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name in ("transaction", "begin", "begin_nested", "commit"):
+                found.append(f"{path.relative_to(PKG)}:{node.lineno} {name}()")
+    return found
+
+
+def test_transactions_only_in_app_and_store() -> None:
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG).parts
+        if rel[0] in ("app", "store"):
+            continue
+        bad += _opens_transactions(path)
+    assert not bad, bad
+
+
+def test_the_checks_see_transactions() -> None:
+    """The transaction finder is not vacuous: app/ does open transactions."""
+    assert any(_opens_transactions(p) for p in _package("app"))

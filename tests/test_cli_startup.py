@@ -75,3 +75,33 @@ def test_show_loads_neither_the_parsers_nor_alembic_nor_structlog(tmp_path: Path
     assert shown["heavy"] == []
     listed = _probe(tmp_path, "contacts", "--json")
     assert listed["code"] in (0, None) and listed["heavy"] == []
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["contacts", "--config", "/x.toml"], ["--config", "/x.toml", "contacts"]),
+    (["contacts", "-c", "/x.toml", "--json"], ["-c", "/x.toml", "contacts", "--json"]),
+    (["deal", "list", "--config=/x.toml"], ["--config", "/x.toml", "deal", "list"]),
+    (["--config", "/x.toml", "show", "a@b.c"], ["--config", "/x.toml", "show", "a@b.c"]),
+    (["note", "a@b.c", "--", "--config", "x"], ["note", "a@b.c", "--", "--config", "x"]),
+])
+def test_config_is_taken_before_or_after_the_command(argv: list[str], expected: list[str]) -> None:
+    from mailcrm.cli import hoist_config
+
+    assert hoist_config(argv) == expected
+
+
+def test_config_after_the_command_end_to_end(tmp_path: Path) -> None:
+    """`mailcrm init --config X` then `mailcrm contacts --config X --json` (was refused by typer)."""
+    cfg = tmp_path / "c.toml"
+    env = {k: v for k, v in os.environ.items() if k != "MAILCRM_CONFIG"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "cfg")
+    run = [sys.executable, "-m", "mailcrm"]
+    init = subprocess.run([*run, "init", "--email", "me@example.org", "--config", str(cfg)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    assert cfg.exists() and not (tmp_path / "cfg").exists()
+    out = subprocess.run([*run, "contacts", "--config", str(cfg), "--json"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []

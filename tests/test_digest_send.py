@@ -20,6 +20,7 @@ from relay import Relay, self_signed
 from sqlalchemy import select
 
 from mailcrm import config
+from mailcrm.app import digest_runs
 from mailcrm.digest import schedule
 from mailcrm.digest import send as send_mod
 from mailcrm.store import db, repository
@@ -192,25 +193,25 @@ def test_claim_states_never_send_twice(store) -> None:  # type: ignore[no-untype
     uid = _prepare(factory, cfg, with_deal=False)
     t0 = utcnow()
     alive = lambda _who: True  # noqa: E731 - every claimer counts as running
-    run = schedule.claim(factory, uid, DAY, "a:1", 3, now=t0, alive=alive)
+    run = digest_runs.claim(factory, uid, DAY, "a:1", 3, now=t0, alive=alive)
     assert run is not None
-    assert schedule.claim(factory, uid, DAY, "b:2", 3, now=t0, alive=alive) is None  # held
+    assert digest_runs.claim(factory, uid, DAY, "b:2", 3, now=t0, alive=alive) is None  # held
     # Left in "claimed" by a crash before anything was sent: taken over once stale ...
-    late = t0 + schedule.STALE_CLAIM + dt.timedelta(seconds=1)
-    assert schedule.claim(factory, uid, DAY, "b:2", 3, now=late, alive=alive) == run
-    assert schedule.claim(factory, uid, DAY, "c:3", 3, now=late, alive=alive) is None  # exactly one taker
+    late = t0 + digest_runs.STALE_CLAIM + dt.timedelta(seconds=1)
+    assert digest_runs.claim(factory, uid, DAY, "b:2", 3, now=late, alive=alive) == run
+    assert digest_runs.claim(factory, uid, DAY, "c:3", 3, now=late, alive=alive) is None  # exactly one taker
     # ... but never once the SMTP transaction began (the relay may have the mail).
-    assert not schedule.mark_sending(factory, run, "a:1")  # the old owner lost it
-    assert schedule.mark_sending(factory, run, "b:2")
-    much_later = late + 10 * schedule.STALE_CLAIM
-    assert schedule.claim(factory, uid, DAY, "d:4", 3, now=much_later, alive=lambda _w: False) is None
+    assert not digest_runs.mark_sending(factory, run, "a:1")  # the old owner lost it
+    assert digest_runs.mark_sending(factory, run, "b:2")
+    much_later = late + 10 * digest_runs.STALE_CLAIM
+    assert digest_runs.claim(factory, uid, DAY, "d:4", 3, now=much_later, alive=lambda _w: False) is None
     with db.transaction(factory) as s:
         relay_state = s.get(SourceState, send_mod.RELAY_SOURCE)
         assert relay_state is not None and "may not have arrived" in relay_state.state["uncertain"]["note"]
     # A claimer on this host whose process is gone is taken over at once (restart on digest time).
     other = DAY + dt.timedelta(days=1)
-    first = schedule.claim(factory, uid, other, "x:1", 3, now=t0, alive=alive)
-    assert schedule.claim(factory, uid, other, "y:2", 3, now=t0, alive=lambda who: who != "x:1") == first
+    first = digest_runs.claim(factory, uid, other, "x:1", 3, now=t0, alive=alive)
+    assert digest_runs.claim(factory, uid, other, "y:2", 3, now=t0, alive=lambda who: who != "x:1") == first
     with db.transaction(factory) as s:
         assert s.get(DigestRun, first).attempts == 2  # type: ignore[union-attr]
 
@@ -221,13 +222,13 @@ def test_instance_alive_knows_dead_local_processes() -> None:
     import sys
 
     host = socket.gethostname()
-    assert schedule.instance_alive(f"{host}:{os.getpid()}")
-    assert schedule.instance_alive(f"cli:{host}:{os.getpid()}")
+    assert digest_runs.instance_alive(f"{host}:{os.getpid()}")
+    assert digest_runs.instance_alive(f"cli:{host}:{os.getpid()}")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    assert not schedule.instance_alive(f"{host}:{gone.pid}")
-    assert schedule.instance_alive(f"elsewhere.example:{gone.pid}")  # another machine: only time tells
-    assert schedule.instance_alive(None)
+    assert not digest_runs.instance_alive(f"{host}:{gone.pid}")
+    assert digest_runs.instance_alive(f"elsewhere.example:{gone.pid}")  # another machine: only time tells
+    assert digest_runs.instance_alive(None)
 
 
 def test_cron_trigger_keeps_local_time_across_dst() -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from mailcrm.transfer.export import MAILCHIMP_COLUMNS, ExportContact, split_name, to_vcard
 from mailcrm.transfer.sheets import SheetRow, read_file
 from mailcrm.store import db, migrate
-from mailcrm.transfer.sheet_import import import_rows
+from mailcrm.app.sheet_import import import_rows
 from mailcrm.store.models import EmailAddress
 
 

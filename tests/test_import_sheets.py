@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from mailcrm.transfer.sheets import header_key, read_file, split_emails, split_phones
 from mailcrm.store import db
-from mailcrm.transfer.sheet_import import import_rows
+from mailcrm.app.sheet_import import import_rows
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
 
 

@@ -8,12 +8,13 @@ import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailcrm.config import DEFAULT_PHONE_REGION
 from mailcrm.errors import UsageError
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, ContactTag, DealContact, EmailAddress, Participant, SignatureSeen
 
 
-def normalize_phone(text: str, region: str = "RU") -> str:
+def normalize_phone(text: str, region: str = DEFAULT_PHONE_REGION) -> str:
     """A phone typed by the user -> E.164 (extension kept as ;ext=N); UsageError if invalid."""
     try:
         num = phonenumbers.parse(text, region)
@@ -26,7 +27,7 @@ def normalize_phone(text: str, region: str = "RU") -> str:
 
 
 def edit_contact(session: Session, address: str, *, name: str | None = None, title: str | None = None,
-                 company: str | None = None, phones: list[str] | None = None, region: str = "RU") -> dict[str, Any]:
+                 company: str | None = None, phones: list[str] | None = None, region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
     """Set fields the user typed; they are locked so parsed signatures never overwrite them."""
     contact = repo.find_or_create_contact(session, address, source="user")
     locked = set(contact.user_fields or [])

@@ -80,12 +80,39 @@ def _register(argv: list[str] | None = None) -> None:
             importlib.import_module(f"mailcrm.cli.{name}").register(app)
 
 
+def hoist_config(argv: list[str]) -> list[str]:
+    """``argv`` with every ``--config X`` / ``-c X`` / ``--config=X`` moved before the command.
+
+    README promises that every command takes ``--config``; typer reads it only as a global
+    option, so ``mailcrm contacts --config X`` is rewritten to ``mailcrm --config X contacts``.
+    Words after ``--`` are left alone.
+    """
+    head: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            head += [arg, argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            head += ["--config", arg.split("=", 1)[1]]
+        else:
+            rest.append(arg)
+        i += 1
+    return head + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning mailcrm errors into one line and exit 2."""
     from mailcrm import log
 
     log.setup("warning", "console", sys.stderr, lazy=True)  # stdout is for results (--json); serve reconfigures
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_config(sys.argv[1:] if argv is None else argv)
     _register(args)
     try:
         app(args=args, standalone_mode=True)

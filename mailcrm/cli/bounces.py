@@ -7,9 +7,9 @@ from typing import Any
 
 import typer
 
+from mailcrm.app import cases
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table
 from mailcrm.errors import UsageError
-from mailcrm.store import db
 
 address_app = typer.Typer(help="One email address.", no_args_is_help=True)
 
@@ -25,11 +25,7 @@ def register(app: typer.Typer) -> None:
         if days < 0:
             raise UsageError("--days must be 0 or more")
         since = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=days)
-        from mailcrm.app import bounces as bounce_store
-
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            rows = bounce_store.list_bounces(s, since)
+        rows = cases.list_bounces(open_store(load_config(ctx)), since)
 
         def render(r: list[dict[str, Any]]) -> None:
             print_table(f"{len(r)} bounces", ["when", "address", "hard", "verified", "reason", "effect", "note"],
@@ -41,11 +37,7 @@ def register(app: typer.Typer) -> None:
     @address_app.command("reactivate")
     def reactivate_cmd(ctx: typer.Context, address: str, as_json: bool = typer.Option(False, "--json")) -> None:
         """Mark a bounced address active again."""
-        from mailcrm.app import bounces as bounce_store
-
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            row = bounce_store.reactivate(s, address)
+        row = cases.reactivate_address(open_store(load_config(ctx)), address)
         emit(row, as_json, lambda r: console.print(f"{r['address']}: {r['status']}"))
 
     app.add_typer(address_app, name="address")

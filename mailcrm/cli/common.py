@@ -14,12 +14,12 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import config as config_mod
+from mailcrm.app.handle import Store, open_store
 from mailcrm.config import Config
-from mailcrm.store import db, migrate
+
+__all__ = ["Store", "open_store"]
 
 # markup=False: what we print is mail data; "[/b]" in a subject must stay text, not rich markup.
 console = Console(markup=False)
@@ -44,22 +44,6 @@ def state(ctx: typer.Context) -> State:
 def load_config(ctx: typer.Context) -> Config:
     """Load the config named by --config / MAILCRM_CONFIG / the XDG default."""
     return config_mod.load(state(ctx).config_path)
-
-
-@dataclass
-class Store:
-    """An opened, migrated store."""
-
-    engine: Engine
-    factory: sessionmaker[Session]
-
-
-def open_store(cfg: Config, migrate_schema: bool = True) -> Store:
-    """Open the configured database and apply migrations."""
-    engine = db.make_engine(cfg.database_url())
-    if migrate_schema:
-        migrate.upgrade(engine)
-    return Store(engine, db.session_factory(engine))
 
 
 def to_jsonable(value: Any) -> Any:

@@ -7,10 +7,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from mailcrm.app import cases
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table
-from mailcrm.app import companies as company_store
-from mailcrm.app import contacts as contact_edit
-from mailcrm.store import db, repository
 
 contact_app = typer.Typer(help="Edit or merge one contact.", no_args_is_help=True)
 companies_app = typer.Typer(help="Companies and grouping suggestions.", invoke_without_command=True)
@@ -53,8 +51,7 @@ def register(app: typer.Typer) -> None:
                      limit: int = typer.Option(500, "--limit"), as_json: bool = typer.Option(False, "--json")) -> None:
         """List contacts."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            rows = repository.list_contacts(s, search, limit)
+        rows = cases.list_contacts(store, search, limit)
         emit(rows, as_json, _render_contacts)
 
     @app.command("show")
@@ -62,8 +59,7 @@ def register(app: typer.Typer) -> None:
                  as_json: bool = typer.Option(False, "--json")) -> None:
         """A contact's card and whole timeline, newest first."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            card = repository.contact_card(s, address, limit)
+        card = cases.contact_card(store, address, limit)
         emit(card, as_json, _render_card)
 
     @contact_app.command("edit")
@@ -74,19 +70,17 @@ def register(app: typer.Typer) -> None:
                          as_json: bool = typer.Option(False, "--json")) -> None:
         """Set name/title/company/phones; typed values are never overwritten by parsed signatures."""
         cfg = load_config(ctx)
-        region = cfg.users[0].phone_region if cfg.users else "RU"
+        region = cfg.phone_region()
         store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            row = contact_edit.edit_contact(s, address, name=name, title=title, company=company,
-                                            phones=list(phone) if phone else None, region=region)
+        row = cases.edit_contact(store, address, name=name, title=title, company=company,
+                                 phones=list(phone) if phone else None, region=region)
         emit(row, as_json, lambda r: _render_contacts([r]))
 
     @contact_app.command("merge")
     def contact_merge_cmd(ctx: typer.Context, keep: str, drop: str, as_json: bool = typer.Option(False, "--json")) -> None:
         """Merge contact B into A: addresses, timeline, tags and deals all move to A."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            row = contact_edit.merge_contacts(s, keep, drop)
+        row = cases.merge_contacts(store, keep, drop)
         emit(row, as_json, lambda r: _render_contacts([r]))
 
     @companies_app.callback()
@@ -95,8 +89,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand:
             return
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            rows = company_store.list_companies(s)
+        rows = cases.list_companies(store)
         emit(rows, as_json, lambda r: print_table(f"{len(r)} companies", ["id", "name", "domain", "people"],
                                                   [(x["id"], x["name"], x["domain"], x["people"]) for x in r]))
 
@@ -104,8 +97,7 @@ def register(app: typer.Typer) -> None:
     def suggestions_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
         """Groupings that are not certain, waiting for accept/reject."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            rows = company_store.list_suggestions(s)
+        rows = cases.list_suggestions(store)
         emit(rows, as_json, lambda r: print_table("suggestions", ["id", "kind", "contact", "company", "proposed", "reason"],
                                                   [(x["id"], x["kind"], x["contact"], x["company"], x["proposed"], x["reason"]) for x in r]))
 
@@ -113,24 +105,21 @@ def register(app: typer.Typer) -> None:
     def accept_cmd(ctx: typer.Context, suggestion_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
         """Apply a suggestion."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            row = company_store.decide_suggestion(s, suggestion_id, accept=True)
+        row = cases.decide_suggestion(store, suggestion_id, accept=True)
         emit(row, as_json, lambda r: console.print(f"suggestion {r['id']}: {r['status']}"))
 
     @companies_app.command("reject")
     def reject_cmd(ctx: typer.Context, suggestion_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
         """Dismiss a suggestion."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            row = company_store.decide_suggestion(s, suggestion_id, accept=False)
+        row = cases.decide_suggestion(store, suggestion_id, accept=False)
         emit(row, as_json, lambda r: console.print(f"suggestion {r['id']}: {r['status']}"))
 
     @company_app.command("show")
     def company_show_cmd(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
         """People and the whole timeline of one company."""
         store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            card = company_store.company_card(s, name)
+        card = cases.company_card(store, name)
 
         def render(c: dict[str, Any]) -> None:
             console.print(f"{c['name']} {c['domain'] or ''}", style="bold")

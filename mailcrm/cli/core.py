@@ -12,11 +12,11 @@ import typer
 
 from mailcrm import config as config_mod
 from mailcrm import log
+from mailcrm.app import cases
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
 from mailcrm.parse.message import parse_message
 from mailcrm.spool import Spool
-from mailcrm.store import db, repository
 
 quarantine_app = typer.Typer(help="Messages that could not be processed (kept with their reason).", no_args_is_help=True)
 dropbox_app = typer.Typer(help="The secret dropbox address.", no_args_is_help=True)
@@ -74,8 +74,7 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
     tmp.chmod(0o600)  # the dropbox address is a secret
     tmp.replace(path)
     store = open_store(cfg)
-    with db.transaction(store.factory) as s:
-        repository.sync_users(s, cfg)
+    cases.sync_users(store, cfg)
     cfg.spool_path().mkdir(parents=True, exist_ok=True)
     return {"config": str(path), "database": cfg.database_url(), "dropbox": box, "email": email,
             "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
@@ -86,45 +85,18 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
     spool = Spool(cfg.spool_path())
     store = open_store(cfg)
     sources: list[dict[str, Any]] = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}]
-    from sqlalchemy import select
-
-    from mailcrm.store.models import DigestRun, SourceState, User
-
-    digests: list[dict[str, Any]] = []
-    with db.transaction(store.factory) as s:
-        last = repository.last_ingested(s)
-        counts = repository.counts(s)
-        for row in s.scalars(select(SourceState).order_by(SourceState.name)):
-            sources.append({"name": row.name, "ok_at": row.ok_at, "error": row.error, "error_at": row.error_at,
-                            "uidvalidity": row.uidvalidity, "last_uid": row.last_uid, "state": row.state})
-        for u in cfg.users:
-            run = s.scalars(select(DigestRun).join(User, User.id == DigestRun.user_id).where(User.email == u.email)
-                            .order_by(DigestRun.local_date.desc(), DigestRun.id.desc()).limit(1)).first()
-            digests.append({"user": u.email, "digest_time": u.digest_time, "timezone": u.timezone,
-                            "last_date": run.local_date if run else None, "last_status": run.status if run else None,
-                            "sent_at": run.sent_at if run else None, "error": run.error if run else None})
-    store.engine.dispose()
+    db_state = cases.status(store, cfg)
+    sources += db_state["sources"]
+    store.close()
     return {
         "spool_depth": spool.depth(),
         "quarantine": spool.quarantine_count(),
-        "last_message": last,
-        "counts": counts,
+        "last_message": db_state["last_message"],
+        "counts": db_state["counts"],
         "sources": sources,
-        "digests": digests,
+        "digests": db_state["digests"],
         "database": store.engine.dialect.name,
     }
-
-
-def _await_daemon(spool: Spool, ids: set[str], timeout: float = 120.0) -> dict[str, str]:
-    """Outcomes of requeued items that the running daemon processes: done, quarantined, or pending."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and ids & set(spool.pending_ids()):
-        time.sleep(0.2)
-    pending = ids & set(spool.pending_ids())
-    quarantined = {q.id for q in spool.quarantined()}
-    return {i: "pending" if i in pending else "quarantined" if i in quarantined else "processed" for i in sorted(ids)}
 
 
 def register(app: typer.Typer) -> None:
@@ -198,12 +170,12 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"{file}: cannot read: {exc.strerror}") from None
         users = frozenset(a.lower() for a in user_address)
         dropboxes: frozenset[str] = frozenset()
-        region = "RU"
+        region = config_mod.DEFAULT_PHONE_REGION
         if not users:
             try:
                 cfg = load_config(ctx)
                 users, dropboxes = cfg.user_addresses(), cfg.dropbox_addresses()
-                region = cfg.users[0].phone_region if cfg.users else "RU"
+                region = cfg.phone_region()
             except ConfigError:
                 pass
         facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
@@ -243,7 +215,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Move quarantined messages back to the spool and process them now."""
-        from mailcrm.ingest.worker import Worker
+        from mailcrm.ingest import requeue
 
         cfg = load_config(ctx)
         spool = Spool(cfg.spool_path())
@@ -256,25 +228,7 @@ def register(app: typer.Typer) -> None:
             items = [one]
         else:
             raise UsageError("give an id or --all")
-        ids = {i.id for i in items}
-        outcomes: dict[str, str] = {}
-        if spool.become_worker():
-            # No daemon on this spool: process the items here, and only them.
-            for it in items:
-                spool.requeue(it)
-            store = open_store(cfg)
-            with db.transaction(store.factory) as s:
-                repository.sync_users(s, cfg)
-            worker = Worker(cfg, store.factory, spool)
-            worker.on_committed(lambda it, outcome: outcomes.__setitem__(it.id, outcome))
-            for it in spool.claim(limit=len(ids), only=ids):
-                worker.process_item(it)
-            spool.stop_being_worker()
-        else:
-            # A running daemon owns the spool's claims: hand the items back to it and wait.
-            for it in items:
-                spool.requeue(it)
-            outcomes = _await_daemon(spool, ids)
+        outcomes = requeue.retry_quarantined(cfg, spool, items)
         emit({"retried": len(items), "outcomes": outcomes}, as_json,
              lambda d: console.print(f"retried {d['retried']}: " + ", ".join(f"{k}={v}" for k, v in d["outcomes"].items())))
 
@@ -307,9 +261,7 @@ def register(app: typer.Typer) -> None:
         tmp.chmod(0o600)
         tmp.replace(path)
         cfg = config_mod.load(path)
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            repository.sync_users(s, cfg)
+        cases.sync_users(open_store(cfg), cfg)
         emit({"user": u.email, "old": u.dropbox, "dropbox": new}, as_json,
              lambda d: console.print(f"new dropbox for {d['user']}: {d['dropbox']} "
                                      "(restart `mailcrm serve`; the old address is refused from now on)"))

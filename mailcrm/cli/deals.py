@@ -7,40 +7,18 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from mailcrm.app import cases, deals
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table
-from mailcrm.config import Config
 from mailcrm.domain.special_dates import DateSpec, DateSpecError, parse_fixed, parse_rule
 from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import normalize_address
-from mailcrm.app import activities
-from mailcrm.store import db, repository
-from mailcrm.app import deals as deal_store
-from mailcrm.store.models import User
 
 deal_app = typer.Typer(help="Deals: leads tracked through stages until won or lost.", no_args_is_help=True)
 log_app = typer.Typer(help="Log a touch that did not go through mail.", no_args_is_help=True)
 date_app = typer.Typer(help="Special dates of contacts and tags (birthdays, professional holidays).",
                        no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
-
-
-def _user_id(s: Session, cfg: Config) -> int | None:
-    if not cfg.users:
-        return None
-    uid = s.scalar(select(User.id).where(User.email == cfg.users[0].email))
-    if uid is None:
-        uid = repository.sync_users(s, cfg).get(cfg.users[0].email)
-    return uid
-
-
-def _stage(cfg: Config, stage: str) -> str:
-    known = list(dict.fromkeys([*cfg.cadence.stages, *cfg.cadence.closed_stages]))
-    if stage not in known:
-        raise UsageError(f"unknown stage {stage!r}; stages: {', '.join(known)} (see [cadence.stages])")
-    return stage
 
 
 def parse_when(text: str | None, tz: str) -> dt.datetime | None:
@@ -82,11 +60,6 @@ def _render_deal(card: dict[str, Any], tz: str = "UTC") -> None:
          i.get("subject") if i["type"] == "message" else i.get("text")) for i in card["timeline"]])
 
 
-def _is_new(session: Session, address: str) -> bool:
-    """Whether ``address`` has no contact yet (the command will create one: a lead can come by phone)."""
-    return repository.find_contact(session, address) is None
-
-
 def _new_note(address: str, out: dict[str, Any]) -> str:
     """The human output's word that a contact was created (a typo in an address shows at once)."""
     return f" (new contact {normalize_address(address)})" if out.get("new_contact") else ""
@@ -105,42 +78,31 @@ def register(app: typer.Typer) -> None:
                  as_json: bool = JSON) -> None:
         """Open a deal; unknown addresses become contacts."""
         cfg = load_config(ctx)
-        st = _stage(cfg, stage or cfg.cadence.default_stage)
-        value = deal_store.parse_amount(amount)
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            ids = [deal_store.contact_for(s, a).id for a in contact]
-            deal = deal_store.create_deal(s, title=title, contact_ids=ids, stage=st, user_id=_user_id(s, cfg),
-                                          company=company, amount=value,
-                                          currency=currency or ("RUB" if value is not None else None))
-            out = deal_store.deal_summary(s, deal)
+        cases.check_stage(cfg, stage or cfg.cadence.default_stage)
+        deals.parse_amount(amount)  # refused before the store is opened
+        out = cases.add_deal(open_store(cfg), cfg, title, contact, stage=stage, company=company, amount=amount,
+                             currency=currency)
         emit(out, as_json, lambda d: console.print(f"deal #{d['id']} opened: {d['title']} ({d['stage']})"))
 
     @deal_app.command("move")
     def deal_move(ctx: typer.Context, deal_id: int, stage: str, as_json: bool = JSON) -> None:
         """Move a deal to another stage (history is kept)."""
         cfg = load_config(ctx)
-        _stage(cfg, stage)
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            out = deal_store.deal_summary(s, deal_store.move_deal(s, deal_id, stage))
+        cases.check_stage(cfg, stage)
+        out = cases.move_deal(open_store(cfg), deal_id, stage)
         emit(out, as_json, lambda d: console.print(f"deal #{d['id']}: {d['stage']}"))
 
     @deal_app.command("won")
     def deal_won(ctx: typer.Context, deal_id: int, as_json: bool = JSON) -> None:
         """Close a deal as won."""
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            out = deal_store.deal_summary(s, deal_store.move_deal(s, deal_id, deal_store.WON))
+        out = cases.move_deal(open_store(load_config(ctx)), deal_id, deals.WON)
         emit(out, as_json, lambda d: console.print(f"deal #{d['id']} won"))
 
     @deal_app.command("lost")
     def deal_lost(ctx: typer.Context, deal_id: int,
                   reason: str = typer.Option(..., "--reason", help="Why it was lost."), as_json: bool = JSON) -> None:
         """Close a deal as lost, with the reason."""
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            out = deal_store.deal_summary(s, deal_store.move_deal(s, deal_id, deal_store.LOST, lost_reason=reason))
+        out = cases.move_deal(open_store(load_config(ctx)), deal_id, deals.LOST, lost_reason=reason)
         emit(out, as_json, lambda d: console.print(f"deal #{d['id']} lost: {d['lost_reason']}"))
 
     @deal_app.command("list")
@@ -148,18 +110,14 @@ def register(app: typer.Typer) -> None:
                   status: Optional[str] = typer.Option(None, "--status", help="open, won or lost."),
                   as_json: bool = JSON) -> None:
         """List deals, newest first."""
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            rows = deal_store.list_deals(s, stage, status)
+        rows = cases.list_deals(open_store(load_config(ctx)), stage, status)
         emit(rows, as_json, _render_deals)
 
     @deal_app.command("show")
     def deal_show(ctx: typer.Context, deal_id: int, as_json: bool = JSON) -> None:
         """A deal: people, stage history with dates, timeline."""
         cfg = load_config(ctx)
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            card = deal_store.deal_card(s, deal_id)
+        card = cases.deal_card(open_store(cfg), deal_id)
         tz = cfg.users[0].timezone if cfg.users else "UTC"
         emit(card, as_json, lambda c: _render_deal(c, tz))
 
@@ -171,12 +129,7 @@ def register(app: typer.Typer) -> None:
         """Log a call (it resets the cadence clock like mail does)."""
         cfg = load_config(ctx)
         at = parse_when(when, cfg.users[0].timezone if cfg.users else "UTC")
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            new = _is_new(s, address)
-            act = activities.log_call(s, address, note=note, when=at, user_id=_user_id(s, cfg))
-            out = {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text,
-                   "new_contact": new}
+        out = cases.log_call(open_store(cfg), cfg, address, note, at)
         emit(out, as_json, lambda d: console.print(f"call logged at {d['at']:%Y-%m-%d %H:%M} UTC"
                                                    + _new_note(address, d)))
 
@@ -184,28 +137,19 @@ def register(app: typer.Typer) -> None:
     def note_cmd(ctx: typer.Context, address: str, text: str, as_json: bool = JSON) -> None:
         """Add a note to a contact's timeline."""
         cfg = load_config(ctx)
-        store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            new = _is_new(s, address)
-            act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
-            out = {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text, "new_contact": new}
+        out = cases.add_note(open_store(cfg), cfg, address, text)
         emit(out, as_json, lambda d: console.print("note added" + _new_note(address, d)))
 
     @app.command("tag")
     def tag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
         """Tag a contact (e.g. `mailcrm tag ivan@theatre.ru театры`)."""
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            new = _is_new(s, address)
-            out = {"address": address, "tags": activities.tag_contact(s, address, tags), "new_contact": new}
+        out = cases.tag_contact(open_store(load_config(ctx)), address, tags)
         emit(out, as_json, lambda d: console.print("tags: " + ", ".join(d["tags"]) + _new_note(address, d)))
 
     @app.command("untag")
     def untag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
         """Remove tags from a contact."""
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            out = {"address": address, "tags": activities.untag_contact(s, address, tags)}
+        out = cases.untag_contact(open_store(load_config(ctx)), address, tags)
         emit(out, as_json, lambda d: console.print("tags: " + (", ".join(d["tags"]) or "none")))
 
     @date_app.command("add")
@@ -225,19 +169,14 @@ def register(app: typer.Typer) -> None:
             spec = parse_fixed(on) if on is not None else DateSpec(rule=parse_rule(rule or ""))
         except DateSpecError as exc:
             raise UsageError(str(exc)) from None
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            row = activities.add_special_date(s, args[-1], spec, address=args[0] if tag is None else None, tag=tag)
-            out = {"id": row.id, "label": row.label, "month": row.month, "day": row.day, "year": row.year,
-                   "rule": row.rule, "contact_id": row.contact_id, "tag": tag}
+        out = cases.add_special_date(open_store(load_config(ctx)), args[-1], spec,
+                                     address=args[0] if tag is None else None, tag=tag)
         emit(out, as_json, lambda d: console.print(f"date #{d['id']} added: {d['label']}"))
 
     @date_app.command("list")
     def date_list(ctx: typer.Context, as_json: bool = JSON) -> None:
         """List special dates."""
-        store = open_store(load_config(ctx))
-        with db.transaction(store.factory) as s:
-            rows = activities.list_special_dates(s)
+        rows = cases.list_special_dates(open_store(load_config(ctx)))
         emit(rows, as_json, lambda rs: print_table(f"{len(rs)} dates", ["id", "label", "on", "who"], [
             (r["id"], r["label"], r["on"],
              (r["contact"]["name"] or r["contact"]["address"]) if r["contact"]

@@ -12,9 +12,9 @@ from typing import Any, Optional
 import typer
 
 from mailcrm.cli.common import emit, load_config, open_store
-from mailcrm.digest.compose import local_today, make_digest, pick_user
+from mailcrm.digest.compose import local_today, pick_user
 from mailcrm.errors import UsageError
-from mailcrm.store import db, repository
+from mailcrm.app import cases
 
 digest_app = typer.Typer(help="The morning digest.", no_args_is_help=True)
 
@@ -45,10 +45,8 @@ def register(app: typer.Typer) -> None:
         u = pick_user(cfg, user)
         day = _date(date) or local_today(u)
         store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            repository.sync_users(s, cfg)
-        with db.transaction(store.factory) as s:
-            digest, rendered = make_digest(s, cfg, u, day)
+        cases.sync_users(store, cfg)
+        digest, rendered = cases.preview_digest(store, cfg, u, day)
         data: dict[str, Any] = {"user": u.email, "date": day, "subject": rendered.subject, "empty": rendered.empty,
                                 "summary": digest.summary(), "text": rendered.text, "html": rendered.html}
         emit(data, as_json, lambda d: _write(d["html"] if html else f"Subject: {d['subject']}\n\n{d['text']}"))
@@ -64,10 +62,9 @@ def register(app: typer.Typer) -> None:
         u = pick_user(cfg, user)
         day = _date(date) or local_today(u)
         store = open_store(cfg)
-        with db.transaction(store.factory) as s:
-            repository.sync_users(s, cfg)
+        cases.sync_users(store, cfg)
         result = asyncio.run(run_digest(cfg, store.factory, u, day, f"cli:{socket.gethostname()}:{os.getpid()}"))
-        store.engine.dispose()
+        store.close()
         emit(result, as_json, lambda r: _write(
             {"sent": f"digest for {r['user']} on {r['date']} sent\n",
              "skipped": f"nothing to do on {r['date']}: no digest sent (digest.empty_day = \"none\")\n",

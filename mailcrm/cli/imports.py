@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table
 from mailcrm.errors import UsageError
-from mailcrm.store import db, repository
+from mailcrm.app import cases
 
 import_app = typer.Typer(help="Import mail history and contact sheets.", no_args_is_help=True)
 export_app = typer.Typer(help="Export contacts.", no_args_is_help=True)
@@ -48,8 +48,7 @@ def _mail_report(result: dict[str, Any]) -> None:
 def _prepare(ctx: typer.Context) -> tuple[Any, Any]:
     cfg = load_config(ctx)
     store = open_store(cfg)
-    with db.transaction(store.factory) as s:
-        repository.sync_users(s, cfg)
+    cases.sync_users(store, cfg)
     return cfg, store
 
 
@@ -82,7 +81,7 @@ def import_mbox_cmd(
     cfg, store = _prepare(ctx)
     with _progress("mbox", not as_json and err_console.is_terminal) as update:
         report = import_mbox(cfg, store.factory, file, update, role=_role(role), create_contacts=not known_only)
-    store.engine.dispose()
+    store.close()
     emit(report.to_json(), as_json, _mail_report)
 
 
@@ -101,7 +100,7 @@ def import_maildir_cmd(
     with _progress("maildir", not as_json and err_console.is_terminal) as update:
         report = import_maildir(cfg, store.factory, directory, update, role=_role(role),
                                 create_contacts=not known_only)
-    store.engine.dispose()
+    store.close()
     emit(report.to_json(), as_json, _mail_report)
 
 
@@ -124,7 +123,7 @@ def import_imap_cmd(
     with _progress("imap", not as_json and err_console.is_terminal) as update:
         report = import_imap(cfg, store.factory, account, folder, since=_since(since), password_file=password_file,
                              role=role, create_contacts=False if known_only else None, progress=update)
-    store.engine.dispose()
+    store.close()
     emit(report.to_json(), as_json, _mail_report)
 
 
@@ -137,14 +136,14 @@ def import_contacts_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Import contacts from a sheet: one sheet per tag, several addresses/phones per cell."""
-    from mailcrm.transfer.sheet_import import import_file
+    from mailcrm.app.sheet_import import import_file
 
     cfg, store = _prepare(ctx)
-    region = cfg.users[0].phone_region if cfg.users else "RU"
+    region = cfg.phone_region()
     try:
         result = import_file(store.factory, file, region, tag, dry_run=dry_run)
     finally:
-        store.engine.dispose()
+        store.close()
 
     def render(r: dict[str, Any]) -> None:
         verb = "would be " if r["dry_run"] else ""
@@ -165,14 +164,15 @@ def export_contacts_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (needs --output)."),
 ) -> None:
     """Export contacts as CSV, XLSX or vCard 4.0; bounced addresses are excluded by default."""
-    from mailcrm.transfer.export import export_contacts
+    from mailcrm.transfer.export import check_format, export_contacts
 
     if as_json and output is None:
         raise UsageError("--json prints a summary: give --output FILE for the export itself")
+    check_format(fmt, output)
     cfg = load_config(ctx)
     store = open_store(cfg)
-    summary, text = export_contacts(store.factory, fmt, output, tag, include_bounced)
-    store.engine.dispose()
+    summary, text = export_contacts(cases.export_rows(store, tag, include_bounced), fmt, output, tag, include_bounced)
+    store.close()
     if text is not None:
         sys.stdout.write(text)
         return

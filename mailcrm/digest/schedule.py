@@ -1,4 +1,4 @@
-"""When digests go out: one APScheduler cron job per user, and the (user, date) claim.
+"""When digests go out: one APScheduler cron job per user; the (user, date) claim is app/digest_runs.py.
 
 Each user gets a ``CronTrigger`` at ``digest_time`` in their own IANA zone (APScheduler does
 the DST arithmetic: 08:00 stays 08:00 local across a change; a time that happens twice on the
@@ -26,31 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import socket
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import log
+from mailcrm.app import digest_runs
+from mailcrm.app.digest_runs import (FAILED, SENT, SKIPPED, TAKEN, claim, finish,
+                                     mark_retrying, mark_sending)
 from mailcrm.config import Config, UserConfig
 from mailcrm.digest import send as send_mod
-from mailcrm.digest.compose import local_today, make_digest, user_id
-from mailcrm.store.db import transaction
-from mailcrm.store.models import DigestRun, User, utcnow
+from mailcrm.digest.compose import local_today
 
-STALE_CLAIM = dt.timedelta(minutes=15)  # longer than one SMTP attempt plus the longest backoff pause
 MISFIRE_GRACE = 3600  # a loop stalled for up to an hour still sends that morning's digest
 RETRY_LATER = dt.timedelta(minutes=15)  # a failed run (relay down through all retries) is tried again
 
-SENT, SKIPPED, FAILED, TAKEN = "sent", "skipped", "failed", "taken"
-CLAIMED, SENDING = "claimed", "sending"
 
 
 def trigger_for(user: UserConfig) -> CronTrigger:
@@ -59,117 +52,26 @@ def trigger_for(user: UserConfig) -> CronTrigger:
     return CronTrigger(hour=t.hour, minute=t.minute, timezone=ZoneInfo(user.timezone))
 
 
-def instance_alive(claimed_by: str | None) -> bool:
-    """False only when ``claimed_by`` ("[cli:]host:pid") names a process on this host that is gone."""
-    host, _, pid = (claimed_by or "").removeprefix("cli:").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine (or unknown): only the STALE_CLAIM timeout can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def claim(factory: sessionmaker[Session], uid: int, local_date: dt.date, instance_id: str,
-          max_attempts: int, now: dt.datetime | None = None,
-          alive: Callable[[str | None], bool] = instance_alive) -> int | None:
-    """Claim (user, date) for sending; the DigestRun id, or None when someone else has it or it is done."""
-    now = now or utcnow()
-    try:
-        with transaction(factory) as s:
-            run = DigestRun(user_id=uid, local_date=local_date, status=CLAIMED, attempts=1,
-                            claimed_by=instance_id[:200], claimed_at=now, summary={})
-            s.add(run)
-            s.flush()
-            return run.id
-    except IntegrityError:
-        pass  # the row exists: sent, being sent, or left behind by a crash or a failure
-    with transaction(factory) as s:
-        row = s.scalar(select(DigestRun).where(DigestRun.user_id == uid, DigestRun.local_date == local_date))
-        if row is None:
-            return None
-        # Only a claim that never reached the relay may be taken over; "sending" might have been delivered.
-        stale = row.status == CLAIMED and (row.claimed_at < now - STALE_CLAIM or not alive(row.claimed_by))
-        retry = row.status == FAILED and row.attempts < max_attempts
-        if row.status == SENDING and (row.claimed_at < now - STALE_CLAIM or not alive(row.claimed_by)):
-            # At most once wins over at least once: say so where the user looks (`mailcrm status`).
-            note = f"digest {local_date.isoformat()}: sender {row.claimed_by} stopped during SMTP; may not have arrived"
-            log.get("mailcrm.digest").warning("digest delivery uncertain", user_id=uid, date=local_date.isoformat(),
-                                              claimed_by=row.claimed_by)
-            send_mod.record_uncertain(s, local_date, note)
-        if not (stale or retry):
-            return None
-        # Compare-and-set on the row we saw: of two daemons taking over, exactly one updates it.
-        result = s.execute(update(DigestRun).where(
-            DigestRun.id == row.id, DigestRun.status == row.status, DigestRun.claimed_at == row.claimed_at,
-            DigestRun.attempts == row.attempts,
-        ).values(status=CLAIMED, attempts=row.attempts + 1, claimed_by=instance_id[:200], claimed_at=now))
-        return row.id if result.rowcount == 1 else None  # type: ignore[attr-defined]
-
-
-def mark_sending(factory: sessionmaker[Session], run_id: int, instance_id: str) -> bool:
-    """Record "handing to the relay now" (only while we still hold the claim); False when we lost it."""
-    with transaction(factory) as s:
-        result = s.execute(update(DigestRun).where(
-            DigestRun.id == run_id, DigestRun.status == CLAIMED, DigestRun.claimed_by == instance_id[:200],
-        ).values(status=SENDING, claimed_at=utcnow()))
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def mark_retrying(factory: sessionmaker[Session], run_id: int, error: str, *, user: str | None = None,
-                  local_date: dt.date | None = None, attempt: int | None = None) -> None:
-    """After a failed SMTP attempt: nothing was delivered, the claim is ours again; relay health noted."""
-    with transaction(factory) as s:
-        s.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.status == SENDING)
-                  .values(status=CLAIMED, claimed_at=utcnow(), error=error[:2000]))
-        send_mod.record_relay(s, False, error, user=user, local_date=local_date, attempt=attempt)
-
-
-def _finish(factory: sessionmaker[Session], run_id: int, status: str, *, error: str | None = None,
-            summary: dict[str, Any] | None = None, relay_ok: bool | None = None, user: str | None = None,
-            local_date: dt.date | None = None, attempt: int | None = None) -> None:
-    with transaction(factory) as s:
-        values: dict[str, Any] = {"status": status, "error": error}
-        if status == SENT:
-            values["sent_at"] = utcnow()
-        if summary is not None:
-            values["summary"] = summary
-        s.execute(update(DigestRun).where(DigestRun.id == run_id).values(**values))
-        if relay_ok is not None:
-            send_mod.record_relay(s, relay_ok, error, user=user, local_date=local_date, attempt=attempt)
-
-
 async def run_digest(cfg: Config, factory: sessionmaker[Session], user: UserConfig, local_date: dt.date,
                      instance_id: str, *, base_delay: float = 2.0) -> dict[str, Any]:
     """Claim, build and send one user's digest for one local date (at most once); returns the outcome."""
     logger = log.get("mailcrm.digest", user=user.email, date=local_date.isoformat())
 
-    def _uid() -> int:
-        with transaction(factory) as s:
-            return user_id(s, user)
-
-    uid = await asyncio.to_thread(_uid)
+    uid = await asyncio.to_thread(digest_runs.user_id_of, factory, user)
     run_id = await asyncio.to_thread(claim, factory, uid, local_date, instance_id, cfg.digest.max_retries + 1)
     if run_id is None:
         logger.info("digest already sent or claimed")
         return {"outcome": TAKEN, "user": user.email, "date": local_date}
 
-    def _build() -> tuple[Any, Any]:
-        with transaction(factory) as s:
-            return make_digest(s, cfg, user, local_date)
-
     try:
-        digest, rendered = await asyncio.to_thread(_build)
+        digest, rendered = await asyncio.to_thread(digest_runs.build, factory, cfg, user, local_date)
     except Exception as exc:  # noqa: BLE001 - a bug in a rule must not leave the claim hanging
-        await asyncio.to_thread(_finish, factory, run_id, FAILED, error=f"build: {type(exc).__name__}: {exc}")
+        await asyncio.to_thread(finish, factory, run_id, FAILED, error=f"build: {type(exc).__name__}: {exc}")
         logger.error("digest build failed", error=str(exc))
         raise
     summary = digest.summary()
     if digest.is_empty and cfg.digest.empty_day == "none":
-        await asyncio.to_thread(_finish, factory, run_id, SKIPPED, summary=summary)
+        await asyncio.to_thread(finish, factory, run_id, SKIPPED, summary=summary)
         logger.info("digest empty, not sent")
         return {"outcome": SKIPPED, "user": user.email, "date": local_date, "summary": summary}
     message = send_mod.build_message(rendered, from_address=cfg.digest.from_address, to=user.email,
@@ -197,17 +99,17 @@ async def run_digest(cfg: Config, factory: sessionmaker[Session], user: UserConf
         # retry.  Stopped inside an SMTP transaction: the relay may have it; leave "sending".
         # The task is being cancelled, so nothing more may be awaited: one short write, in line.
         if not in_smtp and not lost_claim:
-            _finish(factory, run_id, FAILED, error="daemon stopped before sending", summary=summary)
+            finish(factory, run_id, FAILED, error="daemon stopped before sending", summary=summary)
         raise
     except send_mod.RelayError as exc:
         if lost_claim:
             logger.warning("digest claim taken over by another instance; not sent here")
             return {"outcome": TAKEN, "user": user.email, "date": local_date}
-        await asyncio.to_thread(_finish, factory, run_id, FAILED, error=str(exc), summary=summary, relay_ok=False,
+        await asyncio.to_thread(finish, factory, run_id, FAILED, error=str(exc), summary=summary, relay_ok=False,
                                 user=user.email, local_date=local_date)
         logger.error("digest not sent", error=str(exc))
         return {"outcome": FAILED, "user": user.email, "date": local_date, "error": str(exc)}
-    await asyncio.to_thread(_finish, factory, run_id, SENT, summary=summary, relay_ok=True, user=user.email,
+    await asyncio.to_thread(finish, factory, run_id, SENT, summary=summary, relay_ok=True, user=user.email,
                             local_date=local_date, attempt=attempts)
     logger.info("digest sent", attempts=attempts, **summary)
     return {"outcome": SENT, "user": user.email, "date": local_date, "summary": summary, "attempts": attempts}
@@ -258,8 +160,7 @@ def start_scheduler(cfg: Config, factory: sessionmaker[Session], instance_id: st
                               replace_existing=True, misfire_grace_time=MISFIRE_GRACE)
             logger.info("digest retry scheduled", user=email, at=when.isoformat())
 
-    with transaction(factory) as session:
-        registered = dict(session.execute(select(User.email, User.created_at)).tuples().all())
+    registered = digest_runs.registered_at(factory)
     for user in cfg.users:
         scheduler.add_job(job, trigger_for(user), args=[user.email], id=f"digest:{user.email}",
                           name=f"digest {user.email}", misfire_grace_time=MISFIRE_GRACE, coalesce=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mailcrm.parse.addresses import is_automated_sender
 from mailcrm.parse.facts import Address, MessageFacts
 
 DIRECTION_OUT = "out"
@@ -77,13 +78,6 @@ def _is_dropbox_sub(address: str, dropboxes: frozenset[str]) -> bool:
     return False
 
 
-def is_automated_sender(address: str | None) -> bool:
-    """MAILER-DAEMON, postmaster and friends: never contacts."""
-    if not address:
-        return True
-    local = address.partition("@")[0].lower()
-    return local in {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "noreply", "no-reply",
-                     "do-not-reply", "donotreply"} or local.startswith("mailer-daemon")
 
 
 def plan_message(facts: MessageFacts, ctx: Context, now: dt.datetime) -> Plan:

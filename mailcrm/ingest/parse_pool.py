@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from mailcrm import log
 from mailcrm.ingest.parse_settings import ParseSettings
-from mailcrm.parse.facts import MessageFacts
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION, MessageFacts
 from mailcrm.spool import SpoolMeta
 
 Parsed = MessageFacts | BaseException  # one message's facts, or what parsing raised
@@ -163,7 +163,7 @@ class ParsePool:
         """Whether a fresh pool runs an empty job."""
         self._reset()
         try:
-            self._pool().submit(parse_many, ParseSettings(frozenset(), frozenset(), "RU"), []).result(timeout=60)
+            self._pool().submit(parse_many, ParseSettings(frozenset(), frozenset(), DEFAULT_PHONE_REGION), []).result(timeout=60)
             return True
         except Exception:  # noqa: BLE001 - any failure to start means no usable parser process
             self._reset()

@@ -28,7 +28,7 @@ class ParseSettings:
     @classmethod
     def of(cls, cfg: Config) -> "ParseSettings":
         """The settings for ``cfg``."""
-        return cls(cfg.user_addresses(), cfg.dropbox_addresses(), cfg.users[0].phone_region if cfg.users else "RU")
+        return cls(cfg.user_addresses(), cfg.dropbox_addresses(), cfg.phone_region())
 
     def parse(self, meta: SpoolMeta, raw: bytes) -> MessageFacts:
         """Parse with the users' addresses (pure; never raises)."""
@@ -38,11 +38,6 @@ class ParseSettings:
             dropbox_addresses=self.dropbox_addresses | frozenset(a.lower() for a in meta.rcpt_tos),
             region=self.region,
         )
-
-
-def parse_job(cfg: Config, meta: SpoolMeta, raw: bytes) -> MessageFacts:
-    """Parse with the users' addresses (pure; never raises)."""
-    return ParseSettings.of(cfg).parse(meta, raw)
 
 
 def parse_job(cfg: Config, meta: SpoolMeta, raw: bytes) -> MessageFacts:

@@ -9,6 +9,31 @@ import re
 from mailcrm.parse.facts import Address
 from mailcrm.parse.mime import decode_bytes, decode_header_value
 
+# Local parts of mail-system robots (RFC 5321 4.5.1 postmaster, RFC 3464 reporting MTAs' MAILER-DAEMON):
+# they send reports and are never a person, a contact or a failed recipient.  One list for every layer.
+MAIL_SYSTEM_LOCALS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster", "post_master",
+                                "double-bounce"})
+# Senders that say in their name that nobody reads replies.
+NO_REPLY_LOCALS = frozenset({"noreply", "no-reply", "donotreply", "do-not-reply"})
+
+
+def local_part(address: str) -> str:
+    """The lower-cased local part of ``address``."""
+    return address.partition("@")[0].lower()
+
+
+def is_mail_system(address: str) -> bool:
+    """True for a mail-system robot (MAILER-DAEMON, postmaster...)."""
+    return local_part(address) in MAIL_SYSTEM_LOCALS
+
+
+def is_automated_sender(address: str | None) -> bool:
+    """A robot or a no-reply sender (or no address at all): never a contact."""
+    if not address:
+        return True
+    local = local_part(address)
+    return local in MAIL_SYSTEM_LOCALS or local in NO_REPLY_LOCALS or local.startswith("mailer-daemon")
+
 # Free-mail providers: contacts there are never grouped into a company by domain.
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
     """

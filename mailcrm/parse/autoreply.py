@@ -24,7 +24,7 @@ import datetime as dt
 import re
 
 from mailcrm.parse import bounce
-from mailcrm.parse.addresses import is_valid_address, normalize_address
+from mailcrm.parse.addresses import is_automated_sender, is_valid_address, normalize_address
 from mailcrm.parse.autoreply_dates import back_date
 from mailcrm.parse.facts import Address, AutoReply
 from mailcrm.parse.mime import MimeView
@@ -130,8 +130,7 @@ def _new_contacts(text: str, own: set[str]) -> tuple[Address, ...]:
         addr = normalize_address(m.group(0).rstrip(".'"))
         if addr in own or not is_valid_address(addr) or any(a.address == addr for a in out):
             continue
-        local = addr.partition("@")[0]
-        if local in ("noreply", "no-reply", "mailer-daemon", "postmaster", "donotreply", "do-not-reply"):
+        if is_automated_sender(addr):
             continue
         name_m = _NAME_BEFORE.search(text[max(0, m.start() - 60): m.start()])
         out.append(Address(name_m.group(1) if name_m else None, addr))

@@ -20,6 +20,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from mailcrm.parse.addresses import is_mail_system
+
 _ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z][A-Za-z0-9\-]*"
 # Alone (not inside a larger pattern) an address starts where a run of local-part characters
 # starts: trying every position of a long run (a base64 line, a data: URI) would be quadratic.
@@ -213,8 +215,7 @@ def _address_lines(report: str) -> tuple[tuple[str, ...], dict[str, tuple[int, .
 
 def is_daemon_address(address: str) -> bool:
     """True for the local parts of mail-system robots (MAILER-DAEMON, postmaster), never a failed recipient."""
-    local = address.partition("@")[0].lower()
-    return local in {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "post_master", "double-bounce"}
+    return is_mail_system(address)
 
 
 def _trim(text: str, limit: int = 1000) -> str:

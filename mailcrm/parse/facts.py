@@ -15,6 +15,10 @@ Kind = Literal["sent", "forward", "received", "bounce", "autoreply", "unknown"]
 KINDS: tuple[str, ...] = ("sent", "forward", "received", "bounce", "autoreply", "unknown")
 
 
+# Numbers written without a country code are read in this region (ISO 3166 code for phonenumbers);
+# the config's users[].phone_region overrides it.  The one default for every layer.
+DEFAULT_PHONE_REGION = "RU"
+
 @dataclass(frozen=True)
 class Address:
     """One mailbox: display name (may be None) and a lower-cased address."""

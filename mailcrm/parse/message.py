@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mailcrm.parse import autoreply, bounce, forward, reply_text, signature
 from mailcrm.parse.addresses import normalize_address, parse_address_header
-from mailcrm.parse.facts import Address, Forwarded, Kind, MessageFacts
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION, Address, Forwarded, Kind, MessageFacts
 from mailcrm.parse.identity import identity_key, message_ids, normalize_message_id, thread_key
 from mailcrm.parse.loose_date import parse_rfc_date
 from mailcrm.parse.mime import MimeView, parse_bytes
@@ -60,7 +60,7 @@ def parse_message(
     *,
     user_addresses: frozenset[str] = frozenset(),
     dropbox_addresses: frozenset[str] = frozenset(),
-    region: str = "RU",
+    region: str = DEFAULT_PHONE_REGION,
 ) -> MessageFacts:
     """Parse one raw message.  ``user_addresses`` decide sent/forward vs received."""
     view = parse_bytes(raw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from mailcrm.parse.facts import Address, Signature
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION, Address, Signature
 from mailcrm.parse.names import parse_person_name
 from mailcrm.parse.signature_fields import (
     CONTACT,
@@ -219,7 +219,7 @@ def _find_start(lines: list[str], kinds: _Kinds, end: int, sender: set[str], tex
     return found[-1][0] if found else None
 
 
-def extract_signature(text: str, *, sender: Address | None = None, region: str = "RU",
+def extract_signature(text: str, *, sender: Address | None = None, region: str = DEFAULT_PHONE_REGION,
                       unquoted: bool = False) -> Signature | None:
     """Find the signature block at the end of ``text`` and read its fields; None when absent.
 

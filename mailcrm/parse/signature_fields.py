@@ -13,7 +13,7 @@ from typing import Any
 import phonenumbers
 
 from mailcrm.parse.companies import has_legal_form, looks_like_company
-from mailcrm.parse.facts import Address
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION, Address
 from mailcrm.parse.names import looks_like_title, parse_person_name
 
 __all__ = ["NAME", "CONTACT", "INFO", "PROSE", "classify_line", "read_fields", "sender_tokens"]
@@ -162,7 +162,7 @@ def _phones(line: str, region: str) -> list[str]:
     if len(_DIGIT.findall(line)) < 6:
         return out
     try:
-        matches = list(phonenumbers.PhoneNumberMatcher(line, region or "RU"))
+        matches = list(phonenumbers.PhoneNumberMatcher(line, region or DEFAULT_PHONE_REGION))
     except Exception:  # noqa: BLE001 - an unknown region or odd text: no phones, not a crash
         return out
     for m in matches:

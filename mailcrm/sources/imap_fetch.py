@@ -23,6 +23,7 @@ from imapclient.util import to_unicode
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import ImapConfig
+from mailcrm.parse.addresses import is_mail_system
 from mailcrm.app import checkpoints as imap_state
 from mailcrm.spool import Spool, SpoolMeta
 
@@ -32,7 +33,6 @@ HEADER_KEY = b"BODY[HEADER.FIELDS (FROM SENDER RETURN-PATH AUTO-SUBMITTED CONTEN
 BODY_ITEM = "BODY.PEEK[]"
 BODY_KEY = b"BODY[]"
 
-_AUTOMATED_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
 _AUTO_SUBJECTS = (
     "auto:", "automatic reply", "autoreply", "auto-reply", "out of office", "out of the office",
     "undeliverable", "undelivered mail", "delivery status notification", "mail delivery failed",
@@ -87,7 +87,7 @@ def edge_decision(header_bytes: bytes, known: Callable[[list[str]], set[str]]) -
     ctype = get("Content-Type").lower()
     return_path = get("Return-Path").replace(" ", "")
     if "multipart/report" in ctype or return_path == "<>" or any(
-        a.partition("@")[0] in _AUTOMATED_LOCALS for a in senders
+        is_mail_system(a) for a in senders
     ):
         return "bounce"
     auto = get("Auto-Submitted").lower()

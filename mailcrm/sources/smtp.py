@@ -22,10 +22,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcrm import log
 from mailcrm.config import Config, dropbox_matches
+from mailcrm.parse.addresses import is_mail_system
 from mailcrm.spool import Spool, SpoolMeta
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 
 
 def _author_addresses(raw: bytes) -> tuple[list[str], bool]:
@@ -85,7 +85,7 @@ class DropboxHandler:
             return "552 5.3.4 Message size exceeds fixed limit"
         mail_from = (envelope.mail_from or "").strip("<>").lower()
         authors, automatic = _author_addresses(raw)
-        is_report = mail_from == "" or mail_from.partition("@")[0] in DAEMON_LOCALS
+        is_report = mail_from == "" or is_mail_system(mail_from)
         known = mail_from in self.users or any(a in self.users for a in authors)
         if session.authenticated and isinstance(session.auth_data, LoginPassword):
             known = known or session.auth_data.login.decode("utf-8", "replace").lower() in self.users

@@ -6,15 +6,15 @@ Functions take an open Session and never commit: the caller owns the transaction
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mailcrm.config import Config
 from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import domain_of, is_free_mail, normalize_address
+from mailcrm.parse.companies import normalize_company
 from mailcrm.store import db, message_rows
 from mailcrm.store.models import (
     Activity,
@@ -29,15 +29,29 @@ from mailcrm.store.models import (
     utcnow,
 )
 
-try:  # the company-name normaliser lives with the signature parser
-    from mailcrm.parse.companies import normalize_company
-except ImportError:  # pragma: no cover - during bootstrap only
-    def normalize_company(name: str) -> str:  # type: ignore[misc]
-        """Fallback key: casefolded, spaces collapsed."""
-        return " ".join(name.casefold().split())
 
 
-def sync_users(session: Session, cfg: Config) -> dict[str, int]:
+class UserSpec(Protocol):
+    """What the store keeps of a configured user (config.UserConfig has these)."""
+
+    email: str
+    dropbox: str
+    name: str | None
+    timezone: str
+    digest_time: str
+    language: str
+
+    def all_addresses(self) -> Sequence[str]: ...
+
+
+class UsersSpec(Protocol):
+    """The configured users (config.Config has them); the store does not import the config."""
+
+    @property
+    def users(self) -> Sequence[UserSpec]: ...
+
+
+def sync_users(session: Session, cfg: UsersSpec) -> dict[str, int]:
     """Create/update User rows from config; returns {address: user_id} for every user address."""
     db.serialize(session, db.LOCK_USERS)  # several daemons may start at once on PostgreSQL
     out: dict[str, int] = {}

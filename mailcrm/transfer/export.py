@@ -13,13 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.errors import UsageError
 from mailcrm.parse.names import parse_person_name
-from mailcrm.store import db
-from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag
 
 MAILCHIMP_COLUMNS = ("Email Address", "First Name", "Last Name", "Company", "Tags")
 XLSX_COLUMNS = ("Email", "Name", "Company", "Title", "Phone", "City", "Website", "Notes", "Tags")
@@ -59,40 +55,6 @@ def split_name_parts(name: str | None) -> tuple[str, str, str]:
     # Not recognisably a person's name (a company, a nickname): keep it whole as the first name
     # rather than guess a surname.
     return text, "", ""
-
-
-def collect(factory: sessionmaker[Session], tag: str | None = None, include_bounced: bool = False
-            ) -> list[ExportContact]:
-    """Active contacts (optionally with ``tag``) and their exportable addresses."""
-    statuses = None if include_bounced else ("active",)
-    with db.transaction(factory) as s:
-        q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
-        if tag:
-            tag_row = s.scalar(select(Tag).where(Tag.name == tag.strip().casefold()))
-            if tag_row is None:
-                raise UsageError(f"no tag {tag!r}")
-            q = q.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_row.id)
-        contacts = list(s.scalars(q).unique())
-        ids = [c.id for c in contacts]
-        emails: dict[int, list[str]] = {}
-        tags: dict[int, list[str]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            eq = select(EmailAddress).where(EmailAddress.contact_id.in_(chunk)).order_by(EmailAddress.id)
-            if statuses:
-                eq = eq.where(EmailAddress.status.in_(statuses))
-            for a in s.scalars(eq):
-                emails.setdefault(a.contact_id, []).append(a.address)
-            tq = (select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
-                  .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name))
-            for cid, name in s.execute(tq):
-                tags.setdefault(cid, []).append(name)
-        companies = {c.id: c.name for c in s.scalars(select(Company))}
-        return [
-            ExportContact(c.id, c.name, companies.get(c.company_id) if c.company_id else None, c.title,
-                          list(c.phones or []), c.city, c.website, c.notes, emails[c.id], tags.get(c.id, []))
-            for c in contacts if emails.get(c.id)
-        ]
 
 
 def to_csv(contacts: list[ExportContact]) -> str:
@@ -192,14 +154,18 @@ def to_vcard(contacts: list[ExportContact]) -> str:
     return "".join(cards)
 
 
-def export_contacts(factory: sessionmaker[Session], fmt: str, output: Path | None, tag: str | None = None,
-                    include_bounced: bool = False) -> tuple[dict[str, Any], str | None]:
-    """Export; returns (summary, text for stdout when no output file was given)."""
+def check_format(fmt: str, output: Path | None) -> None:
+    """Refuse an unknown format, or xlsx without an output file."""
     if fmt not in ("csv", "xlsx", "vcard"):
         raise UsageError(f"--format {fmt!r}: expected csv, xlsx or vcard")
     if fmt == "xlsx" and output is None:
         raise UsageError("--format xlsx needs --output FILE.xlsx")
-    contacts = collect(factory, tag, include_bounced)
+
+
+def export_contacts(contacts: list[ExportContact], fmt: str, output: Path | None, tag: str | None = None,
+                    include_bounced: bool = False) -> tuple[dict[str, Any], str | None]:
+    """Write ``contacts`` (from ``cases.export_rows``); returns (summary, text for stdout without a file)."""
+    check_format(fmt, output)
     summary = {"format": fmt, "contacts": len(contacts), "addresses": sum(len(c.emails) for c in contacts),
                "output": str(output) if output else None, "tag": tag, "include_bounced": include_bounced}
     if fmt == "xlsx":

@@ -20,6 +20,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from mailcrm.errors import UsageError
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 
 # Header synonyms, compared after _norm(): lower case, ё->е, punctuation and extra spaces removed.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -213,7 +214,7 @@ def _join(values: list[str] | None, sep: str = " ") -> str | None:
     return sep.join(values)[:2000] or None
 
 
-def read_file(path: Path, region: str = "RU", tag: str | None = None) -> tuple[list[SheetRow], list[BadRow]]:
+def read_file(path: Path, region: str = DEFAULT_PHONE_REGION, tag: str | None = None) -> tuple[list[SheetRow], list[BadRow]]:
     """Read every sheet of an .xlsx (or the one table of a .csv); UsageError when unreadable."""
     extra = [tag.strip().casefold()] if tag and tag.strip() else []
     suffix = path.suffix.lower()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.config import DEFAULT_PHONE_REGION
 from mailcrm.errors import UsageError
 from mailcrm.transfer.sheets import BadRow, SheetRow, read_file
 from mailcrm.parse.addresses import domain_of, is_free_mail
@@ -165,7 +166,7 @@ def import_rows(factory: sessionmaker[Session], rows: list[SheetRow], bad: list[
     return {"dry_run": dry_run, **counts, "rows": [asdict(d) for d in decisions]}
 
 
-def import_file(factory: sessionmaker[Session], path: Path, region: str = "RU", tag: str | None = None,
+def import_file(factory: sessionmaker[Session], path: Path, region: str = DEFAULT_PHONE_REGION, tag: str | None = None,
                 dry_run: bool = False) -> dict[str, Any]:
     """Read a sheet file and apply it (``--dry-run``: decide and report, write nothing)."""
     rows, bad = read_file(path, region, tag)
