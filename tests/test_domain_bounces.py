@@ -13,7 +13,7 @@ ADDR = "ivan@client.example"
 
 
 def bounce(mid: str | None = "offer-42@ourfirm.example", subject: str | None = "Offer") -> Bounce:
-    return Bounce((BounceRecipient(ADDR, True, "5.1.1", "user_unknown"),), original_message_id=mid, original_subject=subject)
+    return Bounce((BounceRecipient(ADDR, True, "5.1.1", "userunknown"),), original_message_id=mid, original_subject=subject)
 
 
 def test_verified_when_original_message_id_matches_mail_sent_before() -> None:
