@@ -162,8 +162,11 @@ def test_auto_reply_and_challenge_are_not_bounces() -> None:
         ("5.1.1", ">>> DATA <<< 550 <a@b.example>: User unknown <<< 554 Error: no valid recipients", "userunknown", True),
         # A generic phrase with no SMTP code, no X.1.x code and no stage is doubt: Sisimai's "filtered" ...
         (None, "<a@b.example>: This user doesn't have a b.example account (a@b.example) [-9]", "filtered", False),
-        # ... but the same phrase in an SMTP reply, or an MTA's own lookup wording, is a verdict.
-        (None, "554 delivery error: dd This user doesn't have a b.example account", "userunknown", True),
+        # ... and so is a bare 5xx reply with it (Sisimai: userunknown needs an X.1.x code or the RCPT stage) ...
+        (None, "554 delivery error: dd This user doesn't have a b.example account", "filtered", False),
+        # ... but the same phrase answering RCPT TO, or an MTA's own lookup wording, is a verdict.
+        (None, "554 delivery error: dd This user doesn't have a b.example account (in reply to RCPT TO command)",
+         "userunknown", True),
         (None, "Invalid final delivery userid: a@b.example", "userunknown", True),
         (None, "Пользователь не найден", "userunknown", True),
     ],

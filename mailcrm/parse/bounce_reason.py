@@ -254,7 +254,7 @@ def _veto(reason: str, status: str | None, klass: str, text: str, recipient: str
         # report shows the refusal was the answer to RCPT TO itself (the mailbox lookup).
         return "filtered"
     if (not any(_code_names_mailbox(c) for c in codes) and not v.STAGE_RCPT.search(text)
-            and not (find_reply_code(text) or "").startswith("5") and not v.LOOKUP_STATEMENT.search(text)):
+            and not v.LOOKUP_STATEMENT.search(text)):
         return "filtered"  # a generic phrase with no SMTP evidence at all (Sisimai: filtered)
     domain = (recipient or "").rpartition("@")[2].lower()
     if (any(domain == d or domain.endswith("." + d) for d in v.FILTERING_PROVIDERS)

@@ -111,6 +111,9 @@ LOOKUP_STATEMENT = _rx(
     r"addressee unknown", r"unrouteable address", r"пользовател[ья] (?:не найден|не существует|нет)", r"нет такого",
     r"(?:адрес|ящик|получатель|почтовый ящик|аккаунт)[а-я ]{0,20} не существует", r"(?:адресат|получатель) не найден",
     r"такого (?:ящика|адреса|пользователя) нет", r"несуществующ",
+    # Providers' own lookup wordings (Sisimai's userunknown list: Gmail, Yahoo, iCloud ...)
+    r"email account that you tried to reach does not exist", r"no such person",
+    r"is not a valid mailbox", r"there is no one at this address", r"no mailbox by that name",
 )
 HOST = _rx(
     r"host (?:or domain name )?not found", r"host unknown", r"unknown host", r"domain (?:not found|does not exist|unknown|name not found)",
