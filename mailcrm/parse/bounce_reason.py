@@ -97,8 +97,8 @@ _CODE_REASON: dict[str, str] = {
     "7.28": SPAM, "7.29": AUTH_FAILURE, "7.30": AUTH_FAILURE,  # RFC 8689 / ARC / REQUIRETLS
 }
 # Codes that by themselves say the mailbox or domain is gone (RFC 3463 X.1.1, X.1.2, X.1.6,
-# RFC 7505 X.1.10, RFC 7293 X.7.17/X.7.18).
-_DEAD_CODES = frozenset({"1.1", "1.2", "1.6", "1.10", "7.17", "7.18"})
+# X.4.4 "unable to route" (no MX and no address), RFC 7505 X.1.10, RFC 7293 X.7.17/X.7.18).
+_DEAD_CODES = frozenset({"1.1", "1.2", "1.6", "1.10", "4.4", "7.17", "7.18"})
 # RFC 7504: 521 "host does not accept mail", 556 "domain does not accept mail" (null MX).
 _REPLY_REASON = {"521": NOT_ACCEPT, "556": NOT_ACCEPT}
 
@@ -255,7 +255,9 @@ def _veto(reason: str, status: str | None, klass: str, text: str, recipient: str
         return "filtered"
     if (not any(_code_names_mailbox(c) for c in codes) and not v.STAGE_RCPT.search(text)
             and not v.LOOKUP_STATEMENT.search(text)):
-        return "filtered"  # a generic phrase with no SMTP evidence at all (Sisimai: filtered)
+        # No SMTP evidence at all: a generic phrase is Sisimai's "filtered"; a bare 4.1.1 code
+        # stays an unknown user that is not (yet) proven.
+        return "transient" if klass == "4" else "filtered"
     domain = (recipient or "").rpartition("@")[2].lower()
     if (any(domain == d or domain.endswith("." + d) for d in v.FILTERING_PROVIDERS)
             and v.ANONYMOUS_UNKNOWN.search(text)):
