@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 from collections.abc import Iterable
@@ -172,7 +173,7 @@ def evaluate(base: Path, by: str = "folder") -> dict[str, Any]:
 
 
 def _fmt(x: float) -> str:
-    return "   n/a" if x != x else f"{x:6.1%}"
+    return "   n/a" if math.isnan(x) else f"{x:6.1%}"
 
 
 def report(result: dict[str, Any], out: Any = sys.stdout) -> None:
@@ -194,7 +195,7 @@ def report(result: dict[str, Any], out: Any = sys.stdout) -> None:
                                                        ("detection recall", "recipients exact", "hard/soft agreement",
                                                         "dead precision", "dead recall")), file=out)
         for k in keys:
-            if r[k] == r[k]:
+            if not math.isnan(r[k]):
                 worst[k] = min(worst[k], r[k])
     print("  worst held-out source: " + ", ".join(f"{k} {_fmt(worst[k]).strip()}" for k in keys
                                                   if not k.startswith("legacy")), file=out)
