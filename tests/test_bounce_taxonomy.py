@@ -235,3 +235,23 @@ def test_a_folded_postfix_reply_keeps_its_rcpt_stage() -> None:
     assert not r.hard
     b2 = parse_message(raw.replace(b"NO_SUCH_BOX", b"No such user")).bounce
     assert b2 is not None and [(x.reason, x.hard) for x in b2.recipients] == [("userunknown", True)]
+
+
+@pytest.mark.parametrize("policy", ["rejected for policy reasons", "prohibited by local policy", "not authorized to send"])
+def test_an_unknown_user_worded_beside_a_policy_refusal_is_soft(policy: str) -> None:
+    a = assess("5.1.1", f"550 5.1.1 User unknown, {policy} (in reply to RCPT TO command)")
+    assert a.reason == "policyviolation" and not a.hard
+
+
+def test_a_relaying_mtas_boilerplate_about_the_recipient_domain_is_not_a_policy() -> None:
+    # Gmail-style wrapper text around the remote server's answer names no cause itself.
+    text = ("Google tried to deliver your message, but it was rejected by the recipient domain. "
+            "The error that the other server returned was: 550 5.1.1 User unknown (in reply to RCPT TO command)")
+    assert classify("5.1.1", text) == ("userunknown", True)
+
+
+@pytest.mark.parametrize("carrier", ["docomo.ne.jp", "softbank.ne.jp", "ezweb.ne.jp"])
+def test_a_japanese_carriers_anonymous_user_unknown_is_its_reception_filter(carrier: str) -> None:
+    assert assess("5.0.0", "550 : User unknown (in reply to RCPT TO command)", recipient=f"u@{carrier}").reason == "filtered"
+    named = assess("5.0.0", f"550 <u@{carrier}>: User unknown (in reply to RCPT TO command)", recipient=f"u@{carrier}")
+    assert named == Assessment("userunknown", True, True)

@@ -155,10 +155,11 @@ _SOFT_FIRST: tuple[tuple[object, str], ...] = (
     (v.SYSTEM, MAILER_ERROR), (v.SYSTEM_FAULT, SYSTEM), (v.SYSTEM_FULL, SYSTEM_FULL), (v.DNS_TEMP, NETWORK),
     (v.AUTH, AUTH_FAILURE), (v.VIRUS, VIRUS), (v.SPAM, SPAM), (v.CONTENT, CONTENT), (v.RELAY, NO_RELAYING),
     (v.FILTERED, FILTERED), (v.TOO_MANY_CONN, TOO_MANY_CONN), (v.SPEEDING, SPEEDING), (v.BLOCKED, BLOCKED),
+    (v.POLICY, POLICY),
 )
 _DEAD: tuple[tuple[object, str], ...] = ((v.MOVED, HAS_MOVED), (v.HOST, HOST_UNKNOWN), (v.NOT_ACCEPT, NOT_ACCEPT),
                                          (v.USER, USER_UNKNOWN))
-_SOFT_LAST: tuple[tuple[object, str], ...] = ((v.POLICY, POLICY), (v.SECURITY, SECURITY), (v.EXPIRED, EXPIRED),
+_SOFT_LAST: tuple[tuple[object, str], ...] = ((v.SECURITY, SECURITY), (v.EXPIRED, EXPIRED),
                                               (v.NETWORK, NETWORK), (v.SYNTAX, SYNTAX))
 
 

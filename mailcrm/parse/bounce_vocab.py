@@ -49,7 +49,7 @@ BLOCKED = _rx(
     r"refused due to", r"\bip\b.{0,40}(?:listed|rejected|blocked)", r"client host .{0,40}rejected",
     r"доступ запрещ", r"заблокировано",
 )
-POLICY = _rx(r"policy", r"prohibited", r"not permitted", r"not authorized", r"filter", r"rejected by (?:the )?recipient domain",
+POLICY = _rx(r"policy", r"prohibited", r"not permitted", r"not authorized", r"filter",
               r"header error", r"политик")
 CONTENT = _rx(r"(?:forbidden|banned|blocked|prohibited|dangerous) attachment", r"attachment (?:type )?(?:not allowed|rejected|blocked)",
                r"content (?:rejected|violation)", r"message content", r"infected", r"invalid mime", r"mime (?:error|format)",
@@ -140,10 +140,11 @@ STAGE_NOT_RCPT = _rx(r"after (?:initial connection|end of data|data|helo|ehlo|th
 # The answer to RCPT TO, where a server looks the mailbox up (RFC 5321 §4.1.1.3).
 STAGE_RCPT = _rx(r"after rcpt(?: to)?\b", r">>> rcpt to", r"in reply to rcpt to command", r"\[rcpt_to\]",
                   r"following rcpt command", r"smtp:rcpt\b")
-# Providers known to answer "User unknown" when their own per-user filter refuses a sender
-# (au/KDDI ezweb.ne.jp, au.com): the address exists.
-# They say so without naming the mailbox ("550 : User unknown"); a named one is a real refusal.
-FILTERING_PROVIDERS = ("ezweb.ne.jp", "au.com")
+# Japanese mobile carriers answer "User unknown" when the recipient's own reception filter refuses
+# a sender (Sisimai's "filtered" documentation): the address exists.  They say so without naming
+# the mailbox ("550 : User unknown"); a named one is a real refusal.
+FILTERING_PROVIDERS = ("ezweb.ne.jp", "au.com", "docomo.ne.jp", "softbank.ne.jp", "i.softbank.jp", "vodafone.ne.jp",
+                       "disney.ne.jp", "pdx.ne.jp", "willcom.com", "emnet.ne.jp", "ymobile.ne.jp")
 ANONYMOUS_UNKNOWN = re.compile(r"\b5\d\d:? ?: user unknown", re.I)
 UNVERIFIED = re.compile(r"unverified address|address verification|verify (?:failed|in progress)|try again", re.I)
 
