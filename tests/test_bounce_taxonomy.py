@@ -255,3 +255,14 @@ def test_a_japanese_carriers_anonymous_user_unknown_is_its_reception_filter(carr
     assert assess("5.0.0", "550 : User unknown (in reply to RCPT TO command)", recipient=f"u@{carrier}").reason == "filtered"
     named = assess("5.0.0", f"550 <u@{carrier}>: User unknown (in reply to RCPT TO command)", recipient=f"u@{carrier}")
     assert named == Assessment("userunknown", True, True)
+
+
+def test_looking_for_the_originals_message_id_stays_linear_on_hostile_text() -> None:
+    import time
+
+    hostile = "Message-ID: <" + "a@" * 150_000
+    raw = _dsn("550 5.1.1 User unknown", "5.1.1", headers=f"References: {hostile[12:]}\n",
+               tail=f"--B\nContent-Type: text/rfc822-headers\n\n{hostile}\n\n")
+    start = time.perf_counter()
+    assert parse_message(raw).bounce is not None
+    assert time.perf_counter() - start < 5

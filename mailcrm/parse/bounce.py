@@ -233,8 +233,8 @@ def _original_headers(view: MimeView, copy_text: str) -> dict[str, str]:
     return {}
 
 
-_QUOTED_MID = re.compile(r"^[ \t>]*Message-I[dD][ \t]*:[ \t]*(<[^<>\s]+@[^<>\s]+>)", re.M)
-_MID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+_QUOTED_MID = re.compile(r"^[ \t>]*Message-I[dD][ \t]*:[ \t]*(<[^<>\s@]+@[^<>\s]+>)", re.M)
+_MID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
 
 
 def _original_ids(view: MimeView, copy_text: str, original: dict[str, str]) -> tuple[str | None, tuple[str, ...]]:
