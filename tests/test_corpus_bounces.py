@@ -248,3 +248,23 @@ def test_an_auto_reply_the_user_forwards_stays_an_auto_reply(corpus: tuple[Path,
             assert facts.autoreply is not None and facts.autoreply.until == direct.until, row["path"]
             checked += 1
     assert checked >= 8
+
+
+def test_kill_decision_scores_whole_corpus_and_each_held_out_source(corpora: Path) -> None:
+    """bench/bounce_eval.py: the kill decision (tied by Message-ID when the report gives one) never
+    kills a live address, on the whole corpus and on each held-out source."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bounce_eval", Path(__file__).parent.parent / "bench" / "bounce_eval.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bounce_eval"] = bench  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(bench)
+    result = bench.evaluate(corpora / "bounces", "folder")
+    whole = result["whole"].ratios()
+    assert whole["dead precision"] >= 0.99 and whole["dead recall"] >= 0.85
+    assert whole["detection recall"] >= 0.97 and whole["recipients exact"] >= 0.97
+    assert len(result["per_source"]) >= 2
+    for name, score in result["per_source"].items():
+        assert score.kills == score.good_kills, name  # no false kill on any held-out source

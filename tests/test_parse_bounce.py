@@ -26,7 +26,7 @@ def test_postfix_dsn_user_unknown_is_hard_with_original_headers() -> None:
     b = facts.bounce
     assert b is not None
     assert [(r.address, r.hard, r.status, r.reason) for r in b.recipients] == [
-        ("ivan.petrov@client.example", True, "5.1.1", "user_unknown")
+        ("ivan.petrov@client.example", True, "5.1.1", "userunknown")
     ]
     assert b.original_message_id == "Offer-42@ourfirm.example"
     assert b.original_from == "anna@ourfirm.example"
@@ -44,7 +44,7 @@ def test_spam_rejection_5_7_1_is_soft() -> None:
     b = parse_message(load("spam_5_7_1.eml")).bounce
     assert b is not None
     (r,) = b.recipients
-    assert (r.address, r.hard, r.status, r.reason) == ("ivan.petrov@client.example", False, "5.7.1", "spam")
+    assert (r.address, r.hard, r.status, r.reason) == ("ivan.petrov@client.example", False, "5.7.1", "spamdetected")
 
 
 def test_delayed_dsn_is_a_soft_report_named_delayed() -> None:
@@ -64,7 +64,7 @@ Diagnostic-Code: smtp; 550 5.1.1 <gone@client.example>: User unknown\n\n--BND2--
     b = parse_message(raw).bounce
     assert b is not None
     assert {(r.address, r.hard, r.reason) for r in b.recipients} == {
-        ("ivan.petrov@client.example", False, "delayed"), ("gone@client.example", True, "user_unknown")}
+        ("ivan.petrov@client.example", False, "delayed"), ("gone@client.example", True, "userunknown")}
 
 
 def test_a_report_of_delivered_recipients_only_is_not_a_bounce() -> None:
@@ -78,7 +78,7 @@ def test_yandex_russian_dsn_user_not_found_is_hard() -> None:
     facts = parse_message(load("yandex_ru_user_unknown.eml"))
     assert facts.bounce is not None
     (r,) = facts.bounce.recipients
-    assert (r.address, r.hard, r.reason) == ("olga@client.example", True, "user_unknown")
+    assert (r.address, r.hard, r.reason) == ("olga@client.example", True, "userunknown")
     assert facts.bounce.original_message_id == "ya-777@ourfirm.example"  # from text/rfc822-headers
 
 
@@ -86,7 +86,7 @@ def test_mailru_plain_text_mailbox_full_is_soft() -> None:
     b = parse_message(load("mailru_ru_mailbox_full.eml")).bounce
     assert b is not None
     (r,) = b.recipients
-    assert (r.address, r.hard, r.reason, r.status) == ("petr@mail.example", False, "mailbox_full", "5.2.2")
+    assert (r.address, r.hard, r.reason, r.status) == ("petr@mail.example", False, "mailboxfull", "5.2.2")
     assert b.original_message_id == "inv-1@ourfirm.example"  # quoted headers in the body
 
 
@@ -99,7 +99,7 @@ def test_mailru_plain_text_russian_no_such_mailbox_is_hard() -> None:
 def test_yandex_russian_spam_rejection_is_soft_with_decoded_original_subject() -> None:
     b = parse_message(load("yandex_ru_spam_rejected.eml")).bounce
     assert b is not None
-    assert [(r.address, r.hard, r.reason) for r in b.recipients] == [("sergey@partner.example", False, "spam")]
+    assert [(r.address, r.hard, r.reason) for r in b.recipients] == [("sergey@partner.example", False, "spamdetected")]
     assert (b.original_message_id, b.original_subject) == ("ya-spam-1@ourfirm.example", "Предложение")
 
 
@@ -137,35 +137,38 @@ def test_auto_reply_and_challenge_are_not_bounces() -> None:
 @pytest.mark.parametrize(
     ("status", "text", "reason", "hard"),
     [
-        ("5.1.1", "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown", "user_unknown", True),
-        ("5.1.1", "550 5.1.1 <a@b.example>... Mailbox full", "mailbox_full", False),  # text beats code
-        ("5.7.1", "550 5.7.1 User unknown", "user_unknown", False),  # X.7 is policy: a filter speaking
-        ("5.7.1", "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org", "spam", False),
-        ("5.2.2", "552 5.2.2 Quota exceeded", "mailbox_full", False),
+        ("5.1.1", "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown", "userunknown", True),
+        ("5.1.1", "550 5.1.1 <a@b.example>... Mailbox full", "mailboxfull", False),  # text beats code
+        ("5.7.1", "550 5.7.1 User unknown", "filtered", False),  # X.7 is policy: a filter speaking
+        ("5.7.1", "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org", "spamdetected", False),
+        ("5.2.2", "552 5.2.2 Quota exceeded", "mailboxfull", False),
         (None, "550 Host or domain name not found. Name service error for name=nx.example type=A: Host not found",
-         "host_unknown", True),
-        ("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", "user_unknown", True),
+         "hostunknown", True),
+        ("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", "userunknown", True),
         ("4.4.7", "Delivery time expired", "expired", False),
-        ("4.2.2", "452 4.2.2 Mailbox full", "mailbox_full", False),
-        ("5.0.0", "550 Unknown user a@b.example (in reply to end of DATA command)", "user_unknown", False),
-        ("5.1.1", "550 5.1.1 Account disabled", "suspended", False),
-        (None, "550 Пользователь не найден", "user_unknown", True),
-        (None, "552 Почтовый ящик переполнен", "mailbox_full", False),
-        (None, "550 5.1.0 Sender address rejected: domain does not exist (after MAIL FROM)", "sender_rejected", False),
-        ("5.1.6", "551 User has moved; please try <new@b.example>", "has_moved", True),
-        ("5.1.1", "The email account that you tried to reach is disabled.", "suspended", False),
-        (None, "", "unknown", False),
+        ("4.2.2", "452 4.2.2 Mailbox full", "mailboxfull", False),
+        ("5.0.0", "550 Unknown user a@b.example (in reply to end of DATA command)", "filtered", False),
+        ("5.1.1", "550 5.1.1 Account disabled", "suspend", False),
+        (None, "550 Пользователь не найден", "userunknown", True),
+        (None, "552 Почтовый ящик переполнен", "mailboxfull", False),
+        (None, "550 5.1.0 Sender address rejected: domain does not exist (after MAIL FROM)", "rejected", False),
+        ("5.1.6", "551 User has moved; please try <new@b.example>", "hasmoved", True),
+        ("5.1.1", "The email account that you tried to reach is disabled.", "suspend", False),
+        (None, "", "undefined", False),
         # The refusal answered RCPT TO itself: the mailbox lookup failed, whatever the X.7 code says.
-        ("5.7.1", ">>> RCPT To:<a@b.example> <<< 550 5.7.1 No such user", "user_unknown", True),
+        ("5.7.1", ">>> RCPT To:<a@b.example> <<< 550 5.7.1 No such user", "userunknown", True),
         # Pipelined DATA (Sendmail): only an explicit X.1.x code names the mailbox bad.
-        ("5.0.0", ">>> DATA <<< 550 5.0.0 <a@b.example>... User unknown <<< 503 5.0.0 Need RCPT", "user_unknown", False),
-        ("5.1.1", ">>> DATA <<< 550 <a@b.example>: User unknown <<< 554 Error: no valid recipients", "user_unknown", True),
-        # A generic phrase with no SMTP code, no X.1.x code and no stage is doubt: soft ...
-        (None, "<a@b.example>: This user doesn't have a b.example account (a@b.example) [-9]", "user_unknown", False),
-        # ... but the same phrase in an SMTP reply, or an MTA's own lookup wording, is a verdict.
-        (None, "554 delivery error: dd This user doesn't have a b.example account", "user_unknown", True),
-        (None, "Invalid final delivery userid: a@b.example", "user_unknown", True),
-        (None, "Пользователь не найден", "user_unknown", True),
+        ("5.0.0", ">>> DATA <<< 550 5.0.0 <a@b.example>... User unknown <<< 503 5.0.0 Need RCPT", "filtered", False),
+        ("5.1.1", ">>> DATA <<< 550 <a@b.example>: User unknown <<< 554 Error: no valid recipients", "userunknown", True),
+        # A generic phrase with no SMTP code, no X.1.x code and no stage is doubt: Sisimai's "filtered" ...
+        (None, "<a@b.example>: This user doesn't have a b.example account (a@b.example) [-9]", "filtered", False),
+        # ... and so is a bare 5xx reply with it (Sisimai: userunknown needs an X.1.x code or the RCPT stage) ...
+        (None, "554 delivery error: dd This user doesn't have a b.example account", "filtered", False),
+        # ... but the same phrase answering RCPT TO, or an MTA's own lookup wording, is a verdict.
+        (None, "554 delivery error: dd This user doesn't have a b.example account (in reply to RCPT TO command)",
+         "userunknown", True),
+        (None, "Invalid final delivery userid: a@b.example", "userunknown", True),
+        (None, "Пользователь не найден", "userunknown", True),
     ],
 )
 def test_classifier(status: str | None, text: str, reason: str, hard: bool) -> None:

@@ -43,7 +43,7 @@ def test_a_localised_report_names_the_failed_address(lang: str, sender: str) -> 
     facts = parse_message(_report(lang, sender), user_addresses=ME)
     assert facts.kind == "bounce" and facts.bounce is not None
     assert [(r.address, r.reason, r.hard) for r in facts.bounce.recipients] == \
-        [("ivan@theatre.example", "user_unknown", False)]  # no SMTP code: not proof the address is dead
+        [("ivan@theatre.example", "filtered", False)]  # no SMTP code: not proof the address is dead (Sisimai: filtered)
     coded = parse_message(_report(lang, sender, "550 5.1.1"), user_addresses=ME)
     assert coded.bounce is not None
     assert [(r.address, r.hard) for r in coded.bounce.recipients] == [("ivan@theatre.example", True)]
@@ -59,15 +59,15 @@ def test_a_persons_mail_with_the_same_words_is_not_a_report(lang: str) -> None:
 
 
 REASONS = [
-    ("Unzustellbar: Stück", "Das Postfach des Empfängers ist voll.", "mailbox_full", False),
-    ("Non remis : pièce", "La boîte aux lettres du destinataire est pleine.", "mailbox_full", False),
-    ("No se puede entregar: obra", "El buzón del destinatario está lleno.", "mailbox_full", False),
-    ("配信不能: 作品", "メールボックスの容量がいっぱいです。", "mailbox_full", False),
-    ("Не доставлено: п'єса", "Поштова скринька одержувача переповнена.", "mailbox_full", False),
-    ("Unzustellbar: Stück", "Die Domain theatre.example existiert nicht.", "host_unknown", True),
-    ("Non remis : pièce", "Le domaine theatre.example n'existe pas.", "host_unknown", True),
-    ("Undeliverable: play", "The domain theatre.example does not exist.", "host_unknown", True),
-    ("Unzustellbar: Stück", "Der Empfänger existiert nicht.", "user_unknown", False),
+    ("Unzustellbar: Stück", "Das Postfach des Empfängers ist voll.", "mailboxfull", False),
+    ("Non remis : pièce", "La boîte aux lettres du destinataire est pleine.", "mailboxfull", False),
+    ("No se puede entregar: obra", "El buzón del destinatario está lleno.", "mailboxfull", False),
+    ("配信不能: 作品", "メールボックスの容量がいっぱいです。", "mailboxfull", False),
+    ("Не доставлено: п'єса", "Поштова скринька одержувача переповнена.", "mailboxfull", False),
+    ("Unzustellbar: Stück", "Die Domain theatre.example existiert nicht.", "hostunknown", True),
+    ("Non remis : pièce", "Le domaine theatre.example n'existe pas.", "hostunknown", True),
+    ("Undeliverable: play", "The domain theatre.example does not exist.", "hostunknown", True),
+    ("Unzustellbar: Stück", "Der Empfänger existiert nicht.", "filtered", False),
 ]
 
 

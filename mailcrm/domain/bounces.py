@@ -128,3 +128,106 @@ def soft_score_decision(
 ) -> bool:
     """True when counted soft bounces reach ``threshold`` (the address becomes ``bounced``)."""
     return threshold > 0 and soft_score(events, now, window_days=window_days, last_inbound=last_inbound) >= threshold
+
+
+# --- kill / suspect / none (issue 20) -------------------------------------------------------
+# Only these say the mailbox or domain does not exist or takes no mail (Sisimai's hard bounces).
+KILL_REASONS: frozenset[str] = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
+# Reasons about our sender or our message, not about the address: they never count toward a run
+# of soft failures (the address may be perfectly alive; the user's mail was refused).
+NOT_ABOUT_ADDRESS: frozenset[str] = frozenset({
+    "rejected", "blocked", "spamdetected", "policyviolation", "securityerror", "authfailure", "virusdetected",
+    "contenterror", "mesgtoobig", "exceedlimit", "norelaying", "speeding", "toomanyconn", "syntaxerror", "delayed",
+})
+INDEPENDENT_AFTER = dt.timedelta(hours=24)
+
+Tie = Literal["message_id", "unquoted", "unrelated"]
+Action = Literal["kill", "suspect", "none"]
+
+
+@dataclass(frozen=True)
+class PriorReport:
+    """An earlier failure report about the same address, as the store recorded it."""
+
+    at: dt.datetime
+    reason: str | None
+    permanent: bool
+    tie: Tie
+    report_id: str | None = None  # the report's own Message-ID: two copies of one report are not independent
+
+
+@dataclass(frozen=True)
+class BounceDecision:
+    """What one failure report does to an address, and why."""
+
+    action: Action
+    why: str
+
+
+def tie_of(bounce: Bounce, recipient: str, sent_to_recipient: Sequence[SentRecord], *,
+           bounced_at: dt.datetime | None = None) -> Tie:
+    """How a report is tied to mail recorded as sent to ``recipient`` before it.
+
+    ``message_id``: one of the original's Message-IDs the report gives (quoted original,
+    text/rfc822-headers, In-Reply-To/References) is recorded mail sent there.  ``unquoted``: the
+    report gives no Message-ID but mail was sent there before.  ``unrelated``: neither.
+    """
+    try:
+        prior = [s for s in sent_to_recipient if bounced_at is None or _aware(s.sent_at) <= _aware(bounced_at)]
+        if not prior:
+            return "unrelated"
+        ids = set(bounce.original_message_ids) | ({bounce.original_message_id} if bounce.original_message_id else set())
+        wanted = {normalize_message_id(i) for i in ids} - {None}
+        if not wanted:
+            return "unquoted"
+        sent = {normalize_message_id(s.message_id) for s in prior if s.message_id}
+        return "message_id" if wanted & sent else "unrelated"
+    except Exception:  # noqa: BLE001 - a policy check must never break ingest
+        return "unrelated"
+
+
+def _dead(reason: str | None, permanent: bool) -> bool:
+    return bool(permanent and reason in KILL_REASONS)
+
+
+def decide_bounce(
+    reason: str | None,
+    permanent: bool,
+    tie: Tie,
+    *,
+    at: dt.datetime,
+    prior: Sequence[PriorReport] = (),
+    report_id: str | None = None,
+    soft_run: int = 5,
+    soft_window_days: int = 14,
+) -> BounceDecision:
+    """kill / suspect / none for one failed recipient of one report (issue 20's rules).
+
+    Kill only a permanent failure whose reason says the mailbox or domain is gone, tied to mail
+    sent there by Message-ID; the same without a Message-ID makes the address suspect, and a second
+    independent such report at least 24 h apart kills it.  Other reasons never kill; a run of soft
+    failures about the address (``soft_run`` days within ``soft_window_days``) makes it suspect.
+    """
+    try:
+        if tie == "unrelated":
+            return BounceDecision("none", "the report is about no mail recorded as sent to this address")
+        if _dead(reason, permanent):
+            if tie == "message_id":
+                return BounceDecision("kill", f"permanent {reason} about mail sent to this address (Message-ID matches)")
+            now = _aware(at)
+            for p in prior:
+                if (p.tie != "unrelated" and _dead(p.reason, p.permanent) and (report_id is None or p.report_id != report_id)
+                        and abs(now - _aware(p.at)) >= INDEPENDENT_AFTER):
+                    return BounceDecision("kill", f"permanent {reason}, confirmed by an independent report 24 h or more apart")
+            return BounceDecision("suspect", f"permanent {reason}, but the report quotes no original: check this address")
+        if reason in NOT_ABOUT_ADDRESS or reason is None:
+            return BounceDecision("none", f"{reason or 'no reason'}: about the sender or the message, not the address")
+        events = [SoftEvent("a", p.at) for p in prior
+                  if p.tie != "unrelated" and not _dead(p.reason, p.permanent) and p.reason not in NOT_ABOUT_ADDRESS]
+        events.append(SoftEvent("a", at))
+        if soft_score_decision(events, at, threshold=soft_run, window_days=soft_window_days):
+            return BounceDecision("suspect", f"{soft_run} days of soft failures within {soft_window_days} days: check this address")
+        kind = "permanent" if permanent else "temporary"
+        return BounceDecision("none", f"{kind} {reason}: the address is not shown dead")
+    except Exception as exc:  # noqa: BLE001 - a policy check must never break ingest
+        return BounceDecision("none", f"could not decide: {type(exc).__name__}")

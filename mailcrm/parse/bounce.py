@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 
 from mailcrm.parse import bounce_formats as fmt
-from mailcrm.parse.bounce_reason import classify, find_status, soft_statement
+from mailcrm.parse.bounce_reason import TEMPORARY, UNKNOWN, assess, find_status, soft_statement
 from mailcrm.parse.facts import Bounce, BounceRecipient
 from mailcrm.parse.identity import normalize_message_id
 from mailcrm.parse.mime import MimeView, decode_header_value
@@ -42,6 +42,7 @@ MAX_SCAN = 200_000  # characters of body text and of each delivery-status part
 MAX_RECIPIENTS = 200
 MAX_FLUFL_BYTES = 64 * 1024
 MAX_FLUFL_LINES = 1500
+MAX_RAW_SCAN = 1_000_000  # bytes of the raw report searched for the original's Message-ID
 MAX_STATEMENT = 20_000  # characters of the report searched for a statement of failure
 _DSN_MARKER = re.compile(r"^(?:Final-Recipient|Original-Recipient)[ \t]*:", re.I | re.M)
 
@@ -126,21 +127,24 @@ def _dsn_texts(view: MimeView, body: str) -> list[str]:
 def _recipient(address: str, status: str | None, diagnostic: str | None, context: str | None = None,
                whole: str | None = None) -> BounceRecipient:
     status = status or find_status(diagnostic)
-    reason, hard = classify(status, diagnostic, context=context, recipient=address)
-    if reason == "unknown" and whole:
+    a = assess(status, diagnostic, context=context, recipient=address)
+    reason, hard, permanent = a.reason, a.hard, a.permanent
+    if reason in (UNKNOWN, TEMPORARY) and whole:
         # Nothing said near the address: read the whole (single-recipient) report.
-        reason, hard = classify(status, diagnostic, context=f"{context or ''} {whole}", recipient=address)
+        a = assess(status, diagnostic, context=f"{context or ''} {whole}", recipient=address)
+        reason, hard, permanent = a.reason, a.hard, a.permanent
     elif hard and whole and (stated := soft_statement(whole)):
         # The human part of a single-recipient report says "mailbox full" while the code says
         # "unknown user": doubt keeps the address alive.
         reason, hard = stated, False
-    return BounceRecipient(address=address, hard=hard, status=status, reason=reason, diagnostic=_diagnostic(diagnostic))
+    return BounceRecipient(address=address, hard=hard, status=status, reason=reason, diagnostic=_diagnostic(diagnostic),
+                           permanent=permanent)
 
 
 def _delayed(address: str, status: str | None, diagnostic: str | None) -> BounceRecipient:
     """A recipient of an ``Action: delayed`` block: soft whatever the text says (the MTA still retries)."""
     return BounceRecipient(address=address, hard=False, status=status or find_status(diagnostic), reason=DELAYED,
-                           diagnostic=_diagnostic(diagnostic))
+                           diagnostic=_diagnostic(diagnostic), permanent=False)
 
 
 def _diagnostic(text: str | None) -> str | None:
@@ -227,6 +231,39 @@ def _original_headers(view: MimeView, copy_text: str) -> dict[str, str]:
         if any(found.values()):
             return found
     return {}
+
+
+_QUOTED_MID = re.compile(r"^[ \t>]*Message-I[dD][ \t]*:[ \t]*(<[^<>\s@]+@[^<>\s]+>)", re.M)
+_MID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
+
+
+def _original_ids(view: MimeView, copy_text: str, original: dict[str, str]) -> tuple[str | None, tuple[str, ...]]:
+    """Message-IDs of the returned original: its headers, a Message-ID line in the quoted copy or a
+    text/rfc822-headers part (quoted headers are often too mangled to parse whole), and the report's
+    In-Reply-To/References (RFC 5322 §3.6.4; some MTAs thread the report to the original)."""
+    found: list[str] = []
+    if original.get("Message-ID"):
+        found.append(original["Message-ID"])
+    texts = [p.text or "" for p in view.parts_of_type("text/rfc822-headers", "text/rfc822-header", "message/rfc822-headers")]
+    raw = view.raw[:MAX_RAW_SCAN].replace(b"\r\n", b"\n")
+    _, sep, raw_body = raw.partition(b"\n\n")
+    # Last, the raw body: an original attached in a part the MIME parser could not read (broken
+    # boundaries, odd content types) still has its Message-ID line; a report's own text has none.
+    for text in [*texts, copy_text, raw_body.decode("utf-8", "replace") if sep else ""]:
+        m = _QUOTED_MID.search(text[:MAX_RAW_SCAN])
+        if m:
+            found.append(m.group(1))
+            break
+    quoted = normalize_message_id(found[0]) if found else None
+    for name in ("In-Reply-To", "References"):
+        for value in view.header_all(name):
+            found.extend(_MID.findall(value)[:20])
+    out: list[str] = []
+    for mid in found:
+        norm = normalize_message_id(mid)
+        if norm and norm not in out:
+            out.append(norm)
+    return quoted, tuple(out)
 
 
 def _is_feedback_report(view: MimeView) -> bool:
@@ -350,11 +387,13 @@ def detect_bounce(view: MimeView) -> Bounce | None:
     unique = [r for r in recipients if not (r.address in seen or seen.add(r.address))]  # type: ignore[func-returns-value]
     orig_to = tuple(dict.fromkeys(a.lower() for a in fmt.ADDRESS_RX.findall(original.get("To", ""))))
     orig_from = fmt.ADDRESS_RX.search(original.get("From", ""))
+    quoted_id, ids = _original_ids(view, copy_text, original)
     return Bounce(
         recipients=tuple(unique),
-        original_message_id=normalize_message_id(original.get("Message-ID")) if original.get("Message-ID") else None,
+        original_message_id=quoted_id,
         original_from=orig_from.group(0).lower() if orig_from else None,
         original_to=orig_to,
         original_subject=original.get("Subject") or None,
         reporting_mta=mta,
+        original_message_ids=ids,
     )

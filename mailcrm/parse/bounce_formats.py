@@ -190,7 +190,12 @@ def context_for(report: str, address: str, others: frozenset[str] = frozenset(),
         hits = tuple(i for i, line in enumerate(lines) if low in line.lower())
     keep: set[int] = set()
     for i in hits:
-        keep.update(j for j in range(max(0, i - lines_around), min(len(lines), i + lines_around + 1))
+        end = i + lines_around + 1
+        # A folded reply goes on over indented lines (Postfix "said: 550 ... (in reply to RCPT TO
+        # command)", RFC 5322 folding): keep the whole block, it holds the SMTP stage.
+        while end < len(lines) and end < i + 12 and lines[end][:1] in (" ", "\t") and lines[end].strip():
+            end += 1
+        keep.update(j for j in range(max(0, i - lines_around), min(len(lines), end))
                     if not any(o != low and o in others for o in named[j]))
     return _trim("\n".join(lines[i] for i in sorted(keep)), 2000)
 

@@ -86,8 +86,9 @@ class BounceRecipient:
     address: str
     hard: bool  # True only when the address itself is dead (unknown user/host, moved, no mail)
     status: str | None = None  # RFC 3463 enhanced status, e.g. "5.1.1"
-    reason: str | None = None  # short reason name: user_unknown, host_unknown, mailbox_full, policy, ...
+    reason: str | None = None  # Sisimai's reason name: userunknown, hostunknown, mailboxfull, filtered, ... ("delayed": not yet failed)
     diagnostic: str | None = None  # the remote server's text, trimmed
+    permanent: bool | None = None  # a permanent failure (not 4.x.x, not delayed); None: unknown
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for ``inspect --json``."""
@@ -104,6 +105,9 @@ class Bounce:
     original_to: tuple[str, ...] = ()
     original_subject: str | None = None
     reporting_mta: str | None = None
+    # Every Message-ID the report gives for the returned original: its attached or quoted headers,
+    # a text/rfc822-headers part, and the report's own In-Reply-To/References (normalised, deduplicated).
+    original_message_ids: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for ``inspect --json``."""
