@@ -34,12 +34,18 @@ from mailcrm.store.models import (
 class UserSpec(Protocol):
     """What the store keeps of a configured user (config.UserConfig has these)."""
 
-    email: str
-    dropbox: str
-    name: str | None
-    timezone: str
-    digest_time: str
-    language: str
+    @property
+    def email(self) -> str: ...
+    @property
+    def dropbox(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def digest_time(self) -> str: ...
+    @property
+    def language(self) -> str: ...
 
     def all_addresses(self) -> Sequence[str]: ...
 
