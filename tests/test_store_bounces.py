@@ -47,7 +47,8 @@ def test_soft_bounces_on_five_days_mark_the_address(store) -> None:  # type: ign
                BOUNCE_META)  # a second one the same day counts once
     assert status(factory) == "active"  # four days: below the default threshold of five
     ingest(factory, dsn(8, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
-    assert status(factory) == "bounced"
+    # A run of soft failures makes the address suspect ("check this address"), never dead (issue 20).
+    assert status(factory) == "suspect"
     with db.transaction(factory) as s:
         card = repository.contact_card(s, "olga@theatre.example")
         assert {i["kind"] for i in card["timeline"]} >= {"sent", "bounce"}  # history kept
@@ -81,7 +82,7 @@ def test_delay_notices_are_on_the_timeline_but_never_add_up_to_bounced(store) ->
         ingest(factory, dsn(day, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
     assert status(factory) == "active"
     ingest(factory, dsn(14, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
-    assert status(factory) == "bounced"
+    assert status(factory) == "suspect"  # a run of soft failures: check this address, not dead (issue 20)
 
 
 def test_a_bounce_the_user_forwards_inline_marks_the_address_and_belongs_to_that_user(store) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +104,51 @@ def test_a_bounce_the_user_forwards_inline_marks_the_address_and_belongs_to_that
     job = feed(mail("Fwd: Undelivered Mail Returned to Sender", "crm+secret@example.org", mid="fb1@example.org",
                     body=body))
     assert job.plan.kind == "bounce"
-    assert status(factory) == "bounced"
+    # The forwarded report quotes no original (no Message-ID): suspect until a second independent
+    # report or the user's `address confirm-bounced` (issue 20).
+    assert status(factory) == "suspect"
     with db.transaction(factory) as s:
         msg = s.scalar(select(Message).where(Message.message_id == "fb1@example.org"))
         assert msg.user_id is not None and msg.user_id == repository.user_id_for(s, "me@example.org")
+
+
+def test_unquoted_report_makes_suspect_a_second_one_a_day_later_kills(store) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20: a permanent 'user unknown' without the original is suspect; an independent one >= 24 h later kills."""
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+
+    def unquoted(day: int) -> bytes:
+        return dsn(day, "5.1.1", "550 5.1.1 <olga@theatre.example>: Recipient address rejected: User unknown") \
+            .split(b"--B\r\nContent-Type: text/rfc822-headers")[0] + b"--B--\r\n"
+
+    ingest(factory, unquoted(4), BOUNCE_META)
+    assert status(factory) == "suspect"
+    ingest(factory, unquoted(4).replace(b"dsn-4-", b"dsn-4b-"), BOUNCE_META)  # same day: not independent
+    assert status(factory) == "suspect"
+    ingest(factory, unquoted(6), BOUNCE_META)
+    assert status(factory) == "bounced"
+
+
+def test_quoted_original_kills_and_filtered_never_does(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+    ingest(factory, dsn(4, "5.7.1", "550 5.7.1 Message rejected by the recipient's spam filter"), BOUNCE_META)
+    assert status(factory) == "active"  # filtered: never kills
+    ingest(factory, dsn(5, "5.1.1", "550 5.1.1 <olga@theatre.example>: Recipient address rejected: User unknown"),
+           BOUNCE_META)
+    assert status(factory) == "bounced"  # permanent userunknown tied by the quoted Message-ID
+
+
+def test_confirm_bounced_and_reactivate_a_suspect_address(store) -> None:  # type: ignore[no-untyped-def]
+    from mailcrm.app import bounces as bounce_rules
+
+    _, factory = store
+    ingest(factory, mail("Пьеса", "Olga <olga@theatre.example>", mid="s1@example.org"))
+    for day in (4, 5, 6, 7, 8):
+        ingest(factory, dsn(day, "4.2.2", "452 4.2.2 Mailbox full"), BOUNCE_META)
+    assert status(factory) == "suspect"
+    with db.transaction(factory) as s:
+        assert bounce_rules.reactivate(s, "olga@theatre.example")["status"] == "active"
+    with db.transaction(factory) as s:
+        assert bounce_rules.confirm_bounced(s, "olga@theatre.example")["status"] == "bounced"
+    assert status(factory) == "bounced"

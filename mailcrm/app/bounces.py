@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailcrm.config import Config
 from mailcrm.domain import bounces as rules
-from mailcrm.errors import UsageError
+from mailcrm.errors import NotFound
 from mailcrm.parse.bounce import DELAYED
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.store import repository as repo
@@ -37,7 +37,12 @@ def sent_records(session: Session, address: str, before: dt.datetime) -> list[ru
 
 
 def apply_bounce(session: Session, cfg: Config, message: Message, facts: MessageFacts) -> list[BounceEvent]:
-    """Record one event per failed recipient; verified ones change the address status."""
+    """Record one event per failed recipient; the kill/suspect/none rule (domain.bounces) sets the status.
+
+    An address is killed only by a permanent "does not exist" failure tied to mail recorded as
+    sent there through the original's Message-ID (or confirmed by an independent report 24 h or
+    more apart); a report that quotes no original, or a run of soft failures, makes it suspect.
+    """
     bounce = facts.bounce
     if bounce is None:
         return []
@@ -46,48 +51,73 @@ def apply_bounce(session: Session, cfg: Config, message: Message, facts: Message
     for r in bounce.recipients:
         records = sent_records(session, r.address, message.date)
         verdict = rules.verify_bounce(bounce, r.address, records)
+        tie = rules.tie_of(bounce, r.address, records)
         addr = repo.find_address(session, r.address)
+        prior = [rules.PriorReport(at=e.at, reason=e.reason, permanent=e.hard if e.permanent is None else e.permanent,
+                                   tie=_tie(e), report_id=e.report_id)
+                 for e in session.scalars(select(BounceEvent).where(BounceEvent.address == r.address,
+                                                                     BounceEvent.effect != DELAYED))]
         ev = BounceEvent(
             message_id=message.id, address=r.address, address_id=addr.id if addr else None, hard=r.hard,
             status=r.status, reason=r.reason, diagnostic=(r.diagnostic or "")[:2000] or None,
             verified=verdict.verified, verify_note=verdict.reason, effect="none", at=message.date,
+            permanent=r.permanent, tie=tie, report_id=(facts.message_id or "")[:998] or None,
         )
         session.add(ev)
         events.append(ev)
-        if not verdict.verified or addr is None:
+        if addr is None or tie == "unrelated":
             continue
-        any_verified = True
+        any_verified = any_verified or verdict.verified
         if r.reason == DELAYED:
-            ev.effect = DELAYED  # not delivered yet, still retried: on the timeline, not in the soft score
-        elif r.hard:
-            _mark_bounced(session, addr, f"hard bounce {r.status or ''} {r.reason or ''}".strip(), message)
-            ev.effect = "bounced"
+            ev.effect = DELAYED  # not delivered yet, still retried: on the timeline, not in any rule
         else:
-            ev.effect = "scored"
-            session.flush()
-            soft = list(session.scalars(select(BounceEvent).where(
-                BounceEvent.address == r.address, BounceEvent.verified.is_(True), BounceEvent.hard.is_(False),
-                BounceEvent.effect != DELAYED)))
-            decision = rules.soft_score_decision(
-                [rules.SoftEvent(address=e.address, at=e.at) for e in soft], message.date,
-                threshold=cfg.bounces.soft_threshold, window_days=cfg.bounces.soft_window_days,
-                last_inbound=addr.last_inbound_at,
-            )
-            if decision:
-                _mark_bounced(session, addr, f"{cfg.bounces.soft_threshold} soft bounces in "
-                                             f"{cfg.bounces.soft_window_days} days", message)
+            decision = rules.decide_bounce(r.reason, r.hard if r.permanent is None else r.permanent, tie, at=message.date, prior=prior,
+                                           report_id=facts.message_id, soft_run=cfg.bounces.soft_threshold,
+                                           soft_window_days=cfg.bounces.soft_window_days)
+            ev.verify_note = decision.why
+            if decision.action == "kill":
+                _mark_bounced(session, addr, decision.why, message)
                 ev.effect = "bounced"
+            elif decision.action == "suspect":
+                _mark_suspect(addr, decision.why)
+                ev.effect = "suspect"
         session.add(Activity(contact_id=addr.contact_id, message_id=message.id, user_id=message.user_id,
                              kind="bounce", at=message.date,
                              text=(f"delivery to {r.address} delayed" + (f": {r.status}" if r.status else "") if ev.effect == DELAYED
-                                   else f"{'hard' if r.hard else 'soft'} bounce of {r.address}: {r.reason or r.status or ''}"),
-                             data={"address": r.address, "hard": r.hard, "effect": ev.effect}))
+                                   else f"{'hard' if r.hard else 'soft'} bounce of {r.address}: {r.reason or r.status or ''}"
+                                   + (f" ({ev.effect})" if ev.effect in ("bounced", "suspect") else "")),
+                             data={"address": r.address, "hard": r.hard, "effect": ev.effect, "reason": r.reason}))
     if not any_verified:
         message.status = "unverified"
     return events
 
 
-def _mark_bounced(session: Session, addr: EmailAddress, reason: str, message: Message) -> None:
+def _tie(event: BounceEvent) -> rules.Tie:
+    """An earlier event's tie (events recorded before revision 0003: verified means tied by Message-ID)."""
+    if event.tie in ("message_id", "unquoted", "unrelated"):
+        return event.tie  # type: ignore[return-value]
+    return "message_id" if event.verified else "unquoted"
+
+
+def _mark_suspect(addr: EmailAddress, reason: str) -> None:
+    """An active address becomes suspect ("check this address"); a dead one stays dead."""
+    if addr.status != "active":
+        return
+    addr.status = "suspect"
+    addr.status_reason = reason
+    addr.status_changed_at = utcnow()
+
+
+def confirm_bounced(session: Session, address: str) -> dict[str, Any]:
+    """The user confirms that ``address`` is dead (a suspect one, or any other)."""
+    addr = repo.find_address(session, address)
+    if addr is None:
+        raise NotFound(f"unknown address {address}")
+    _mark_bounced(session, addr, "confirmed dead by the user", None)
+    return {"address": addr.address, "status": addr.status}
+
+
+def _mark_bounced(session: Session, addr: EmailAddress, reason: str, message: Message | None) -> None:
     if addr.status == "bounced":
         return
     addr.status = "bounced"
@@ -113,10 +143,10 @@ def list_bounces(session: Session, since: dt.datetime | None = None, limit: int 
 
 
 def reactivate(session: Session, address: str) -> dict[str, Any]:
-    """Set a bounced address active again (the user knows better)."""
+    """Set a bounced or suspect address active again (the user knows better)."""
     addr = repo.find_address(session, address)
     if addr is None:
-        raise UsageError(f"unknown address {address}")
+        raise NotFound(f"unknown address {address}")
     addr.status = "active"
     addr.status_reason = "reactivated by the user"
     addr.status_changed_at = utcnow()

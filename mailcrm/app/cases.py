@@ -111,6 +111,12 @@ def reactivate_address(store: Store, address: str) -> dict[str, Any]:
         return bounce_rules.reactivate(s, address)
 
 
+def confirm_bounced(store: Store, address: str) -> dict[str, Any]:
+    """Mark an address dead on the user's word (a suspect one, typically)."""
+    with transaction(store.factory) as s:
+        return bounce_rules.confirm_bounced(s, address)
+
+
 # -- deals ---------------------------------------------------------------------------------------
 def check_stage(cfg: Config, stage: str) -> str:
     """``stage`` if the config knows it; refuses it otherwise."""

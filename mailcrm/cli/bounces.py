@@ -36,8 +36,14 @@ def register(app: typer.Typer) -> None:
 
     @address_app.command("reactivate")
     def reactivate_cmd(ctx: typer.Context, address: str, as_json: bool = typer.Option(False, "--json")) -> None:
-        """Mark a bounced address active again."""
+        """Mark a bounced or suspect address active again."""
         row = cases.reactivate_address(open_store(load_config(ctx)), address)
+        emit(row, as_json, lambda r: console.print(f"{r['address']}: {r['status']}"))
+
+    @address_app.command("confirm-bounced")
+    def confirm_cmd(ctx: typer.Context, address: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Mark an address dead (a suspect one: a report without the original, or a run of soft failures)."""
+        row = cases.confirm_bounced(open_store(load_config(ctx)), address)
         emit(row, as_json, lambda r: console.print(f"{r['address']}: {r['status']}"))
 
     app.add_typer(address_app, name="address")

@@ -101,7 +101,7 @@ class Contact(Base):
 
 
 class EmailAddress(Base):
-    """One address; status active | bounced | invalid.  History stays whatever the status."""
+    """One address; status active | suspect | bounced | invalid.  History stays whatever the status."""
 
     __tablename__ = "email_addresses"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -255,8 +255,11 @@ class BounceEvent(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     verify_note: Mapped[str | None] = mapped_column(Text)
-    effect: Mapped[str | None] = mapped_column(String(30))  # bounced | scored | delayed | none
+    effect: Mapped[str | None] = mapped_column(String(30))  # bounced | suspect | delayed | none
     at: Mapped[dt.datetime] = mapped_column(DateTime)
+    permanent: Mapped[bool | None] = mapped_column(Boolean)  # None: recorded before revision 0003
+    tie: Mapped[str | None] = mapped_column(String(20))  # message_id | unquoted | unrelated
+    report_id: Mapped[str | None] = mapped_column(String(998))  # the report's own Message-ID
 
 
 class Deal(Base):
