@@ -109,6 +109,19 @@ def _count_while_running(url: str, stmt) -> int:  # type: ignore[no-untyped-def]
         raise
 
 
+def _stopped(proc: subprocess.Popen[bytes]) -> bool:
+    """Wait until a SIGSTOP has landed: True once the process is stopped, False once it has exited."""
+    while proc.poll() is None:
+        try:
+            stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        except OSError:
+            return False
+        if stat[stat.rindex(")") + 2] in "Tt":  # proc(5): the state field follows the command name
+            return True
+        time.sleep(0.001)
+    return False
+
+
 def test_mbox_interrupted_run_continues(tmp_path: Path) -> None:
     config, url = _config(tmp_path)
     box_path = tmp_path / "big.mbox"
@@ -133,12 +146,21 @@ def test_mbox_interrupted_run_continues(tmp_path: Path) -> None:
             engine.dispose()
         return (state or {}).get("position")
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if position() is not None:
-            break
-        time.sleep(0.05)
+    # The import runs in short slices between SIGSTOP and SIGCONT and is looked at only while stopped,
+    # so the Ctrl-C is sent to a run that is provably mid-import (a checkpoint is there, not yet
+    # "complete", the process alive): it cannot finish between the look and the signal.
+    # A slice is far shorter than the 1,000 messages after the first checkpoint take to import.
+    proc.send_signal(signal.SIGSTOP)
+    ran, run_slice, caught = 0.0, 0.02, False
+    while ran < 120 and not caught:
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(run_slice)
+        proc.send_signal(signal.SIGSTOP)
+        ran, run_slice = ran + run_slice, min(run_slice * 1.5, 0.2)
+        caught = _stopped(proc) and position() is not None
+    assert caught, "the import finished (or never checkpointed) before it could be interrupted"
     proc.send_signal(signal.SIGINT)  # Ctrl-C: the open transaction rolls back, the checkpoint stays put
+    proc.send_signal(signal.SIGCONT)  # the pending SIGINT is delivered as the process resumes
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and b"Traceback" not in err  # typer turns KeyboardInterrupt into exit 130
     rerun = json.loads(_cli(config, "import", "mbox", str(box_path), "--json").stdout)

@@ -15,26 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_MONTHS: dict[str, int] = {}
-for _num, _names in enumerate(
-    (
-        "january jan январь января янв januar jänner janvier enero gennaio stycznia styczeń січня січень",
-        "february feb февраль февраля фев februar février fevrier febrero febbraio lutego luty лютого лютий",
-        "march mar март марта мар märz maerz mars marzo marca marzec березня березень",
-        "april apr апрель апреля апр avril abril aprile kwietnia kwiecień квітня квітень",
-        "may май мая mai mayo maggio maja maj травня травень",
-        "june jun июнь июня июн juni juin junio giugno czerwca czerwiec червня червень",
-        "july jul июль июля июл juli juillet julio luglio lipca lipiec липня липень",
-        "august aug август августа авг août aout agosto sierpnia sierpień серпня серпень",
-        "september sept sep сентябрь сентября сен сент septembre septiembre setiembre settembre września wrzesień вересня вересень",
-        "october oct октябрь октября окт oktober octobre octubre ottobre października październik жовтня жовтень",
-        "november nov ноябрь ноября ноя нояб novembre noviembre listopada listopad листопада листопад",
-        "december dec декабрь декабря дек dezember décembre decembre diciembre dicembre grudnia grudzień грудня грудень",
-    ),
-    start=1,
-):
-    for _n in _names.split():
-        _MONTHS[_n] = _num
+from mailcrm.parse.month_names import months
+
+# Full month names of the languages above, abbreviations only in English and Russian: an out-of-office
+# is prose, where short forms of other languages are ordinary words ("12 out of 15", "set", "lis").
+_MONTHS: dict[str, int] = {
+    **months(("en", "ru", "uk", "de", "fr", "es", "it", "pl"), abbreviations=False),
+    **months(("en", "ru")),
+}
 
 _WEEKDAYS: dict[str, int] = {}
 for _num, _names in enumerate(

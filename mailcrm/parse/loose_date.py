@@ -14,41 +14,30 @@ import re
 
 from dateutil import parser as du_parser
 
-# Month names (nominative, genitive, abbreviations) per month, lower-case, without dots.
-_MONTHS: tuple[tuple[str, ...], ...] = (
-    ("jan", "january", "январь", "января", "янв", "januar", "janvier", "janv", "enero", "ene", "gennaio", "gen",
-     "janeiro", "januari", "stycznia", "styczeń", "sty", "tammikuuta", "tammi", "január", "ianuarie", "ocak", "led", "ledna"),
-    ("feb", "february", "февраль", "февраля", "фев", "февр", "februar", "février", "févr", "febrero", "febbraio",
-     "fevereiro", "fev", "februari", "lutego", "luty", "lut", "helmikuuta", "helmi", "február", "februarie", "şubat", "úno"),
-    ("mar", "march", "март", "марта", "mär", "märz", "mars", "marzo", "março", "maart", "marca", "marzec",
-     "maaliskuuta", "maalis", "március", "martie", "mart", "bře", "března"),
-    ("apr", "april", "апрель", "апреля", "апр", "avril", "avr", "abril", "abr", "aprile", "kwietnia", "kwiecień", "kwi",
-     "huhtikuuta", "huhti", "április", "aprilie", "nisan", "dub", "dubna"),
-    ("may", "май", "мая", "mai", "mayo", "maggio", "mag", "maio", "mei", "maja", "maj", "toukokuuta", "touko", "május",
-     "mayıs", "kvě", "května"),
-    ("jun", "june", "июнь", "июня", "июн", "juni", "juin", "junio", "giugno", "giu", "junho", "czerwca", "czerwiec", "cze",
-     "kesäkuuta", "kesä", "június", "iunie", "haziran", "čer", "června"),
-    ("jul", "july", "июль", "июля", "июл", "juli", "juillet", "juil", "julio", "luglio", "lug", "julho", "lipca",
-     "lipiec", "lip", "heinäkuuta", "heinä", "július", "iulie", "temmuz", "čvc", "července"),
-    ("aug", "august", "август", "августа", "авг", "août", "agosto", "ago", "augustus", "sierpnia", "sierpień", "sie",
-     "elokuuta", "elo", "augusztus", "ağustos", "srp", "srpna"),
-    ("sep", "sept", "september", "сентябрь", "сентября", "сен", "сент", "septembre", "septiembre", "settembre", "set",
-     "setembro", "września", "wrzesień", "wrz", "syyskuuta", "syys", "szeptember", "septembrie", "eylül", "zář", "září"),
-    ("oct", "october", "октябрь", "октября", "окт", "oktober", "okt", "octobre", "octubre", "ottobre", "ott", "outubro",
-     "out", "października", "październik", "paź", "lokakuuta", "loka", "október", "octombrie", "ekim", "říj", "října"),
-    ("nov", "november", "ноябрь", "ноября", "нояб", "ноя", "novembre", "noviembre", "novembro", "listopada",
-     "listopad", "lis", "marraskuuta", "marras", "noiembrie", "kasım", "listopadu"),
-    ("dec", "december", "декабрь", "декабря", "дек", "dezember", "dez", "décembre", "déc", "diciembre", "dic",
-     "dicembre", "dezembro", "grudnia", "grudzień", "gru", "joulukuuta", "joulu", "decembrie", "aralık", "pro", "prosince"),
-)
-_MONTH_OF = {name: i + 1 for i, names in enumerate(_MONTHS) for name in names}
+from mailcrm.parse.month_names import month_of
+
 # Marks around dates that carry no date information; other words are dropped by _translate.
 _MARKS = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
 _NOISE = re.compile(r"[(),]")
 _TZ_OFFSET = re.compile(r"\b(?:gmt|utc)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+\.?", re.U)
 _RFC5322 = re.compile(r"^\s*(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}")
-_HUNGARIAN = re.compile(r"\b(\d{4})\.\s*([^\W\d_]+)\s+(\d{1,2})\.")  # "2021. október 28."
+_HUNGARIAN = re.compile(r"\b(\d{4})\.\s*([^\W\d_]+)\.?\s+(\d{1,2})\.")  # "2021. október 28.", "2026. márc. 2."
+# Numeric forms dateutil misreads, rewritten to ISO 8601 (year first) before it sees them:
+_CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")  # ja/zh "2026年3月2日", ko "2026년 3월 2일"
+_YMD_DOTTED = re.compile(r"(?<![\d.])(\d{4})\.\s*(\d{1,2})\.\s*(\d{1,2})\b\.?")  # hu "2026. 03. 02."
+_DMY_SPACED = re.compile(r"(?<![\d.])(\d{1,2})\.\s+(\d{1,2})\.\s*(\d{4}|\d{2})\b")  # cs/sk "2. 3. 2026"
+_VI_MONTH = re.compile(r"(?<!\d)(\d{1,2})\s+(?:thg|tháng)\s+(\d{1,2})\b", re.I)  # vi "2 thg 3, 2026"
+_VI_WEEKDAY = re.compile(r"(?<![^\W\d_])(?:thứ|th)\s*[2-7](?!\d)|\bt[2-7]\b|\bcn\b", re.I)  # "Th 2" is Monday
+_ISO_ANYWHERE = re.compile(r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)")
+_US_NUMERIC = re.compile(r"(?<![\d./])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")
+# The half of a 12-hour clock, as clients localise it (CLDR dayPeriods): en "PM", es "p. m.", el "μ.μ.",
+# vi "CH" after the time; ko "오후", ja "午後", zh "下午" before it.
+_AM_AFTER, _PM_AFTER = r"a\.?\s?m\.?|π\.?\s?μ\.?|sa", r"p\.?\s?m\.?|μ\.?\s?μ\.?|ch"
+_AM_BEFORE, _PM_BEFORE = r"오전|午前|上午", r"오후|午後|下午"
+_CLOCK = r"(?<![\d.:])(\d{1,2})[:.](\d{2})((?:[:.]\d{2})?)(?![\d])"
+_MERIDIEM_BEFORE = re.compile(rf"(?:({_AM_BEFORE})|({_PM_BEFORE}))\s*{_CLOCK}")
+_MERIDIEM_AFTER = re.compile(rf"{_CLOCK}\s*(?:({_AM_AFTER})|({_PM_AFTER}))(?![^\W\d_])", re.I)
 _ZONES = {"msk": 3 * 3600, "msd": 4 * 3600, "eest": 3 * 3600, "eet": 2 * 3600, "cest": 2 * 3600, "cet": 3600,
           "mesz": 2 * 3600, "mez": 3600, "bst": 3600, "est": -5 * 3600, "edt": -4 * 3600, "cst": -6 * 3600,
           "cdt": -5 * 3600, "pst": -8 * 3600, "pdt": -7 * 3600, "gmt": 0, "utc": 0, "ut": 0, "z": 0}
@@ -59,7 +48,7 @@ def _translate(text: str) -> str:
     """Replace localised month names by English ones and drop other words dateutil cannot read."""
     def repl(m: re.Match[str]) -> str:
         word = m.group(0).lower().rstrip(".")
-        month = _MONTH_OF.get(word)
+        month = month_of(word)
         if month is not None:
             return f" {dt.date(2000, month, 1):%b} "
         if word in ("am", "pm"):
@@ -81,6 +70,49 @@ def parse_rfc_date(value: str | None) -> dt.datetime | None:
         return None
 
 
+def _to_24h(hour: str, minute: str, seconds: str, pm: bool) -> str:
+    """"2", "30", pm -> "14:30" (12 AM is midnight, 12 PM noon); an hour past 12 keeps its value."""
+    h = int(hour)
+    if h <= 12:
+        h = (h % 12) + (12 if pm else 0)
+    return f" {h:02d}:{minute}{seconds.replace('.', ':')} "
+
+
+def _numeric_forms(raw: str) -> str:
+    """Rewrite numeric dates and 12-hour clocks that dateutil misreads into ISO dates and a 24-hour clock."""
+    raw = _CJK.sub(lambda m: f" {m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d} ", raw)
+    raw = _YMD_DOTTED.sub(lambda m: f" {m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d} ", raw)
+    raw = _DMY_SPACED.sub(r"\1.\2.\3", raw)
+    raw = _VI_WEEKDAY.sub(" ", raw)
+    raw = _VI_MONTH.sub(lambda m: f"{m.group(1)} {dt.date(2000, int(m.group(2)), 1):%b}"
+                        if 1 <= int(m.group(2)) <= 12 else m.group(0), raw)
+    twelve = False
+
+    def before(m: re.Match[str]) -> str:
+        nonlocal twelve
+        twelve = True
+        return _to_24h(m.group(3), m.group(4), m.group(5), m.group(2) is not None)
+
+    def after(m: re.Match[str]) -> str:
+        nonlocal twelve
+        twelve = True
+        return _to_24h(m.group(1), m.group(2), m.group(3), m.group(5) is not None)
+
+    raw = _MERIDIEM_BEFORE.sub(before, raw)
+    raw = _MERIDIEM_AFTER.sub(after, raw)
+    if twelve:
+        # A numeric M/D/Y date beside a 12-hour clock is the US convention (Thunderbird and Outlook in
+        # en-US write "3/2/26, 2:30 PM"); elsewhere slashes are day first (en-GB "02/03/2026 14:30").
+        raw = _US_NUMERIC.sub(lambda m: f" {_full_year(m.group(3))}-{int(m.group(1)):02d}-{int(m.group(2)):02d} "
+                              if int(m.group(1)) <= 12 else m.group(0), raw)
+    return raw
+
+
+def _full_year(year: str) -> int:
+    """A two-digit year is this century's: mail written before 2000 is not forwarded into a CRM today."""
+    return int(year) + 2000 if len(year) == 2 else int(year)
+
+
 def parse_loose_date(text: str | None, default_tz: dt.tzinfo | None = None) -> dt.datetime | None:
     """Read a date as written in a forward or quote header; aware result or None."""
     if not text:
@@ -95,18 +127,19 @@ def parse_loose_date(text: str | None, default_tz: dt.tzinfo | None = None) -> d
     if m:
         offset = (int(m.group(2)) * 3600 + int(m.group(3) or 0) * 60) * (-1 if m.group(1) == "-" else 1)
         raw = raw[: m.start()] + " " + raw[m.end():]
+    raw = _numeric_forms(raw)
     hu = _HUNGARIAN.search(raw)
     if hu:
         raw = raw[: hu.start()] + f"{hu.group(3)} {hu.group(2)} {hu.group(1)}" + raw[hu.end():]
     cleaned = _NOISE.sub(" ", raw)
-    cleaned = re.sub(r"(\d{1,2})\.(\d{2})(?!\.\d)(?=\s*(?:$|[ap]\.?m|\s))", r"\1:\2", cleaned.strip())  # "12.46" (fi)
+    cleaned = re.sub(r"(?<![\d.])(\d{1,2})\.(\d{2})(?!\.\d)(?=\s*(?:$|[ap]\.?m|\s))", r"\1:\2", cleaned.strip())  # "12.46" (fi)
     cleaned = _translate(cleaned)
     # "28. Oct" -> "28 Oct": dateutil reads "28." badly next to a month name.
     cleaned = re.sub(r"(\d{1,2})\.(?=\s+[A-Za-z])", r"\1", cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     if not cleaned or not re.search(r"\d", cleaned):
         return None
-    year_first = bool(re.match(r"^\d{4}[-/.]", cleaned))
+    year_first = bool(_ISO_ANYWHERE.search(cleaned))
     try:
         value = du_parser.parse(cleaned, dayfirst=not year_first, yearfirst=year_first, fuzzy=True,
                                 tzinfos={k.upper(): v for k, v in _ZONES.items()}, default=dt.datetime(1900, 1, 1))

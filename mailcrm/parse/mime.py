@@ -139,7 +139,7 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
             if defects is not None:
                 defects.append("raw 8-bit header")
         try:
-            chunks = email.header.decode_header(text)
+            chunks = email.header.decode_header(unfold(text))
         except Exception:  # noqa: BLE001 - malformed encoded words are data, not errors
             return _clean(text)
     out: list[str] = []
@@ -155,6 +155,17 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
 _WS = re.compile(r"(?<![ \t])[ \t]*[\r\n]+[ \t]*")  # starts only where a blank run starts: linear
 
 
+def unfold(text: str) -> str:
+    """Unfold a header value before RFC 2047 decoding: a line break and the blanks around it become one space.
+
+    RFC 5322 §2.2.3 removes only the CRLF of a fold, so the whitespace after it separates words.
+    email.header.decode_header works line by line and strips that whitespace, gluing an encoded
+    word to the text after a fold ("…проекту" CRLF " 4" -> "…проекту4"); unfolded first, it drops
+    whitespace only between two adjacent encoded words, as RFC 2047 §6.2 says.
+    """
+    return _WS.sub(" ", text)
+
+
 def _clean(text: str) -> str:
     return _WS.sub(" ", text.replace("\x00", "")).strip()
 
@@ -165,7 +176,7 @@ def _decode_encoded_words_in_quotes(value: str) -> str:
         return value
 
     def repl(m: re.Match[str]) -> str:
-        inner = m.group(1)
+        inner = unfold(m.group(1))
         try:
             parts = email.header.decode_header(inner)
         except Exception:  # noqa: BLE001
