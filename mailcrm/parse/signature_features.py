@@ -11,6 +11,7 @@ code, so the model sees at parse time exactly what it was fitted on. Pure; never
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from mailcrm.parse.companies import has_legal_form, looks_like_company
 from mailcrm.parse.names import looks_like_title, parse_person_name
@@ -20,7 +21,8 @@ from mailcrm.parse.signature_lexicon import ADDRESS, GREETING, POSTCODE, has_leg
 __all__ = ["WINDOW", "DELIM", "SIGNOFF_ONLY", "NAMES_SOMEONE", "signoff_kind", "candidate_lines", "line_features"]
 
 # Own features that say a line names a person: a signature names its writer.
-NAMES_SOMEONE = frozenset({"person", "person_head", "oneword", "initials", "signoff_named", "sender"})
+NAMES_SOMEONE = frozenset({"person", "person_head", "namelike", "lead_name", "dash_name", "oneword", "initials",
+                           "signoff_named", "sender"})
 WINDOW = 15  # non-empty lines from the end that may belong to a signature (talon reads 11-15)
 
 # RFC 3676 §4.3: "-- " alone on a line; clients and people also write "--", "---", "—", "__".
@@ -33,7 +35,7 @@ _SIGNOFFS = (
     r"best wishes|all the best|best|sincerely|yours sincerely|sincerely yours|yours truly|"
     r"truly yours|yours|respectfully|cordially|take care|talk soon|see you|love|hugs|"
     r"with thanks|with best regards|with kind regards|br|brgds|rgds|kr|regds|thanks and regards|"
-    r"thanks & regards|best rgds|kindest regards|with regards|greetings|"
+    r"thanks & regards|best rgds|kindest regards|with regards|greetings|warmly|warm wishes|best to you|"
     # Russian, Ukrainian
     r"с уважением|с наилучшими пожеланиями|всего доброго|всего хорошего|всего наилучшего|спасибо|"
     r"заранее спасибо|большое спасибо|спасибо большое|благодарю|заранее благодарю|с благодарностью|"
@@ -47,7 +49,9 @@ _SIGNOFFS = (
     r"beste grüße|liebe grüße|lg|grüße|gruß|danke|vielen dank|"
     r"met vriendelijke groet|met vriendelijke groeten|vriendelijke groet|groeten|groetjes|"
     r"mvg|bedankt|"
-    r"cordialement|bien cordialement|bien à vous|merci|salutations|amitiés|bonne journée|"
+    r"cordialement|bien cordialement|bien à vous|merci|salutations|amitiés|bien amicalement|amicalement|"
+    r"bonne journée|mit besten grüßen|besten gruß|herzliche grüße|un cordial saludo|a presto|"
+    r"serdecznie pozdrawiam|"
     r"saludos|un saludo|saludos cordiales|atentamente|gracias|cordialmente|"
     r"cordiali saluti|saluti|distinti saluti|grazie|"
     r"atenciosamente|obrigado|obrigada|abraços|cumprimentos|"
@@ -74,8 +78,34 @@ _PATH = re.compile(r"[A-Za-z]:\\|\\\\|(?:^|\s)[\w-]+\.(?:jpe?g|png|gif|pdf|docx?
 _DATETIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|"
                        r"\b(?:jan|feb|mar|apr|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b", re.IGNORECASE)
 _FIELD = re.compile(r"^[A-Z][A-Z0-9_ ]{2,}:\s")  # "TRANS_TYPE: FINAL": a form's field, not a card
+def _bucket(value: float, edges: tuple[float, ...]) -> int:
+    for n, edge in enumerate(edges):
+        if value <= edge:
+            return n
+    return len(edges)
+
+
+_COLUMNS = re.compile(r"\t+|\s{3,}")
+_POS = tuple(f"pos{_bucket(k, (0, 1, 2, 3, 4, 6, 9))}" for k in range(11))
 _HEAD = re.compile(r"\s*[|,•/–—(]\s*|\s+-\s+|\t+|\s{3,}")
 _WORDS = re.compile(r"[^\W\d_]+")
+
+
+_CAP_WORD = re.compile(r"^(?:[^\W\d_][.]){1,3}$|^[^\W\d_]['’]?[^\W\d_]*(?:[-'’][^\W\d_]+)*[.,]?$")
+_CONTACTS = re.compile(r"(?:\+|\b[xX]\.?\s?|\bext\.?\s?)?\(?\d[\d\s().\-–/]*\d|\S+@\S+|(?:https?://|www\.)\S+")
+
+
+def name_like(text: str) -> bool:
+    """True when ``text`` (contacts beside it dropped) reads as 1-4 capitalised words of any script:
+    a name in a language the name parser does not know ("Agnieszka Woźniak", "Ірина Поліщук")."""
+    rest = _CONTACTS.sub(" ", text) if any(ch.isdigit() or ch == "@" for ch in text) else text
+    head = _HEAD.split(rest.strip(" -–—~,.:;"), maxsplit=1)[0].strip()
+    words = head.split()
+    if not 1 <= len(words) <= 4 or any(not _CAP_WORD.match(w) or not w[:1].isupper() for w in words):
+        return False
+    low = head.casefold()
+    return not (SIGNOFF_ONLY.match(head) or GREETING.match(head) or has_title_word(low)
+                or has_legal_form_word(low) or looks_like_title(head))
 
 
 def signoff_kind(line: str, sender: set[str]) -> str | None:
@@ -110,15 +140,12 @@ def candidate_lines(lines: list[str]) -> list[int]:
     return out[::-1]
 
 
-def _bucket(value: float, edges: tuple[float, ...]) -> int:
-    for n, edge in enumerate(edges):
-        if value <= edge:
-            return n
-    return len(edges)
+@lru_cache(maxsize=8192)
+def _own(line: str, sender: frozenset[str]) -> tuple[str, ...]:
+    """Features of one line on its own (no position, no neighbours).
 
-
-def _own(line: str, sender: set[str]) -> tuple[str, ...]:
-    """Features of one line on its own (no position, no neighbours)."""
+    Cached: the same people sign the same way in mail after mail, as names.py caches names.
+    """
     text = line.strip()
     f: list[str] = []
     kind = classify_line(text)
@@ -127,10 +154,10 @@ def _own(line: str, sender: set[str]) -> tuple[str, ...]:
     words = text.split()
     f.append(f"len{_bucket(n, (3, 10, 20, 35, 50, 70, 90))}")
     f.append(f"w{_bucket(len(words), (1, 2, 3, 5, 8, 12))}")
-    letters = sum(ch.isalpha() for ch in text)
-    upper = sum(ch.isupper() for ch in text)
-    digits = sum(ch.isdigit() for ch in text)
-    punct = sum(not ch.isalnum() and not ch.isspace() for ch in text)
+    letters = sum(map(str.isalpha, text))
+    upper = sum(map(str.isupper, text))
+    digits = sum(map(str.isdigit, text))
+    punct = n - sum(map(str.isalnum, text)) - sum(map(str.isspace, text))
     f.append(f"cap{_bucket(upper / letters if letters else 0.0, (0.0, 0.1, 0.3, 0.6, 0.95))}")
     f.append(f"dig{_bucket(digits / n, (0.0, 0.1, 0.3, 0.5))}")
     f.append(f"pun{_bucket(punct / n, (0.0, 0.05, 0.15, 0.3))}")
@@ -152,6 +179,15 @@ def _own(line: str, sender: set[str]) -> tuple[str, ...]:
         f.append("url")
     if digits >= 7 and PHONEISH.search(text):
         f.append("phone")
+    if "\t" in text:
+        f.append("tabs")
+    if _LIST_ITEM.match(text):
+        f.append("listitem")
+    if GREETING.match(text):
+        f.append("greeting")
+    if n > 100:
+        # A long line is a sentence or a disclaimer: the lexicon and name tests below only cost.
+        return tuple(f)
     if digits and ADDRESS.search(text):
         f.append("address")
     if digits and POSTCODE.search(text):
@@ -161,25 +197,19 @@ def _own(line: str, sender: set[str]) -> tuple[str, ...]:
     low = text.casefold()
     if n <= 80 and (looks_like_title(text) or has_title_word(low)):
         f.append("title")
-    if n <= 100 and (has_legal_form(text) or has_legal_form_word(low)):
+    if has_legal_form(text) or has_legal_form_word(low):
         f.append("legal")
-    elif n <= 100 and looks_like_company(text):
+    elif looks_like_company(text):
         f.append("company")
     if DELIM.match(line):
         f.append("delim")
     elif re.fullmatch(r"[\W_]{3,}", text):
         f.append("rule")
-    so = signoff_kind(text, sender)
+    so = signoff_kind(text, set(sender))
     if so:
         f.append("signoff_" + so)
     elif _SIGNOFF_START.match(text):
         f.append("signoff_lead")
-    if GREETING.match(text):
-        f.append("greeting")
-    if _LIST_ITEM.match(text):
-        f.append("listitem")
-    if "\t" in text:
-        f.append("tabs")
     if _PATH.search(text):
         f.append("path")
     if _DATETIME.search(text):
@@ -188,6 +218,14 @@ def _own(line: str, sender: set[str]) -> tuple[str, ...]:
         f.append("field")
     if _INITIALISM.match(text):
         f.append("initials")
+    if name_like(text):
+        f.append("namelike")
+    m = _SHORT_NAME.match(text) or _SIGNOFF_NAME.match(text)
+    if m and name_like(m.group("name")):
+        f.append("lead_name")  # "Ściskam, Agnieszka", "Обіймаю, ОК!"
+    m = DASH_NAME.match(text)
+    if m and text[:1] in "-–—~" and name_like(m.group("name")):
+        f.append("dash_name")
     if len(words) <= 4 and parse_person_name(text.strip(" -–—~,.")) is not None:
         f.append("person")
     else:
@@ -205,61 +243,69 @@ def _own(line: str, sender: set[str]) -> tuple[str, ...]:
     return tuple(f)
 
 
+@lru_cache(maxsize=8192)
+def _derived(own: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
+    """What a line's own features give its neighbours: its shape, its prev_/next_ features, a sign-off."""
+    shape = tuple(x for x in own if x.startswith(("k_", "w", "cap", "person", "tw")))
+    seen = tuple(x for x in own if not x.startswith(("len", "pun", "dig", "end_")))
+    return (shape, tuple("next_" + x for x in seen), tuple("prev_" + x for x in seen),
+            any(x.startswith("signoff_") for x in own))
+
+
 def line_features(lines: list[str], cand: list[int], sender: set[str]) -> list[list[str]]:
     """The feature names of each candidate line (``cand`` from ``candidate_lines``)."""
-    own = [_own(lines[i], sender) for i in cand]
+    frozen = frozenset(sender)
+    own = [_own(lines[i], frozen) for i in cand]
     total = len(cand)
-    letters = "".join(ch for i in cand for ch in lines[i] if ch.isalpha())
-    if letters and sum(ch.isupper() for ch in letters) > 0.7 * len(letters):
+    joined = "".join(lines[i] for i in cand)
+    letters = sum(map(str.isalpha, joined))
+    if letters and sum(map(str.isupper, joined)) > 0.7 * letters:
         # A mail typed in capitals: capitals say nothing about a line there.
         own = [tuple(x for x in o if not x.startswith("cap")) + ("doc_caps",) for o in own]
-    shapes = [tuple(x for x in o if x.startswith(("k_", "w", "cap", "person", "tw"))) for o in own]
-    cols = [len([c for c in re.split(r"\t+|\s{3,}", lines[i].strip()) if c]) for i in cand]
+    derived = [_derived(o) for o in own]
+    cols = [len(_COLUMNS.split(lines[i].strip())) if "\t" in lines[i] or "   " in lines[i] else 1 for i in cand]
     has_above = bool(cand) and any(lines[j].strip() for j in range(cand[0]))
     out: list[list[str]] = []
-    kinds = [o[0] for o in own]
-    prose_below = 0
-    signoff_below = False
-    below_counts: list[tuple[int, bool]] = [(0, False)] * total
+    below: list[tuple[int, bool]] = [(0, False)] * total
+    prose_below, signoff_below = 0, False
     for p in range(total - 1, -1, -1):
-        below_counts[p] = (prose_below, signoff_below)
-        if kinds[p] == "k_prose":
-            prose_below += 1
-        if any(x.startswith("signoff_") for x in own[p]):
-            signoff_below = True
+        below[p] = (prose_below, signoff_below)
+        prose_below += own[p][0] == "k_prose"
+        signoff_below = signoff_below or derived[p][3]
     signoff_seen = delim_seen = False
     for p, i in enumerate(cand):
         f = list(own[p])
-        f.append(f"pos{_bucket(total - 1 - p, (0, 1, 2, 3, 4, 6, 9))}")
+        f.append(_POS[min(total - 1 - p, len(_POS) - 1)])
         if p == 0 and not has_above:
             f.append("first_of_text")
         if cols[p] >= 2 and ((p > 0 and cols[p - 1] == cols[p]) or (p + 1 < total and cols[p + 1] == cols[p])):
             f.append("table_row")  # columns lined up with a neighbour's: a table, not a card
         # Lines shaped like their neighbours (same kind, length and case) make a list or a table;
         # a card's lines differ from each other.
-        same = sum(1 for q in (p - 1, p + 1) if 0 <= q < total and shapes[q] == shapes[p])
+        same = (p > 0 and derived[p - 1][0] == derived[p][0]) + (p + 1 < total and derived[p + 1][0] == derived[p][0])
         if same:
             f.append(f"same_shape{same}")
         if i > 0 and not lines[i - 1].strip():
             f.append("blank_above")
         if i + 1 < len(lines) and not lines[i + 1].strip():
             f.append("blank_below")
-        f.append(f"prose_below{min(below_counts[p][0], 3)}")
-        if below_counts[p][1]:
+        f.append(f"prose_below{min(below[p][0], 3)}")
+        if below[p][1]:
             f.append("signoff_below")
         if signoff_seen:
             f.append("signoff_above")
         if delim_seen:
             f.append("delim_above")
         # The neighbours' own features say whether this line sits in a block of its kind.
-        for tag, q in (("prev_", p - 1), ("next_", p + 1)):
-            if 0 <= q < total:
-                f += [tag + x for x in own[q] if not x.startswith(("len", "pun", "dig", "end_"))]
-            else:
-                f.append(tag + "none")
-        if any(x.startswith("signoff_") for x in own[p]):
-            signoff_seen = True
-        if "delim" in own[p]:
-            delim_seen = True
+        if p > 0:
+            f += derived[p - 1][2]
+        else:
+            f.append("prev_none")
+        if p + 1 < total:
+            f += derived[p + 1][1]
+        else:
+            f.append("next_none")
+        signoff_seen = signoff_seen or derived[p][3]
+        delim_seen = delim_seen or "delim" in own[p]
         out.append(f)
     return out
