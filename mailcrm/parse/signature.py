@@ -66,6 +66,7 @@ def signature_start(lines: list[str], sender: set[str]) -> int | None:
         return None  # a signature cannot be all there is: the author said nothing else
     return start
 
+
 def extract_signature(text: str, *, sender: Address | None = None, region: str = "RU",
                       unquoted: bool = False) -> Signature | None:
     """Find the signature block at the end of ``text`` and read its fields; None when absent.
