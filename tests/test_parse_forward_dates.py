@@ -187,6 +187,18 @@ def test_short_forms_two_digit_years_and_clocks(text: str, expected: dt.datetime
     assert parse_loose_date(text, UTC) == expected.replace(tzinfo=UTC)
 
 
+@pytest.mark.parametrize("text,hours", [
+    ("2 марта 2026 г., 14:30 МСК", 3),
+    ("pondělí 2. března 2026 14:30 SEČ", 1),
+    ("utorok 2. júna 2026, 14:30 SELČ", 2),
+    ("Montag, 2. März 2026 14:30 MEZ", 1),
+])
+def test_zone_abbreviations_in_other_scripts(text: str, hours: int) -> None:
+    got = parse_loose_date(text, UTC)
+    assert got is not None and got.utcoffset() == dt.timedelta(hours=hours)
+    assert (got.day, got.hour, got.minute) == (2, 14, 30)
+
+
 def _gmail_ru(date: str) -> str:
     return ("См. ниже\n\n---------- Пересылаемое сообщение ---------\nОт: Иван Петров <ivan@theatre.example>\n"
             f"Date: {date}\nSubject: Ответ на заявку\nTo: <me@example.org>\n\nДобрый день!\n")
