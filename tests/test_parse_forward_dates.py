@@ -66,6 +66,9 @@ FORMATS: dict[tuple[str, str, str], Fmt] = {
     ("uk", "gmail", "format-abbr"): _plain(UK_GMAIL, "пн, {d} {mon} {y} р. о {hh}:{mm}"),
     ("uk", "outlook", "genitive"): _plain(UK_GENITIVE, "понеділок, {d} {mon} {y} р. {hh}:{mm}"),
     ("uk", "apple", "genitive"): _plain(UK_GENITIVE, "{d} {mon} {y} р. о {hh}:{mm}"),
+    ("uk", "thunderbird", "numeric"): _plain([], "{dd}.{mo}.{y} {hh}:{mm}"),
+    ("ru", "thebat", "genitive-seconds"): _plain(RU_GENITIVE, "Понедельник, {d} {mon} {y}, {hh}:{mm}:00"),
+    ("en", "thebat", "full-seconds"): _plain(EN_FULL, "Monday, {mon} {d}, {y}, {hh}:{mm}:00"),
     ("uk", "nominative", "full"): _plain(UK_NOMINATIVE, "{d} {mon} {y} {hh}:{mm}"),
     ("en", "gmail", "abbr"): _en(EN_SHORT, "Mon, {mon} {d}, {y} at {h}:{mm} {ap}"),
     ("en", "outlook", "full"): _en(EN_FULL, "Monday, {mon} {d}, {y} {h}:{mm} {ap}"),
@@ -141,6 +144,7 @@ def _twelve(words: list[str], pattern: str, am: str, pm: str) -> Fmt:
 FORMATS.update({
     ("el", "gmail", "12h"): _twelve(GREEK, "Δευ, {d} {mon} {y} στις {h}:{mm} {ap}", "π.μ.", "μ.μ."),
     ("ko", "gmail", "12h"): _twelve([], "{y}년 {m}월 {d}일 (월) {ap} {h}:{mm}", "오전", "오후"),
+    ("ja", "gmail", "12h"): _twelve([], "{y}年{m}月{d}日(月) {ap}{h}:{mm}", "午前", "午後"),
     ("zh", "gmail", "12h"): _twelve([], "{y}年{m}月{d}日周一 {ap}{h}:{mm}", "上午", "下午"),
     ("es-US", "gmail", "12h"): _twelve(ES_SHORT, "lun, {d} {mon} {y}, {h}:{mm} {ap}", "a. m.", "p. m."),
     ("en-US", "thunderbird", "numeric-12h"): _twelve([], "{m}/{d}/{yy}, {h}:{mm} {ap}", "AM", "PM"),
@@ -185,6 +189,18 @@ def test_the_reported_russian_gmail_date_is_march(text: str) -> None:
 ])
 def test_short_forms_two_digit_years_and_clocks(text: str, expected: dt.datetime) -> None:
     assert parse_loose_date(text, UTC) == expected.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text,hours", [
+    ("2 марта 2026 г., 14:30 МСК", 3),
+    ("pondělí 2. března 2026 14:30 SEČ", 1),
+    ("utorok 2. júna 2026, 14:30 SELČ", 2),
+    ("Montag, 2. März 2026 14:30 MEZ", 1),
+])
+def test_zone_abbreviations_in_other_scripts(text: str, hours: int) -> None:
+    got = parse_loose_date(text, UTC)
+    assert got is not None and got.utcoffset() == dt.timedelta(hours=hours)
+    assert (got.day, got.hour, got.minute) == (2, 14, 30)
 
 
 def _gmail_ru(date: str) -> str:

@@ -41,6 +41,9 @@ _MERIDIEM_AFTER = re.compile(rf"{_CLOCK}\s*(?:({_AM_AFTER})|({_PM_AFTER}))(?![^\
 _ZONES = {"msk": 3 * 3600, "msd": 4 * 3600, "eest": 3 * 3600, "eet": 2 * 3600, "cest": 2 * 3600, "cet": 3600,
           "mesz": 2 * 3600, "mez": 3600, "bst": 3600, "est": -5 * 3600, "edt": -4 * 3600, "cst": -6 * 3600,
           "cdt": -5 * 3600, "pst": -8 * 3600, "pdt": -7 * 3600, "gmt": 0, "utc": 0, "ut": 0, "z": 0}
+# Zone abbreviations written in other scripts or with diacritics (dateutil reads ASCII names only):
+# Russian "МСК", Czech/Slovak "SEČ"/"SELČ" (středoevropský (letní) čas).
+_ZONE_ALIASES = {"мск": "msk", "seč": "cet", "selč": "cest"}
 MAX_DATE_TEXT = 200
 
 
@@ -53,6 +56,7 @@ def _translate(text: str) -> str:
             return f" {dt.date(2000, month, 1):%b} "
         if word in ("am", "pm"):
             return m.group(0)
+        word = _ZONE_ALIASES.get(word, word)
         if word in _ZONES:
             return f" {word.upper()} "
         return " "
