@@ -85,6 +85,7 @@ def _bucket(value: float, edges: tuple[float, ...]) -> int:
     return len(edges)
 
 
+_CARD_SEP = re.compile(r"\s[|•·]\s|\t")
 _COLUMNS = re.compile(r"\t+|\s{3,}")
 _POS = tuple(f"pos{_bucket(k, (0, 1, 2, 3, 4, 6, 9))}" for k in range(11))
 _HEAD = re.compile(r"\s*[|,•/–—(]\s*|\s+-\s+|\t+|\s{3,}")
@@ -147,11 +148,12 @@ def _own(line: str, sender: frozenset[str]) -> tuple[str, ...]:
     Cached: the same people sign the same way in mail after mail, as names.py caches names.
     """
     text = line.strip()
-    f: list[str] = []
-    kind = classify_line(text)
-    f.append("k_" + kind)
     n = len(text)
     words = text.split()
+    # Nine words or more make a sentence, not a name, title or company line: such lines skip the
+    # line classifier and the lexicons below (they were most of the cost on wrapped prose).
+    long = n > 100 or (len(words) >= 9 and not _CARD_SEP.search(text))  # "Name | Title | Company" is short
+    f: list[str] = ["k_long" if long else "k_" + classify_line(text)]
     f.append(f"len{_bucket(n, (3, 10, 20, 35, 50, 70, 90))}")
     f.append(f"w{_bucket(len(words), (1, 2, 3, 5, 8, 12))}")
     letters = sum(map(str.isalpha, text))
@@ -185,14 +187,13 @@ def _own(line: str, sender: frozenset[str]) -> tuple[str, ...]:
         f.append("listitem")
     if GREETING.match(text):
         f.append("greeting")
-    if n > 100:
-        # A long line is a sentence or a disclaimer: the lexicon and name tests below only cost.
+    if long:
         return tuple(f)
     if digits and ADDRESS.search(text):
         f.append("address")
     if digits and POSTCODE.search(text):
         f.append("postcode")
-    if re.search(r"\s[|•·]\s", text):
+    if _CARD_SEP.search(text) and "\t" not in text:
         f.append("pipes")
     low = text.casefold()
     if n <= 80 and (looks_like_title(text) or has_title_word(low)):
@@ -244,6 +245,12 @@ def _own(line: str, sender: frozenset[str]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=8192)
+def _case_counts(line: str) -> tuple[int, int]:
+    """Letters and capitals in a line."""
+    return sum(map(str.isalpha, line)), sum(map(str.isupper, line))
+
+
+@lru_cache(maxsize=8192)
 def _derived(own: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
     """What a line's own features give its neighbours: its shape, its prev_/next_ features, a sign-off."""
     shape = tuple(x for x in own if x.startswith(("k_", "w", "cap", "person", "tw")))
@@ -257,9 +264,9 @@ def line_features(lines: list[str], cand: list[int], sender: set[str]) -> list[l
     frozen = frozenset(sender)
     own = [_own(lines[i], frozen) for i in cand]
     total = len(cand)
-    joined = "".join(lines[i] for i in cand)
-    letters = sum(map(str.isalpha, joined))
-    if letters and sum(map(str.isupper, joined)) > 0.7 * letters:
+    counts = [_case_counts(lines[i]) for i in cand]
+    letters = sum(c[0] for c in counts)
+    if letters and sum(c[1] for c in counts) > 0.7 * letters:
         # A mail typed in capitals: capitals say nothing about a line there.
         own = [tuple(x for x in o if not x.startswith("cap")) + ("doc_caps",) for o in own]
     derived = [_derived(o) for o in own]
@@ -270,7 +277,7 @@ def line_features(lines: list[str], cand: list[int], sender: set[str]) -> list[l
     prose_below, signoff_below = 0, False
     for p in range(total - 1, -1, -1):
         below[p] = (prose_below, signoff_below)
-        prose_below += own[p][0] == "k_prose"
+        prose_below += own[p][0] in ("k_prose", "k_long")
         signoff_below = signoff_below or derived[p][3]
     signoff_seen = delim_seen = False
     for p, i in enumerate(cand):
