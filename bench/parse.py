@@ -15,10 +15,10 @@ ratio a/base overall and per category (issue 3).  Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import logging
 import email
 import email.policy
 import json
+import logging
 import os
 import sys
 import time

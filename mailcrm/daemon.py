@@ -22,9 +22,9 @@ from mailcrm.app import cases
 from mailcrm.app.handle import open_store
 from mailcrm.config import Config
 from mailcrm.errors import ConfigError
-from mailcrm.sources import smtp as smtp_mod
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
+from mailcrm.sources import smtp as smtp_mod
 from mailcrm.spool import Spool
 
 DRAIN_SECONDS = 30.0

@@ -31,12 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from signature_synth import make_mails  # noqa: E402
+
 from mailcrm.parse import signature_model  # noqa: E402
 from mailcrm.parse.facts import Address  # noqa: E402
 from mailcrm.parse.signature import _content_end, extract_signature, own_text_lines  # noqa: E402
 from mailcrm.parse.signature_features import candidate_lines, line_features  # noqa: E402
 from mailcrm.parse.signature_fields import sender_tokens  # noqa: E402
-from signature_synth import Mail, make_mails  # noqa: E402
 
 OUT = ROOT / "mailcrm" / "parse" / "signature_model.json"
 C = 0.5  # L2 strength, fixed beforehand (not searched on any score reported)

@@ -250,8 +250,8 @@ class Harness:
         import threading
 
         from mailcrm import config
-        from mailcrm.sources import imap
         from mailcrm.ingest.worker import Worker
+        from mailcrm.sources import imap
         from mailcrm.spool import Spool
         from mailcrm.store import db, migrate, repository
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailcrm.parse.bounce_reason import ALL_REASONS, Assessment, HARD_REASONS, assess, classify, legacy_reason, reason_of_code
+from mailcrm.parse.bounce_reason import ALL_REASONS, HARD_REASONS, Assessment, assess, classify, legacy_reason, reason_of_code
 from mailcrm.parse.message import parse_message
 
 ADDR = "ivan@theatre.example"

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import quotequail
+from conftest import require
 from emailforwardparser import forward_parser as efp
 
-from conftest import require
 from mailcrm.parse.forward import find_forward_in_text
 from mailcrm.parse.html_text import html_to_text
 from mailcrm.parse.message import parse_message

@@ -10,8 +10,8 @@ comes from ``sender_path`` or, as talon's dataset reader does, the body's ``From
 from __future__ import annotations
 
 import email
-import html
 import email.utils
+import html
 import json
 import re
 from collections import Counter

@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import func, select
 
 from mailcrm import config
+from mailcrm.app import activities
+from mailcrm.app import apply as pipeline
+from mailcrm.app import deals as deal_store
 from mailcrm.digest.compose import make_digest
 from mailcrm.domain.special_dates import DateSpec, parse_fixed, parse_rule
 from mailcrm.errors import UsageError
-from mailcrm.app import apply as pipeline
 from mailcrm.spool import SpoolMeta
-from mailcrm.app import activities
 from mailcrm.store import db, repository
-from mailcrm.app import deals as deal_store
 from mailcrm.store.models import (
     Activity,
     BounceEvent,

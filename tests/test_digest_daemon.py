@@ -27,8 +27,8 @@ from relay import Relay, self_signed
 from sqlalchemy import select, update
 
 from mailcrm import config
-from mailcrm.store import db, migrate, repository
 from mailcrm.app import deals as deal_store
+from mailcrm.store import db, migrate, repository
 from mailcrm.store.models import DigestRun, Message, User
 
 pytestmark = pytest.mark.slow

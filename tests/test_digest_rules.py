@@ -158,8 +158,8 @@ def test_twenty_paid_deals_opened_together_spread_over_several_mornings() -> Non
 
 
 def test_a_long_waiting_list_shows_the_newest_and_counts_the_rest() -> None:
-    from mailcrm.digest.rules import WAITING_LIST_LIMIT
     from mailcrm.digest.render import render
+    from mailcrm.digest.rules import WAITING_LIST_LIMIT
 
     people = [person(i, f"P{i}", f"p{i}@x.ru") for i in range(1, WAITING_LIST_LIMIT + 11)]
     waiting = tuple(WaitingSnap(x, MessageRef(f"Вопрос {i}", dt.datetime(2025, 3, 1, 8) + dt.timedelta(hours=i)))

@@ -20,11 +20,11 @@ from relay import Relay, self_signed
 from sqlalchemy import select
 
 from mailcrm import config
+from mailcrm.app import deals as deal_store
 from mailcrm.app import digest_runs
 from mailcrm.digest import schedule
 from mailcrm.digest import send as send_mod
 from mailcrm.store import db, repository
-from mailcrm.app import deals as deal_store
 from mailcrm.store.models import DigestRun, SourceState, User, utcnow
 
 DAY = dt.date(2026, 3, 10)

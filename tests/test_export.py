@@ -15,11 +15,11 @@ import openpyxl
 from conftest import free_port, make_config_text
 from sqlalchemy import select
 
+from mailcrm.app.sheet_import import import_rows
+from mailcrm.store import db, migrate
+from mailcrm.store.models import EmailAddress
 from mailcrm.transfer.export import MAILCHIMP_COLUMNS, ExportContact, split_name, to_vcard
 from mailcrm.transfer.sheets import SheetRow, read_file
-from mailcrm.store import db, migrate
-from mailcrm.app.sheet_import import import_rows
-from mailcrm.store.models import EmailAddress
 
 
 def _setup(tmp_path: Path) -> Path:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 from conftest import free_port, make_config_text, require_tool
 from dovecot import DOVECOT, USER, Dovecot, Harness, imap_block, make_message
+from structlog.testing import capture_logs
 
 from mailcrm.app import checkpoints as imap_state
 from mailcrm.sources.imap_fetch import connect, edge_decision

@@ -13,10 +13,10 @@ import pytest
 from conftest import free_port, make_config_text
 from sqlalchemy import select
 
-from mailcrm.transfer.sheets import header_key, read_file, split_emails, split_phones
-from mailcrm.store import db
 from mailcrm.app.sheet_import import import_rows
+from mailcrm.store import db
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
+from mailcrm.transfer.sheets import header_key, read_file, split_emails, split_phones
 
 
 def _workbook(path: Path) -> Path:

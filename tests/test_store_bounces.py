@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-
 from test_store_pipeline import ingest, mail
 
 from mailcrm import config

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from mailcrm import config
-from mailcrm.errors import Rejected, UsageError
 from mailcrm.app import apply as pipeline
-from mailcrm.parse.facts import Signature
-from mailcrm.spool import SpoolMeta
 from mailcrm.app import companies
 from mailcrm.app import contacts as contact_edit
+from mailcrm.errors import Rejected, UsageError
+from mailcrm.parse.facts import Signature
+from mailcrm.spool import SpoolMeta
 from mailcrm.store import db, repository
 from mailcrm.store.models import Company, Contact, EmailAddress, Message, MessageBlob, Participant
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from mailcrm.parse.facts import Signature
+from test_store_pipeline import ingest, mail
+
 from mailcrm.app import companies
+from mailcrm.parse.facts import Signature
 from mailcrm.store import db, repository
 from mailcrm.store.models import Company, Message
-from test_store_pipeline import ingest, mail
 
 
 def test_spellings_from_signatures_are_one_company(store) -> None:  # type: ignore[no-untyped-def]

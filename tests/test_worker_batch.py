@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-
 from test_store_bounces import dsn
 
 from mailcrm import config

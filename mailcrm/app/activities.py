@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
 from mailcrm.errors import UsageError
 from mailcrm.store import repository as repo
-from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
 

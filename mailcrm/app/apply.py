@@ -17,22 +17,21 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcrm.config import Config, dropbox_matches
-from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
-from mailcrm.errors import IngestError, Rejected, StoreUnavailable, Transient, Unprocessable
-from mailcrm.parse.facts import MessageFacts
-from mailcrm.ingest.parse_settings import parse_job
-from mailcrm.outcomes import Outcome
-from mailcrm.parse.addresses import domain_of
-from mailcrm.spool import SpoolItem, SpoolMeta
-from mailcrm.store import db
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
 from mailcrm.app import deals
 from mailcrm.app.deals import ThreadDeals
+from mailcrm.config import Config, dropbox_matches
+from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
+from mailcrm.errors import IngestError, Rejected, StoreUnavailable, Transient, Unprocessable
+from mailcrm.ingest.parse_settings import parse_job
+from mailcrm.outcomes import Outcome
+from mailcrm.parse.addresses import domain_of
+from mailcrm.parse.facts import MessageFacts
+from mailcrm.spool import SpoolItem, SpoolMeta
+from mailcrm.store import db
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
-
 
 STORED = Outcome.STORED
 DUPLICATE = Outcome.DUPLICATE

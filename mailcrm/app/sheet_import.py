@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import DEFAULT_PHONE_REGION
 from mailcrm.errors import UsageError
-from mailcrm.transfer.sheets import BadRow, SheetRow, read_file
 from mailcrm.parse.addresses import domain_of, is_free_mail
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
+from mailcrm.transfer.sheets import BadRow, SheetRow, read_file
 
 TEXT_FIELDS = ("name", "title", "city", "notes", "website")
 

@@ -11,10 +11,10 @@ from typing import Any, Optional
 
 import typer
 
+from mailcrm.app import cases
 from mailcrm.cli.common import emit, load_config, open_store
 from mailcrm.digest.compose import local_today, pick_user
 from mailcrm.errors import UsageError
-from mailcrm.app import cases
 
 digest_app = typer.Typer(help="The morning digest.", no_args_is_help=True)
 

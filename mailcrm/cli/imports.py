@@ -12,9 +12,9 @@ from typing import Any, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from mailcrm.app import cases
 from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table
 from mailcrm.errors import UsageError
-from mailcrm.app import cases
 
 import_app = typer.Typer(help="Import mail history and contact sheets.", no_args_is_help=True)
 export_app = typer.Typer(help="Export contacts.", no_args_is_help=True)

@@ -35,8 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import log
 from mailcrm.app import digest_runs
-from mailcrm.app.digest_runs import (FAILED, SENT, SKIPPED, TAKEN, claim, finish,
-                                     mark_retrying, mark_sending)
+from mailcrm.app.digest_runs import FAILED, SENT, SKIPPED, TAKEN, claim, finish, mark_retrying, mark_sending
 from mailcrm.config import Config, UserConfig
 from mailcrm.digest import send as send_mod
 from mailcrm.digest.compose import local_today

@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import Config
 from mailcrm.errors import StoreUnavailable
-from mailcrm.app import checkpoints as imap_state
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker
 from mailcrm.spool import INCOMING, QUARANTINE, Spool, SpoolItem, SpoolMeta

@@ -77,15 +77,18 @@ DNS_TEMP = _rx(r"malformed (?:or unexpected )?name server reply", r"servfail", r
 
 # --- hard vocabularies --------------------------------------------------------------------
 USER = _rx(
-    r"user (?:is )?unknown", r"unknown (?:user|recipient|mailbox|local ?part|account|address)", r"no such (?:user|recipient|mailbox|account|address|person)",
-    r"user (?:does )?not (?:exist|found)", r"user doesn'?t exist", r"(?:mailbox|account|address|recipient|user(?:name)?) (?:does not|doesn'?t) exist",
+    r"user (?:is )?unknown", r"unknown (?:user|recipient|mailbox|local ?part|account|address)",
+    r"no such (?:user|recipient|mailbox|account|address|person)",
+    r"user (?:does )?not (?:exist|found)", r"user doesn'?t exist",
+    r"(?:mailbox|account|address|recipient|user(?:name)?) (?:does not|doesn'?t) exist",
     r"(?:mailbox|account|address|recipient|user) (?:not found|unavailable or not found)", r"recipient(?:s)? not found", r"recip(?:ient)?notfound",
     r"invalid (?:recipient|mailbox|user|address|final delivery userid)", r"not a valid (?:user|mailbox|recipient|address)",
     r"no mailbox here", r"mailbox not (?:found|available)", r"no account (?:by that name|here)",
     r"(?:is|was) not (?:a )?(?:known|valid) user", r"unrouteable address", r"not listed in (?:the )?(?:domino )?(?:public )?directory",
     r"no such local user", r"addressee unknown", r"recipient (?:unknown|invalid)", r"bad (?:recipient|destination mailbox)",
     r"address unknown", r"bad[ _-]recipient", r"\bdoes ?n[o']t exist\b", r"address (?:couldn'?t|could not) be found",
-    r"address not found", r"no valid recipients", r"doesn'?t have an? .{1,40} account", r"account (?:has been )?(?:removed|deleted|terminated|does not exist)",
+    r"address not found", r"no valid recipients", r"doesn'?t have an? .{1,40} account",
+    r"account (?:has been )?(?:removed|deleted|terminated|does not exist)",
     r"email address (?:you entered )?(?:wasn'?t|was not|couldn'?t be|could not be) found", r"not our customer",
     r"пользовател[ья] (?:не найден|не существует|нет)", r"нет такого (?:пользователя|адреса|ящика|получателя)",
     r"(?:адрес|ящик|получатель|почтовый ящик|аккаунт)[а-я ]{0,20} не существует", r"не существует", r"неверный адрес",
@@ -119,7 +122,8 @@ HOST = _rx(
     r"host (?:or domain name )?not found", r"host unknown", r"unknown host", r"domain (?:not found|does not exist|unknown|name not found)",
     r"no such domain", r"unknown domain", r"nxdomain", r"name or service not known", r"no (?:mx|a) record", r"mx (?:record )?not found",
     r"unrouteable domain", r"domain (?:is )?(?:invalid|not registered)", r"host name lookup failure", r"домен не (?:найден|существует)",
-    r"domain [\w.-]{1,60} (?:does not|doesn'?t) exist", r"(?:domain|domäne) .{0,40}existiert nicht", r"domaine .{0,40}(?:n'existe pas|inexistant|introuvable)",
+    r"domain [\w.-]{1,60} (?:does not|doesn'?t) exist", r"(?:domain|domäne) .{0,40}existiert nicht",
+    r"domaine .{0,40}(?:n'existe pas|inexistant|introuvable)",
     r"dominio .{0,40}(?:no existe|inesistente|inexistente)", r"domena .{0,40}nie istnieje", r"домен .{0,40}не існує",
     r"ドメインが存在しません", r"域名不存在",
 )

@@ -24,10 +24,10 @@ from imapclient import IMAPClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import log
-from mailcrm.config import Config, ImapConfig
 from mailcrm.app import checkpoints as imap_state
-from mailcrm.sources.imap_fetch import FolderSync, connect
 from mailcrm.app.checkpoints import imap_status
+from mailcrm.config import Config, ImapConfig
+from mailcrm.sources.imap_fetch import FolderSync, connect
 from mailcrm.spool import Spool, SpoolItem
 
 __all__ = ["AccountSource", "imap_status", "start_sources"]

@@ -22,9 +22,9 @@ from imapclient import IMAPClient
 from imapclient.util import to_unicode
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import ImapConfig
 from mailcrm.parse.addresses import is_mail_system
-from mailcrm.app import checkpoints as imap_state
 from mailcrm.spool import Spool, SpoolMeta
 
 BATCH = 200  # UIDs per FETCH: large enough to amortise round trips, small enough for memory

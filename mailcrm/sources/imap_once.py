@@ -17,11 +17,11 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import Config, ImapConfig
 from mailcrm.errors import ConfigError, UsageError
-from mailcrm.app import checkpoints as imap_state
-from mailcrm.sources.imap_fetch import FolderSync, connect
 from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress
+from mailcrm.sources.imap_fetch import FolderSync, connect
 
 _SCHEMES = {"imaps": ("tls", 993), "imap": ("starttls", 143), "imap+plain": ("plain", 143)}
 _SENT_NAMES = ("sent", "отправленные", "sent items", "sent messages", "[gmail]/sent mail")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import Config
 from mailcrm.errors import UsageError
-from mailcrm.app import checkpoints as imap_state
 from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress, run_positional
 from mailcrm.spool import SpoolMeta
 

@@ -30,7 +30,6 @@ from mailcrm.store.models import (
 )
 
 
-
 class UserSpec(Protocol):
     """What the store keeps of a configured user (config.UserConfig has these)."""
 

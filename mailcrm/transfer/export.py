@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from mailcrm.errors import UsageError
 from mailcrm.parse.names import parse_person_name
 
