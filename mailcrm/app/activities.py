@@ -15,6 +15,7 @@ from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
 from mailcrm.errors import UsageError
 from mailcrm.store import repository as repo
+from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
 
@@ -76,6 +77,7 @@ def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
         tag = tag_row(session, name, create=False)
         if tag is not None and session.get(ContactTag, (contact.id, tag.id)) is not None:
             session.execute(delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag.id))
+            search.mark(session, (contact.id,))
             session.add(Activity(contact_id=contact.id, kind="tag", at=utcnow(), text=f"-{tag.name}", data={}))
     session.flush()
     return contact_tags(session, contact.id)

@@ -48,10 +48,14 @@ def _user_id(s: Session, cfg: Config) -> int | None:
 
 
 # -- contacts and companies ----------------------------------------------------------------------
-def list_contacts(store: Store, search: str | None, limit: int) -> list[dict[str, Any]]:
-    """Contacts matching ``search`` (all without one), at most ``limit``."""
+def list_contacts(store: Store, search: str | None, limit: int | None,
+                  region: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Contacts matching ``search`` (all without one), at most ``limit``, and how many match in all.
+
+    ``region``: the phone region a phone-number query without a country code is read in.
+    """
     with transaction(store.factory) as s:
-        return repository.list_contacts(s, search, limit)
+        return repository.list_contacts(s, search, limit, region)
 
 
 def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any]:

@@ -8,15 +8,19 @@ import typer
 from rich.table import Table
 
 from mailcrm.app import cases
-from mailcrm.cli.common import console, emit, load_config, open_store, print_table
+from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_json, print_table
 
 contact_app = typer.Typer(help="Edit or merge one contact.", no_args_is_help=True)
 companies_app = typer.Typer(help="Companies and grouping suggestions.", invoke_without_command=True)
 company_app = typer.Typer(help="One company.", no_args_is_help=True)
 
 
-def _render_contacts(rows: list[dict[str, Any]]) -> None:
-    print_table(f"{len(rows)} contacts", ["name", "addresses", "company", "title", "phones", "tags"], [
+TABLE_LIMIT = 500  # contacts listed in a table unless --limit says otherwise
+
+
+def _render_contacts(rows: list[dict[str, Any]], total: int | None = None) -> None:
+    title = f"{len(rows)} contacts" if total is None or total <= len(rows) else f"{len(rows)} of {total} contacts shown (--limit N for more)"
+    print_table(title, ["name", "addresses", "company", "title", "phones", "tags"], [
         (r["name"], ", ".join(a["address"] + ("" if a["status"] == "active" else f" ({a['status']})")
                               for a in r["addresses"]),
          r["company"], r["title"], ", ".join(r["phones"]), ", ".join(r["tags"])) for r in rows])
@@ -47,12 +51,23 @@ def register(app: typer.Typer) -> None:
     """Add contacts, show, contact, companies and company commands."""
 
     @app.command("contacts")
-    def contacts_cmd(ctx: typer.Context, search: Optional[str] = typer.Option(None, "--search", help="Filter by name, address, company."),
-                     limit: int = typer.Option(500, "--limit"), as_json: bool = typer.Option(False, "--json")) -> None:
+    def contacts_cmd(ctx: typer.Context,
+                     search: Optional[str] = typer.Option(None, "--search", help="Match name, address, company, title, phone or tag "
+                                                          "(any case, ё = е)."),
+                     limit: Optional[int] = typer.Option(None, "--limit", help="At most N (the table's default: 500; --json: all)."),
+                     as_json: bool = typer.Option(False, "--json")) -> None:
         """List contacts."""
-        store = open_store(load_config(ctx))
-        rows = cases.list_contacts(store, search, limit)
-        emit(rows, as_json, _render_contacts)
+        cfg = load_config(ctx)
+        store = open_store(cfg)
+        if limit is None and not as_json:
+            limit = TABLE_LIMIT
+        rows, total = cases.list_contacts(store, search, limit, cfg.phone_region())
+        if as_json:
+            if len(rows) < total:
+                err_console.print(f"{len(rows)} of {total} contacts shown (--limit)")
+            print_json(rows)
+        else:
+            _render_contacts(rows, total)
 
     @app.command("show")
     def show_cmd(ctx: typer.Context, address: str, limit: Optional[int] = typer.Option(None, "--limit", help="At most N timeline entries."),

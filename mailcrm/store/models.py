@@ -93,6 +93,8 @@ class Contact(Base):
     needs_new_address: Mapped[bool] = mapped_column(Boolean, default=False)
     user_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(40), default="mail")
+    # Kept by store/search.py at commit: name, title, company, addresses, phones, tags, folded.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
