@@ -333,6 +333,30 @@ class Config(_Strict):
         return None
 
 
+def machine_timezone() -> str:
+    """This machine's IANA time zone: $TZ, /etc/timezone, the /etc/localtime link; else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if not name or name.startswith("/"):
+            continue
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        return "UTC" if name in ("Etc/UTC", "Etc/Universal", "Universal", "Zulu", "UCT") else name
+    return "UTC"
+
+
 def dropbox_matches(dropbox: str, address: str) -> bool:
     """True when ``address`` is ``dropbox`` or a sub-address of it (crm+k3f9+deal@ for crm+k3f9@)."""
     a = address.lower()

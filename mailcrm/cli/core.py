@@ -13,8 +13,10 @@ import typer
 from mailcrm import config as config_mod
 from mailcrm import log
 from mailcrm.app import cases
+from mailcrm.app.handle import shown_url
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
+from mailcrm.parse.addresses import is_free_mail
 from mailcrm.parse.message import parse_message
 from mailcrm.spool import Spool
 
@@ -45,11 +47,31 @@ def _toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# Free-mail providers that deliver local+anything@domain to local@domain (plus-addressing).
+PLUS_ADDRESSING = frozenset("""
+    gmail.com googlemail.com yandex.ru ya.ru yandex.com yandex.by yandex.kz yandex.ua yandex.net
+    outlook.com hotmail.com hotmail.co.uk live.com live.ru msn.com icloud.com me.com mac.com
+    fastmail.com protonmail.com proton.me pm.me
+""".split())
+
+
 def new_dropbox(email: str) -> str:
-    """A random, unguessable dropbox address at the user's domain: crm+<token>@domain."""
-    domain = email.rpartition("@")[2]
-    token = secrets.token_hex(8)  # 64 bits: the address is the secret
-    return f"crm+{token}@{domain}"
+    """A random, unguessable dropbox address (the address is the secret: 64 random bits).
+
+    At the user's own domain: ``crm+<token>@domain``. At a free-mail provider ``crm@`` would be a
+    stranger's mailbox, so there it is the user's own plus-address, ``me+crm-<token>@provider``,
+    which lands in the user's mailbox and is read over IMAP; a provider without plus-addressing
+    needs ``--dropbox`` (ConfigError saying so).
+    """
+    local, _, domain = email.rpartition("@")
+    token = secrets.token_hex(8)
+    if not is_free_mail(email):
+        return f"crm+{token}@{domain}"
+    if domain in PLUS_ADDRESSING:
+        return f"{local.split('+')[0]}+crm-{token}@{domain}"
+    raise ConfigError(f"--email {email}: {domain} is a public mail provider, where crm+…@{domain} would be a stranger's "
+                      f"mailbox and {domain} has no plus-addressing for a private one: give --dropbox ADDRESS "
+                      "(an address at a domain you control, or a separate mailbox read over IMAP)")
 
 
 def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None, data_dir: str | None,
@@ -68,15 +90,21 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
         language=_toml_str(language),
     )
     cfg = config_mod.parse(text, str(path))  # validate before writing anything
+    # Create the database first: a URL that does not work leaves an existing config untouched.
+    store = open_store(cfg)
+    cases.sync_users(store, cfg)
+    store.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.chmod(0o600)  # the dropbox address is a secret
     tmp.replace(path)
-    store = open_store(cfg)
-    cases.sync_users(store, cfg)
     cfg.spool_path().mkdir(parents=True, exist_ok=True)
-    return {"config": str(path), "database": cfg.database_url(), "dropbox": box, "email": email,
+    return {"config": str(path), "database": shown_url(cfg),
+            "dropbox": box, "email": email, "timezone": timezone,
+            "dropbox_note": ("it is your own plus-address: mail to it lands in your mailbox; read it with an [[imap]] "
+                             "account (README: Free-mail dropbox)") if box.partition("@")[0].startswith(email.partition("@")[0] + "+")
+            else None,
             "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
 
 
@@ -109,18 +137,23 @@ def register(app: typer.Typer) -> None:
         dropbox: Optional[str] = typer.Option(None, "--dropbox", help="Dropbox address (default: random crm+…@your domain)."),
         db_url: Optional[str] = typer.Option(None, "--db", help="Database URL (default: embedded SQLite)."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default: XDG data dir)."),
-        timezone: str = typer.Option("Europe/Moscow", "--timezone", help="Your IANA time zone."),
+        timezone: Optional[str] = typer.Option(None, "--timezone", help="Your IANA time zone (default: this machine's)."),
         language: str = typer.Option("ru", "--language", help="Digest language: ru or en."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing config."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Write a config, create the database, print the dropbox address."""
         path = state(ctx).config_path or config_mod.default_config_path()
-        result = init_config(Path(path), email, dropbox, db_url, data_dir, timezone, language, force)
+        zone = timezone or config_mod.machine_timezone()
+        result = init_config(Path(path), email, dropbox, db_url, data_dir, zone, language, force)
+        result["timezone_source"] = "--timezone" if timezone else "this machine's"
 
         def render(r: dict[str, Any]) -> None:
             console.print(f"config:   {r['config']}\ndatabase: {r['database']}\nlisten:   {r['listen']}")
+            console.print(f"timezone: {r['timezone']}  ({r['timezone_source']}; digests and times are shown in it)")
             console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
+            if r.get("dropbox_note"):
+                console.print(f"          {r['dropbox_note']}")
             console.print("next:     mailcrm serve")
 
         emit(result, as_json, render)

@@ -383,6 +383,8 @@ def _summary(c: Contact, addrs: list[EmailAddress], tags: list[str], company: st
         "website": c.website,
         "addresses": [{"address": a.address, "status": a.status, "reason": a.status_reason} for a in addrs],
         "tags": tags,
+        "city": c.city,
+        "notes": c.notes,
         "needs_new_address": c.needs_new_address,
         "status": c.status,
     }
@@ -423,14 +425,24 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
 
 
 def contact_card(session: Session, address: str, limit: int | None = None) -> dict[str, Any]:
-    """The card of the contact owning ``address`` plus its whole timeline (UsageError if unknown)."""
+    """The card of the contact owning ``address`` plus its newest ``limit`` timeline items (all for
+    None) and ``timeline_total``, the size of the whole timeline (UsageError if unknown)."""
     c = find_contact(session, address)
     if c is None:
         raise UsageError(f"no contact with address {normalize_address(address)}")
     ids = [c.id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == c.id)))
     card = contact_summary(session, c)
     card["timeline"] = timeline(session, ids, limit)
+    card["timeline_total"] = timeline_size(session, ids) if limit else len(card["timeline"])
     return card
+
+
+def timeline_size(session: Session, contact_ids: list[int]) -> int:
+    """How many items the whole timeline of these contacts has (messages once, and activities)."""
+    messages = session.scalar(select(func.count(func.distinct(Participant.message_id)))
+                              .where(Participant.contact_id.in_(contact_ids))) or 0
+    activities = session.scalar(select(func.count()).select_from(Activity).where(Activity.contact_id.in_(contact_ids))) or 0
+    return messages + activities
 
 
 def last_ingested(session: Session) -> dict[str, Any] | None:
