@@ -149,6 +149,12 @@ def move_deal(store: Store, deal_id: int, stage: str, lost_reason: str | None = 
         return deals.deal_summary(s, deals.move_deal(s, deal_id, stage, lost_reason=lost_reason))
 
 
+def reopen_deal(store: Store, deal_id: int, stage: str | None) -> dict[str, Any]:
+    """Reopen a won or lost deal (into ``stage``, or the one it closed from)."""
+    with transaction(store.factory) as s:
+        return deals.deal_summary(s, deals.reopen_deal(s, deal_id, stage))
+
+
 def list_deals(store: Store, stage: str | None, status: str | None) -> list[dict[str, Any]]:
     """Deals, newest first, optionally of one stage or status."""
     with transaction(store.factory) as s:

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mailcrm.errors import UsageError
+from mailcrm.domain import deal_states
+from mailcrm.errors import Invalid, UsageError
 from mailcrm.parse.addresses import is_valid_address, normalize_address
 from mailcrm.store import repository as repo
 from mailcrm.store.models import (
@@ -126,9 +127,13 @@ def create_deal(
 
 
 def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | None = None,
-              note: str | None = None, lost_reason: str | None = None) -> Deal:
-    """Put a deal in ``stage`` (history kept); "won"/"lost" also close it."""
+              note: str | None = None, lost_reason: str | None = None, reopen: bool = False) -> Deal:
+    """Put a deal in ``stage`` (history kept); "won"/"lost" also close it. A closed deal moves only
+    with ``reopen`` (domain/deal_states.py); a refused move raises Invalid."""
     deal = get_deal(session, deal_id)
+    why = deal_states.refusal(deal.status, deal.stage, stage, reopen=reopen)
+    if why:
+        raise Invalid(f"deal #{deal_id}: {why}")
     at = at or utcnow()
     if stage == LOST and not (lost_reason or deal.lost_reason):
         raise UsageError(f"deal #{deal_id}: say why it was lost (--reason TEXT)")
@@ -140,13 +145,23 @@ def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | N
         deal.closed_at = at
         if lost_reason:
             deal.lost_reason = lost_reason
-    elif deal.status in (WON, LOST):
-        deal.status, deal.closed_at = "open", None  # reopened
+    elif reopen:
+        deal.status, deal.closed_at = "open", None
     session.add(DealStage(deal_id=deal.id, stage=stage, at=at, note=note or lost_reason))
-    text = f"deal {deal.title}: {old} → {stage}" + (f" ({lost_reason})" if lost_reason else "")
+    text = f"deal {deal.title}: {old} → {stage}" + (" (reopened)" if reopen else "") + (f" ({lost_reason})" if lost_reason else "")
     _event(session, deal, text, at, {"from": old, "to": stage})
     session.flush()
     return deal
+
+
+def reopen_deal(session: Session, deal_id: int, stage: str | None = None, *, at: dt.datetime | None = None) -> Deal:
+    """Reopen a won or lost deal into ``stage`` (default: the stage it was in before it closed)."""
+    deal = get_deal(session, deal_id)
+    if stage is None:
+        stage = session.scalar(select(DealStage.stage).where(DealStage.deal_id == deal.id,
+                                                             DealStage.stage.not_in(deal_states.CLOSED))
+                               .order_by(DealStage.at.desc(), DealStage.id.desc()).limit(1)) or "lead"
+    return move_deal(session, deal_id, stage, at=at, note="reopened", reopen=True)
 
 
 def deal_summary(session: Session, deal: Deal) -> dict[str, Any]:

@@ -98,6 +98,17 @@ def register(app: typer.Typer) -> None:
         out = cases.move_deal(open_store(load_config(ctx)), deal_id, deals.LOST, lost_reason=reason)
         emit(out, as_json, lambda d: console.print(f"deal #{d['id']} lost: {d['lost_reason']}"))
 
+    @deal_app.command("reopen")
+    def deal_reopen(ctx: typer.Context, deal_id: int,
+                    stage: Optional[str] = typer.Option(None, "--stage", help="Open stage to reopen into (default: the one it closed from)."),
+                    as_json: bool = JSON) -> None:
+        """Reopen a won or lost deal (the only way a closed deal moves again)."""
+        cfg = load_config(ctx)
+        if stage is not None:
+            cases.check_stage(cfg, stage)
+        out = cases.reopen_deal(open_store(cfg), deal_id, stage)
+        emit(out, as_json, lambda d: console.print(f"deal #{d['id']} reopened: {d['stage']}"))
+
     @deal_app.command("list")
     def deal_list(ctx: typer.Context, stage: Optional[str] = typer.Option(None, "--stage", help="Only this stage."),
                   status: Optional[str] = typer.Option(None, "--status", help="open, won or lost."),
