@@ -138,3 +138,12 @@ def test_deal_state_rules_are_pure() -> None:
     assert refusal("open", "lead", "lead") and refusal("won", "won", "lost") and refusal("lost", "lost", "brief")
     assert refusal("lost", "lost", "brief", reopen=True) is None
     assert refusal("open", "brief", "lead", reopen=True) and refusal("won", "won", "lost", reopen=True)
+
+
+def test_a_mistyped_tag_is_refused_with_the_closest_one(cfg_path: Path) -> None:
+    run(cfg_path, "tag", "olga@teatr.example", "Театры")
+    run(cfg_path, "tag", "petr@kino.example", "кино")
+    msg = refused(cfg_path, "date", "add", "--tag", "тиатры", "День театра", "--on", "03-27")
+    assert "no contact has the tag 'тиатры'" in msg and "'Театры'" in msg
+    assert run(cfg_path, "date", "add", "--tag", "ТЕАТРЫ", "День театра", "--on", "03-27")["tag"] == "Театры"  # any case
+    assert "did you mean 'кино'" in refused(cfg_path, "export", "contacts", "--tag", "кинo", "--format", "csv")

@@ -19,7 +19,7 @@ from mailcrm.app import bounces as bounce_rules
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
 from mailcrm.domain.special_dates import DateSpec
-from mailcrm.errors import Invalid, NotFound
+from mailcrm.errors import Invalid
 from mailcrm.store import repository
 from mailcrm.store.db import transaction
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag, User
@@ -204,7 +204,7 @@ def add_special_date(store: Store, label: str, spec: DateSpec, *, address: str |
     with transaction(store.factory) as s:
         row = activities.add_special_date(s, label, spec, address=address, tag=tag)
         return {"id": row.id, "label": row.label, "month": row.month, "day": row.day, "year": row.year,
-                "rule": row.rule, "contact_id": row.contact_id, "tag": tag}
+                "rule": row.rule, "contact_id": row.contact_id, "tag": s.get(Tag, row.tag_id).name if row.tag_id else None}  # type: ignore[union-attr]
 
 
 def list_special_dates(store: Store) -> list[dict[str, Any]]:
@@ -251,9 +251,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
     with transaction(store.factory) as s:
         q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
         if tag:
-            tag_row = s.scalar(select(Tag).where(Tag.name == tag.strip().casefold()))
-            if tag_row is None:
-                raise NotFound(f"no tag {tag!r}")
+            tag_row = activities.carried_tag(s, tag)
             q = q.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_row.id)
         contacts = list(s.scalars(q).unique())
         ids = [c.id for c in contacts]
