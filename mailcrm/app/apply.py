@@ -143,9 +143,11 @@ def stage_store(session: Session, job: Job) -> None:
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
 
 
-def _persisted(session: Session, message: Message) -> Message:
-    """``message`` with its id: flushes the pending message, its bytes and participants."""
-    if message.id is None:
+def _persisted(session: Session, message: Message, *others: object) -> Message:
+    """``message`` with its id: flushes the pending message, its bytes and participants, and so
+    also ``others`` (rows the caller needs ids of, e.g. a contact created after the message was
+    flushed: a forward's original sender seen first in this batch)."""
+    if message.id is None or any(getattr(o, "id", 0) is None for o in others):
         session.flush()
     return message
 
@@ -167,8 +169,8 @@ def stage_autoreply(session: Session, job: Job) -> None:
     if author is None:
         return
     auto = facts.autoreply
-    _persisted(session, msg)  # also gives the contacts of the message their ids
     sender = job.contacts.get(author)
+    _persisted(session, msg, sender)  # also gives the contacts of the message their ids
     cid = sender.id if sender is not None else None
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
@@ -191,7 +193,7 @@ def stage_signature(session: Session, job: Job) -> None:
     owner = job.contacts.get(plan.signature_owner)
     if owner is None:
         return
-    _persisted(session, msg)  # also gives the owner's contact its id
+    _persisted(session, msg, owner)  # the owner's contact may be newer than the message's flush
     company_store.learn_signature(session, owner.id, msg, facts.signature)
 
 
@@ -203,7 +205,7 @@ def stage_deals(session: Session, job: Job) -> None:
     # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
     if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
-        _persisted(session, msg)  # the deal links the message and its contacts by id
+        _persisted(session, msg, *job.contacts.values())  # the deal links the message and its contacts by id
         contact_ids = sorted({c.id for c in job.contacts.values() if c.id is not None})
         deals.open_deal_from_message(session, msg.user_id, msg, contact_ids,
                                      facts.subject or "(no subject)", threads=job.threads)
