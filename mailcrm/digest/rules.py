@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from mailcrm.domain.cadence import StageRule, evaluate, local_date
+from mailcrm.domain.cadence import Due, StageRule, evaluate, local_date
 from mailcrm.domain.special_dates import DateSpec, occurrences_between
 
 DATES_AHEAD_DAYS = 7
@@ -190,16 +190,31 @@ def is_untouched_lead(deal: DealSnap, lead_stage: str) -> bool:
     return deal.stage == lead_stage and (deal.last_out is None or deal.last_out < deal.opened_at)
 
 
+def _verdict(deal: DealSnap, rule: StageRule, today: dt.date, tz: ZoneInfo) -> Due | None:
+    return evaluate(rule, deal_id=deal.id, stage_changed_at=deal.stage_changed_at, last_touch=deal.last_touch,
+                    today=today, tz=tz, opened_at=deal.opened_at)
+
+
+def is_new_lead(deal: DealSnap, stages: Mapping[str, StageRule], lead_stage: str, today: dt.date, tz: ZoneInfo) -> bool:
+    """An untouched lead whose first call is not late yet (due today or later). Once its stage's
+    ``first_after`` has passed with no call or mail, it is no longer new: it is overdue."""
+    if not is_untouched_lead(deal, lead_stage):
+        return False
+    rule = stages.get(deal.stage)
+    verdict = _verdict(deal, rule, today, tz) if rule is not None else None
+    return verdict is None or verdict.overdue_days <= 0
+
+
 def call_today(snapshot: Snapshot, stages: Mapping[str, StageRule], lead_stage: str, today: dt.date,
                tz: ZoneInfo) -> tuple[CallItem, ...]:
-    """Deals due or overdue by cadence, most overdue first (untouched leads have their own section)."""
+    """Deals due or overdue by cadence, most overdue first (new leads have their own section;
+    a lead left untouched past its first call is here, overdue)."""
     items: list[CallItem] = []
     for deal in snapshot.deals:
         rule = stages.get(deal.stage)
-        if rule is None or is_untouched_lead(deal, lead_stage):
+        if rule is None or is_new_lead(deal, stages, lead_stage, today, tz):
             continue
-        verdict = evaluate(rule, deal_id=deal.id, stage_changed_at=deal.stage_changed_at,
-                           last_touch=deal.last_touch, today=today, tz=tz, opened_at=deal.opened_at)
+        verdict = _verdict(deal, rule, today, tz)
         if verdict is not None and verdict.is_due:
             items.append(CallItem(deal, verdict.overdue_days, verdict.days_since_touch, verdict.due))
     items.sort(key=lambda i: (-i.overdue_days, -(i.days_since_touch or 0), i.deal.id))
@@ -236,7 +251,7 @@ def build_digest(
     lead_stage: str = "lead",
 ) -> Digest:
     """Apply every rule: the sections of the digest for the user's local ``today``."""
-    leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage)),
+    leads = tuple(sorted((d for d in snapshot.deals if is_new_lead(d, stages, lead_stage, today, tz)),
                          key=lambda d: (d.opened_at, d.id)))
     newest = sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id), reverse=True)
     waiting = tuple(reversed(newest[:WAITING_LIST_LIMIT]))  # listed oldest first, as before
