@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy import and_, case, func, not_, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from mailcrm.digest.rules import (
@@ -49,6 +49,7 @@ from mailcrm.store.models import (
     Participant,
     SpecialDate,
     Tag,
+    User,
 )
 
 OUT_ROLES = ("to", "cc")  # we wrote to them (sent copies, BCC'd or from the Sent folder)
@@ -271,10 +272,21 @@ def _dates(session: Session) -> tuple[list[Any], dict[int, tuple[int, list[int]]
     return rows, members, names
 
 
-def last_digest_at(session: Session, user_id: int) -> dt.datetime | None:
-    """When the user's last digest went out (bounces are reported "since" then)."""
-    return session.scalar(select(func.max(DigestRun.sent_at)).where(DigestRun.user_id == user_id,
-                                                                    DigestRun.status == "sent"))
+def last_digest_at(session: Session, user_id: int, before: dt.date | None = None) -> dt.datetime | None:
+    """When the user's last digest (for a day before ``before``) went out."""
+    q = select(func.max(DigestRun.sent_at)).where(DigestRun.user_id == user_id, DigestRun.status == "sent")
+    if before is not None:
+        q = q.where(DigestRun.local_date < before)
+    return session.scalar(q)
+
+
+def news_since(session: Session, w: Window) -> dt.datetime:
+    """Where a digest's news (bounces) starts: when the previous digest went out to this user, or,
+    before the first one, when the user was registered. A day without a digest loses nothing."""
+    since = last_digest_at(session, w.user_id, before=w.today)
+    if since is None:
+        since = session.scalar(select(User.created_at).where(User.id == w.user_id))
+    return since or w.utc(w.today - dt.timedelta(days=1))
 
 
 @contextmanager
@@ -309,11 +321,15 @@ def _collect(session: Session, w: Window) -> Snapshot:
     waiting = _waiting(session, w)
     quiet = _quiet(session, w)
     date_rows, tag_members, tag_names = _dates(session)
-    since = last_digest_at(session, w.user_id) or w.utc(w.today - dt.timedelta(days=1))
+    # Bounces that arrived (were ingested) since the previous digest, whatever their Date header
+    # says; a history import is not news.
+    since = news_since(session, w)
     bounces = session.execute(
         select(BounceEvent.address, EmailAddress.contact_id, BounceEvent.hard, BounceEvent.reason, BounceEvent.at)
+        .join(Message, Message.id == BounceEvent.message_id)
         .outerjoin(EmailAddress, EmailAddress.id == BounceEvent.address_id)
-        .where(BounceEvent.at >= since, BounceEvent.effect.in_(("bounced", "scored")))).all()
+        .where(Message.ingested_at >= since, not_(Message.source.like("import:%")),
+               BounceEvent.effect.in_(("bounced", "scored")))).all()
     # Contacts with addresses, none of them live: one grouped pass over the addresses.  (Two
     # correlated EXISTS under an OR did the same scans, but PostgreSQL estimated them at 126,000,
     # past jit_above_cost, and compiled a 4 ms query for 10 ms.)
