@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from mailcrm import log
+from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
 from mailcrm.config import Config
@@ -50,6 +50,7 @@ class Daemon:
         self.sessions: set[SMTP] = set()
         self.server: asyncio.base_events.Server | None = None
         self.scheduler: Any = None
+        self.sockets: list[dict[str, str]] = []  # as bound, for `mailcrm status` (runtime.py)
 
     def build(self) -> None:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
@@ -85,6 +86,8 @@ class Daemon:
         )
         bound = self.server.sockets[0].getsockname()
         self.log.info("smtp listening", host=bound[0], port=bound[1], pid=os.getpid())
+        self.sockets.append({"kind": "smtp", "listen": _hostport(bound)})
+        runtime.write(self.cfg.data_path(), self.sockets)
         if self.cfg.digest.enabled:
             # Imported here (APScheduler is only needed when digests are on); a failed import is an
             # error at start, never a silently disabled digest.
@@ -120,6 +123,7 @@ class Daemon:
         await asyncio.to_thread(self.parser.close)
         self.engine.dispose()
         self.spool.stop_being_worker()
+        runtime.remove(self.cfg.data_path())
         self.log.info("stopped")
 
     async def run_forever(self) -> None:
@@ -131,6 +135,11 @@ class Daemon:
             loop.add_signal_handler(sig, done.set)
         await done.wait()
         await self.stop()
+
+
+def _hostport(bound: tuple[Any, ...]) -> str:
+    host, port = bound[0], bound[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def serve(cfg: Config, listen: tuple[str, int] | None = None) -> None:

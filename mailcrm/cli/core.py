@@ -11,7 +11,7 @@ from typing import Any, Optional
 import typer
 
 from mailcrm import config as config_mod
-from mailcrm import log
+from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import shown_url
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
@@ -112,11 +112,18 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
     """Spool depth, quarantine count, last message ingested, per-source state."""
     spool = Spool(cfg.spool_path())
     store = open_store(cfg)
-    sources: list[dict[str, Any]] = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}]
+    live = runtime.running(cfg.data_path())
+    if live is not None:  # the sockets the running daemon really has (--listen, port 0)
+        sources: list[dict[str, Any]] = [{"name": s.get("kind", "?"), "listen": s.get("listen"), "pid": live["pid"]}
+                                         for s in live.get("sockets", []) if isinstance(s, dict)]
+    else:
+        sources = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}", "error": "not running"}]
     db_state = cases.status(store, cfg)
     sources += db_state["sources"]
     store.close()
     return {
+        "daemon": {"running": live is not None, "pid": live["pid"] if live else None,
+                   "started_at": live.get("started_at") if live else None},
         "spool_depth": spool.depth(),
         "quarantine": spool.quarantine_count(),
         "last_message": db_state["last_message"],
@@ -176,6 +183,8 @@ def register(app: typer.Typer) -> None:
         data = status_data(load_config(ctx))
 
         def render(d: dict[str, Any]) -> None:
+            dm = d["daemon"]
+            console.print(f"daemon: running (pid {dm['pid']}, since {dm['started_at']})" if dm["running"] else "daemon: not running")
             console.print(f"database: {d['database']}  spool: {d['spool_depth']}  quarantine: {d['quarantine']}")
             c = d["counts"]
             console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
