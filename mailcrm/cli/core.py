@@ -187,7 +187,8 @@ def register(app: typer.Typer) -> None:
         """List quarantined messages with their reasons."""
         spool = Spool(load_config(ctx).spool_path())
         rows = [{"id": i.id, "source": i.meta.source, "received_at": i.meta.received_at, "reason": i.meta.reason,
-                 "mail_from": i.meta.mail_from, "size": i.path.stat().st_size} for i in spool.quarantined()]
+                 "mail_from": i.meta.mail_from, "size": i.path.stat().st_size,
+                 "spool_file": i.meta.spool_file} for i in spool.quarantined()]
         emit(rows, as_json, lambda r: print_table("quarantine", ["id", "source", "received", "reason"],
                                                   [(x["id"], x["source"], x["received_at"], x["reason"]) for x in r]))
 

@@ -24,7 +24,7 @@ from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied
 from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.spool import Spool, SpoolItem
+from mailcrm.spool import CorruptItem, Spool, SpoolItem
 
 QUARANTINED = Outcome.QUARANTINED
 RETRY = Outcome.RETRY
@@ -77,8 +77,13 @@ class Worker:
         raws: dict[str, bytes] = {}
         failures: dict[str, IngestError] = {}
         for item in items:
+            if item.corrupt is not None:  # not sidecar + bytes: quarantined as it is, never retried
+                failures[item.id] = Unprocessable(item.corrupt)
+                continue
             try:
                 raws[item.id] = item.read()
+            except CorruptItem as exc:
+                failures[item.id] = Unprocessable(str(exc))
             except OSError as exc:
                 failures[item.id] = Transient(f"cannot read spool file: {exc}")
         jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws]
@@ -144,7 +149,14 @@ class Worker:
 
     def _quarantine(self, item: SpoolItem, reason: str) -> None:
         self.log.warning("quarantined", spool_id=item.id, source=item.meta.source, reason=reason)
-        self.spool.quarantine(item, reason)
+        try:
+            self.spool.quarantine(item, reason)
+        except OSError as exc:
+            # Cannot move it (disk full, permissions): it stays claimed, so this process skips it
+            # and goes on with the others; a restart tries again.
+            self.last_error = f"cannot quarantine {item.id}: {exc}"
+            self.log.error("quarantine failed", spool_id=item.id, error=str(exc))
+            return
         self._notify(item, QUARANTINED)
 
     def _notify(self, item: SpoolItem, outcome: Outcome) -> None:
