@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailcrm.private_files import open_private, private_dir, write_private
+
 INCOMING = "incoming"
 QUARANTINE = "quarantine"
 TMP = "tmp"
@@ -106,10 +108,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_private(path, data, fsync=True)  # 0600: raw mail and the dropbox address are private
 
 
 class Spool:
@@ -117,8 +116,9 @@ class Spool:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        private_dir(self.root)
         for sub in (TMP, INCOMING, QUARANTINE):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.root / sub)
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
@@ -134,7 +134,7 @@ class Spool:
         """
         if self._worker_lock is not None:
             return True
-        fh = open(self.root / "worker.lock", "a+b")  # noqa: SIM115 - held for the process's life
+        fh = os.fdopen(open_private(self.root / "worker.lock", os.O_RDWR | os.O_APPEND), "a+b")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config
+from mailcrm.private_files import private_dir
 from mailcrm.store import db, migrate
 
 
@@ -25,6 +26,7 @@ class Store:
 
 def open_store(cfg: Config, migrate_schema: bool = True) -> Store:
     """Open the configured database and apply migrations."""
+    private_dir(cfg.data_path())  # 0700: the spool and the SQLite database live here
     engine = db.make_engine(cfg.database_url())
     if migrate_schema:
         migrate.upgrade(engine)

@@ -16,6 +16,7 @@ from mailcrm.app import cases
 from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
 from mailcrm.parse.message import parse_message
+from mailcrm.private_files import write_private
 from mailcrm.spool import Spool
 
 quarantine_app = typer.Typer(help="Messages that could not be processed (kept with their reason).", no_args_is_help=True)
@@ -70,12 +71,11 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
     cfg = config_mod.parse(text, str(path))  # validate before writing anything
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o600)  # the dropbox address is a secret
+    write_private(tmp, text.encode("utf-8"))  # 0600 from the start: the dropbox address is a secret
     tmp.replace(path)
     store = open_store(cfg)
     cases.sync_users(store, cfg)
-    cfg.spool_path().mkdir(parents=True, exist_ok=True)
+    Spool(cfg.spool_path())  # creates the spool directories, 0700
     return {"config": str(path), "database": cfg.database_url(), "dropbox": box, "email": email,
             "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
 
@@ -258,8 +258,7 @@ def register(app: typer.Typer) -> None:
         text = pattern.sub(lambda m: f"{m.group(1)}{_toml_str(new)}", text, count=1)
         config_mod.parse(text, str(path))
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o600)
+        write_private(tmp, text.encode("utf-8"))
         tmp.replace(path)
         cfg = config_mod.load(path)
         cases.sync_users(open_store(cfg), cfg)

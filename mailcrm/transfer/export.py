@@ -15,6 +15,7 @@ from typing import Any
 
 from mailcrm.errors import UsageError
 from mailcrm.parse.names import parse_person_name
+from mailcrm.private_files import touch_private, write_private
 
 MAILCHIMP_COLUMNS = ("Email Address", "First Name", "Last Name", "Company", "Tags")
 XLSX_COLUMNS = ("Email", "Name", "Company", "Title", "Phone", "City", "Website", "Notes", "Tags")
@@ -99,6 +100,7 @@ def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None =
                        c.city or "", c.website or "", c.notes or "", ", ".join(other)])
     if not groups:
         wb.create_sheet("contacts").append(XLSX_COLUMNS)
+    touch_private(path)  # 0600 before openpyxl writes into it: contacts are personal data
     wb.save(path)
 
 
@@ -175,7 +177,7 @@ def export_contacts(contacts: list[ExportContact], fmt: str, output: Path | None
     if output is None:
         return summary, text
     try:
-        output.write_text(text, encoding="utf-8", newline="")
+        write_private(output, text.encode("utf-8"))  # 0600: contacts are personal data
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror}") from None
     return summary, None
