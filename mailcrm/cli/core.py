@@ -84,7 +84,13 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
     """Spool depth, quarantine count, last message ingested, per-source state."""
     spool = Spool(cfg.spool_path())
     store = open_store(cfg)
-    sources: list[dict[str, Any]] = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}]
+    smtp: dict[str, Any] = {"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
+    from mailcrm.sources import smtp_guard  # here: aiosmtpd is not needed by other commands
+
+    guard = smtp_guard.read_stats(cfg.data_path())  # AUTH failures, lockouts, refused connections
+    if guard is not None:
+        smtp["guard"] = guard
+    sources: list[dict[str, Any]] = [smtp]
     db_state = cases.status(store, cfg)
     sources += db_state["sources"]
     store.close()
@@ -148,6 +154,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
             lm = d["last_message"]
             console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
+            g = d["sources"][0].get("guard")
+            if g:
+                console.print(f"smtp: auth failures {g['auth_failures']}  lockouts {g['auth_lockouts']}  "
+                              f"locked now {len(g['locked_addresses'])}  refused connections "
+                              f"{g['connections_refused_total'] + g['connections_refused_per_address']}")
             print_table("sources", ["name", "ok at", "error"],
                         [(s["name"], s.get("ok_at") or s.get("listen"), s.get("error")) for s in d["sources"]])
             print_table("digests", ["user", "at", "last", "status", "error"],
