@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from mailcrm import log
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.parse.addresses import is_mail_system
-from mailcrm.sources.smtp_guard import STATS_FILE, GuardedSMTP, SmtpGuard
+from mailcrm.sources.smtp_guard import STATS_FILE, GuardedSMTP, SmtpGuard, connection_budget
 from mailcrm.spool import Spool, SpoolMeta
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
@@ -165,7 +165,11 @@ def make_protocol_factory(cfg: Config, handler: DropboxHandler, sessions: set[SM
                           guard: SmtpGuard | None = None):
     """A factory of SMTP protocol objects sharing one handler (tracked for draining) and one guard."""
     if guard is None:
-        guard = SmtpGuard(cfg.smtp, cfg.data_path() / STATS_FILE)
+        budget = connection_budget(cfg.smtp.max_connections)
+        if budget < cfg.smtp.max_connections:
+            log.get("mailcrm.smtp").warning("max_connections lowered to fit the open-file limit",
+                                            configured=cfg.smtp.max_connections, effective=budget)
+        guard = SmtpGuard(cfg.smtp, cfg.data_path() / STATS_FILE, max_total=budget)
     tls = tls_context(cfg)
     authenticator = Authenticator(cfg)
     auth_enabled = bool(authenticator.passwords)

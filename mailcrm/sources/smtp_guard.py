@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import resource
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,6 +34,9 @@ from mailcrm.config import SmtpConfig
 from mailcrm.private_files import write_private
 
 STATS_FILE = "smtp-stats.json"
+# Descriptors kept free for everything but client sockets: the database pool (SQLite opens the
+# db, -wal and -shm per connection), spool writes and directory fsyncs, parser pipes, IMAP, logs.
+FD_RESERVE = 128
 MAX_DELAY = 30.0  # seconds; the doubling delay stops growing here (aiosmtpd's timeout is 300 s)
 MAX_TRACKED = 10_000  # addresses remembered; expired ones are dropped first
 
@@ -48,8 +52,9 @@ class SmtpGuard:
     """Per-address AUTH throttling and connection limits, with counters for ``status``."""
 
     def __init__(self, cfg: SmtpConfig, stats_path: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_total: int | None = None) -> None:
         self.cfg = cfg
+        self.max_total = max_total or cfg.max_connections
         self.stats_path = stats_path
         self.clock = clock
         self.addresses: dict[str, _Address] = {}
@@ -69,7 +74,7 @@ class SmtpGuard:
         if addr is not None and addr.locked_until > self.clock():
             self._count("connections_refused_locked")
             return "Too many failed authentications from your address, try again later"
-        if self.active >= self.cfg.max_connections:
+        if self.active >= self.max_total:
             self._count("connections_refused_total")
             return "Too many connections, try again later"
         if addr is not None and addr.active >= self.cfg.max_connections_per_address:
@@ -163,6 +168,27 @@ class SmtpGuard:
             del self.addresses[ip]
 
 
+def connection_budget(wanted: int) -> int:
+    """``wanted`` (max_connections), lowered if the open-file limit cannot hold it and FD_RESERVE.
+
+    The soft RLIMIT_NOFILE is raised towards the hard limit first (systemd's default soft
+    limit is 1,024): without this, idle sockets could take every descriptor and the worker
+    and the database would fail with EMFILE.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - FD_RESERVE))
+
+
 def read_stats(data_dir: Path) -> dict[str, Any] | None:
     """The last counters a daemon wrote (None when no daemon ever ran here)."""
     try:
@@ -199,6 +225,7 @@ class GuardedSMTP(SMTP):
             refusal = self._guard.admit(ip)
             if refusal is not None:
                 self._refused = True
+                self._guard.log.info("connection refused", peer=ip, reason=refusal)  # rate-limited by log.py
                 assert isinstance(transport, asyncio.WriteTransport)
                 transport.write(f"421 4.7.0 {self.hostname} {refusal}\r\n".encode())
                 transport.close()
