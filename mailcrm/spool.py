@@ -156,7 +156,11 @@ class Spool:
         item_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
         tmp = self.root / TMP / f"{item_id}.msg"
         inc = self.root / INCOMING
-        _write_durable(tmp, _encode(raw, meta))
+        try:
+            _write_durable(tmp, _encode(raw, meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no temp file behind
+            raise
         os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
         _fsync_dir(inc)
         self._wakeup.set()
@@ -217,9 +221,13 @@ class Spool:
         """Give a claimed item back (transient failure); the attempt is counted in the sidecar."""
         item.meta.attempts += 1
         item.meta.last_error = error
-        self._rewrite(INCOMING, item)
-        with self._lock:
-            self._claimed.discard(item.id)
+        try:
+            self._rewrite(INCOMING, item)
+        finally:
+            # Given back even when the sidecar could not be rewritten (disk full): a claim kept
+            # here would hold the item until a restart.
+            with self._lock:
+                self._claimed.discard(item.id)
 
     def unclaim(self, items: list[SpoolItem]) -> None:
         """Give claimed items back untouched (claimed ahead, never attempted)."""
@@ -244,19 +252,21 @@ class Spool:
         """
         item.meta.reason = reason
         item.meta.spool_file = f"{INCOMING}/{item.id}.msg"
-        if item.corrupt is None:
-            try:
-                self._rewrite(INCOMING, item)
-            except (CorruptItem, OSError) as exc:
-                item.corrupt = str(exc)
-        if item.corrupt is None:
-            os.rename(self.root / INCOMING / f"{item.id}.msg", self.root / QUARANTINE / f"{item.id}.msg")
-        else:
-            self._quarantine_as_is(item)
-        _fsync_dir(self.root / QUARANTINE)
-        _fsync_dir(self.root / INCOMING)
-        with self._lock:
-            self._claimed.discard(item.id)
+        try:
+            if item.corrupt is None:
+                try:
+                    self._rewrite(INCOMING, item)
+                except CorruptItem as exc:
+                    item.corrupt = str(exc)
+            if item.corrupt is None:
+                os.rename(self.root / INCOMING / f"{item.id}.msg", self.root / QUARANTINE / f"{item.id}.msg")
+            else:
+                self._quarantine_as_is(item)
+            _fsync_dir(self.root / QUARANTINE)
+            _fsync_dir(self.root / INCOMING)
+        finally:
+            with self._lock:  # on failure (disk full) it stays in incoming/, claimable again
+                self._claimed.discard(item.id)
 
     def _quarantine_as_is(self, item: SpoolItem) -> None:
         """Quarantine a file that is not sidecar + bytes, keeping every byte of it."""
@@ -272,7 +282,11 @@ class Spool:
             item.meta.reason = f"{item.meta.reason} (kept as {QUARANTINE}/{aside.name})"
             raw = b""
         tmp = self.root / TMP / f"{item.id}.msg.tmp"
-        _write_durable(tmp, _encode(raw, item.meta))
+        try:
+            _write_durable(tmp, _encode(raw, item.meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, target)
         if src.exists() and not src.is_dir():
             src.unlink()
@@ -283,7 +297,11 @@ class Spool:
         """Replace the sidecar line (atomic rewrite of the whole file)."""
         raw = item.read()
         tmp = self.root / TMP / f"{item.id}.msg.tmp"
-        _write_durable(tmp, _encode(raw, item.meta))
+        try:
+            _write_durable(tmp, _encode(raw, item.meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         target = self.root / sub / f"{item.id}.msg"
         os.replace(tmp, target)
         item.path = target

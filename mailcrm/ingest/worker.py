@@ -144,7 +144,10 @@ class Worker:
             self._quarantine(item, f"gave up after {item.meta.attempts + 1} attempts: {error}")
             return QUARANTINED
         self.log.warning("ingest retry", spool_id=item.id, error=error, attempts=item.meta.attempts + 1)
-        self.spool.release(item, error)
+        try:
+            self.spool.release(item, error)
+        except OSError as exc:  # disk full: the item is given back all the same, its attempt not counted
+            self.log.error("release failed", spool_id=item.id, error=str(exc))
         return RETRY
 
     def _quarantine(self, item: SpoolItem, reason: str) -> None:
@@ -152,9 +155,10 @@ class Worker:
         try:
             self.spool.quarantine(item, reason)
         except OSError as exc:
-            # Cannot move it (disk full, permissions): it stays claimed, so this process skips it
-            # and goes on with the others; a restart tries again.
+            # Cannot move it (disk full, permissions): it stays in incoming/, unclaimed, and is
+            # tried again after the backoff; the others go on.
             self.last_error = f"cannot quarantine {item.id}: {exc}"
+            self._backoff = min(30.0, max(0.5, self._backoff * 2))
             self.log.error("quarantine failed", spool_id=item.id, error=str(exc))
             return
         self._notify(item, QUARANTINED)
