@@ -79,8 +79,13 @@ class SmtpConfig(_Strict):
     tls_key: str | None = None
     require_tls: bool = False  # refuse MAIL before STARTTLS
     require_auth: bool = False  # refuse MAIL before AUTH (AUTH accounts are the users)
-    auth_allow_plaintext: bool = False  # allow AUTH without TLS (loopback testing only)
-    max_connections: int = Field(default=100, ge=1)
+    auth_allow_plaintext: bool = False  # allow AUTH without TLS (loopback only)
+    max_connections: int = Field(default=100, ge=1)  # in total; 421 beyond
+    max_connections_per_address: int = Field(default=10, ge=1)  # from one client address; 421 beyond
+    auth_failure_delay: float = Field(default=1.0, ge=0, le=30)  # seconds after a failed AUTH; doubles
+    auth_failures_per_connection: int = Field(default=3, ge=1)  # then 421 and close
+    auth_failures_per_address: int = Field(default=10, ge=1)  # within auth_lockout_seconds: locked out
+    auth_lockout_seconds: int = Field(default=900, ge=1)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> "SmtpConfig":
@@ -88,6 +93,12 @@ class SmtpConfig(_Strict):
             raise ValueError("tls_cert and tls_key go together")
         if self.require_tls and not self.tls_cert:
             raise ValueError("require_tls needs tls_cert and tls_key")
+        if self.auth_allow_plaintext and not _is_loopback(self.host):
+            raise ValueError(f"auth_allow_plaintext = true would send passwords in clear to {self.host}: "
+                             "allowed only with a loopback host; set tls_cert and tls_key instead")
+        if self.require_auth and not self.tls_cert and not self.auth_allow_plaintext:
+            raise ValueError("require_auth = true without tls_cert/tls_key refuses all mail (AUTH needs TLS): "
+                             "set tls_cert and tls_key (or, on a loopback host, auth_allow_plaintext = true)")
         return self
 
 

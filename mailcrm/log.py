@@ -4,12 +4,76 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from collections.abc import MutableMapping
 from typing import Any
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 _PENDING: list[tuple[str, str, Any]] = []  # a lazy setup() not applied yet
+
+REPEAT_WINDOW = 10.0  # seconds
+REPEAT_LIMIT = 20  # lines of one kind per window; the rest are counted, not written
+
+
+class RepeatLimiter:
+    """Rate-limits repeated log lines: at most ``limit`` identical lines per ``window`` seconds.
+
+    A flood (an accept error in a loop, a client hammering a refusal) would otherwise write
+    megabytes a second; the first line of the next window says how many were suppressed.
+    """
+
+    def __init__(self, limit: int = REPEAT_LIMIT, window: float = REPEAT_WINDOW,
+                 clock: Any = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._seen: dict[tuple[str, ...], list[float | int]] = {}  # kind -> [window start, written, dropped]
+        self._lock = threading.Lock()
+
+    def allow(self, kind: tuple[str, ...]) -> tuple[bool, int]:
+        """(write this line?, lines of this kind suppressed in the window that just ended)."""
+        now = self.clock()
+        with self._lock:
+            state = self._seen.get(kind)
+            if state is None or now - state[0] >= self.window:
+                dropped = int(state[2]) if state is not None else 0
+                if len(self._seen) > 10_000:
+                    self._seen.clear()
+                self._seen[kind] = [now, 1, 0]
+                return True, dropped
+            if state[1] < self.limit:
+                state[1] += 1
+                return True, 0
+            state[2] += 1
+            return False, 0
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        """structlog processor: drop the line (DropEvent) beyond the limit."""
+        import structlog
+
+        # The whole line is the kind (the time stamp is added after this processor): distinct
+        # events such as one "ingested" line per message are never limited, a flood of one is.
+        ok, dropped = self.allow((method, repr(sorted(event.items(), key=lambda kv: kv[0]))))
+        if not ok:
+            raise structlog.DropEvent
+        if dropped:
+            event["suppressed_repeats"] = dropped
+        return event
+
+
+class _RepeatFilter(logging.Filter):
+    """The same limit for the libraries' stdlib loggers (asyncio's accept errors)."""
+
+    def __init__(self, limiter: RepeatLimiter) -> None:
+        super().__init__()
+        self.limiter = limiter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ok, dropped = self.limiter.allow((record.name, str(record.msg)))
+        if ok and dropped:
+            record.msg = f"{record.msg} [{dropped} repeats suppressed]"
+        return ok
 
 
 def setup(level: str = "info", fmt: str = "auto", stream: Any = None, lazy: bool = False) -> None:
@@ -29,6 +93,10 @@ def setup(level: str = "info", fmt: str = "auto", stream: Any = None, lazy: bool
 def quiet_libraries(out: Any) -> None:
     """Quiet the libraries' own stdlib loggers; we log what matters ourselves."""
     logging.basicConfig(level=logging.WARNING, stream=out)
+    limiter = RepeatLimiter()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RepeatFilter) for f in handler.filters):
+            handler.addFilter(_RepeatFilter(limiter))
     for name in ("mail.log", "mail.debug", "aiosmtpd", "apscheduler", "imapclient"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # flufl.bounce logs a multi-line traceback whenever one of its detectors trips over odd mail
@@ -51,6 +119,7 @@ def _configure(level: str, fmt: str, stream: Any) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            RepeatLimiter(),
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailcrm.private_files import open_private, private_dir, write_private
+
 INCOMING = "incoming"
 QUARANTINE = "quarantine"
 TMP = "tmp"
@@ -48,12 +50,17 @@ class SpoolMeta:
     role: str | None = None  # IMAP folder role: dropbox | inbox | sent; None = dropbox semantics
     peer: str | None = None
     auth_user: str | None = None
+    spool_file: str | None = None  # where a quarantined item came from, e.g. "incoming/<id>.msg"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SpoolMeta":
         """Build from a sidecar dict, ignoring unknown keys (forward compatible)."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+class CorruptItem(ValueError):
+    """A spool file that cannot be read as one sidecar line followed by the raw bytes."""
 
 
 @dataclass
@@ -63,15 +70,33 @@ class SpoolItem:
     id: str
     path: Path  # the .msg file
     meta: SpoolMeta
+    corrupt: str | None = None  # why the file is not sidecar + bytes: it goes to quarantine as it is
 
     def read(self) -> bytes:
-        """The raw bytes as received."""
+        """The raw bytes as received; ``CorruptItem`` when the file has no sidecar line."""
         data = self.path.read_bytes()
-        return data[data.index(b"\n") + 1:]
+        end = data.find(b"\n")
+        if end < 0:
+            raise CorruptItem("spool file has no newline after the sidecar")
+        return data[end + 1:]
+
+
+MAX_SIDECAR = 1 << 20  # a sidecar is a few hundred bytes; a longer first line is not one
 
 
 def _encode(raw: bytes, meta: SpoolMeta) -> bytes:
     return json.dumps(asdict(meta), ensure_ascii=True).encode() + b"\n" + raw
+
+
+def _check_meta(meta: SpoolMeta) -> None:
+    """TypeError when a decoded sidecar has values of the wrong type (the worker would trip on them)."""
+    if not isinstance(meta.source, str) or not isinstance(meta.attempts, int) or not isinstance(meta.rcpt_tos, list):
+        raise TypeError("sidecar fields have the wrong types")
+    if not all(isinstance(r, str) for r in meta.rcpt_tos) or not isinstance(meta.source_ref, dict):
+        raise TypeError("sidecar fields have the wrong types")
+    for name in ("mail_from", "role", "peer", "auth_user", "reason", "last_error", "received_at"):
+        if not isinstance(getattr(meta, name), (str, type(None))):
+            raise TypeError(f"sidecar field {name} is not a string")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,10 +108,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_private(path, data, fsync=True)  # 0600: raw mail and the dropbox address are private
 
 
 class Spool:
@@ -94,8 +116,9 @@ class Spool:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        private_dir(self.root)
         for sub in (TMP, INCOMING, QUARANTINE):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.root / sub)
         self._claimed: set[str] = set()
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
@@ -111,7 +134,7 @@ class Spool:
         """
         if self._worker_lock is not None:
             return True
-        fh = open(self.root / "worker.lock", "a+b")  # noqa: SIM115 - held for the process's life
+        fh = os.fdopen(open_private(self.root / "worker.lock", os.O_RDWR | os.O_APPEND), "a+b")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -133,7 +156,11 @@ class Spool:
         item_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
         tmp = self.root / TMP / f"{item_id}.msg"
         inc = self.root / INCOMING
-        _write_durable(tmp, _encode(raw, meta))
+        try:
+            _write_durable(tmp, _encode(raw, meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no temp file behind
+            raise
         os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
         _fsync_dir(inc)
         self._wakeup.set()
@@ -163,25 +190,44 @@ class Spool:
         return out
 
     def _load(self, sub: str, item_id: str) -> SpoolItem | None:
+        """The item as stored; one that cannot be read or decoded comes back with ``corrupt`` set.
+
+        Never raises for a bad file (a directory named ``*.msg``, a first line that is not a JSON
+        object, no newline at all): the worker quarantines such an item instead of stalling on it.
+        """
         path = self.root / sub / f"{item_id}.msg"
         try:
             with open(path, "rb") as fh:
-                head = fh.readline()
+                head = fh.readline(MAX_SIDECAR)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # IsADirectoryError, EACCES, EIO: quarantine it, never retry forever
+            return SpoolItem(item_id, path, SpoolMeta(source="unknown"),
+                             corrupt=f"cannot read spool file: {exc.strerror or exc}")
+        if not head.endswith(b"\n"):
+            return SpoolItem(item_id, path, SpoolMeta(source="unknown"),
+                             corrupt="spool file has no newline after the sidecar")
         try:
-            meta = SpoolMeta.from_json(json.loads(head))
+            data = json.loads(head)
+            if not isinstance(data, dict):
+                raise TypeError(f"sidecar is JSON {type(data).__name__}, not an object")
+            meta = SpoolMeta.from_json(data)
+            _check_meta(meta)
         except (ValueError, TypeError) as exc:
-            meta = SpoolMeta(source="unknown", reason=f"unreadable sidecar: {exc}")
+            return SpoolItem(item_id, path, SpoolMeta(source="unknown"), corrupt=f"unreadable sidecar: {exc}")
         return SpoolItem(item_id, path, meta)
 
     def release(self, item: SpoolItem, error: str | None = None) -> None:
         """Give a claimed item back (transient failure); the attempt is counted in the sidecar."""
         item.meta.attempts += 1
         item.meta.last_error = error
-        self._rewrite(INCOMING, item)
-        with self._lock:
-            self._claimed.discard(item.id)
+        try:
+            self._rewrite(INCOMING, item)
+        finally:
+            # Given back even when the sidecar could not be rewritten (disk full): a claim kept
+            # here would hold the item until a restart.
+            with self._lock:
+                self._claimed.discard(item.id)
 
     def unclaim(self, items: list[SpoolItem]) -> None:
         """Give claimed items back untouched (claimed ahead, never attempted)."""
@@ -199,19 +245,63 @@ class Spool:
             self._claimed.discard(item.id)
 
     def quarantine(self, item: SpoolItem, reason: str) -> None:
-        """Move an item to quarantine/ with its reason; the raw bytes are kept."""
+        """Move an item to quarantine/ with its reason; the raw bytes are kept.
+
+        A corrupt item (see ``_load``) is kept whole: its whole file becomes the raw bytes under a
+        fresh sidecar, and a directory is moved aside next to its quarantine entry.
+        """
         item.meta.reason = reason
-        self._rewrite(INCOMING, item)
-        os.rename(self.root / INCOMING / f"{item.id}.msg", self.root / QUARANTINE / f"{item.id}.msg")
-        _fsync_dir(self.root / QUARANTINE)
-        with self._lock:
-            self._claimed.discard(item.id)
+        item.meta.spool_file = f"{INCOMING}/{item.id}.msg"
+        try:
+            if item.corrupt is None:
+                try:
+                    self._rewrite(INCOMING, item)
+                except CorruptItem as exc:
+                    item.corrupt = str(exc)
+            if item.corrupt is None:
+                os.rename(self.root / INCOMING / f"{item.id}.msg", self.root / QUARANTINE / f"{item.id}.msg")
+            else:
+                self._quarantine_as_is(item)
+            _fsync_dir(self.root / QUARANTINE)
+            _fsync_dir(self.root / INCOMING)
+        finally:
+            with self._lock:  # on failure (disk full) it stays in incoming/, claimable again
+                self._claimed.discard(item.id)
+
+    def _quarantine_as_is(self, item: SpoolItem) -> None:
+        """Quarantine a file that is not sidecar + bytes, keeping every byte of it."""
+        src = self.root / INCOMING / f"{item.id}.msg"
+        target = self.root / QUARANTINE / f"{item.id}.msg"
+        try:
+            raw = src.read_bytes() if src.is_file() else None
+        except OSError:
+            raw = None
+        if raw is None:  # not a regular file (a directory named *.msg) or unreadable: move it aside
+            aside = self.root / QUARANTINE / f"{item.id}.msg.unreadable"
+            os.rename(src, aside)
+            item.meta.reason = f"{item.meta.reason} (kept as {QUARANTINE}/{aside.name})"
+            raw = b""
+        tmp = self.root / TMP / f"{item.id}.msg.tmp"
+        try:
+            _write_durable(tmp, _encode(raw, item.meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, target)
+        if src.exists() and not src.is_dir():
+            src.unlink()
+        item.path = target
+        item.corrupt = None
 
     def _rewrite(self, sub: str, item: SpoolItem) -> None:
         """Replace the sidecar line (atomic rewrite of the whole file)."""
         raw = item.read()
         tmp = self.root / TMP / f"{item.id}.msg.tmp"
-        _write_durable(tmp, _encode(raw, item.meta))
+        try:
+            _write_durable(tmp, _encode(raw, item.meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         target = self.root / sub / f"{item.id}.msg"
         os.replace(tmp, target)
         item.path = target

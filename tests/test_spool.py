@@ -51,11 +51,11 @@ def test_recover_drops_partial_writes_and_keeps_committed(tmp_path: Path) -> Non
     assert [i.read() for i in fresh.claim()] == [b"one"]
 
 
-def test_unreadable_sidecar_is_still_claimable(tmp_path: Path) -> None:
+def test_unreadable_sidecar_is_claimed_as_corrupt(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     (tmp_path / INCOMING / "20260101T000000000000-deadbeef.msg").write_bytes(b"not json\nraw bytes")
     [item] = spool.claim()
-    assert item.meta.reason and "unreadable sidecar" in item.meta.reason
+    assert item.corrupt and "unreadable sidecar" in item.corrupt
     assert item.read() == b"raw bytes"
 
 

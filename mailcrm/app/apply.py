@@ -26,7 +26,7 @@ from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_messa
 from mailcrm.errors import IngestError, Rejected, StoreUnavailable, Transient, Unprocessable
 from mailcrm.ingest.parse_settings import parse_job
 from mailcrm.outcomes import Outcome
-from mailcrm.parse.addresses import domain_of
+from mailcrm.parse.addresses import domain_of, is_free_mail
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import SpoolItem, SpoolMeta
 from mailcrm.store import db
@@ -296,12 +296,22 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
         # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
         session.connection(execution_options={"immediate": True})
+        facts_list = [f for i, f in parsed.items() if i not in failures]
+        people = [a for f in facts_list for a in _people(f)]
+        # PostgreSQL with several daemons: lock what this batch may write, in one order, before
+        # reading anything (no deadlock, no unique-key race).  The users' own addresses are
+        # never created nor updated here, and locking them would serialise every batch.
+        own = cfg.user_addresses() | cfg.dropbox_addresses()
+        free_extra = frozenset(d.lower() for d in cfg.ingest.free_mail_domains)  # no company for these
+        others = [a for a in people if a not in own]
+        repo.lock_keys(session, identities=[f.identity for f in facts_list], addresses=others,
+                       domains=[domain_of(a) for a in others if not is_free_mail(a, free_extra)],
+                       company_names=[f.signature.company for f in facts_list
+                                      if f.signature is not None and f.signature.company])
         # One lookup of the batch's identities instead of one per message; a message
         # applied below joins the set, so a second copy in the same batch is a duplicate.
-        facts_list = [f for i, f in parsed.items() if i not in failures]
         stored = repo.stored_identities(session, [f.identity for f in facts_list])
         # Likewise the contacts of the people named (one query, not one per participant).
-        people = [a for f in facts_list for a in _people(f)]
         known = repo.contacts_by_address(session, people)
         # And the domain companies that new contacts among them would join.
         repo.companies_by_domain(session, [domain_of(a) for a in people if a not in known])

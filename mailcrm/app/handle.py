@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.config import Config
 from mailcrm.errors import ConfigError, StoreUnavailable
+from mailcrm.private_files import private_dir
 from mailcrm.store import db, migrate
 
 
@@ -32,6 +33,7 @@ def open_store(cfg: Config, migrate_schema: bool = True) -> Store:
     ConfigError; a database that cannot be reached (refused, missing, wrong password) is
     StoreUnavailable; each is one line naming the database (never its password) and the fix.
     """
+    private_dir(cfg.data_path())  # 0700: the spool and the SQLite database live here
     raw = cfg.database_url()
     url = _checked_url(raw)
     shown = url.render_as_string(hide_password=True)

@@ -18,6 +18,7 @@ from mailcrm.cli.common import console, emit, load_config, open_store, print_tab
 from mailcrm.errors import ConfigError, UsageError
 from mailcrm.parse.addresses import is_free_mail
 from mailcrm.parse.message import parse_message
+from mailcrm.private_files import write_private
 from mailcrm.spool import Spool
 
 quarantine_app = typer.Typer(help="Messages that could not be processed (kept with their reason).", no_args_is_help=True)
@@ -96,10 +97,9 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
     store.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o600)  # the dropbox address is a secret
+    write_private(tmp, text.encode("utf-8"))  # 0600 from the start: the dropbox address is a secret
     tmp.replace(path)
-    cfg.spool_path().mkdir(parents=True, exist_ok=True)
+    Spool(cfg.spool_path())  # creates the spool directories, 0700
     return {"config": str(path), "database": shown_url(cfg),
             "dropbox": box, "email": email, "timezone": timezone,
             "dropbox_note": ("it is your own plus-address: mail to it lands in your mailbox; read it with an [[imap]] "
@@ -118,6 +118,13 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
                                          for s in live.get("sockets", []) if isinstance(s, dict)]
     else:
         sources = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}", "error": "not running"}]
+    from mailcrm.sources import smtp_guard  # here: aiosmtpd is not needed by other commands
+
+    guard = smtp_guard.read_stats(cfg.data_path())  # AUTH failures, lockouts, refused connections
+    if guard is not None:
+        for s in sources:
+            if s["name"] == "smtp":
+                s["guard"] = guard
     db_state = cases.status(store, cfg)
     sources += db_state["sources"]
     store.close()
@@ -190,6 +197,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
             lm = d["last_message"]
             console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
+            g = d["sources"][0].get("guard")
+            if g:
+                console.print(f"smtp: auth failures {g['auth_failures']}  lockouts {g['auth_lockouts']}  "
+                              f"locked now {len(g['locked_addresses'])}  refused connections "
+                              f"{g['connections_refused_total'] + g['connections_refused_per_address']}")
             print_table("sources", ["name", "ok at", "error"],
                         [(s["name"], s.get("ok_at") or s.get("listen"), s.get("error")) for s in d["sources"]])
             print_table("digests", ["user", "at", "last", "status", "error"],
@@ -229,7 +241,8 @@ def register(app: typer.Typer) -> None:
         """List quarantined messages with their reasons."""
         spool = Spool(load_config(ctx).spool_path())
         rows = [{"id": i.id, "source": i.meta.source, "received_at": i.meta.received_at, "reason": i.meta.reason,
-                 "mail_from": i.meta.mail_from, "size": i.path.stat().st_size} for i in spool.quarantined()]
+                 "mail_from": i.meta.mail_from, "size": i.path.stat().st_size,
+                 "spool_file": i.meta.spool_file} for i in spool.quarantined()]
         emit(rows, as_json, lambda r: print_table("quarantine", ["id", "source", "received", "reason"],
                                                   [(x["id"], x["source"], x["received_at"], x["reason"]) for x in r]))
 
@@ -299,8 +312,7 @@ def register(app: typer.Typer) -> None:
         text = pattern.sub(lambda m: f"{m.group(1)}{_toml_str(new)}", text, count=1)
         config_mod.parse(text, str(path))
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o600)
+        write_private(tmp, text.encode("utf-8"))
         tmp.replace(path)
         cfg = config_mod.load(path)
         cases.sync_users(open_store(cfg), cfg)

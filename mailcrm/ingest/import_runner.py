@@ -84,7 +84,7 @@ class BatchSpool(Spool):
         """Hold one message for the next drain (not durable: the source still has it)."""
         self._seq += 1
         item_id = f"import-{os.getpid()}-{self._seq:09d}"
-        self._items[item_id] = MemoryItem(item_id, self.root / "memory" / item_id, meta, raw)
+        self._items[item_id] = MemoryItem(item_id, self.root / "memory" / item_id, meta, raw=raw)
         return item_id
 
     def pending_ids(self) -> list[str]:

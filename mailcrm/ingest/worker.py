@@ -24,7 +24,7 @@ from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied
 from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.spool import Spool, SpoolItem
+from mailcrm.spool import CorruptItem, Spool, SpoolItem
 
 QUARANTINED = Outcome.QUARANTINED
 RETRY = Outcome.RETRY
@@ -77,8 +77,13 @@ class Worker:
         raws: dict[str, bytes] = {}
         failures: dict[str, IngestError] = {}
         for item in items:
+            if item.corrupt is not None:  # not sidecar + bytes: quarantined as it is, never retried
+                failures[item.id] = Unprocessable(item.corrupt)
+                continue
             try:
                 raws[item.id] = item.read()
+            except CorruptItem as exc:
+                failures[item.id] = Unprocessable(str(exc))
             except OSError as exc:
                 failures[item.id] = Transient(f"cannot read spool file: {exc}")
         jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws]
@@ -139,12 +144,23 @@ class Worker:
             self._quarantine(item, f"gave up after {item.meta.attempts + 1} attempts: {error}")
             return QUARANTINED
         self.log.warning("ingest retry", spool_id=item.id, error=error, attempts=item.meta.attempts + 1)
-        self.spool.release(item, error)
+        try:
+            self.spool.release(item, error)
+        except OSError as exc:  # disk full: the item is given back all the same, its attempt not counted
+            self.log.error("release failed", spool_id=item.id, error=str(exc))
         return RETRY
 
     def _quarantine(self, item: SpoolItem, reason: str) -> None:
         self.log.warning("quarantined", spool_id=item.id, source=item.meta.source, reason=reason)
-        self.spool.quarantine(item, reason)
+        try:
+            self.spool.quarantine(item, reason)
+        except OSError as exc:
+            # Cannot move it (disk full, permissions): it stays in incoming/, unclaimed, and is
+            # tried again after the backoff; the others go on.
+            self.last_error = f"cannot quarantine {item.id}: {exc}"
+            self._backoff = min(30.0, max(0.5, self._backoff * 2))
+            self.log.error("quarantine failed", spool_id=item.id, error=str(exc))
+            return
         self._notify(item, QUARANTINED)
 
     def _notify(self, item: SpoolItem, outcome: Outcome) -> None:

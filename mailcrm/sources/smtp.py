@@ -23,6 +23,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from mailcrm import log
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.parse.addresses import is_mail_system
+from mailcrm.sources.smtp_guard import STATS_FILE, GuardedSMTP, SmtpGuard, connection_budget
 from mailcrm.spool import Spool, SpoolMeta
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
@@ -139,7 +140,9 @@ class Authenticator:
         expected = self.passwords.get(login)
         if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
             return AuthResult(success=True, auth_data=auth_data)
-        return AuthResult(success=False, handled=False)
+        # Throttled and logged by the session (smtp_guard.py): 421 instead of 535 when it closes.
+        reply = server.note_auth_failure(login) if isinstance(server, GuardedSMTP) else None
+        return AuthResult(success=False, handled=False, message=reply)
 
 
 def _peer(session: Session) -> str | None:
@@ -158,8 +161,15 @@ def tls_context(cfg: Config) -> ssl.SSLContext | None:
     return ctx
 
 
-def make_protocol_factory(cfg: Config, handler: DropboxHandler, sessions: set[SMTP]):  # type: ignore[no-untyped-def]
-    """A factory of SMTP protocol objects sharing one handler (tracked for draining)."""
+def make_protocol_factory(cfg: Config, handler: DropboxHandler, sessions: set[SMTP],  # type: ignore[no-untyped-def]
+                          guard: SmtpGuard | None = None):
+    """A factory of SMTP protocol objects sharing one handler (tracked for draining) and one guard."""
+    if guard is None:
+        budget = connection_budget(cfg.smtp.max_connections)
+        if budget < cfg.smtp.max_connections:
+            log.get("mailcrm.smtp").warning("max_connections lowered to fit the open-file limit",
+                                            configured=cfg.smtp.max_connections, effective=budget)
+        guard = SmtpGuard(cfg.smtp, cfg.data_path() / STATS_FILE, max_total=budget)
     tls = tls_context(cfg)
     authenticator = Authenticator(cfg)
     auth_enabled = bool(authenticator.passwords)
@@ -168,6 +178,7 @@ def make_protocol_factory(cfg: Config, handler: DropboxHandler, sessions: set[SM
         smtp = _TrackedSMTP(
             handler,
             sessions=sessions,
+            guard=guard,
             data_size_limit=cfg.smtp.max_message_size,
             enable_SMTPUTF8=True,
             hostname=cfg.smtp.hostname,
@@ -181,10 +192,11 @@ def make_protocol_factory(cfg: Config, handler: DropboxHandler, sessions: set[SM
         )
         return smtp
 
+    factory.guard = guard  # type: ignore[attr-defined]
     return factory
 
 
-class _TrackedSMTP(SMTP):
+class _TrackedSMTP(GuardedSMTP):
     """An SMTP session registered in a set while connected (so SIGTERM can wait for it)."""
 
     def __init__(self, handler: Any, *, sessions: set[SMTP], **kw: Any) -> None:

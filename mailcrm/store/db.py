@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.errors import StoreUnavailable
+from mailcrm.private_files import private_dir, tighten_file, touch_private
 
 
 def normalize_url(url: str) -> str:
@@ -50,8 +51,13 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            # 0600 before SQLite opens it: SQLite gives the -wal and -shm it creates the same mode
+            # as the database file, so they are private too whatever the umask.
+            private_dir(Path(path).parent, tighten=False)
+            touch_private(path)
+            for suffix in ("-wal", "-shm", "-journal"):
+                tighten_file(path + suffix)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -6,10 +6,12 @@ Functions take an open Session and never commit: the caller owns the transaction
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from mailcrm.errors import UsageError
@@ -268,6 +270,35 @@ def contact_addresses(session: Session, contact_id: int) -> list[EmailAddress]:
     """All addresses of a contact, including those of contacts merged into it."""
     ids = [contact_id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == contact_id)))
     return list(session.scalars(select(EmailAddress).where(EmailAddress.contact_id.in_(ids)).order_by(EmailAddress.id)))
+
+
+# -- one lock order for concurrent writers ---------------------------------------------------
+def lock_keys(session: Session, *, identities: Iterable[str] = (), addresses: Iterable[str] = (),
+              domains: Iterable[str] = (), company_names: Iterable[str] = ()) -> int:
+    """PostgreSQL: transaction advisory locks on the rows a batch may create or update; returns how many.
+
+    Two daemons applying batches that share messages, addresses or companies used to insert and
+    update those rows in different orders and deadlock (or hit a unique key the other had just
+    committed).  Taking one lock per key, in one global order (sorted lock ids) and before any
+    read or write of the batch, makes the later transaction wait for the earlier to commit and
+    then see its rows: no deadlock, no conflict.  SQLite needs none (one writer at a time).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    keys = {f"m:{i}" for i in identities if i}
+    keys |= {f"a:{normalize_address(a)}" for a in addresses if a}
+    keys |= {f"d:{d.lower()}" for d in domains if d}
+    keys |= {f"c:{k}" for k in (normalize_company(n) for n in company_names if n) if k}
+    ids = sorted({_lock_id(k) for k in keys})
+    if ids:
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"),
+                        {"ids": ids})
+    return len(ids)
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit advisory lock id for ``key`` (hash() is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 # -- messages -----------------------------------------------------------------------------

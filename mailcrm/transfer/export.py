@@ -15,6 +15,7 @@ from typing import Any
 
 from mailcrm.errors import UsageError
 from mailcrm.parse.names import parse_person_name
+from mailcrm.private_files import touch_private, write_private
 
 MAILCHIMP_COLUMNS = ("Email Address", "First Name", "Last Name", "Company", "Tags")
 XLSX_COLUMNS = ("Email", "Name", "Company", "Title", "Phone", "City", "Website", "Notes", "Tags")
@@ -56,15 +57,33 @@ def split_name_parts(name: str | None) -> tuple[str, str, str]:
     return text, "", ""
 
 
+# OWASP "CSV Injection": a cell starting with one of these is run as a formula by Excel,
+# LibreOffice or Google Sheets (tab, CR and LF too, as some strip them before the check); the
+# full-width forms are folded to ASCII by some spreadsheet locales.
+FORMULA_TRIGGERS = "=+-@\t\r\n\uff1d\uff0b\uff0d\uff20"
+# Quoted when it starts (after spaces) with a trigger, or with quotes before one, so that taking
+# exactly one "'" off again (``sheets.csv_cell``) gives back the value, whatever it was.
+NEEDS_QUOTE = re.compile("^'* *[" + re.escape(FORMULA_TRIGGERS) + "]")
+
+
+def neutralise_csv(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula trigger gets a ``'`` before it (OWASP).
+
+    Leading spaces are looked through, as some spreadsheets trim them before deciding.  The
+    cell is also quoted by the writer (QUOTE_ALL), so separators and quotes inside stay data.
+    """
+    return "'" + value if NEEDS_QUOTE.match(value) else value
+
+
 def to_csv(contacts: list[ExportContact]) -> str:
-    """Mailchimp audience CSV: one row per address, tags comma-separated in one quoted cell."""
+    """Mailchimp audience CSV: one row per address, tags comma-separated in one quoted cell; formulas neutralised."""
     buf = io.StringIO()
     w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     w.writerow(MAILCHIMP_COLUMNS)
     for c in contacts:
         first, last = split_name(c.name)
         for e in c.emails:
-            w.writerow((e, first, last, c.company or "", ",".join(c.tags)))
+            w.writerow([neutralise_csv(v) for v in (e, first, last, c.company or "", ",".join(c.tags))])
     return buf.getvalue()
 
 
@@ -81,6 +100,7 @@ def _sheet_title(name: str, used: set[str]) -> str:
 def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None = None) -> None:
     """One sheet per tag (contacts without tags on "Без тега"); re-importable by `import contacts`."""
     import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     groups: dict[str, list[ExportContact]] = {}
     for c in contacts:
@@ -95,16 +115,26 @@ def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None =
         ws.append(XLSX_COLUMNS)
         for c in groups[tag_name]:
             other = [t for t in c.tags if t != tag_name]
-            ws.append(["; ".join(c.emails), c.name or "", c.company or "", c.title or "", "; ".join(c.phones),
-                       c.city or "", c.website or "", c.notes or "", ", ".join(other)])
+            row = ["; ".join(c.emails), c.name or "", c.company or "", c.title or "", "; ".join(c.phones),
+                   c.city or "", c.website or "", c.notes or "", ", ".join(other)]
+            ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) for v in row])  # C0 controls make openpyxl raise
+            for cell in ws[ws.max_row]:
+                # openpyxl stores a str starting with "=" as a formula: every cell here is text
+                # (a contact named "=HYPERLINK(...)" stays a name, not a live link).
+                cell.data_type = "s"
     if not groups:
         wb.create_sheet("contacts").append(XLSX_COLUMNS)
+    touch_private(path)  # 0600 before openpyxl writes into it: contacts are personal data
     wb.save(path)
 
 
 def _esc(value: str) -> str:
-    # RFC 6350 3.4: backslash, comma, semicolon and newline are escaped in text values.
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\r\n", "\\n").replace("\n", "\\n")
+    # RFC 6350 3.4: backslash, comma, semicolon and newline are escaped in text values.  A lone
+    # CR is a line break to many readers too: escaped like LF, so a value cannot start a property.
+    value = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    value = value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+    # Other C0 controls have no place in a text value (RFC 6350 3.3 allows none).
+    return "".join(ch for ch in value if ch >= " " or ch == "\t")
 
 
 def _fold(line: str) -> str:
@@ -134,7 +164,10 @@ def to_vcard(contacts: list[ExportContact]) -> str:
         for i, e in enumerate(c.emails):
             lines.append(f"EMAIL{';PREF=1' if i == 0 else ''}:{_esc(e)}")
         for p in c.phones:
-            lines.append(f"TEL;VALUE=uri:tel:{p}")
+            # RFC 3966: a tel URI holds digits and visual separators only; nothing else may reach the line.
+            tel = re.sub(r"[^0-9+*#().\-]", "", p)
+            if tel:
+                lines.append(f"TEL;VALUE=uri:tel:{tel}")
         if c.company:
             lines.append(f"ORG:{_esc(c.company)}")
         if c.title:
@@ -175,7 +208,7 @@ def export_contacts(contacts: list[ExportContact], fmt: str, output: Path | None
     if output is None:
         return summary, text
     try:
-        output.write_text(text, encoding="utf-8", newline="")
+        write_private(output, text.encode("utf-8"))  # 0600: contacts are personal data
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror}") from None
     return summary, None

@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from mailcrm.errors import UsageError
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
+from mailcrm.transfer.export import NEEDS_QUOTE
 
 # Header synonyms, compared after _norm(): lower case, ё->е, punctuation and extra spaces removed.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -67,6 +68,13 @@ def header_key(cell: Any) -> str | None:
     if "телефон" in t or "phone" in t:
         return "phone"
     return None
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell with the ``'`` our own export put before a formula trigger (OWASP) taken off again."""
+    if value[:1] == "'" and NEEDS_QUOTE.match(value[1:]):
+        return value[1:]
+    return value
 
 
 def cell_text(value: Any) -> str:
@@ -250,5 +258,6 @@ def read_file(path: Path, region: str = DEFAULT_PHONE_REGION, tag: str | None = 
         except csv.Error:
             dialect = csv.excel
         table = csv.reader(io.StringIO(text), dialect)
-        return parse_table(path.name, (tuple(r) for r in table), region, extra, sheet_tags=False)
+        return parse_table(path.name, (tuple(csv_cell(c) for c in r) for r in table), region, extra,
+                           sheet_tags=False)
     raise UsageError(f"{path}: expected a .xlsx or .csv file")
