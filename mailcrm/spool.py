@@ -48,6 +48,11 @@ class SpoolMeta:
     role: str | None = None  # IMAP folder role: dropbox | inbox | sent; None = dropbox semantics
     peer: str | None = None
     auth_user: str | None = None
+    # What only the receiving source knows about the sender, recorded so the worker can judge the
+    # author: SMTP {"client_ip", "helo", "authenticated", "trusted_network"}; IMAP dropbox
+    # {"imap": account}.  None: a sidecar from before sender authentication (not judged).
+    evidence: dict[str, Any] | None = None
+    auth: dict[str, Any] | None = None  # the verifier's verdict (trust.verify.Verdict), kept across retries
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SpoolMeta":
