@@ -24,7 +24,9 @@ class Judgement:
     """The proof found (None when none was needed), and what the policy does with the message."""
 
     claims_user: bool
-    proof: str | None  # source | smtp-auth | trusted-network | dkim | spf | authentication-results | none
+    # source | smtp-auth | trusted-network | dkim | spf | authentication-results; "none": unproven
+    # (quarantined, or stored flagged under "mark"); "unchecked": unproven under "off".
+    proof: str | None
     action: Action
     reason: str | None = None
 
@@ -80,8 +82,10 @@ def judge(policy: Policy, source: str, role: str | None, evidence: dict[str, Any
     if evidence is None:  # a sidecar written before sender authentication existed: as before
         return Judgement(True, None, "accept")
     proof = find_proof(evidence, verdict, header_from, envelope_from, claimed)
-    if proof is not None or policy == "off":
-        return Judgement(True, proof or "none", "accept")
+    if proof is not None:
+        return Judgement(True, proof, "accept")
+    if policy == "off":
+        return Judgement(True, "unchecked", "accept")  # unproven, but the user turned the check off
     temp = [k for k in ("dkim", "spf", "dmarc") if verdict and verdict.get(k) == "temperror"]
     reason = UNAUTHENTICATED + (f" (DNS temperror: {', '.join(temp)})" if temp else "")
     return Judgement(True, "none", "quarantine" if policy == "require" else "mark", reason)

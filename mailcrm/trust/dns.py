@@ -38,6 +38,9 @@ class Lookup:
         self.resolver.timeout = timeout
         self.resolver.lifetime = timeout
         self.resolver.retry_servfail = False
+        # Names whose key lookup failed: dkimpy logs a DnsTimeoutError and answers "not valid",
+        # so the verifier reads this list to tell a temperror from a bad signature.
+        self.failed: list[str] = []
 
     def query(self, name: str, qtype: str) -> list[Any]:
         """The records of ``name``; [] for NXDOMAIN or no data; DnsFailure when no answer came."""
@@ -65,6 +68,7 @@ class Lookup:
         try:
             records = self.txt(text)
         except DnsFailure as exc:
+            self.failed.append(text)
             raise dkim.DnsTimeoutError(str(exc)) from None
         return records[0] if records else None
 

@@ -91,9 +91,13 @@ def _dkim(raw: bytes, lookup: Lookup) -> tuple[str, list[str], list[str]]:
     errors: list[str] = []
     temp = False
     for idx in range(len(sigs)):
+        failed_before = len(lookup.failed)
         try:
             if d.verify(idx=idx, dnsfunc=lookup.dkim_txt):
                 passed.append((d.domain or b"").decode("ascii", "replace").lower())
+            elif len(lookup.failed) > failed_before:
+                temp = True
+                errors.append(f"dkim: key lookup failed: {lookup.failed[-1]}")
         except dkim.DnsTimeoutError as exc:
             temp = True
             errors.append(f"dkim: {exc}")
@@ -133,6 +137,7 @@ def _arc(raw: bytes, lookup: Lookup) -> tuple[str, list[str]]:
     if b"arc-seal:" not in raw.lower()[: raw.find(b"\n\n") if b"\n\n" in raw else len(raw)] \
             and b"arc-seal:" not in raw.lower()[: raw.find(b"\r\n\r\n") if b"\r\n\r\n" in raw else len(raw)]:
         return "none", []
+    failed_before = len(lookup.failed)
     try:
         cv, _results, comment = dkim.arc_verify(raw, dnsfunc=lookup.dkim_txt, timeout=int(max(1, lookup.timeout)))
     except dkim.DnsTimeoutError as exc:
@@ -140,8 +145,8 @@ def _arc(raw: bytes, lookup: Lookup) -> tuple[str, list[str]]:
     except Exception as exc:  # noqa: BLE001
         return "fail", [f"arc: {type(exc).__name__}"]
     value = cv.decode("ascii", "replace") if isinstance(cv, bytes) else str(cv)
-    if value == "fail" and "timeout" in str(comment).lower():
-        return "temperror", [f"arc: {comment}"]
+    if value == "fail" and len(lookup.failed) > failed_before:
+        return "temperror", [f"arc: key lookup failed: {lookup.failed[-1]}"]
     return value, []
 
 
