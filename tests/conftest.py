@@ -114,3 +114,22 @@ def make_config_text(tmp: Path, db_url: str, port: int, extra: str = "", users: 
         '[digest]\nenabled = false\n[log]\nformat = "json"\n'
         f"{extra}\n{user_block}"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_dns():  # type: ignore[no-untyped-def]
+    """Sender checks (worker, inspect) of every test ask a DNS stub on loopback, never the network.
+
+    A config's own [security] dns_server (the sender-authentication tests) still wins.
+    """
+    from dns_stub import DnsStub
+
+    stub = DnsStub().start()
+    old = os.environ.get("MAILCRM_DNS_SERVER")
+    os.environ["MAILCRM_DNS_SERVER"] = stub.address
+    yield stub
+    if old is None:
+        os.environ.pop("MAILCRM_DNS_SERVER", None)
+    else:
+        os.environ["MAILCRM_DNS_SERVER"] = old
+    stub.stop()

@@ -5,7 +5,10 @@ on loopback, mail signed with dkimpy (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import os
 import smtplib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +17,13 @@ from conftest import free_port, make_config_text
 from daemon_proc import DROPBOX, USER, DaemonProcess
 from dkim_keys import keypair, sign
 from dns_stub import DnsStub, dns_stub  # noqa: F401 - the fixture
-from test_smtp_daemon import _count, wait_for
 from sqlalchemy import func, select
+from test_smtp_daemon import _count, wait_for
 
+from mailcrm import config
+from mailcrm.cli.core import new_dropbox
+from mailcrm.daemon import exposure_warnings
+from mailcrm.errors import ConfigError
 from mailcrm.store.models import Contact, EmailAddress, Message
 
 ATTACKER = "evil@attacker.example"
@@ -153,3 +160,69 @@ def test_forged_from_is_flagged_under_mark(tmp_path: Path, db_url: str, dns_stub
         assert _count(d.db_url, select(func.count()).select_from(Contact)) == 1  # type: ignore[attr-defined]
     finally:
         d.stop()
+
+
+def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "mailcrm", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_inspect_shows_auth(tmp_path: Path, dns_stub: DnsStub) -> None:  # noqa: F811
+    zones(dns_stub)
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(sign(_msg("Pitch", "insp-1@example.org"), "example.org"))
+    res = _cli("--config", str(tmp_path / "none.toml"), "inspect", str(eml), "--json", "--client-ip", "127.0.0.1",
+               "--helo", "mx.example.org", "--mail-from", "me@example.org",
+               env_extra={"MAILCRM_DNS_SERVER": dns_stub.address})
+    assert res.returncode == 0, res.stderr
+    auth = json.loads(res.stdout)["auth"]
+    assert {k: auth[k] for k in ("dkim", "spf", "dmarc", "arc", "aligned")} == \
+        {"dkim": "pass", "spf": "pass", "dmarc": "pass", "arc": "none", "aligned": True}
+    eml.write_bytes(_msg("Forged", "insp-2@attacker.example"))
+    res = _cli("--config", str(tmp_path / "none.toml"), "inspect", str(eml), "--json", "--client-ip", "127.0.0.1",
+               "--mail-from", ATTACKER, env_extra={"MAILCRM_DNS_SERVER": dns_stub.address})
+    auth = json.loads(res.stdout)["auth"]
+    assert (auth["spf"], auth["dmarc"], auth["aligned"]) == ("pass", "fail", False)
+
+
+def test_guessable_dropbox_warns_at_init_and_on_load(tmp_path: Path) -> None:
+    assert config.secret_bits("crm-x@example.org") < 64
+    assert config.secret_bits("crm+theatre2026@example.org") < 64
+    for _ in range(200):  # what init draws is never warned about
+        assert config.secret_bits(new_dropbox("me@example.org")) >= 64
+    path = tmp_path / "c.toml"
+    res = _cli("--config", str(path), "init", "--email", "me@example.org", "--dropbox", "crm-x@example.org",
+               "--data-dir", str(tmp_path / "d"), "--json")
+    assert res.returncode == 0, res.stderr
+    [warning] = json.loads(res.stdout)["warnings"]
+    assert "crm-x@example.org" in warning and "64" in warning and "dropbox rotate" in warning
+    res = _cli("--config", str(path), "status", "--json")
+    assert res.returncode == 0 and "warning:" in res.stderr and "crm-x@example.org" in res.stderr
+    quiet = tmp_path / "q.toml"
+    res = _cli("--config", str(quiet), "init", "--email", "me@example.org", "--data-dir", str(tmp_path / "e"), "--json")
+    assert json.loads(res.stdout)["warnings"] == []
+
+
+@pytest.mark.parametrize("text, expect", [
+    ('[security]\ntrusted_networks = ["10.0.0.0/33"]\n', "security.trusted_networks: not a CIDR network"),
+    ('[security]\nauthor_auth = "maybe"\n', "security.author_auth"),
+    ('[security]\ndns_server = "localhost"\n', "security.dns_server: expected IP:PORT"),
+])
+def test_bad_security_settings_are_one_line(text: str, expect: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.parse(text, "c.toml")
+    assert expect in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_exposure_warning() -> None:
+    base = '[[users]]\nemail = "me@example.org"\ndropbox = "crm+0123456789abcdef0123@example.org"\n'
+    mark = config.parse('[security]\nauthor_auth = "mark"\n' + base, "c.toml")
+    assert exposure_warnings(mark, "127.0.0.1") == []
+    [w] = exposure_warnings(mark, "0.0.0.0")
+    assert "beyond loopback" in w and "require_auth" in w
+    assert exposure_warnings(config.parse(base, "c.toml"), "0.0.0.0") == []  # require is the default
+    auth = config.parse('[smtp]\nrequire_auth = true\n[security]\nauthor_auth = "off"\n' + base, "c.toml")
+    assert exposure_warnings(auth, "192.0.2.1") == []
+    assert config.parse(base, "c.toml").security.is_trusted_peer("::ffff:127.0.0.1")
+    assert not config.parse('[security]\ntrusted_networks = []\n' + base, "c.toml").security.is_trusted_peer("127.0.0.1")

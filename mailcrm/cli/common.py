@@ -42,8 +42,11 @@ def state(ctx: typer.Context) -> State:
 
 
 def load_config(ctx: typer.Context) -> Config:
-    """Load the config named by --config / MAILCRM_CONFIG / the XDG default."""
-    return config_mod.load(state(ctx).config_path)
+    """Load the config named by --config / MAILCRM_CONFIG / the XDG default; warnings go to stderr."""
+    cfg = config_mod.load(state(ctx).config_path)
+    for warning in cfg.warnings():
+        err_console.print(f"warning: {warning}")
+    return cfg
 
 
 def to_jsonable(value: Any) -> Any:

@@ -13,10 +13,12 @@ import typer
 from mailcrm import config as config_mod
 from mailcrm import log
 from mailcrm.app import cases
-from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
+from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
 from mailcrm.parse.message import parse_message
 from mailcrm.spool import Spool
+from mailcrm.trust.dns import lookup_for
+from mailcrm.trust.verify import summary, verify
 
 quarantine_app = typer.Typer(help="Messages that could not be processed (kept with their reason).", no_args_is_help=True)
 dropbox_app = typer.Typer(help="The secret dropbox address.", no_args_is_help=True)
@@ -79,7 +81,7 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
     cases.sync_users(store, cfg)
     cfg.spool_path().mkdir(parents=True, exist_ok=True)
     return {"config": str(path), "database": cfg.database_url(), "dropbox": box, "email": email,
-            "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
+            "listen": f"{cfg.smtp.host}:{cfg.smtp.port}", "warnings": cfg.warnings()}
 
 
 def status_data(cfg: config_mod.Config) -> dict[str, Any]:
@@ -124,6 +126,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"config:   {r['config']}\ndatabase: {r['database']}\nlisten:   {r['listen']}")
             console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
             console.print("next:     mailcrm serve")
+            for w in r["warnings"]:
+                err_console.print(f"warning: {w}")
 
         emit(result, as_json, render)
 
@@ -163,9 +167,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         file: Path = typer.Argument(..., help="A raw message (.eml)."),
         user_address: list[str] = typer.Option([], "--user-address", help="An address of yours (repeatable)."),
+        client_ip: Optional[str] = typer.Option(None, "--client-ip", help="SMTP client address, for SPF."),
+        helo: Optional[str] = typer.Option(None, "--helo", help="SMTP HELO name, for SPF."),
+        mail_from: Optional[str] = typer.Option(None, "--mail-from", help="Envelope sender, for SPF."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Show what the parser makes of a message, without touching the store."""
+        """Show what the parser makes of a message (and its DKIM/SPF/DMARC/ARC verdicts), without touching the store."""
         try:
             raw = file.read_bytes()
         except OSError as exc:
@@ -173,15 +180,20 @@ def register(app: typer.Typer) -> None:
         users = frozenset(a.lower() for a in user_address)
         dropboxes: frozenset[str] = frozenset()
         region = config_mod.DEFAULT_PHONE_REGION
-        if not users:
-            try:
-                cfg = load_config(ctx)
+        security = config_mod.SecurityConfig()
+        try:
+            cfg = load_config(ctx)
+            security = cfg.security
+            if not users:
                 users, dropboxes = cfg.user_addresses(), cfg.dropbox_addresses()
                 region = cfg.phone_region()
-            except ConfigError:
-                pass
+        except ConfigError:
+            pass
         facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
         doc = facts.to_json()
+        verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
+                         mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
+        doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
         emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
 
     @quarantine_app.command("list")

@@ -25,7 +25,7 @@ from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import Spool, SpoolItem
-from mailcrm.trust.dns import Lookup
+from mailcrm.trust.dns import lookup_for
 from mailcrm.trust.verify import verify_spooled
 
 QUARANTINED = Outcome.QUARANTINED
@@ -60,7 +60,7 @@ class Worker:
         self.last_error: str | None = None
         self._backoff = 0.0
         self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
-        self.lookup = Lookup(cfg.security.dns_server, cfg.security.dns_timeout)
+        self.lookup = lookup_for(cfg.security.dns_server, cfg.security.dns_timeout)
         self.authserv_ids = frozenset(cfg.security.trusted_authserv_ids)
 
     def on_committed(self, callback: AckCallback) -> None:

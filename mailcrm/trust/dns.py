@@ -7,6 +7,7 @@ verifiers turn it into ``temperror`` (RFC 7208 section 2.6.6, RFC 6376 section 6
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,13 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 import spf
+
+DNS_SERVER_ENV = "MAILCRM_DNS_SERVER"  # "IP:PORT" when [security] dns_server is empty (tests)
+
+
+def lookup_for(dns_server: str, timeout: float) -> "Lookup":
+    """The lookup for a config: its dns_server, else $MAILCRM_DNS_SERVER, else the system resolver."""
+    return Lookup(dns_server or os.environ.get(DNS_SERVER_ENV, ""), timeout)
 
 
 class DnsFailure(Exception):
