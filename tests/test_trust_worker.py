@@ -126,3 +126,39 @@ def test_off_stores_unproven_mail_unchecked(make_worker) -> None:  # type: ignor
                SpoolMeta(source="smtp", mail_from="me@example.org", evidence=ev)) == Outcome.STORED
     assert proof_of(factory, "off-1@example.org")[0] == "unchecked"
     assert known(factory, "ivan@theatre.example")  # as before: the contact is created
+
+
+FORWARDED_REPORT = (
+    "\r\n---------- Forwarded message ---------\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.theatre.example>\r\n"
+    "Date: Wed, 4 Nov 2026 at 10:00\r\nSubject: Undelivered Mail Returned to Sender\r\nTo: <me@example.org>\r\n\r\n"
+    "I'm sorry to have to inform you that your message could not\r\nbe delivered to one or more recipients.\r\n\r\n"
+    "<olga@theatre.example>: host mx.theatre.example[192.0.2.1] said: 550 5.1.1\r\n"
+    "    <olga@theatre.example>: Recipient address rejected: User unknown\r\n")
+
+
+def _status(factory, address: str) -> str | None:  # type: ignore[no-untyped-def]
+    with factory() as s:
+        return s.scalar(select(EmailAddress.status).where(EmailAddress.address == address))
+
+
+def _report(mid: str) -> bytes:
+    return (f"From: Me <me@example.org>\r\nTo: crm+secret@example.org\r\nSubject: Fwd: Undelivered Mail\r\n"
+            f"Date: Wed, 04 Nov 2026 11:00:00 +0000\r\nMessage-ID: <{mid}>\r\n\r\n{FORWARDED_REPORT}").encode()
+
+
+@pytest.mark.parametrize("policy, outcome, after", [
+    ("mark", Outcome.STORED, "active"),  # stored and flagged: it kills (or doubts) nothing
+    ("require", Outcome.QUARANTINED, "active"),
+    ("off", Outcome.STORED, "suspect"),  # as before issue 20's author check
+])
+def test_an_unproven_forwarded_report_changes_no_address(make_worker, policy: str, outcome: Outcome,  # type: ignore[no-untyped-def]
+                                                         after: str) -> None:
+    build, factory = make_worker
+    w = build(policy)
+    assert run(w, mail("to-olga@example.org", "Olga <olga@theatre.example>"),
+               SpoolMeta(source="imap:work", role="sent", source_ref={"create_contacts": True})) == Outcome.STORED
+    assert _status(factory, "olga@theatre.example") == "active"
+    ev = {"client_ip": "198.51.100.7", "helo": "laptop", "authenticated": False, "trusted_network": False}
+    assert run(w, _report("fwd-report@example.org"),
+               SpoolMeta(source="smtp", mail_from="me@example.org", evidence=ev)) == outcome
+    assert _status(factory, "olga@theatre.example") == after
