@@ -103,7 +103,13 @@ def free_port() -> int:
 
 
 def make_config_text(tmp: Path, db_url: str, port: int, extra: str = "", users: str | None = None) -> str:
-    """A config for tests: one user me@example.org with dropbox crm+secret@example.org."""
+    """A config for tests: one user me@example.org with dropbox crm+secret@example.org.
+
+    Unless ``extra`` has its own [security], the Authentication-Results of the test IMAP
+    provider (dovecot.make_message) are trusted, as a user would trust their own provider's.
+    """
+    if "[security]" not in extra:
+        extra = '[security]\ntrusted_authserv_ids = ["imap.test.example"]\n' + extra
     user_block = users if users is not None else (
         '[[users]]\nemail = "me@example.org"\nname = "Me"\naddresses = ["me@alias.example.org"]\n'
         'dropbox = "crm+secret@example.org"\ntimezone = "Europe/Moscow"\n'
