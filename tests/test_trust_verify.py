@@ -76,3 +76,18 @@ def test_dns_failures_are_temperrors(lookup: Lookup) -> None:
 def test_junk_never_raises(lookup: Lookup, raw: bytes) -> None:
     v = verify(raw, lookup, ip="192.0.2.7", helo="", mail_from="")
     assert v.aligned is False and v.dkim in ("none", "fail", "permerror")
+
+
+def test_a_silent_server_costs_a_message_its_budget_not_every_timeout(dns_stub: DnsStub) -> None:  # noqa: F811
+    import time
+
+    from mailcrm.trust.verify import MESSAGE_BUDGET, verify_spooled
+
+    silent = Lookup(dns_stub.address, 0.5)
+    dns_stub.silent.update({"s1._domainkey.example.org", "example.org", "h.example", "_dmarc.example.org"})
+    t = time.monotonic()
+    v = verify_spooled(sign(RAW, "example.org"), "me@example.org",
+                       {"client_ip": "192.0.2.7", "helo": "h.example"}, silent, frozenset())
+    spent = time.monotonic() - t
+    assert (v["dkim"], v["spf"], v["dmarc"]) == ("temperror", "temperror", "temperror")
+    assert spent < MESSAGE_BUDGET * 0.5 + 0.5, spent  # DKIM, 2 x SPF, DMARC unbudgeted: about 2.5 s

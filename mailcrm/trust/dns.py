@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,11 +50,32 @@ class Lookup:
         # Names whose key lookup failed: dkimpy logs a DnsTimeoutError and answers "not valid",
         # so the verifier reads this list to tell a temperror from a bad signature.
         self.failed: list[str] = []
+        self._deadline: float | None = None
+
+    @contextmanager
+    def budget(self, seconds: float) -> Iterator[None]:
+        """Bound the time all lookups in the block may take together (one message's checks).
+
+        Without it a silent DNS server costs every lookup its full timeout: DKIM, SPF (several
+        lookups for the envelope and again for HELO), DMARC, ARC; with it a message waits at most
+        ``seconds``, and the lookups left over fail at once as temperrors.
+        """
+        previous = self._deadline
+        self._deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._deadline = previous
 
     def query(self, name: str, qtype: str) -> list[Any]:
         """The records of ``name``; [] for NXDOMAIN or no data; DnsFailure when no answer came."""
+        lifetime = self.timeout
+        if self._deadline is not None:
+            lifetime = min(lifetime, self._deadline - time.monotonic())
+            if lifetime <= 0.01:
+                raise DnsFailure(f"{qtype} {name}: time budget for this message spent")
         try:
-            answer = self.resolver.resolve(name, qtype, raise_on_no_answer=False, lifetime=self.timeout,
+            answer = self.resolver.resolve(name, qtype, raise_on_no_answer=False, lifetime=lifetime,
                                            search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
