@@ -123,6 +123,9 @@ def test_dns_timeout_is_temperror_and_daemon_goes_on(require_daemon: DaemonProce
     assert shown["meta"]["evidence"] == {"client_ip": "127.0.0.1", "helo": shown["meta"]["evidence"]["helo"],
                                          "authenticated": False, "trusted_network": False}
     assert shown["meta"]["evidence"]["helo"]  # smtplib says EHLO with its host name
+    # The test dropbox "crm+secret" is guessable: the daemon said so when it started.
+    log = d.log_path.read_text()
+    assert "insecure setting" in log and "crm+secret@example.org" in log and "64" in log
 
 
 def test_session_dropped_after_unknown_recipients(require_daemon: DaemonProcess) -> None:
@@ -198,7 +201,10 @@ def test_guessable_dropbox_warns_at_init_and_on_load(tmp_path: Path) -> None:
     [warning] = json.loads(res.stdout)["warnings"]
     assert "crm-x@example.org" in warning and "64" in warning and "dropbox rotate" in warning
     res = _cli("--config", str(path), "status", "--json")
+    assert res.returncode == 0 and "crm-x@example.org" in json.loads(res.stdout)["warnings"][0]
+    res = _cli("--config", str(path), "status")
     assert res.returncode == 0 and "warning:" in res.stderr and "crm-x@example.org" in res.stderr
+    assert _cli("--config", str(path), "contacts", "--json").stderr == ""  # other commands stay quiet
     quiet = tmp_path / "q.toml"
     res = _cli("--config", str(quiet), "init", "--email", "me@example.org", "--data-dir", str(tmp_path / "e"), "--json")
     assert json.loads(res.stdout)["warnings"] == []

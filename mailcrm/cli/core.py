@@ -100,6 +100,7 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
         "sources": sources,
         "digests": db_state["digests"],
         "database": store.engine.dialect.name,
+        "warnings": cfg.warnings(),
     }
 
 
@@ -127,7 +128,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
             console.print("next:     mailcrm serve")
             for w in r["warnings"]:
-                err_console.print(f"warning: {w}")
+                err_console.print(f"warning: {w}", soft_wrap=True)
 
         emit(result, as_json, render)
 
@@ -159,6 +160,8 @@ def register(app: typer.Typer) -> None:
             print_table("digests", ["user", "at", "last", "status", "error"],
                         [(g["user"], f"{g['digest_time']} {g['timezone']}", g["last_date"], g["last_status"], g["error"])
                          for g in d["digests"]])
+            for w in d["warnings"]:
+                err_console.print(f"warning: {w}", soft_wrap=True)
 
         emit(data, as_json, render)
 
