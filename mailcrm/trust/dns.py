@@ -47,6 +47,8 @@ class Lookup:
         self.resolver.timeout = timeout
         self.resolver.lifetime = timeout
         self.resolver.retry_servfail = False
+        # Answers kept for their TTL: a day's mail comes from few domains (failures are not kept).
+        self.resolver.cache = dns.resolver.LRUCache(4096)
         # Names whose key lookup failed: dkimpy logs a DnsTimeoutError and answers "not valid",
         # so the verifier reads this list to tell a temperror from a bad signature.
         self.failed: list[str] = []
