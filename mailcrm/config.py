@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import os
 import tomllib
 import zoneinfo
@@ -275,6 +276,66 @@ class IngestConfig(_Strict):
         return int(self.parse_processes)
 
 
+class SecurityConfig(_Strict):
+    """[security] - who may write as the user (sender authentication, RFC 7489 alignment)."""
+
+    # require: mail claiming a user's address without proof is quarantined; mark: stored and
+    # flagged but never creates contacts or kills addresses; off: no check.
+    author_auth: Literal["require", "mark", "off"] = "require"
+    # Peers whose SMTP sessions are proof by themselves (the user's own MX, a local submission).
+    trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Authentication-Results headers (RFC 8601) honoured only from these authserv-ids.
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    # DNS server for DKIM/SPF/DMARC lookups as "HOST:PORT" (empty: the system resolver).
+    dns_server: str = ""
+    dns_timeout: float = Field(default=3.0, gt=0, le=30)  # seconds per lookup
+    max_unknown_recipients: int = Field(default=3, ge=1)  # then the SMTP session is dropped (421)
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"not a CIDR network: {net!r} (e.g. \"192.0.2.0/24\")") from None
+        return v
+
+    @field_validator("trusted_authserv_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        return [x.strip().lower() for x in v if x.strip()]
+
+    @field_validator("dns_server")
+    @classmethod
+    def _server(cls, v: str) -> str:
+        if v:
+            host, sep, port = v.rpartition(":")
+            try:
+                ipaddress.ip_address(host.strip("[]"))
+            except ValueError:
+                host = ""
+            if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"expected IP:PORT, e.g. \"127.0.0.1:53\", got {v!r}")
+        return v
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The trusted networks, parsed."""
+        return [ipaddress.ip_network(n, strict=False) for n in self.trusted_networks]
+
+    def is_trusted_peer(self, ip: str | None) -> bool:
+        """True when ``ip`` lies in one of the trusted networks."""
+        if not ip:
+            return False
+        try:
+            addr = ipaddress.ip_address(ip.strip("[]"))
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr.version == n.version and addr in n for n in self.networks())
+
+
 class LogConfig(_Strict):
     """[log]"""
 
@@ -294,6 +355,7 @@ class Config(_Strict):
     digest: DigestConfig = DigestConfig()
     bounces: BouncesConfig = BouncesConfig()
     ingest: IngestConfig = IngestConfig()
+    security: SecurityConfig = SecurityConfig()
     log: LogConfig = LogConfig()
     source: str = Field(default="", exclude=True)  # the file it came from (for messages)
 
@@ -342,6 +404,47 @@ class Config(_Strict):
             if a in u.all_addresses() or a == u.dropbox or dropbox_matches(u.dropbox, a):
                 return u
         return None
+
+
+    def warnings(self) -> list[str]:
+        """Settings that work but weaken the CRM (printed by the CLI, logged by the daemon)."""
+        out = []
+        for u in self.users:
+            bits = secret_bits(u.dropbox)
+            if bits < MIN_DROPBOX_BITS:
+                out.append(f"{self.source}: users.dropbox {u.dropbox!r}: its secret part has about {bits:.0f} bits "
+                           f"of randomness (under {MIN_DROPBOX_BITS}); anyone who guesses it can write to the CRM; "
+                           "run `mailcrm dropbox rotate`")
+        return out
+
+
+MIN_DROPBOX_BITS = 64
+
+
+def secret_bits(dropbox: str) -> float:
+    """Estimated bits of randomness in a dropbox's secret part (the local part after the first "+").
+
+    The estimate assumes each character was drawn uniformly from the smallest usual alphabet
+    that contains all of them (digits, hex, letters, letters and digits, plus punctuation): an
+    upper bound for a random token, far above what a word or a name really has, so a warning is
+    never a false alarm for a generated address (``mailcrm init`` draws 80 bits).
+    """
+    local = dropbox.partition("@")[0].lower()
+    secret = local.partition("+")[2] or local
+    if not secret:
+        return 0.0
+    chars = set(secret)
+    if chars <= set("0123456789"):
+        alphabet = 10
+    elif chars <= set("0123456789abcdef"):
+        alphabet = 16
+    elif chars <= set("abcdefghijklmnopqrstuvwxyz"):
+        alphabet = 26
+    elif chars <= set("abcdefghijklmnopqrstuvwxyz0123456789"):
+        alphabet = 36
+    else:
+        alphabet = 40
+    return len(secret) * math.log2(alphabet)
 
 
 def machine_timezone() -> str:

@@ -9,6 +9,7 @@ worker finishes its transaction, IMAP threads stop, the scheduler shuts down.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import socket
@@ -36,6 +37,24 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not (0 <= int(port) <= 65535):
         raise ConfigError(f"--listen {value!r}: expected HOST:PORT, e.g. 127.0.0.1:2525")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def exposure_warnings(cfg: Config, host: str) -> list[str]:
+    """Listening beyond loopback with neither SMTP AUTH required nor author_auth = "require"."""
+    if _is_loopback_host(host) or cfg.smtp.require_auth or cfg.security.author_auth == "require":
+        return []
+    return [f"{cfg.source}: smtp listens on {host} (beyond loopback) with neither smtp.require_auth nor "
+            f"security.author_auth = \"require\" (it is {cfg.security.author_auth!r}): anyone who learns the "
+            "dropbox can write as you"]
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Daemon:
@@ -88,6 +107,8 @@ class Daemon:
         self.log.info("smtp listening", host=bound[0], port=bound[1], pid=os.getpid())
         self.sockets.append({"kind": "smtp", "listen": _hostport(bound)})
         runtime.write(self.cfg.data_path(), self.sockets)
+        for warning in [*self.cfg.warnings(), *exposure_warnings(self.cfg, host)]:
+            self.log.warning("insecure setting", problem=warning)
         if self.cfg.digest.enabled:
             # Imported here (APScheduler is only needed when digests are on); a failed import is an
             # error at start, never a silently disabled digest.

@@ -51,6 +51,11 @@ class SpoolMeta:
     peer: str | None = None
     auth_user: str | None = None
     spool_file: str | None = None  # where a quarantined item came from, e.g. "incoming/<id>.msg"
+    # What only the receiving source knows about the sender, recorded so the worker can judge the
+    # author: SMTP {"client_ip", "helo", "authenticated", "trusted_network"}; IMAP dropbox
+    # {"imap": account}.  None: a sidecar from before sender authentication (not judged).
+    evidence: dict[str, Any] | None = None
+    auth: dict[str, Any] | None = None  # the verifier's verdict (trust.verify.Verdict), kept across retries
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SpoolMeta":

@@ -43,7 +43,7 @@ def test_free_mail_dropbox_is_the_users_own_plus_address(tmp_path: Path) -> None
     cfg = tmp_path / "c.toml"
     res = mailcrm("--config", str(cfg), "init", "--email", "Me@Yandex.ru", "--data-dir", str(tmp_path / "d"), "--json")
     box = json.loads(res.stdout)["dropbox"]
-    assert box.startswith("me+crm-") and box.endswith("@yandex.ru") and len(box.split("+crm-")[1].split("@")[0]) == 16
+    assert box.startswith("me+crm-") and box.endswith("@yandex.ru") and len(box.split("+crm-")[1].split("@")[0]) == 20
     own = mailcrm("--config", str(tmp_path / "o.toml"), "init", "--email", "me@teatr.example", "--data-dir", str(tmp_path / "d2"), "--json")
     assert json.loads(own.stdout)["dropbox"].startswith("crm+")
     res = mailcrm("--config", str(tmp_path / "y.toml"), "init", "--email", "me@yahoo.com", "--data-dir", str(tmp_path / "d3"))

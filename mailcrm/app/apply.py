@@ -1,9 +1,9 @@
 """Apply one spooled message (and a batch of them) to the store: the use case of ingest, as, as an ordered tuple of stages (house rule 4).
 
 ``ingest`` runs inside the worker's single transaction: parse (pure) -> plan (pure) ->
-store message and people -> bounce rules -> auto-reply -> signature -> deals.
-A stage that must stop the run raises ``Rejected`` (quarantine; only the plan stage does, before
-anything is written) or returns an outcome.  The new message is not flushed by the store stage:
+author check (security.author_auth) -> store message and people -> bounce rules -> auto-reply -> signature -> deals.
+A stage that must stop the run raises ``Rejected`` (quarantine; only the plan and author stages do,
+before anything is written) or returns an outcome.  The new message is not flushed by the store stage:
 a stage that needs its id calls ``_persisted``; otherwise the worker flushes the whole batch at once.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,7 @@ from mailcrm.spool import SpoolItem, SpoolMeta
 from mailcrm.store import db
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
+from mailcrm.trust.author import Judgement, judge
 
 STORED = Outcome.STORED
 DUPLICATE = Outcome.DUPLICATE
@@ -58,6 +59,7 @@ class Job:
     known: dict[str, Contact] | None = None
     # Deals of the batch's thread keys, looked up at once (None: one query per message).
     threads: ThreadDeals | None = None
+    judgement: Judgement | None = None  # the author check (stage_author)
 
 
 def _context(cfg: Config, meta: SpoolMeta) -> Context:
@@ -90,6 +92,25 @@ def stage_plan(session: Session, job: Job) -> None:
     job.plan = plan
 
 
+def stage_author(session: Session, job: Job) -> None:
+    """Mail claiming a user's address needs proof (security.author_auth); "mark" stores it powerless."""
+    assert job.facts is not None and job.plan is not None
+    header_from = job.facts.from_.address if job.facts.from_ else None
+    envelope = (job.meta.mail_from or "").lower() or None
+    j = judge(job.cfg.security.author_auth, job.meta.source, job.meta.role, job.meta.evidence, job.meta.auth,
+              header_from, envelope, job.cfg.user_addresses())
+    job.judgement = j
+    if j.action == "quarantine":
+        raise Rejected(j.reason or "unauthenticated_author")
+    if j.flagged:
+        # Stored and flagged, but it creates no contact (and kills no address: stage_bounce).
+        job.plan = replace(job.plan, people=tuple(replace(p, create=False) for p in job.plan.people))
+
+
+def _flagged(job: Job) -> bool:
+    return job.judgement is not None and job.judgement.flagged
+
+
 def stage_store(session: Session, job: Job) -> None:
     """Insert the message (idempotent by identity), its raw bytes and its participants."""
     facts, plan = job.facts, job.plan
@@ -118,6 +139,8 @@ def stage_store(session: Session, job: Job) -> None:
         size=facts.size,
         facts=facts.to_json(),
         status="active",
+        auth=job.meta.auth,
+        author_proof=job.judgement.proof if job.judgement is not None else None,
     )
     repo.add_message(session, msg, job.raw)
     free_extra = frozenset(d.lower() for d in job.cfg.ingest.free_mail_domains)
@@ -156,6 +179,8 @@ def stage_bounce(session: Session, job: Job) -> None:
     """Apply bounce rules (verified against mail we sent; forged bounces change nothing)."""
     if job.plan is None or job.plan.kind != "bounce" or job.message is None or job.facts is None:
         return
+    if _flagged(job):  # an unproven report forwarded "by the user" kills nothing
+        return
     bounce_store.apply_bounce(session, job.cfg, _persisted(session, job.message), job.facts)
 
 
@@ -180,7 +205,7 @@ def stage_autoreply(session: Session, job: Job) -> None:
             text += ", write to " + ", ".join(a.address for a in auto.new_contacts)
     session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
                          text=text, due=auto.until, data=data))
-    if cid is not None and auto.left_company and auto.new_contacts:
+    if cid is not None and auto.left_company and auto.new_contacts and not _flagged(job):
         propose = company_store.propose_new_addresses if auto.moved else company_store.propose_new_contacts
         propose(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
 
@@ -189,6 +214,8 @@ def stage_signature(session: Session, job: Job) -> None:
     """Keep the parsed signature and fill empty contact fields from it."""
     facts, plan, msg = job.facts, job.plan, job.message
     if msg is None or facts is None or plan is None or facts.signature is None or not plan.signature_owner:
+        return
+    if _flagged(job):  # an unproven author edits no contact
         return
     owner = job.contacts.get(plan.signature_owner)
     if owner is None:
@@ -204,7 +231,7 @@ def stage_deals(session: Session, job: Job) -> None:
         return
     # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
-    if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
+    if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received") and not _flagged(job):
         _persisted(session, msg, *job.contacts.values())  # the deal links the message and its contacts by id
         contact_ids = sorted({c.id for c in job.contacts.values() if c.id is not None})
         deals.open_deal_from_message(session, msg.user_id, msg, contact_ids,
@@ -228,6 +255,7 @@ def _primary(cfg: Config, address: str | None) -> str | None:
 
 STAGES: tuple[Callable[[Session, Job], None], ...] = (
     stage_plan,
+    stage_author,
     stage_store,
     stage_bounce,
     stage_autoreply,

@@ -43,7 +43,11 @@ def state(ctx: typer.Context) -> State:
 
 
 def load_config(ctx: typer.Context) -> Config:
-    """Load the config named by --config / MAILCRM_CONFIG / the XDG default."""
+    """Load the config named by --config / MAILCRM_CONFIG / the XDG default.
+
+    Its warnings (``Config.warnings``) are shown by ``init``, ``status`` and the daemon's start,
+    not by every command: a script reading stderr gets one line per error.
+    """
     return config_mod.load(state(ctx).config_path)
 
 

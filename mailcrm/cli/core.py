@@ -14,12 +14,14 @@ from mailcrm import config as config_mod
 from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import shown_url
-from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
+from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
 from mailcrm.parse.addresses import is_free_mail
 from mailcrm.parse.message import parse_message
 from mailcrm.private_files import write_private
 from mailcrm.spool import Spool
+from mailcrm.trust.dns import lookup_for
+from mailcrm.trust.verify import summary, verify
 
 quarantine_app = typer.Typer(help="Messages that could not be processed (kept with their reason).", no_args_is_help=True)
 dropbox_app = typer.Typer(help="The secret dropbox address.", no_args_is_help=True)
@@ -57,7 +59,7 @@ PLUS_ADDRESSING = frozenset("""
 
 
 def new_dropbox(email: str) -> str:
-    """A random, unguessable dropbox address (the address is the secret: 64 random bits).
+    """A random, unguessable dropbox address (the address is the secret: 80 random bits).
 
     At the user's own domain: ``crm+<token>@domain``. At a free-mail provider ``crm@`` would be a
     stranger's mailbox, so there it is the user's own plus-address, ``me+crm-<token>@provider``,
@@ -65,7 +67,7 @@ def new_dropbox(email: str) -> str:
     needs ``--dropbox`` (ConfigError saying so).
     """
     local, _, domain = email.rpartition("@")
-    token = secrets.token_hex(8)
+    token = secrets.token_hex(10)  # 80 bits: above config.secret_bits' 64-bit warning
     if not is_free_mail(email):
         return f"crm+{token}@{domain}"
     if domain in PLUS_ADDRESSING:
@@ -105,7 +107,7 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
             "dropbox_note": ("it is your own plus-address: mail to it lands in your mailbox; read it with an [[imap]] "
                              "account (README: Free-mail dropbox)") if box.partition("@")[0].startswith(email.partition("@")[0] + "+")
             else None,
-            "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
+            "listen": f"{cfg.smtp.host}:{cfg.smtp.port}", "warnings": cfg.warnings()}
 
 
 def status_data(cfg: config_mod.Config) -> dict[str, Any]:
@@ -138,6 +140,7 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
         "sources": sources,
         "digests": db_state["digests"],
         "database": store.engine.dialect.name,
+        "warnings": cfg.warnings(),
     }
 
 
@@ -169,6 +172,8 @@ def register(app: typer.Typer) -> None:
             if r.get("dropbox_note"):
                 console.print(f"          {r['dropbox_note']}")
             console.print("next:     mailcrm serve")
+            for w in r["warnings"]:
+                err_console.print(f"warning: {w}", soft_wrap=True)
 
         emit(result, as_json, render)
 
@@ -207,6 +212,8 @@ def register(app: typer.Typer) -> None:
             print_table("digests", ["user", "at", "last", "status", "error"],
                         [(g["user"], f"{g['digest_time']} {g['timezone']}", g["last_date"], g["last_status"], g["error"])
                          for g in d["digests"]])
+            for w in d["warnings"]:
+                err_console.print(f"warning: {w}", soft_wrap=True)
 
         emit(data, as_json, render)
 
@@ -215,9 +222,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         file: Path = typer.Argument(..., help="A raw message (.eml)."),
         user_address: list[str] = typer.Option([], "--user-address", help="An address of yours (repeatable)."),
+        client_ip: Optional[str] = typer.Option(None, "--client-ip", help="SMTP client address, for SPF."),
+        helo: Optional[str] = typer.Option(None, "--helo", help="SMTP HELO name, for SPF."),
+        mail_from: Optional[str] = typer.Option(None, "--mail-from", help="Envelope sender, for SPF."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Show what the parser makes of a message, without touching the store."""
+        """Show what the parser makes of a message (and its DKIM/SPF/DMARC/ARC verdicts), without touching the store."""
         try:
             raw = file.read_bytes()
         except OSError as exc:
@@ -225,15 +235,20 @@ def register(app: typer.Typer) -> None:
         users = frozenset(a.lower() for a in user_address)
         dropboxes: frozenset[str] = frozenset()
         region = config_mod.DEFAULT_PHONE_REGION
-        if not users:
-            try:
-                cfg = load_config(ctx)
+        security = config_mod.SecurityConfig()
+        try:
+            cfg = load_config(ctx)
+            security = cfg.security
+            if not users:
                 users, dropboxes = cfg.user_addresses(), cfg.dropbox_addresses()
                 region = cfg.phone_region()
-            except ConfigError:
-                pass
+        except ConfigError:
+            pass
         facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
         doc = facts.to_json()
+        verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
+                         mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
+        doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
         emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
 
     @quarantine_app.command("list")

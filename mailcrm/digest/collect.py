@@ -31,6 +31,7 @@ from mailcrm.digest.rules import (
     QuietSnap,
     Snapshot,
     SpecialDateSnap,
+    SuspectSnap,
     WaitingSnap,
 )
 from mailcrm.domain.special_dates import DateSpec
@@ -52,6 +53,7 @@ from mailcrm.store.models import (
     User,
 )
 
+SUSPECT_LIMIT = 50  # "check this address" lines listed at most
 OUT_ROLES = ("to", "cc")  # we wrote to them (sent copies, BCC'd or from the Sent folder)
 IN_ROLES = ("from", "original_from")  # they wrote to us (inbox, forwards)
 TOUCH_KINDS = ("sent", "received", "forward")
@@ -334,15 +336,19 @@ def _collect(session: Session, w: Window) -> Snapshot:
     # correlated EXISTS under an OR did the same scans, but PostgreSQL estimated them at 126,000,
     # past jit_above_cost, and compiled a 4 ms query for 10 ms.)
     dead = (select(EmailAddress.contact_id).group_by(EmailAddress.contact_id)
-            .having(func.max(case((EmailAddress.status == "active", 1), else_=0)) == 0))
+            # A suspect address may still be live: it is listed under "check this address" instead.
+            .having(func.max(case((EmailAddress.status.in_(("active", "suspect")), 1), else_=0)) == 0))
     no_address = list(session.scalars(select(Contact.id).where(
         Contact.status == "active", or_(Contact.needs_new_address.is_(True), Contact.id.in_(dead)))))
+    suspect = session.execute(
+        select(EmailAddress.address, EmailAddress.contact_id, EmailAddress.status_reason)
+        .where(EmailAddress.status == "suspect").order_by(EmailAddress.address).limit(SUSPECT_LIMIT)).all()
     autoreplies = session.execute(select(Activity.contact_id, Activity.due, Activity.text).where(
         Activity.kind == "autoreply", Activity.due == w.today, Activity.contact_id.is_not(None))).all()
 
     ids = {c for c, _ in waiting} | {c for c, _ in quiet} | {r.contact_id for r in date_rows if r.contact_id}
     ids |= {c for _, shown in tag_members.values() for c in shown} | {b[1] for b in bounces if b[1]}
-    ids |= set(no_address) | {a[0] for a in autoreplies}
+    ids |= set(no_address) | {a[0] for a in autoreplies} | {x[1] for x in suspect if x[1]}
     persons = people(session, ids)
     tags = _tags(session, [c for c, _ in quiet])
     dates = []
@@ -364,4 +370,5 @@ def _collect(session: Session, w: Window) -> Snapshot:
         autoreplies=tuple(AutoreplySnap(persons[c], due or w.today, text)  # the query asks due == today
                           for c, due, text in autoreplies if c in persons),
         quiet=tuple(QuietSnap(persons[c], m, tuple(tags.get(c, ()))) for c, m in quiet if c in persons),
+        suspect=tuple(SuspectSnap(a, persons.get(cid) if cid else None, why) for a, cid, why in suspect),
     )

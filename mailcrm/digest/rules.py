@@ -92,6 +92,15 @@ class BounceSnap:
 
 
 @dataclass(frozen=True)
+class SuspectSnap:
+    """An address a bounce made doubtful, not dead: "check this address" (issue 20)."""
+
+    address: str
+    person: Person | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class AutoreplySnap:
     """An auto-reply with a "back on" date."""
 
@@ -122,6 +131,7 @@ class Snapshot:
     no_address: tuple[Person, ...] = ()
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietSnap, ...] = ()
+    suspect: tuple[SuspectSnap, ...] = ()
 
 
 # -- output -------------------------------------------------------------------------------
@@ -170,18 +180,20 @@ class Digest:
     no_address: tuple[Person, ...] = ()
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietGroup, ...] = field(default=())
+    suspect: tuple[SuspectSnap, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """True when no section has anything."""
         return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
-                    or self.no_address or self.autoreplies or self.quiet)
+                    or self.no_address or self.autoreplies or self.quiet or self.suspect)
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
         return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
-                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet)}
+                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
+                "suspect": len(self.suspect)}
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -271,6 +283,7 @@ def build_digest(
         no_address=tuple(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id))),
         autoreplies=autoreplies,
         quiet=quiet_groups(snapshot.quiet),
+        suspect=tuple(sorted(snapshot.suspect, key=lambda x: x.address)),
     )
 
 

@@ -25,6 +25,8 @@ from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import CorruptItem, Spool, SpoolItem
+from mailcrm.trust.dns import lookup_for
+from mailcrm.trust.verify import verify_spooled
 
 QUARANTINED = Outcome.QUARANTINED
 RETRY = Outcome.RETRY
@@ -58,6 +60,8 @@ class Worker:
         self.last_error: str | None = None
         self._backoff = 0.0
         self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
+        self.lookup = lookup_for(cfg.security.dns_server, cfg.security.dns_timeout)
+        self.authserv_ids = frozenset(cfg.security.trusted_authserv_ids)
 
     def on_committed(self, callback: AckCallback) -> None:
         """Call ``callback(item, outcome)`` after each item's transaction committed (IMAP acks)."""
@@ -86,8 +90,29 @@ class Worker:
                 failures[item.id] = Unprocessable(str(exc))
             except OSError as exc:
                 failures[item.id] = Transient(f"cannot read spool file: {exc}")
+        for item in items:
+            if item.id in raws:
+                self._verify(item, raws[item.id])
         jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws]
         return Prepared(items, raws, failures, self.parser.submit(self.settings, jobs))
+
+    def _verify(self, item: SpoolItem, raw: bytes) -> None:
+        """Check the sender of mail from outside (DKIM, SPF, DMARC, ARC); the verdict goes in the sidecar.
+
+        A verdict from an earlier attempt is kept unless a DNS failure spoiled it.  Lookups
+        time out after ``security.dns_timeout`` seconds each; a failure is a temperror verdict.
+        """
+        meta = item.meta
+        if meta.evidence is None:
+            return
+        if meta.auth is not None and "temperror" not in {meta.auth.get(k) for k in ("dkim", "spf", "dmarc", "arc")}:
+            return
+        try:
+            meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids)
+        except Exception as exc:  # noqa: BLE001 - a verifier bug must not stop ingest: no verdict, no proof
+            self.log.error("sender verification failed", spool_id=item.id, error=f"{type(exc).__name__}: {exc}")
+            meta.auth = {"dkim": "temperror", "spf": "temperror", "dmarc": "temperror", "arc": "temperror",
+                         "aligned": False, "errors": [f"verifier: {type(exc).__name__}"]}
 
     def apply(self, prepared: Prepared) -> dict[str, Outcome]:
         """Apply a prepared batch in one transaction (group commit).

@@ -74,6 +74,8 @@ class DropboxHandler:
         a = address.lower().strip("<>")
         if not any(dropbox_matches(u.dropbox, a) for u in self.cfg.users):
             self.log.info("rcpt refused", peer=_peer(session), rcpt=a)
+            if _count_unknown_recipient(session) >= self.cfg.security.max_unknown_recipients:
+                return _drop_session(server, self.log, session)
             return "550 5.1.1 No such mailbox here (relaying denied)"
         envelope.rcpt_tos.append(a)
         envelope.rcpt_options.extend(rcpt_options)
@@ -103,6 +105,7 @@ class DropboxHandler:
             peer=_peer(session),
             auth_user=(session.auth_data.login.decode("utf-8", "replace")
                        if isinstance(session.auth_data, LoginPassword) else None),
+            evidence=sender_evidence(self.cfg, session),
         )
         self.in_flight += 1
         try:
@@ -143,6 +146,35 @@ class Authenticator:
         # Throttled and logged by the session (smtp_guard.py): 421 instead of 535 when it closes.
         reply = server.note_auth_failure(login) if isinstance(server, GuardedSMTP) else None
         return AuthResult(success=False, handled=False, message=reply)
+
+
+# -- sender evidence and recipient guessing (issue 20) -------------------------------------------
+def sender_evidence(cfg: Config, session: Session) -> dict[str, Any]:
+    """What only the SMTP session knows, for the worker's author check (kept in the sidecar)."""
+    ip = session.peer[0] if isinstance(session.peer, tuple) and session.peer else None
+    return {
+        "client_ip": ip,
+        "helo": session.host_name,
+        "authenticated": bool(session.authenticated),
+        "trusted_network": cfg.security.is_trusted_peer(ip),
+    }
+
+
+def _count_unknown_recipient(session: Session) -> int:
+    """Count a refused recipient on the session; returns how many it has tried."""
+    n = int(getattr(session, "mailcrm_unknown_rcpts", 0)) + 1
+    session.mailcrm_unknown_rcpts = n  # type: ignore[attr-defined]
+    return n
+
+
+def _drop_session(server: SMTP, logger: Any, session: Session) -> str:
+    """Answer 421 and close: a client guessing the dropbox gets a few tries per connection (RFC 5321 4.2.2)."""
+    logger.warning("smtp session dropped", peer=_peer(session), reason="too many unknown recipients")
+    transport = server.transport
+    if transport is not None:
+        # Closed after the reply is written (asyncio flushes the buffer before closing).
+        asyncio.get_running_loop().call_soon(transport.close)
+    return "421 4.7.0 Too many unknown recipients, closing connection"
 
 
 def _peer(session: Session) -> str | None:

@@ -155,6 +155,10 @@ class Message(Base):
     size: Mapped[int] = mapped_column(Integer, default=0)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the inspect document
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | deleted | unverified
+    # Sender authentication (migration 0005): the verdicts {dkim, spf, helo_spf, dmarc, arc, aligned, ...}
+    # and how the author claiming a user's address was proven ("none": stored flagged, policy "mark").
+    auth: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    author_proof: Mapped[str | None] = mapped_column(String(30), nullable=True)
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Its bytes and people are plain rows written after the flush that inserts it
     # (store/message_rows.py), not relationships: the ORM tracked them for nothing.

@@ -421,13 +421,24 @@ def _summary(c: Contact, addrs: list[EmailAddress], tags: list[str], company: st
     }
 
 
+def auth_document(auth: dict[str, Any] | None, proof: str | None) -> dict[str, Any] | None:
+    """A message's sender-authentication verdicts as shown: {dkim, spf, dmarc, arc, aligned, proof, flagged}."""
+    if auth is None and proof is None:
+        return None
+    doc: dict[str, Any] = {k: (auth or {}).get(k) for k in ("dkim", "spf", "dmarc", "arc", "aligned")}
+    doc["proof"] = proof
+    doc["flagged"] = proof == "none"  # stored without proof under author_auth = "mark"
+    return doc
+
+
 def timeline(session: Session, contact_ids: list[int], limit: int | None = None) -> list[dict[str, Any]]:
     """Messages and activities of the given contacts, newest first."""
     # Plain columns: the timeline needs neither ORM objects nor the (large) facts document of
     # every message, and a busy contact has thousands of rows.
     q = (
         select(Message.id, Message.date, Message.kind, Message.direction, Participant.role, Participant.address,
-               Message.subject, Message.snippet, Message.message_id, Message.status)
+               Message.subject, Message.snippet, Message.message_id, Message.status, Message.auth,
+               Message.author_proof)
         .join(Participant, Participant.message_id == Message.id)
         .where(Participant.contact_id.in_(contact_ids))
         .order_by(Participant.date.desc(), Message.id.desc())
@@ -436,14 +447,14 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
         q = q.limit(limit)
     items: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for mid, date, kind, direction, role, address, subject, snippet, message_id, status in session.execute(q):
+    for mid, date, kind, direction, role, address, subject, snippet, message_id, status, auth, proof in session.execute(q):
         if mid in seen:
             continue
         seen.add(mid)
         items.append({
             "type": "message", "id": mid, "at": date, "kind": kind, "direction": direction,
             "role": role, "address": address, "subject": subject, "snippet": snippet,
-            "message_id": message_id, "status": status,
+            "message_id": message_id, "status": status, "auth": auth_document(auth, proof),
         })
     aq = (select(Activity.id, Activity.at, Activity.kind, Activity.text, Activity.due, Activity.data)
           .where(Activity.contact_id.in_(contact_ids)).order_by(Activity.at.desc()))
