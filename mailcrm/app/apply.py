@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
 from mailcrm.app import deals
+from mailcrm.app import works as work_store
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
@@ -211,6 +212,30 @@ def stage_deals(session: Session, job: Job) -> None:
         deals.attach_message_to_deals(session, msg, threads=job.threads)
 
 
+def stage_works(session: Session, job: Job) -> None:
+    """Works in a sent copy go to the outreach ledger (repeats warn); an answer moves it (issue 22)."""
+    msg, facts, plan = job.message, job.facts, job.plan
+    if msg is None or facts is None or plan is None:
+        return
+    pattern = job.cfg.works.subject_pattern or None
+    if plan.kind == "sent":
+        names = work_store.work_names(facts, pattern)  # pure; most sent mail names no work
+        recipients = [(p.address, job.contacts[p.address]) for p in plan.people
+                      if p.direction == "out" and p.role in ("to", "cc") and p.address in job.contacts]
+        if names and recipients:
+            _persisted(session, msg)  # the ledger names the message and contacts by id
+            work_store.record_sent(session, msg, facts, recipients, window_days=job.cfg.works.warn_window_days,
+                                   names=names)
+    elif plan.kind in ("received", "forward"):
+        role = "from" if plan.kind == "received" else "original_from"
+        author = next((p.address for p in plan.people if p.role == role and p.direction == "in"), None)
+        contact = job.contacts.get(author) if author else None
+        # A contact created by this very batch has received no work yet: no query, no flush.
+        if contact is not None and contact.id is not None and work_store.has_works(session, contact.id):
+            _persisted(session, msg)
+            work_store.record_answer(session, msg, facts, contact, forwarded=plan.kind == "forward")
+
+
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:
     rcpt = rcpt.lower()
     local = rcpt.partition("@")[0]
@@ -231,6 +256,7 @@ STAGES: tuple[Callable[[Session, Job], None], ...] = (
     stage_autoreply,
     stage_signature,
     stage_deals,
+    stage_works,
 )
 
 

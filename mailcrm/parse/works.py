@@ -1,0 +1,206 @@
+"""Works (plays, scripts, pitches) named by a sent message: attachment names and subject titles -> work keys.
+
+Pure.  A *key* is what two names of one work have in common once the noise is gone: the stem
+without its extension, copy marks (``(1)``, ``- копия``), version marks (``_v3``, ``final``,
+``окончательный``, ``draft``), dates, document-kind words (``pitch``, ``заявка``), case and
+script.  Cyrillic is transliterated to Latin and the Latin is then folded to a skeleton that
+the common romanisations share (GOST 7.79 / ISO 9, the Russian passport rules of 2010, BGN/PCGN
+and what people type by ear): ``Чайка-2_v3.pdf``, ``Chayka-2 final.docx``, ``Chaika 2.pdf`` and
+``ЧАЙКА 2.pdf`` all give ``chaika 2``.
+
+No transliteration library is used: the maintained ones (Unidecode, transliterate, cyrtranslit)
+each produce one romanisation, while matching needs every common one to meet; a table of
+33 letters plus the folding rules below is smaller than the adapter around any of them.
+A translated title (``Seagull`` for ``Чайка``) is not guessed: the same file bytes or the user's
+``work merge`` join those.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Cyrillic -> Latin (passport/BGN style; ISO 9 diacritics are folded by NFKD below).
+_CYR = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
+    "ь": "", "э": "e", "ю": "iu", "я": "ia", "і": "i", "ї": "i", "є": "e", "ґ": "g", "ў": "u",
+}
+# ISO 9 / scholarly letters with a háček keep their sound when NFKD would drop the mark.
+_LATIN = {"č": "ch", "š": "sh", "ž": "zh", "ŝ": "shch", "ǆ": "dzh", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe"}
+# Then the variants of each romanisation meet: order matters (longest first).
+_FOLD = (
+    ("shch", "shch"), ("sch", "shch"), ("tch", "ch"), ("tsch", "ch"),
+    ("zh", "zh"), ("kh", "kh"),
+    ("yu", "iu"), ("ju", "iu"), ("ya", "ia"), ("ja", "ia"), ("yo", "e"), ("jo", "e"), ("ye", "e"), ("je", "e"),
+    ("tz", "ts"), ("x", "ks"),
+)
+_SKELETON = str.maketrans({"y": "i", "j": "i", "w": "v"})
+
+DOCUMENT_EXTENSIONS = frozenset({
+    "pdf", "doc", "docx", "docm", "rtf", "odt", "txt", "fdx", "fountain", "celtx", "pages", "ppt", "pptx",
+    "odp", "key", "epub", "fb2", "md", "wps",
+})
+# Version, copy and state marks, and document-kind words: noise around a title, in ru and en.
+_NOISE = frozenset({
+    "final", "finale", "fin", "draft", "new", "newest", "latest", "updated", "update", "edit", "edited", "revised",
+    "rev", "revision", "version", "ver", "copy", "corrected", "fixed", "clean", "full", "short", "eng", "en", "rus",
+    "ru", "pitch", "synopsis", "logline", "treatment", "script", "screenplay", "play", "deck", "presentation",
+    "application", "proposal", "outline", "bible", "teaser", "pitchdeck", "and", "the", "by",
+    "finalnaia", "finalnyi", "final'naia", "okonchatelnyi", "okonchatelnaia", "okonchatelnyi", "okonchat",
+    "chernovik", "novaia", "novyi", "noveishaia", "kopiia", "ispravlennaia", "ispravlennyi", "ispr", "red",
+    "redaktsiia", "versiia", "zaiavka", "sinopsis", "stsenarii", "pesa", "p'esa", "prezentatsiia", "logalain",
+    "tritment", "kratko", "polnaia", "polnyi",
+})
+_VERSION_PREFIX = re.compile(r"^(?:v|ver|rev|versiia)\d{1,3}$")
+_DATE = re.compile(
+    r"\b(?:\d{4}[-._]\d{1,2}[-._]\d{1,2}|\d{1,2}[-._]\d{1,2}[-._]\d{2,4}|(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{2})\b")
+_COPY = re.compile(r"(?:\s*\(\d{1,3}\)|\s*\[\d{1,3}\]|\s*[-–—]?\s*(?:копия|copy|kopiia)(?:\s*\(?\d*\)?)?)\s*$", re.I)
+_SPLIT = re.compile(r"[\s_.,;:+=~!@#$%^&*()\[\]{}<>|/\\\"'«»“”„‘’`–—-]+")
+_QUOTED = re.compile(r"«([^«»]{2,200})»|“([^“”]{2,200})”|„([^„“”]{2,200})[“”]|\"([^\"]{2,200})\"")
+
+
+@dataclass(frozen=True)
+class WorkName:
+    """A work named by a message: its key, the name as written and where it came from."""
+
+    key: str
+    title: str  # the name as written (file stem or quoted title), for display
+    source: str  # "file" | "subject"
+    file_name: str | None = None
+    sha256: str | None = None  # the attachment's content hash (files only)
+
+
+def fold(text: str) -> str:
+    """Lower-case Latin skeleton of ``text``: Cyrillic transliterated, diacritics and romanisation variants folded."""
+    out = []
+    for ch in text.lower():
+        if ch in _CYR:
+            out.append(_CYR[ch])
+        elif ch in _LATIN:
+            out.append(_LATIN[ch])
+        else:
+            out.append(ch)
+    s = unicodedata.normalize("NFKD", "".join(out))
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    for a, b in _FOLD:
+        s = s.replace(a, b)
+    # "kh" and a lone "h" are one sound (х); "y", "j", "i" are one (й/и/ы in different systems).
+    s = s.replace("kh", "h").translate(_SKELETON)  # after the folds: "ch", "sh", "zh" keep their h
+    s = re.sub(r"(.)\1+", r"\1", s)  # doubled letters: Anna / Ana, Mikhail / Mihail
+    return s
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _SPLIT.split(text) if t]
+
+
+def _is_noise(folded: str) -> bool:
+    return folded in _NOISE_FOLDED or bool(_VERSION_PREFIX.match(folded))
+
+
+_NOISE_FOLDED = frozenset(fold(w) for w in _NOISE)
+
+
+def key_of(name: str) -> str:
+    """The work key of a title or file stem ('' when nothing but noise is left)."""
+    text = _DATE.sub(" ", name)
+    toks = _tokens(text)
+    kept: list[str] = []
+    for i, tok in enumerate(toks):
+        f = fold(tok)
+        if not f or _is_noise(f):
+            continue
+        # A trailing number after a version word ("version 2", "ред. 3") is the version, not the title.
+        if f.isdigit() and i > 0 and fold(toks[i - 1]) in _VERSION_WORDS:
+            continue
+        kept.append(f)
+    # A year beside a title is the draft's date ("Три сестры 2024"); a title of digits only is no title.
+    words = [k for k in kept if not k.isdigit()]
+    if not words:
+        return ""
+    kept = [k for k in kept if not (len(k) == 4 and k.isdigit() and k[:2] in ("19", "20"))] or kept
+    return " ".join(kept)
+
+
+_VERSION_WORDS = frozenset(fold(w) for w in ("v", "ver", "version", "rev", "revision", "версия", "ред", "редакция",
+                                              "draft", "черновик", "copy", "копия"))
+
+
+def stem_of(file_name: str) -> tuple[str, str]:
+    """(stem, extension) of a file name, copy marks such as ``(1)`` removed from the stem."""
+    base = file_name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem or len(ext) > 8 or " " in ext:
+        stem, ext = base, ""
+    prev = None
+    while prev != stem:
+        prev = stem
+        stem = _COPY.sub("", stem).strip()
+    return stem, ext.lower()
+
+
+def is_document(file_name: str) -> bool:
+    """True for a document a work travels in (not a logo, a calendar invite or a signature)."""
+    _, ext = stem_of(file_name)
+    return ext in DOCUMENT_EXTENSIONS
+
+
+def file_work(file_name: str, sha256: str | None = None) -> WorkName | None:
+    """The work an attachment carries, or None (not a document, or a name of noise only)."""
+    if not is_document(file_name):
+        return None
+    stem, _ = stem_of(file_name)
+    key = key_of(stem)
+    if not key:
+        return None
+    return WorkName(key=key, title=stem, source="file", file_name=file_name, sha256=sha256)
+
+
+def subject_titles(subject: str, pattern: str | None = None) -> list[str]:
+    """Titles quoted in a subject («…», “…”, „…“, "…") plus the groups of a configured regex."""
+    found = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(subject or "")]
+    if pattern:
+        try:
+            for m in re.finditer(pattern, subject or "", re.I):
+                found.append(m.group(1) if m.groups() else m.group(0))
+        except re.error:
+            pass  # the config validates the pattern; a bad one here only finds nothing
+    return [t.strip() for t in found if t and t.strip()]
+
+
+def works_of(subject: str, files: tuple[tuple[str, str | None], ...], pattern: str | None = None) -> list[WorkName]:
+    """Every work a message names: its document attachments ((name, sha256) pairs) and subject titles."""
+    out: list[WorkName] = []
+    seen: set[tuple[str, str | None]] = set()
+    for name, sha in files:
+        w = file_work(name, sha)
+        if w is not None and (w.key, w.sha256) not in seen:
+            seen.add((w.key, w.sha256))
+            out.append(w)
+    for title in subject_titles(subject, pattern):
+        key = key_of(title)
+        if key and (key, None) not in seen and all(w.key != key for w in out):
+            seen.add((key, None))
+            out.append(WorkName(key=key, title=title, source="subject"))
+    return out
+
+
+_PDF_TITLE = re.compile(rb"/Title\s*\(((?:[^()\\]|\\.){1,300})\)")
+
+
+def document_title(payload: bytes, file_name: str) -> str | None:
+    """The document's own title where it is cheap to read (a PDF Info /Title literal); else None."""
+    if file_name.lower().endswith(".pdf"):
+        m = _PDF_TITLE.search(payload[:200_000]) or _PDF_TITLE.search(payload[-20_000:])
+        if m:
+            raw = m.group(1)
+            if raw.startswith(b"\xfe\xff"):
+                text = raw[2:].decode("utf-16-be", "replace")
+            else:
+                text = raw.decode("latin-1")
+            text = text.replace("\\(", "(").replace("\\)", ")").strip()
+            return text or None
+    return None
