@@ -117,7 +117,7 @@ def stage_store(session: Session, job: Job) -> None:
         in_reply_to=facts.in_reply_to,
         source=job.meta.source[:100],
         size=facts.size,
-        facts=facts.to_json(),
+        facts={**facts.to_json(), "envelope": _envelope(job.meta)},
         status="active",
     )
     repo.add_message(session, msg, job.raw)
@@ -142,6 +142,13 @@ def stage_store(session: Session, job: Job) -> None:
             if p.direction == "in" and plan.kind == "received":
                 repo.mark_inbound(session, p.address, msg.date, contact)
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
+
+
+def _envelope(meta: SpoolMeta) -> dict[str, object]:
+    """The SMTP envelope and arrival as the spool recorded them (kept for proof exports, issue 22)."""
+    return {"mail_from": meta.mail_from, "rcpt_tos": list(meta.rcpt_tos), "received_at": meta.received_at,
+            "source": meta.source, "peer": meta.peer, "auth_user": meta.auth_user,
+            "source_ref": dict(meta.source_ref) if meta.source_ref else None}
 
 
 def _persisted(session: Session, message: Message) -> Message:

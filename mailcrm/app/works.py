@@ -179,7 +179,8 @@ def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients:
                 session.add(w)
                 warnings.append(w)
             session.add(WorkSend(work_id=work.id, message_id=msg.id, address=address, contact_id=contact.id,
-                                 company_id=contact.company_id, at=at, via=name.source, file_sha256=name.sha256))
+                                 company_id=contact.company_id, at=at, via=name.source, key=name.key,
+                                 file_sha256=name.sha256))
             wr = session.get(WorkRecipient, (work.id, contact.id))
             if wr is None:
                 session.add(WorkRecipient(work_id=work.id, contact_id=contact.id, company_id=contact.company_id,

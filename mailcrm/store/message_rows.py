@@ -14,10 +14,9 @@ inside a savepoint roll back with that savepoint.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
-
-import hashlib
 
 from sqlalchemy import event, insert
 from sqlalchemy.dialects import postgresql, sqlite

@@ -421,6 +421,7 @@ class WorkSend(Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     via: Mapped[str] = mapped_column(String(20), default="file")  # file | subject
+    key: Mapped[str] = mapped_column(String(500), default="")  # the name's key (work split moves sends by it)
     file_sha256: Mapped[str | None] = mapped_column(String(64))
 
 

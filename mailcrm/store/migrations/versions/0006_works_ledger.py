@@ -73,6 +73,7 @@ def upgrade() -> None:
     sa.Column('company_id', sa.Integer(), nullable=True),
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('via', sa.String(length=20), nullable=False),
+    sa.Column('key', sa.String(length=500), nullable=False),
     sa.Column('file_sha256', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['companies.id'], name=op.f('fk_work_sends_company_id_companies')),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_work_sends_contact_id_contacts')),
