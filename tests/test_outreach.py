@@ -193,6 +193,13 @@ def test_user_corrects_a_misread_answer(store) -> None:  # type: ignore[no-untyp
     assert [x["address"] for x in r["not_sent"]] == []  # nobody else known; Anna never mailed
     with db.transaction(factory) as s:
         assert s.scalar(select(LedgerEntry.kind).order_by(LedgerEntry.seq.desc()).limit(1)) == "correction"
+    # `show` and `company show` list the works received, with the answer
+    card = cases.contact_card(st, "petr@bulvar.ru", None)
+    assert [(w["title"], w["answer"], w["times"]) for w in card["works"]] == [("Чайка-2", "interested", 1)]
+    comp = cases.company_card(st, "bulvar.ru")
+    assert [(w["title"], w["name"]) for w in comp["works"]] == [("Чайка-2", "Пётр Иванов")]
+    counts = cases.status(st, cfg)["counts"]
+    assert counts["raw_messages"] == 2 and counts["raw_bytes"] > len(PLAY)
 
 
 def test_merge_and_split_correct_recognition(store) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,13 @@ def _render_contacts(rows: list[dict[str, Any]]) -> None:
          r["company"], r["title"], ", ".join(r["phones"]), ", ".join(r["tags"])) for r in rows])
 
 
+def _render_works(works: list[dict[str, Any]]) -> None:
+    if works:
+        print_table("works received", ["work", "who", "first sent", "last sent", "times", "answer"], [
+            (w["title"], w["name"], str(w["first_sent"])[:10], str(w["last_sent"])[:10], w["times"], w["answer"])
+            for w in works])
+
+
 def _render_card(card: dict[str, Any]) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -37,6 +44,7 @@ def _render_card(card: dict[str, Any]) -> None:
     console.print(grid)
     if card.get("needs_new_address"):
         console.print("needs a new address: every address bounced", style="bold")
+    _render_works(card.get("works") or [])
     print_table("timeline (newest first)", ["when", "kind", "", "subject / text"], [
         (str(i["at"])[:16], i["kind"], i.get("direction") or "",
          (i.get("subject") or "") + (" — " + i["snippet"][:80] if i.get("snippet") else "") if i["type"] == "message"
