@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import free_port
@@ -131,6 +132,12 @@ def test_sending_to_a_colleague_warns_by_mail_in_russian(store) -> None:  # type
         assert "они ответили 20 марта 2025 (отказ): К сожалению, нам это не подходит." in body
         with db.transaction(factory) as s:
             assert s.scalar(select(WorkWarning.status)) == "sent"
+        # the next morning's digest lists the repeat of the last day
+        tomorrow = dt.datetime.now(ZoneInfo(cfg.users[0].timezone)).date() + dt.timedelta(days=1)
+        digest, rendered = cases.preview_digest(Store(engine, factory), cfg, cfg.users[0], tomorrow)
+        assert digest.summary()["repeats"] == 1
+        assert "«Чайка-2» — anna@bulvar.ru (bulvar.ru): уже отправляли 02.03.2025, ответ: declined" in rendered.text
+        assert "Повторные отправки" in rendered.html
     finally:
         relay.stop()
 
