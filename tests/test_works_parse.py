@@ -36,6 +36,7 @@ def test_transliterations_and_version_marks_meet(a: str, b: str) -> None:
 @pytest.mark.parametrize(("a", "b"), [
     ("Чайка-2.pdf", "Чайка.pdf"), ("Чайка-2.pdf", "Чайка-3.pdf"), ("Гроза.pdf", "Гроза над городом.pdf"),
     ("Три сестры.pdf", "Две сестры.pdf"), ("Seagull 2.pdf", "Чайка 2.pdf"), ("Дом.pdf", "Дым.pdf"),
+    ("Лес 22.pdf", "Лес 2.pdf"), ("Комната 101.pdf", "Комната 11.pdf"),
 ])
 def test_different_titles_never_meet(a: str, b: str) -> None:
     wa, wb = file_work(a), file_work(b)

@@ -47,7 +47,9 @@ def find_work(s: Session, name: str) -> Work:
         if alias is not None:
             work = s.get(Work, alias.work_id)
     if work is None:
-        work = s.scalars(select(Work).where(func.lower(Work.title) == name.lower()).order_by(Work.id)).first()
+        # lower() of SQLite folds ASCII only: compare the title as typed too
+        work = s.scalars(select(Work).where((Work.title == name) | (func.lower(Work.title) == name.lower()))
+                         .order_by(Work.id)).first()
     if work is None:
         raise NotFound(f"no work {name!r} (see `mailcrm works`)")
     return work_store.resolve(s, work)

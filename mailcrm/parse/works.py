@@ -89,7 +89,7 @@ def fold(text: str) -> str:
         s = s.replace(a, b)
     # "kh" and a lone "h" are one sound (х); "y", "j", "i" are one (й/и/ы in different systems).
     s = s.replace("kh", "h").translate(_SKELETON)  # after the folds: "ch", "sh", "zh" keep their h
-    s = re.sub(r"(.)\1+", r"\1", s)  # doubled letters: Anna / Ana, Mikhail / Mihail
+    s = re.sub(r"([a-z])\1+", r"\1", s)  # doubled letters (not digits: "22" is not "2"): Anna / Ana
     return s
 
 
