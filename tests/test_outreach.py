@@ -319,3 +319,31 @@ def test_a_bad_subject_pattern_is_one_config_error(bad: str) -> None:
     with pytest.raises(ConfigError) as e:
         config.parse(f'[works]\nsubject_pattern = "{bad}"\n', "c.toml")
     assert "subject_pattern" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_daemons_mailer_sends_at_once_after_a_commit(store) -> None:  # type: ignore[no-untyped-def]
+    from mailcrm.app.work_warnings import WarningMailer
+
+    engine, factory = store
+    relay = Relay(free_port()).start()
+    try:
+        cfg = cfg_for("ru", relay.port)
+        ingest(factory, cfg, sent("Olga <olga@lenkom.ru>", "Pitch", [("Chayka-2.pdf", PLAY)], D1, "w1@x"))
+        ingest(factory, cfg, sent("Olga <olga@lenkom.ru>", "Pitch", [("Chayka-2.pdf", PLAY)],
+                                  dt.datetime(2025, 4, 1), "w2@x"))
+
+        async def main() -> None:
+            mailer = WarningMailer(cfg, factory, asyncio.get_running_loop())
+            await asyncio.to_thread(mailer.kick)  # as the worker thread does after its commit
+            await asyncio.to_thread(mailer.kick)  # a second kick while the first runs is coalesced
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if not mailer.tasks:
+                    break
+
+        asyncio.run(main())
+        assert relay.wait_for(1, 5) and relay.count() == 1
+        assert "Вы отправляли «Chayka-2» в lenkom.ru (Olga, olga@lenkom.ru) 2 марта 2025; ответа не было." in \
+            relay.messages[0].message.get_content()
+    finally:
+        relay.stop()

@@ -206,7 +206,7 @@ def _rebuild_recipients(s: Session, ids: list[int], target: int) -> None:
                 func.max(WorkSend.company_id))
          .where(WorkSend.work_id == target, WorkSend.contact_id.is_not(None)).group_by(WorkSend.contact_id))
     for cid, first, last, n, company in s.execute(q):
-        ans = answers.get(cid, ("none", None, None, False))
+        ans = answers.get(cid, ("none", None, None, False)) if cid is not None else ("none", None, None, False)
         s.add(WorkRecipient(work_id=target, contact_id=cid, company_id=company, first_sent=first, last_sent=last,
                             times=n, answer=ans[0], answer_at=ans[1], answer_text=ans[2], answer_by_user=ans[3],
                             bounced=False))
@@ -285,11 +285,11 @@ def outreach(store: Store, name: str, tag: str | None = None) -> dict[str, Any]:
             if any(r["answer"] == "declined" for r in colleagues):
                 left_out.append({**base, "reason": "declined at the same company"})
                 continue
-            entry = dict(base)
+            entry: dict[str, Any] = dict(base)
             if colleagues:
-                last = max(colleagues, key=lambda r: r["last_sent"])
-                entry["company_received"] = {"name": last["name"], "last_sent": last["last_sent"],
-                                             "answer": last["answer"]}
+                latest = max(colleagues, key=lambda r: r["last_sent"])
+                entry["company_received"] = {"name": latest["name"], "last_sent": latest["last_sent"],
+                                             "answer": latest["answer"]}
             not_sent.append(entry)
         sent.sort(key=lambda r: r["last_sent"], reverse=True)
         return {"work": _work_json(w), "tag": tag, "sent": sent, "not_sent": not_sent,
@@ -308,7 +308,7 @@ def check(store: Store, addresses: list[str], name: str) -> dict[str, Any]:
         who = {a: (cid, comp) for a, cid, comp in rows}
         cids = {cid for cid, _ in who.values()}
         comps = {comp for _, comp in who.values() if comp is not None}
-        cond = WorkRecipient.contact_id.in_(cids)
+        cond: Any = WorkRecipient.contact_id.in_(cids)
         if comps:
             cond = cond | WorkRecipient.company_id.in_(comps)
         q = (select(WorkRecipient.contact_id, WorkRecipient.company_id, WorkRecipient.first_sent,
