@@ -347,3 +347,109 @@ def test_the_daemons_mailer_sends_at_once_after_a_commit(store) -> None:  # type
             relay.messages[0].message.get_content()
     finally:
         relay.stop()
+
+
+DSN = """Return-Path: <>
+From: MAILER-DAEMON@mx.example.org (Mail Delivery System)
+Subject: Undelivered Mail Returned to Sender
+To: me@example.org
+Date: Tue, 04 Mar 2025 10:00:05 +0300
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BND1"
+Message-Id: <dsn-1@mx.example.org>
+
+--BND1
+Content-Type: text/plain; charset=us-ascii
+
+Your message could not be delivered.
+
+--BND1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; ivan.petrov@client.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--BND1
+Content-Type: message/rfc822
+
+From: Me <me@example.org>
+To: Ivan Petrov <ivan.petrov@client.example>
+Subject: Pitch
+Date: Sun, 02 Mar 2025 10:00:00 +0000
+Message-ID: <pitch-b@x>
+
+Hello.
+
+--BND1--
+""".replace("\n", "\r\n").encode()
+
+
+def test_a_bounced_send_and_a_forwarded_answer_move_the_ledger(store) -> None:  # type: ignore[no-untyped-def]
+    engine, factory = store
+    cfg = cfg_for()
+    st = Store(engine, factory)
+    ingest(factory, cfg, sent("Ivan Petrov <ivan.petrov@client.example>", "Pitch", [("Chayka-2.pdf", PLAY)], D1,
+                              "pitch-b@x"))
+    ingest(factory, cfg, sent("Olga <olga@lenkom.ru>", "Pitch", [("Chayka-2.pdf", PLAY)], D1, "pitch-o@x"))
+    job = ingest(factory, cfg, DSN, role="inbox")
+    assert job.plan.kind == "bounce"
+    # Olga answered on her phone's app; the user forwards that answer to the dropbox
+    fwd = EmailMessage()
+    fwd["From"] = "Me <me@example.org>"
+    fwd["To"] = "crm+secret@example.org"
+    fwd["Subject"] = "Fwd: Pitch"
+    fwd["Date"] = "Mon, 10 Mar 2025 09:00:00 +0000"
+    fwd["Message-ID"] = "<fwd-1@x>"
+    fwd.set_content("FYI\n\n---------- Forwarded message ---------\nFrom: Olga <olga@lenkom.ru>\n"
+                    "Date: Mon, 10 Mar 2025 at 08:00\nSubject: Re: Pitch\nTo: Me <me@example.org>\n\n"
+                    "Спасибо, но это не наш формат. Не возьмём.\n")
+    job = ingest(factory, cfg, fwd.as_bytes())
+    assert job.plan.kind == "received" and job.facts.kind == "forward"
+    r = outreach.outreach(st, "Chayka-2")
+    rows = {x["address"]: x for x in r["sent"]}
+    assert rows["ivan.petrov@client.example"]["bounced"] is True
+    assert rows["olga@lenkom.ru"]["answer"] == "declined" and rows["olga@lenkom.ru"]["bounced"] is False
+    with db.transaction(factory) as s:
+        kinds = list(s.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.seq)))
+        assert kinds == ["sent", "sent", "bounce", "answer"]
+        from mailcrm.app.works import verify_ledger
+
+        assert verify_ledger(s) == []
+
+
+def test_upgrade_moves_kept_bytes_to_content_addressed_rows(db_url: str) -> None:
+    """A store at 0003 (bytes per message id) keeps every byte after 0006, once per sha256."""
+    import hashlib
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from mailcrm.store import migrate
+
+    engine = db.make_engine(db_url)
+    try:
+        cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+        raw_a, raw_b = b"From: a\r\n\r\nbody a", b"From: b\r\n\r\nbody b"
+        with engine.begin() as conn:
+            for i, raw in ((1, raw_a), (2, raw_b), (3, raw_a)):  # 3 is a copy of 1 under another identity
+                conn.execute(text(
+                    "INSERT INTO messages (id, identity, sha256, kind, direction, date, subject, snippet, thread_key,"
+                    " source, size, facts, status, ingested_at) VALUES (:i, :ident, :sha, 'sent', 'out',"
+                    " '2025-03-02 10:00:00', '', '', 't', 'smtp', 1, '{}', 'active', '2025-03-02 10:00:00')"),
+                    {"i": i, "ident": f"hash:{i}", "sha": hashlib.sha256(raw).hexdigest()})
+                conn.execute(text("INSERT INTO message_blobs (message_id, data) VALUES (:i, :d)"), {"i": i, "d": raw})
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT sha256, data, size FROM raw_messages ORDER BY size, sha256")).all()
+        assert sorted((r[0], bytes(r[1]), r[2]) for r in rows) == sorted(
+            (hashlib.sha256(r).hexdigest(), r, len(r)) for r in (raw_a, raw_b))
+    finally:
+        engine.dispose()

@@ -233,14 +233,19 @@ def stage_works(session: Session, job: Job) -> None:
             _persisted(session, msg)  # the ledger names the message and contacts by id
             work_store.record_sent(session, msg, facts, recipients, window_days=job.cfg.works.warn_window_days,
                                    names=names)
-    elif plan.kind in ("received", "forward"):
-        role = "from" if plan.kind == "received" else "original_from"
+    elif plan.kind == "bounce" and facts.bounce is not None and facts.bounce.original_message_ids:
+        _persisted(session, msg)
+        work_store.record_bounce(session, msg, facts)
+    elif plan.kind == "received":
+        # A forwarded answer is planned as received from the original's author.
+        forwarded = facts.kind == "forward"
+        role = "original_from" if forwarded else "from"
         author = next((p.address for p in plan.people if p.role == role and p.direction == "in"), None)
         contact = job.contacts.get(author) if author else None
         # A contact created by this very batch has received no work yet: no query, no flush.
         if contact is not None and contact.id is not None and work_store.has_works(session, contact.id):
             _persisted(session, msg)
-            work_store.record_answer(session, msg, facts, contact, forwarded=plan.kind == "forward")
+            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded)
 
 
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:

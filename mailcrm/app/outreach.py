@@ -255,14 +255,16 @@ def outreach(store: Store, name: str, tag: str | None = None) -> dict[str, Any]:
         by_company: dict[int, list[dict[str, Any]]] = {}
         rq = (select(WorkRecipient.contact_id, WorkRecipient.company_id, WorkRecipient.first_sent,
                      WorkRecipient.last_sent, WorkRecipient.times, WorkRecipient.answer, WorkRecipient.answer_at,
-                     Contact.name)
+                     Contact.name, WorkRecipient.bounced)
               .join(Contact, Contact.id == WorkRecipient.contact_id).where(WorkRecipient.work_id.in_(ids)))
-        for cid, company_id, first, last, times, answer, answer_at, cname in s.execute(rq):
+        for cid, company_id, first, last, times, answer, answer_at, cname, bounced in s.execute(rq):
             row = got.get(cid)
             if row is None:
                 row = got[cid] = {"contact_id": cid, "name": cname, "company_id": company_id, "first_sent": first,
-                                  "last_sent": last, "times": 0, "answer": "none", "answer_at": None}
+                                  "last_sent": last, "times": 0, "answer": "none", "answer_at": None,
+                                  "bounced": False}
             row["times"] += times
+            row["bounced"] = row["bounced"] or bounced
             row["first_sent"], row["last_sent"] = min(row["first_sent"], first), max(row["last_sent"], last)
             if answer != "none" and (row["answer_at"] is None or (answer_at and answer_at > row["answer_at"])):
                 row["answer"], row["answer_at"] = answer, answer_at
@@ -276,7 +278,8 @@ def outreach(store: Store, name: str, tag: str | None = None) -> dict[str, Any]:
             row = got.get(cid)
             if row is not None:
                 sent.append({**base, "first_sent": row["first_sent"], "last_sent": row["last_sent"],
-                             "times": row["times"], "answer": row["answer"], "answer_at": row["answer_at"]})
+                             "times": row["times"], "answer": row["answer"], "answer_at": row["answer_at"],
+                             "bounced": row["bounced"]})
                 continue
             if cid not in working:
                 no_address.append(base)

@@ -228,6 +228,27 @@ def record_answer(session: Session, msg: Message, facts: MessageFacts, contact: 
     return len(work_ids)
 
 
+def record_bounce(session: Session, msg: Message, facts: MessageFacts) -> int:
+    """A permanent failure of a sent copy that carried works marks those sends bounced; returns how many."""
+    if facts.bounce is None:
+        return 0
+    dead = {r.address.lower() for r in facts.bounce.recipients if r.hard or r.permanent}
+    ids = [i for i in (*facts.bounce.original_message_ids, facts.bounce.original_message_id) if i]
+    if not dead or not ids:
+        return 0
+    sends = session.scalars(select(WorkSend).join(Message, Message.id == WorkSend.message_id)
+                            .where(Message.message_id.in_(ids), Message.kind == "sent",
+                                   WorkSend.address.in_(dead))).all()
+    for ws in sends:
+        wr = session.get(WorkRecipient, (ws.work_id, ws.contact_id)) if ws.contact_id is not None else None
+        if wr is not None:
+            wr.bounced = True
+        append_entry(session, at=msg.date, kind="bounce", work_id=ws.work_id, contact_id=ws.contact_id,
+                     company_id=ws.company_id, message_id=msg.id,
+                     data={"address": ws.address, "sent_message": ws.message_id, "message_sha256": msg.sha256})
+    return len(sends)
+
+
 def set_answer(session: Session, work_id: int, contact_id: int, answer: str, note: str | None = None) -> WorkRecipient:
     """The user's correction of an answer (sticks: later mail no longer moves it); a ledger entry."""
     wr = session.get(WorkRecipient, (work_id, contact_id))
