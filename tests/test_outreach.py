@@ -187,6 +187,9 @@ def test_outreach_lists_not_yet_sent_and_leaves_out_declines(store) -> None:  # 
     assert [(a["address"], a["received_by"]["address"], a["same_person"]) for a in c["already"]] == [
         ("anna@bulvar.ru", "petr@bulvar.ru", False)]
     assert [x["address"] for x in c["clear"]] == ["olga@lenkom.ru"]
+    # someone at the theatre who is not a contact yet: the domain's company counts
+    c = outreach.check(st, ["new.director@bulvar.ru"], "Чайка-2")
+    assert [a["received_by"]["address"] for a in c["already"]] == ["petr@bulvar.ru"]
 
 
 def test_user_corrects_a_misread_answer(store) -> None:  # type: ignore[no-untyped-def]
@@ -453,3 +456,16 @@ def test_upgrade_moves_kept_bytes_to_content_addressed_rows(db_url: str) -> None
             (hashlib.sha256(r).hexdigest(), r, len(r)) for r in (raw_a, raw_b))
     finally:
         engine.dispose()
+
+
+def test_an_answer_in_a_deal_thread_is_a_deal(store) -> None:  # type: ignore[no-untyped-def]
+    engine, factory = store
+    cfg = cfg_for()
+    deal_meta = SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret+deal@example.org"])
+    with db.transaction(factory) as s:
+        repository.sync_users(s, cfg)
+        pipeline.ingest(s, cfg, deal_meta, sent("Olga <olga@lenkom.ru>", "Пьеса «Чайка-2»", [], D1, "d1@x"))
+    ingest(factory, cfg, reply("Olga <olga@lenkom.ru>", "Получили, спасибо.", dt.datetime(2025, 3, 5), "d2@lenkom.ru",
+                               "d1@x"), role="inbox")
+    r = outreach.outreach(Store(engine, factory), "Чайка-2")
+    assert [(x["address"], x["answer"]) for x in r["sent"]] == [("olga@lenkom.ru", "deal")]

@@ -308,8 +308,14 @@ def check(store: Store, addresses: list[str], name: str) -> dict[str, Any]:
         rows = s.execute(select(EmailAddress.address, Contact.id, Contact.company_id)
                          .join(Contact, Contact.id == EmailAddress.contact_id)
                          .where(EmailAddress.address.in_(wanted))).all()
-        who = {a: (cid, comp) for a, cid, comp in rows}
-        cids = {cid for cid, _ in who.values()}
+        who: dict[str, tuple[int | None, int | None]] = {a: (cid, comp) for a, cid, comp in rows}
+        # Not a contact yet: the company of its domain still counts ("anyone at the same company").
+        for a in wanted:
+            if a not in who:
+                comp_id = s.scalar(select(Company.id).where(Company.domain == a.rpartition("@")[2]))
+                if comp_id is not None:
+                    who[a] = (None, comp_id)
+        cids = {cid for cid, _ in who.values() if cid is not None}
         comps = {comp for _, comp in who.values() if comp is not None}
         cond: Any = WorkRecipient.contact_id.in_(cids)
         if comps:
@@ -330,9 +336,10 @@ def check(store: Store, addresses: list[str], name: str) -> dict[str, Any]:
                 clear.append({"address": a, "known": False})
                 continue
             cid, comp = who[a]
+            known = cid is not None
             mine = [h for h in hits if h[0] == cid or (comp is not None and h[1] == comp)]
             if not mine:
-                clear.append({"address": a, "known": True})
+                clear.append({"address": a, "known": known})
                 continue
             for h in mine:
                 already.append({"address": a, "received_by": {"name": h[6], "address": sent_address.get(h[0]),

@@ -28,6 +28,7 @@ from mailcrm.parse.works import WorkName, works_of
 from mailcrm.store.models import (
     Company,
     Contact,
+    DealThread,
     LedgerEntry,
     Message,
     Work,
@@ -206,6 +207,10 @@ def record_answer(session: Session, msg: Message, facts: MessageFacts, contact: 
     if forwarded and facts.forwarded is not None:
         text = facts.forwarded.text or text
     answer = classify_answer(text)
+    # A thread that became a deal is more than any wording (deals.py links threads to deals).
+    if not forwarded and session.scalar(select(DealThread.deal_id).where(DealThread.thread_key == msg.thread_key)
+                                        .limit(1)) is not None:
+        answer = "deal"
     work_ids: list[int] = []
     if not forwarded:
         work_ids = list(session.scalars(
