@@ -206,7 +206,7 @@ def record_answer(session: Session, msg: Message, facts: MessageFacts, contact: 
     text = facts.reply_text or facts.body_text
     if forwarded and facts.forwarded is not None:
         text = facts.forwarded.text or text
-    answer = classify_answer(text)
+    answer: str = classify_answer(text)
     # A thread that became a deal is more than any wording (deals.py links threads to deals).
     if not forwarded and session.scalar(select(DealThread.deal_id).where(DealThread.thread_key == msg.thread_key)
                                         .limit(1)) is not None:
