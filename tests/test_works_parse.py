@@ -12,7 +12,10 @@ from mailcrm.parse.works import document_title, file_work, key_of, subject_title
 
 ONE_PLAY = ["Чайка-2_v3.pdf", "Chayka-2 final.docx", "ЧАЙКА 2.pdf", "pitch - Chayka 2 - 2025-03-01.pdf",
             "Chaika_2 (1).pdf", "Чайка 2 - копия.docx", "Čajka 2.pdf", "CHAIKA-2_FINAL_v12.doc",
-            "Пьеса_Чайка-2_окончательный.rtf", "chayka 2 черновик 01.03.2025.odt"]
+            "Пьеса_Чайка-2_окончательный.rtf", "chayka 2 черновик 01.03.2025.odt", "Chayka2.pdf",
+            "Чайка-2.pdf.pdf", "Чайка-2 v.3.pdf", "Чайка-2 (ред. 14.02.25).docx", "Чайка-2_версия2.docx",
+            "Чайка-2_исправленная.docx", "Чайка 2 - Заявка на питчинг.pdf", "chayka_2_rev3.pdf",
+            "Чайка-2 (синопсис).pdf", "Chayka 2 for the pitch.pdf"]
 
 
 @pytest.mark.parametrize("name", ONE_PLAY)
@@ -36,7 +39,8 @@ def test_transliterations_and_version_marks_meet(a: str, b: str) -> None:
 @pytest.mark.parametrize(("a", "b"), [
     ("Чайка-2.pdf", "Чайка.pdf"), ("Чайка-2.pdf", "Чайка-3.pdf"), ("Гроза.pdf", "Гроза над городом.pdf"),
     ("Три сестры.pdf", "Две сестры.pdf"), ("Seagull 2.pdf", "Чайка 2.pdf"), ("Дом.pdf", "Дым.pdf"),
-    ("Лес 22.pdf", "Лес 2.pdf"), ("Комната 101.pdf", "Комната 11.pdf"),
+    ("Лес 22.pdf", "Лес 2.pdf"), ("Комната 101.pdf", "Комната 11.pdf"), ("Чайка.pdf", "Чайка и я.pdf"),
+    ("Жизнь на Марсе.pdf", "Жизнь.pdf"),
 ])
 def test_different_titles_never_meet(a: str, b: str) -> None:
     wa, wb = file_work(a), file_work(b)

@@ -52,12 +52,15 @@ _NOISE = frozenset({
     "finalnaia", "finalnyi", "final'naia", "okonchatelnyi", "okonchatelnaia", "okonchatelnyi", "okonchat",
     "chernovik", "novaia", "novyi", "noveishaia", "kopiia", "ispravlennaia", "ispravlennyi", "ispr", "red",
     "redaktsiia", "versiia", "zaiavka", "sinopsis", "stsenarii", "pesa", "p'esa", "prezentatsiia", "logalain",
-    "tritment", "kratko", "polnaia", "polnyi",
+    "tritment", "kratko", "polnaia", "polnyi", "pravki", "pravkami", "pitching", "v", "pdf", "doc", "docx", "rtf",
 })
 _VERSION_PREFIX = re.compile(r"^(?:v|ver|rev|versiia)\d{1,3}$")
 _DATE = re.compile(
     r"\b(?:\d{4}[-._]\d{1,2}[-._]\d{1,2}|\d{1,2}[-._]\d{1,2}[-._]\d{2,4}|(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{2})\b")
 _COPY = re.compile(r"(?:\s*\(\d{1,3}\)|\s*\[\d{1,3}\]|\s*[-–—]?\s*(?:копия|copy|kopiia)(?:\s*\(?\d*\)?)?)\s*$", re.I)
+# "… на питчинг", "… for the pitch": where a file goes, not what it is called.
+_PURPOSE = re.compile(r"(?:^|\s)(?:на|для|for|to)\s+(?:the\s+)?(?:питчинг\w*|конкурс\w*|фестивал\w*|pitch\w*|"
+                      r"competition|festival|fund\w*|фонд\w*)", re.I)
 _SPLIT = re.compile(r"[\s_.,;:+=~!@#$%^&*()\[\]{}<>|/\\\"'«»“”„‘’`–—-]+")
 _QUOTED = re.compile(r"«([^«»]{2,200})»|“([^“”]{2,200})”|„([^„“”]{2,200})[“”]|\"([^\"]{2,200})\"")
 
@@ -93,8 +96,20 @@ def fold(text: str) -> str:
     return s
 
 
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+
+
 def _tokens(text: str) -> list[str]:
-    return [t for t in _SPLIT.split(text) if t]
+    """Words of a name; a word glued to a number is two words ("Chayka2" = "Chayka 2"), version marks stay whole."""
+    out: list[str] = []
+    for t in _SPLIT.split(text):
+        if not t:
+            continue
+        if _VERSION_PREFIX.match(fold(t)):
+            out.append(t)
+        else:
+            out.extend(p for p in _LETTER_DIGIT.split(t) if p)
+    return out
 
 
 def _is_noise(folded: str) -> bool:
@@ -106,7 +121,7 @@ _NOISE_FOLDED = frozenset(fold(w) for w in _NOISE)
 
 def key_of(name: str) -> str:
     """The work key of a title or file stem ('' when nothing but noise is left)."""
-    text = _DATE.sub(" ", name)
+    text = _PURPOSE.sub(" ", _DATE.sub(" ", name))
     toks = _tokens(text)
     kept: list[str] = []
     for i, tok in enumerate(toks):
