@@ -3,10 +3,12 @@
 Pure.  A *key* is what two names of one work have in common once the noise is gone: the stem
 without its extension, copy marks (``(1)``, ``- копия``), version marks (``_v3``, ``final``,
 ``окончательный``, ``draft``), dates, document-kind words (``pitch``, ``заявка``), case and
-script.  Cyrillic is transliterated to Latin and the Latin is then folded to a skeleton that
-the common romanisations share (GOST 7.79 / ISO 9, the Russian passport rules of 2010, BGN/PCGN
-and what people type by ear): ``Чайка-2_v3.pdf``, ``Chayka-2 final.docx``, ``Chaika 2.pdf`` and
-``ЧАЙКА 2.pdf`` all give ``chaika 2``.
+script.  Cyrillic is written straight into a Latin skeleton, and Latin text is folded to the same
+skeleton from any of the common romanisations (GOST 7.79 / ISO 9 with its diacritics, the Russian
+passport rules of 2010, BGN/PCGN with its context rule for е/ё, and the usual by-ear spellings):
+``Чайка-2_v3.pdf``, ``Chayka-2 final.docx``, ``Chaika 2.pdf``, ``Čajka 2.pdf`` and ``ЧАЙКА 2.pdf``
+all give ``chaika 2``.  tests/test_works_parse.py checks this as a property over random titles.
+Clusters the romanisations themselves leave ambiguous (ISO 9 "цх"/"кх", BGN "йо"/"йе") may not meet.
 
 No transliteration library is used: the maintained ones (Unidecode, transliterate, cyrtranslit)
 each produce one romanisation, while matching needs every common one to meet; a table of
@@ -21,22 +23,26 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Cyrillic -> Latin (passport/BGN style; ISO 9 diacritics are folded by NFKD below).
+# Cyrillic -> the skeleton directly (what every romanisation below folds to); it never passes through
+# the Latin folds, so "ые" stays "ie" while BGN's "yye" and the passport's "ye" both reach it.
 _CYR = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
     "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
-    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
+    "у": "u", "ф": "f", "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "i",
     "ь": "", "э": "e", "ю": "iu", "я": "ia", "і": "i", "ї": "i", "є": "e", "ґ": "g", "ў": "u",
 }
 # ISO 9 / scholarly letters with a háček keep their sound when NFKD would drop the mark.
-_LATIN = {"č": "ch", "š": "sh", "ž": "zh", "ŝ": "shch", "ǆ": "dzh", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe"}
+_LATIN = {"č": "ch", "š": "sh", "ž": "zh", "ŝ": "shch", "ǆ": "dzh", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe",
+          "û": "iu", "â": "ia", "ǎ": "ia"}
+# Soft and hard signs as written in Latin (ISO 9 ʹ ʺ, by ear '): no sound of their own.
+_SIGNS = re.compile(r"(?:[ʹʺ]|(?<=\w)['’`](?=\w))(?:[yj]([eo]))?", re.I)  # BGN "Pʹyesa" is "Pesa"
 # Then the variants of each romanisation meet: order matters (longest first).
 _FOLD = (
-    ("shch", "shch"), ("sch", "shch"), ("tch", "ch"), ("tsch", "ch"),
-    ("zh", "zh"), ("kh", "kh"),
-    ("yu", "iu"), ("ju", "iu"), ("ya", "ia"), ("ja", "ia"), ("yo", "e"), ("jo", "e"), ("ye", "e"), ("je", "e"),
-    ("tz", "ts"), ("x", "ks"),
+    ("yu", "iu"), ("ju", "iu"), ("ya", "ia"), ("ja", "ia"), ("x", "ks"),
 )
+# BGN writes е/ё as "ye"/"yo" at the start of a word and after a vowel (Yelena, Sergeyev, Novyye);
+# elsewhere "ye" is ы + е (the passport's Novye).
+_YE = re.compile(r"(?:(?<=^)|(?<=[aeiouy]))[yj]([eo])")
 _SKELETON = str.maketrans({"y": "i", "j": "i", "w": "v"})
 
 DOCUMENT_EXTENSIONS = frozenset({
@@ -78,22 +84,30 @@ class WorkName:
 
 def fold(text: str) -> str:
     """Lower-case Latin skeleton of ``text``: Cyrillic transliterated, diacritics and romanisation variants folded."""
-    out = []
-    for ch in text.lower():
-        if ch in _CYR:
-            out.append(_CYR[ch])
-        elif ch in _LATIN:
-            out.append(_LATIN[ch])
+    parts: list[str] = []
+    latin: list[str] = []
+    for ch in text.lower() + "\x00":
+        if ch in _CYR or ch == "\x00":
+            if latin:
+                parts.append(_fold_latin("".join(latin)))
+                latin = []
+            if ch != "\x00":
+                parts.append(_CYR[ch])
         else:
-            out.append(ch)
-    s = unicodedata.normalize("NFKD", "".join(out))
+            latin.append(_LATIN.get(ch, ch))
+    return re.sub(r"([a-z])\1+", r"\1", "".join(parts))  # doubled letters (not digits): Anna / Ana
+
+
+def _fold_latin(s: str) -> str:
+    """One run of Latin letters folded to the skeleton the Cyrillic table writes."""
+    s = unicodedata.normalize("NFKD", s)
     s = "".join(c for c in s if not unicodedata.combining(c))
+    s = _YE.sub(lambda m: "e", s)  # ye/yo/je/jo as е/ё; "yo" is ё (e) wherever BGN writes it
     for a, b in _FOLD:
         s = s.replace(a, b)
+    s = re.sub(r"c(?!h)", "ts", s)  # ISO 9 / scholarly "c" is ц
     # "kh" and a lone "h" are one sound (х); "y", "j", "i" are one (й/и/ы in different systems).
-    s = s.replace("kh", "h").translate(_SKELETON)  # after the folds: "ch", "sh", "zh" keep their h
-    s = re.sub(r"([a-z])\1+", r"\1", s)  # doubled letters (not digits: "22" is not "2"): Anna / Ana
-    return s
+    return s.replace("kh", "h").translate(_SKELETON)
 
 
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
@@ -121,7 +135,7 @@ _NOISE_FOLDED = frozenset(fold(w) for w in _NOISE)
 
 def key_of(name: str) -> str:
     """The work key of a title or file stem ('' when nothing but noise is left)."""
-    text = _PURPOSE.sub(" ", _DATE.sub(" ", name))
+    text = _SIGNS.sub(lambda m: "e" if m.group(1) else "", _PURPOSE.sub(" ", _DATE.sub(" ", name)))
     toks = _tokens(text)
     kept: list[str] = []
     for i, tok in enumerate(toks):
