@@ -469,3 +469,15 @@ def test_an_answer_in_a_deal_thread_is_a_deal(store) -> None:  # type: ignore[no
                                "d1@x"), role="inbox")
     r = outreach.outreach(Store(engine, factory), "Чайка-2")
     assert [(x["address"], x["answer"]) for x in r["sent"]] == [("olga@lenkom.ru", "deal")]
+
+
+def test_a_quoted_cafe_is_not_a_work_but_a_known_title_is(store) -> None:  # type: ignore[no-untyped-def]
+    engine, factory = store
+    cfg = cfg_for()
+    st = Store(engine, factory)
+    ingest(factory, cfg, sent("olga@lenkom.ru", "Встреча в «Пушкине»", [], D1, "q1@x"))
+    ingest(factory, cfg, sent("olga@lenkom.ru", "Встреча в «Пушкине»", [], D1 + dt.timedelta(days=3), "q2@x"))
+    assert outreach.list_works(st) == []
+    ingest(factory, cfg, sent("ivan@mxat.ru", "Пьеса", [("Чайка-2.pdf", PLAY)], D1, "q3@x"))
+    ingest(factory, cfg, sent("olga@lenkom.ru", "Re: «Чайка-2»", [], D1, "q4@x"))  # a known title, uncued
+    assert [w["recipients"] for w in outreach.list_works(st)] == [2]

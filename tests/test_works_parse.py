@@ -187,3 +187,11 @@ def test_any_romanisation_and_decoration_of_a_title_meets_it(words: list[str], n
     for name in (deco.format(t=latin, T=latin.upper()), deco.format(t=title, T=title.upper())):
         w = file_work(name)
         assert w is not None and w.key == expected, (title, name)
+
+
+def test_a_quoted_name_is_a_work_only_when_something_says_so() -> None:
+    assert [n.cued for n in works_of("Встреча в «Пушкине» в пятницу", ())] == [False]
+    assert [n.cued for n in works_of("Пьеса «Чайка-2» для вашего театра", ())] == [True]
+    assert [n.cued for n in works_of('Pitch: "Chayka 2"', ())] == [True]
+    assert [n.cued for n in works_of("«Чайка-2»", (("Гроза.pdf", None),))] == [True, True]
+    assert [n.cued for n in works_of("Заявка: Чайка-2 / театр", (), r"Заявка:\s*([^/]+?)\s*/")] == [True]

@@ -226,7 +226,8 @@ def stage_works(session: Session, job: Job) -> None:
         return
     pattern = job.cfg.works.subject_pattern or None
     if plan.kind == "sent":
-        names = work_store.work_names(facts, pattern)  # pure; most sent mail names no work
+        with session.no_autoflush:  # most sent mail names no work: no flush, at most one lookup
+            names = work_store.work_names(facts, pattern, session)
         recipients = [(p.address, job.contacts[p.address]) for p in plan.people
                       if p.direction == "out" and p.role in ("to", "cc") and p.address in job.contacts]
         if names and recipients:

@@ -80,12 +80,18 @@ def find_or_create_work(session: Session, name: WorkName, at: dt.datetime, *, si
     return work
 
 
-def work_names(facts: MessageFacts, pattern: str | None) -> list[tuple[WorkName, int, str | None]]:
-    """The works a message names, each with its file size and document title (0/None for titles)."""
+def work_names(facts: MessageFacts, pattern: str | None,
+               session: Session | None = None) -> list[tuple[WorkName, int, str | None]]:
+    """The works a message names, each with its file size and document title (0/None for titles).
+
+    An uncued subject title ("Встреча в «Пушкине»") counts only when ``session`` knows a work of that name.
+    """
     files = {(f.name, f.sha256): f for f in facts.files}
     names = works_of(facts.subject or "", tuple(files), pattern)
     out = []
     for n in names:
+        if not n.cued and (session is None or session.get(WorkAlias, n.key) is None):
+            continue  # a quoted name with nothing saying it is a work, and no work of that name yet
         f = files.get((n.file_name or "", n.sha256 or ""))
         out.append((n, f.size if f else 0, f.doc_title if f else None))
     return out
@@ -153,7 +159,7 @@ def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients:
                 *, window_days: int, pattern: str | None = None,
                 names: list[tuple[WorkName, int, str | None]] | None = None) -> list[WorkWarning]:
     """Record the works of a sent copy for each recipient contact; returns the warnings raised."""
-    names = names if names is not None else work_names(facts, pattern)
+    names = names if names is not None else work_names(facts, pattern, session)
     if not names or not recipients:
         return []
     warnings: list[WorkWarning] = []

@@ -80,6 +80,9 @@ class WorkName:
     source: str  # "file" | "subject"
     file_name: str | None = None
     sha256: str | None = None  # the attachment's content hash (files only)
+    # A subject title is a work by itself only when something says so: a document attached, a word
+    # such as "пьеса"/"pitch" in the subject, or the configured pattern; else only if already known.
+    cued: bool = True
 
 
 def fold(text: str) -> str:
@@ -200,6 +203,12 @@ def subject_titles(subject: str, pattern: str | None = None) -> list[str]:
     return [t.strip() for t in found if t and t.strip()]
 
 
+# Words in a subject that say a quoted title is a work ("Пьеса «Чайка-2»"), not a café ("Встреча в «Пушкине»").
+_CUE = re.compile(r"пьес|сценари|заявк|синопсис|питч|тритмент|спектакл|постановк|рукопис|роман|повест|сериал|"
+                  r"фильм|проект|\bplay\b|script|screenplay|pitch|synopsis|treatment|manuscript|novel|series|"
+                  r"\bfilm\b|project|submission|application", re.I)
+
+
 def works_of(subject: str, files: tuple[tuple[str, str | None], ...], pattern: str | None = None) -> list[WorkName]:
     """Every work a message names: its document attachments ((name, sha256) pairs) and subject titles."""
     out: list[WorkName] = []
@@ -209,11 +218,13 @@ def works_of(subject: str, files: tuple[tuple[str, str | None], ...], pattern: s
         if w is not None and (w.key, w.sha256) not in seen:
             seen.add((w.key, w.sha256))
             out.append(w)
+    cue = bool(out) or bool(_CUE.search(subject or ""))
+    quoted = subject_titles(subject)
     for title in subject_titles(subject, pattern):
         key = key_of(title)
         if key and (key, None) not in seen and all(w.key != key for w in out):
             seen.add((key, None))
-            out.append(WorkName(key=key, title=title, source="subject"))
+            out.append(WorkName(key=key, title=title, source="subject", cued=cue or title not in quoted))
     return out
 
 
