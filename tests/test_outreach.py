@@ -481,3 +481,17 @@ def test_a_quoted_cafe_is_not_a_work_but_a_known_title_is(store) -> None:  # typ
     ingest(factory, cfg, sent("ivan@mxat.ru", "Пьеса", [("Чайка-2.pdf", PLAY)], D1, "q3@x"))
     ingest(factory, cfg, sent("olga@lenkom.ru", "Re: «Чайка-2»", [], D1, "q4@x"))  # a known title, uncued
     assert [w["recipients"] for w in outreach.list_works(st)] == [2]
+
+
+def test_colleagues_on_one_message_are_not_a_repeat(store) -> None:  # type: ignore[no-untyped-def]
+    engine, factory = store
+    cfg = cfg_for()
+    ingest(factory, cfg, sent("Пётр <petr@bulvar.ru>", "Пьеса", [("Чайка-2.pdf", PLAY)], D1, "t1@x",
+                              cc="Анна <anna@bulvar.ru>"))
+    with db.transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(WorkWarning)) == 0
+    ingest(factory, cfg, sent("Нина <nina@bulvar.ru>", "Пьеса", [("Чайка-2.pdf", PLAY)], D1 + dt.timedelta(days=1),
+                              "t2@x"))
+    with db.transaction(factory) as s:
+        priors = s.scalar(select(WorkWarning.data))["priors"]
+        assert sorted(p["address"] for p in priors) == ["anna@bulvar.ru", "petr@bulvar.ru"]

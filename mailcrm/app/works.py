@@ -167,11 +167,12 @@ def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients:
     done: set[tuple[int, str]] = set()
     for name, size, doc_title in names:
         work = find_or_create_work(session, name, at, size=size, doc_title=doc_title)
-        for address, contact in recipients:
-            if (work.id, address) in done or contact.id is None:
-                continue
+        todo = [(a, c) for a, c in recipients if (work.id, a) not in done and c.id is not None]
+        # What was known before this message: colleagues on the same To/Cc line are not a repeat.
+        before = {a: rules.repeats(_prior(session, work.id, c), at, window_days) for a, c in todo}
+        for address, contact in todo:
             done.add((work.id, address))
-            priors = rules.repeats(_prior(session, work.id, contact), at, window_days)
+            priors = before[address]
             if priors:
                 company = session.get(Company, contact.company_id) if contact.company_id else None
                 data = {"title": work.title, "to": address, "to_name": contact.name,
