@@ -308,6 +308,8 @@ def test_cli_outreach_csv_json_check_exit_and_proof(store, tmp_path: Path) -> No
     assert r.exit_code == 0, r.output
     r = run.invoke(app, ["--config", str(path), "proof", "verify", str(out)])
     assert r.exit_code == 0 and "intact" in r.stdout
+    r = run.invoke(app, ["--config", str(path), "proof", "petr@bulvar.ru", "--export", str(out)])
+    assert r.exit_code != 0 and isinstance(r.exception, Exception) and "not an empty directory" in str(r.exception)
     (out / "summary.txt").write_text("x")  # summary is for people; the manifest and .eml carry the proof
     eml = next((out / "messages").glob("*.eml"))
     eml.write_bytes(eml.read_bytes() + b" ")

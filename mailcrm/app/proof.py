@@ -24,7 +24,7 @@ from mailcrm.app import works as work_store
 from mailcrm.app.handle import Store
 from mailcrm.app.outreach import family, find_work
 from mailcrm.domain import outreach as rules
-from mailcrm.errors import NotFound
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.store.db import transaction
 from mailcrm.store.models import (
     Contact,
@@ -75,9 +75,9 @@ def _messages_of(s: Session, contact_ids: list[int], work_ids: list[int] | None)
 
 def export(store: Store, address: str, work: str | None, out_dir: Path) -> dict[str, Any]:
     """Write the proof directory for ``address`` (optionally one work); returns the manifest."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise Invalid(f"--export {out_dir}: not an empty directory; give a new one")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} is not empty")
     (out_dir / "messages").mkdir()
     with transaction(store.factory) as s:
         ea = s.scalar(select(EmailAddress).where(EmailAddress.address == address.strip().lower()))
