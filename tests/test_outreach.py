@@ -497,3 +497,26 @@ def test_colleagues_on_one_message_are_not_a_repeat(store) -> None:  # type: ign
     with db.transaction(factory) as s:
         priors = s.scalar(select(WorkWarning.data))["priors"]
         assert sorted(p["address"] for p in priors) == ["anna@bulvar.ru", "petr@bulvar.ru"]
+
+
+def test_a_documents_own_title_finds_a_known_work(store) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    engine, factory = store
+    cfg = cfg_for()
+    st = Store(engine, factory)
+    ingest(factory, cfg, sent("ivan@mxat.ru", "Пьеса", [("Чайка-2.pdf", PLAY)], D1, "t1@x"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("docProps/core.xml", "<cp:coreProperties><dc:title>Чайка-2</dc:title></cp:coreProperties>")
+        z.writestr("word/document.xml", "<w:document>the English version</w:document>")
+    ingest(factory, cfg, sent("olga@lenkom.ru", "Pitch", [("Seagull_2_EN.docx", buf.getvalue())], D1, "t2@x"))
+    # an unknown document title founds nothing: a new work under its file name
+    buf2 = io.BytesIO()
+    with zipfile.ZipFile(buf2, "w") as z:
+        z.writestr("docProps/core.xml", "<cp:coreProperties><dc:title>Гроза</dc:title></cp:coreProperties>")
+    ingest(factory, cfg, sent("olga@lenkom.ru", "Pitch", [("Lес.docx", buf2.getvalue())], D1, "t3@x"))
+    works = {w["title"]: w for w in outreach.list_works(st)}
+    assert sorted(works) == ["Lес", "Чайка-2"]
+    assert works["Чайка-2"]["recipients"] == 2 and "Seagull_2_EN" in works["Чайка-2"]["aliases"]

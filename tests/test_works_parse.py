@@ -67,10 +67,23 @@ def test_a_subject_title_and_its_file_are_one_name() -> None:
     assert [(n.key, n.source) for n in names] == [(key_of("Чайка 2"), "file")]
 
 
-def test_pdf_info_title_is_read() -> None:
+def test_document_titles_are_read_from_pdf_docx_and_odt() -> None:
+    import io
+    import zipfile
+
     pdf = b"%PDF-1.4\n1 0 obj << /Title (Chayka 2) /Author (A) >> endobj\n%%EOF"
     assert document_title(pdf, "x.pdf") == "Chayka 2"
-    assert document_title(b"PK\x03\x04", "x.docx") is None
+    assert document_title(b"%PDF-1.4 /Title (Microsoft Word - \xd0.docx) /Title", "x.pdf") is not None
+    assert document_title(b"%PDF-1.4 /Title (Microsoft Word - Chayka-2.docx)", "x.pdf") == "Chayka-2"
+    assert document_title(b"%PDF-1.4 /Title (Untitled)", "x.pdf") is None
+    utf16 = b"%PDF-1.7 /Title (\xfe\xff" + "Чайка".encode("utf-16-be") + b")"
+    assert document_title(utf16, "x.pdf") == "Чайка"
+    for name, member in (("x.docx", "docProps/core.xml"), ("x.odt", "meta.xml")):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(member, "<m><dc:title>Три сестры &amp; брат</dc:title></m>")
+        assert document_title(buf.getvalue(), name) == "Три сестры & брат"
+    assert document_title(b"PK\x03\x04 broken", "x.docx") is None
 
 
 @pytest.mark.parametrize("text", [

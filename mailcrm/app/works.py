@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from mailcrm.domain import outreach as rules
 from mailcrm.parse.answers import classify_answer
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.parse.works import WorkName, works_of
+from mailcrm.parse.works import WorkName, key_of, works_of
 from mailcrm.store.models import (
     Company,
     Contact,
@@ -60,8 +60,14 @@ def find_or_create_work(session: Session, name: WorkName, at: dt.datetime, *, si
     with session.no_autoflush:
         alias = session.get(WorkAlias, name.key)
         wfile = session.get(WorkFile, name.sha256) if name.sha256 else None
+        # The document's own title (PDF/DOCX metadata) finds a known work when the file name does not;
+        # it never founds a work or an alias by itself (such titles are often "Document1").
+        titled = (session.get(WorkAlias, key_of(doc_title)) if doc_title and key_of(doc_title) else None)
     work: Work | None = None
-    if wfile is not None:
+    if wfile is None and alias is None and titled is not None:
+        work = session.get(Work, titled.work_id)
+        session.add(WorkAlias(key=name.key, work_id=titled.work_id, title=name.title[:500], source=name.source))
+    elif wfile is not None:
         work = session.get(Work, wfile.work_id)
         if alias is None:  # same bytes, a new name: an alias of the same work
             session.add(WorkAlias(key=name.key, work_id=wfile.work_id, title=name.title[:500], source=name.source))

@@ -231,16 +231,46 @@ def works_of(subject: str, files: tuple[tuple[str, str | None], ...], pattern: s
 _PDF_TITLE = re.compile(rb"/Title\s*\(((?:[^()\\]|\\.){1,300})\)")
 
 
+_DOCX_TITLE = re.compile(r"<dc:title>([^<]{1,300})</dc:title>")
+_WORD_PREFIX = re.compile(r"^(?:Microsoft Word|Microsoft PowerPoint|Word)\s*-\s*", re.I)
+_JUNK_TITLES = frozenset({"untitled", "без названия", "document", "документ", "title", "presentation", "slide 1"})
+
+
 def document_title(payload: bytes, file_name: str) -> str | None:
-    """The document's own title where it is cheap to read (a PDF Info /Title literal); else None."""
-    if file_name.lower().endswith(".pdf"):
+    """The document's own title where it is cheap to read (PDF Info /Title, DOCX/ODT core properties); else None."""
+    name = file_name.lower()
+    text: str | None = None
+    if name.endswith(".pdf"):
         m = _PDF_TITLE.search(payload[:200_000]) or _PDF_TITLE.search(payload[-20_000:])
         if m:
-            raw = m.group(1)
-            if raw.startswith(b"\xfe\xff"):
-                text = raw[2:].decode("utf-16-be", "replace")
-            else:
-                text = raw.decode("latin-1")
-            text = text.replace("\\(", "(").replace("\\)", ")").strip()
-            return text or None
+            raw = m.group(1).replace(b"\\(", b"(").replace(b"\\)", b")")
+            text = raw[2:].decode("utf-16-be", "replace") if raw.startswith(b"\xfe\xff") else raw.decode("latin-1")
+    elif name.endswith((".docx", ".docm", ".pptx", ".odt")) and len(payload) < 50_000_000:
+        text = _zip_title(payload)
+    if text is None:
+        return None
+    text = _WORD_PREFIX.sub("", " ".join(text.split()))
+    text = stem_of(text)[0] if "." in text[-6:] else text  # "Microsoft Word - Чайка-2.docx"
+    return text if text and text.casefold() not in _JUNK_TITLES else None
+
+
+def _zip_title(payload: bytes) -> str | None:
+    """dc:title from an Office Open XML or OpenDocument file (a zip read in memory; never raises)."""
+    import io
+    import zipfile
+    from html import unescape
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as z:
+            for member in ("docProps/core.xml", "meta.xml"):
+                try:
+                    info = z.getinfo(member)
+                except KeyError:
+                    continue
+                if info.file_size > 1_000_000:
+                    return None
+                m = _DOCX_TITLE.search(z.read(info).decode("utf-8", "replace"))
+                return unescape(m.group(1)) if m else None
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError, NotImplementedError):
+        return None
     return None
