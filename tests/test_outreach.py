@@ -520,3 +520,23 @@ def test_a_documents_own_title_finds_a_known_work(store) -> None:  # type: ignor
     works = {w["title"]: w for w in outreach.list_works(st)}
     assert sorted(works) == ["Lес", "Чайка-2"]
     assert works["Чайка-2"]["recipients"] == 2 and "Seagull_2_EN" in works["Чайка-2"]["aliases"]
+
+
+def test_an_answer_outside_the_thread_that_names_the_work_counts(store) -> None:  # type: ignore[no-untyped-def]
+    engine, factory = store
+    cfg = cfg_for()
+    ingest(factory, cfg, sent("Olga <olga@lenkom.ru>", "Пьеса", [("Чайка-2.pdf", PLAY)], D1, "n1@x"))
+    ingest(factory, cfg, sent("Olga <olga@lenkom.ru>", "Пьеса", [("Гроза.pdf", OTHER)], D1, "n2@x"))
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "Olga <olga@lenkom.ru>", "me@example.org", "Про вашу пьесу"
+    m["Date"], m["Message-ID"] = "Mon, 10 Mar 2025 09:00:00 +0000", "<n3@lenkom.ru>"
+    m.set_content("Добрый день! Прочитали «Чайку 2». К сожалению, нам не подходит.")
+    ingest(factory, cfg, m.as_bytes(), role="inbox")
+    m2 = EmailMessage()
+    m2["From"], m2["To"], m2["Subject"] = "Olga <olga@lenkom.ru>", "me@example.org", "Привет"
+    m2["Date"], m2["Message-ID"] = "Tue, 11 Mar 2025 09:00:00 +0000", "<n4@lenkom.ru>"
+    m2.set_content("Как дела? Не подходит ли вам четверг для встречи?")
+    ingest(factory, cfg, m2.as_bytes(), role="inbox")  # names no work: moves nothing
+    st = Store(engine, factory)
+    assert outreach.outreach(st, "Чайка-2")["sent"][0]["answer"] == "declined"
+    assert outreach.outreach(st, "Гроза")["sent"][0]["answer"] == "none"

@@ -208,3 +208,11 @@ def test_a_quoted_name_is_a_work_only_when_something_says_so() -> None:
     assert [n.cued for n in works_of('Pitch: "Chayka 2"', ())] == [True]
     assert [n.cued for n in works_of("«Чайка-2»", (("Гроза.pdf", None),))] == [True, True]
     assert [n.cued for n in works_of("Заявка: Чайка-2 / театр", (), r"Заявка:\s*([^/]+?)\s*/")] == [True]
+
+
+def test_inflected_titles_share_a_stem() -> None:
+    from mailcrm.parse.works import stem_key
+
+    assert stem_key(key_of("Чайку 2")) == stem_key(key_of("Чайка-2")) == stem_key(key_of("Chayka 2"))
+    assert stem_key(key_of("Грозой")) == stem_key(key_of("Гроза"))
+    assert stem_key(key_of("Трёх сестёр")) != stem_key(key_of("Гроза"))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from mailcrm.domain import outreach as rules
 from mailcrm.parse.answers import classify_answer
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.parse.works import WorkName, key_of, works_of
+from mailcrm.parse.works import WorkName, key_of, stem_key, works_of
 from mailcrm.store.models import (
     Company,
     Contact,
@@ -229,10 +229,19 @@ def record_answer(session: Session, msg: Message, facts: MessageFacts, contact: 
         work_ids = list(session.scalars(
             select(WorkSend.work_id).join(Message, Message.id == WorkSend.message_id)
             .where(Message.thread_key == msg.thread_key, WorkSend.contact_id == contact.id).distinct()))
-    if not work_ids and forwarded:
-        latest = session.scalar(select(WorkRecipient.work_id).where(WorkRecipient.contact_id == contact.id)
-                                .order_by(WorkRecipient.last_sent.desc()).limit(1))
-        work_ids = [latest] if latest is not None else []
+    if not work_ids:
+        # Outside the thread (a new mail, a forwarded answer): a work sent to them whose name the
+        # subject or the answer's first lines mention; a forwarded answer naming none is about the latest.
+        subject = facts.forwarded.subject if forwarded and facts.forwarded is not None else facts.subject
+        words = f" {stem_key(key_of(subject or ''))} {stem_key(key_of(' '.join(text.split()[:60])))} "
+        sent_to = session.execute(select(WorkRecipient.work_id, WorkAlias.key)
+                                  .join(WorkAlias, WorkAlias.work_id == WorkRecipient.work_id)
+                                  .where(WorkRecipient.contact_id == contact.id)
+                                  .order_by(WorkRecipient.last_sent.desc())).all()
+        work_ids = list(dict.fromkeys(wid for wid, key in sent_to
+                                      if len(key) >= 4 and f" {stem_key(key)} " in words))
+        if not work_ids and forwarded and sent_to:
+            work_ids = [sent_to[0][0]]
     for work_id in work_ids:
         wr = session.get(WorkRecipient, (work_id, contact.id))
         if wr is None:
