@@ -310,11 +310,15 @@ def test_cli_outreach_csv_json_check_exit_and_proof(store, tmp_path: Path) -> No
     assert r.exit_code == 0 and "intact" in r.stdout
     r = run.invoke(app, ["--config", str(path), "proof", "petr@bulvar.ru", "--export", str(out)])
     assert r.exit_code != 0 and isinstance(r.exception, Exception) and "not an empty directory" in str(r.exception)
-    (out / "summary.txt").write_text("x")  # summary is for people; the manifest and .eml carry the proof
+    summary_txt = (out / "summary.txt").read_bytes()
+    (out / "summary.txt").write_text("x")
+    r = run.invoke(app, ["--config", str(path), "proof", "verify", str(out), "--offline"])
+    assert r.exit_code == 1 and "summary.txt: changed" in r.stdout
+    (out / "summary.txt").write_bytes(summary_txt)
     eml = next((out / "messages").glob("*.eml"))
     eml.write_bytes(eml.read_bytes() + b" ")
     r = run.invoke(app, ["--config", str(path), "proof", "verify", str(out)])
-    assert r.exit_code == 1 and "changed" in r.stdout
+    assert r.exit_code == 1 and "changed" in r.stdout and "summary" not in r.stdout
 
 
 @pytest.mark.parametrize("bad", ["(", "[a-"])

@@ -118,9 +118,12 @@ def export(store: Store, address: str, work: str | None, out_dir: Path) -> dict[
             "chain_head": {"seq": head[0], "hash": head[1]} if head else None,
         }
     data = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+    text = summary(manifest).encode("utf-8")
     (out_dir / "manifest.json").write_bytes(data)
-    (out_dir / "manifest.sha256").write_text(f"{hashlib.sha256(data).hexdigest()}  manifest.json\n", encoding="ascii")
-    (out_dir / "summary.txt").write_text(summary(manifest), encoding="utf-8")
+    (out_dir / "summary.txt").write_bytes(text)
+    # sha256sum's format: `sha256sum -c manifest.sha256` checks it without mailcrm.
+    (out_dir / "manifest.sha256").write_text(f"{hashlib.sha256(data).hexdigest()}  manifest.json\n"
+                                             f"{hashlib.sha256(text).hexdigest()}  summary.txt\n", encoding="ascii")
     return manifest
 
 
@@ -149,10 +152,17 @@ def verify(out_dir: Path, store: Store | None = None) -> list[str]:
     if not mpath.is_file():
         return [f"{mpath}: missing"]
     data = mpath.read_bytes()
-    sums = out_dir / "manifest.sha256"
-    if not sums.is_file() or sums.read_text(encoding="ascii", errors="replace").split()[:1] != [
-            hashlib.sha256(data).hexdigest()]:
-        problems.append("manifest.json: changed (its sha256 does not match manifest.sha256)")
+    sums_path = out_dir / "manifest.sha256"
+    sums: dict[str, str] = {}
+    if sums_path.is_file():
+        for line in sums_path.read_text(encoding="ascii", errors="replace").splitlines():
+            digest, _, name = line.partition("  ")
+            sums[name.strip()] = digest.strip()
+    for name in ("manifest.json", "summary.txt"):
+        path = out_dir / name
+        actual = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        if sums.get(name) != actual:
+            problems.append(f"{name}: changed (its sha256 does not match manifest.sha256)")
     try:
         manifest = json.loads(data)
     except ValueError as exc:
