@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import math
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -336,6 +337,23 @@ class SecurityConfig(_Strict):
         return any(addr.version == n.version and addr in n for n in self.networks())
 
 
+class WorksConfig(_Strict):
+    """[works] - plays and pitches recognised in sent mail, and the "already sent" warning."""
+
+    warn_window_days: int = Field(default=730, ge=1)  # a repeat within this many days warns
+    subject_pattern: str = ""  # a regex whose first group (or whole match) names a work in a subject
+    warn_mail: bool = True  # mail the warning at once through the digest's relay
+
+    @field_validator("subject_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc}); write e.g. 'пьеса (\\S+)'") from None
+        return v
+
+
 class LogConfig(_Strict):
     """[log]"""
 
@@ -356,6 +374,7 @@ class Config(_Strict):
     bounces: BouncesConfig = BouncesConfig()
     ingest: IngestConfig = IngestConfig()
     security: SecurityConfig = SecurityConfig()
+    works: WorksConfig = WorksConfig()
     log: LogConfig = LogConfig()
     source: str = Field(default="", exclude=True)  # the file it came from (for messages)
 

@@ -70,6 +70,7 @@ class Daemon:
         self.server: asyncio.base_events.Server | None = None
         self.scheduler: Any = None
         self.sockets: list[dict[str, str]] = []  # as bound, for `mailcrm status` (runtime.py)
+        self.warnings: Any = None
 
     def build(self) -> None:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
@@ -89,6 +90,14 @@ class Daemon:
 
     async def start(self) -> None:
         """Start the worker, the IMAP sources, the SMTP listener and the scheduler."""
+        if self.cfg.works.warn_mail:
+            # Repeats ("already sent") are mailed right after the commit that recorded them (issue 22).
+            from mailcrm.app.work_warnings import WarningMailer
+            from mailcrm.outcomes import Outcome
+
+            mailer = self.warnings = WarningMailer(self.cfg, self.factory, asyncio.get_running_loop())
+            self.worker.on_committed(lambda _item, outcome: mailer.kick() if outcome == Outcome.STORED else None)
+            mailer.kick()  # any left pending by the last run
         self.threads.append(start_thread(self.worker, self.stop_event))
         if self.cfg.imap:
             from mailcrm.sources import imap
@@ -141,6 +150,8 @@ class Daemon:
         self.spool.wake()
         for t in self.threads:
             await asyncio.to_thread(t.join, DRAIN_SECONDS)
+        if self.warnings is not None and self.warnings.tasks:
+            await asyncio.wait(list(self.warnings.tasks), timeout=DRAIN_SECONDS)
         await asyncio.to_thread(self.parser.close)
         self.engine.dispose()
         self.spool.stop_being_worker()

@@ -240,7 +240,7 @@ def test_new_contacts_of_a_batch_are_inserted_together_with_their_rows(worker, s
         event.remove(Session, "after_flush", _flushed)
     assert outcomes == ["stored"] * 7
     assert flushes == [1]  # the batch's one flush; a flush per new contact would make it seven
-    assert inserts["message_participants"] == 1 and inserts["message_blobs"] == 1  # one executemany each
+    assert inserts["message_participants"] == 1 and inserts["raw_messages"] == 1  # one executemany each
     with db.transaction(factory) as s:
         rows = s.execute(select(Participant.address, Participant.contact_id, EmailAddress.contact_id)
                          .join(EmailAddress, EmailAddress.address == Participant.address)

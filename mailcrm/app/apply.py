@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
 from mailcrm.app import deals
+from mailcrm.app import works as work_store
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
@@ -137,7 +138,7 @@ def stage_store(session: Session, job: Job) -> None:
         in_reply_to=facts.in_reply_to,
         source=job.meta.source[:100],
         size=facts.size,
-        facts=facts.to_json(),
+        facts={**facts.to_json(), "envelope": _envelope(job.meta)},
         status="active",
         auth=job.meta.auth,
         author_proof=job.judgement.proof if job.judgement is not None else None,
@@ -164,6 +165,13 @@ def stage_store(session: Session, job: Job) -> None:
             if p.direction == "in" and plan.kind == "received":
                 repo.mark_inbound(session, p.address, msg.date, contact)
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
+
+
+def _envelope(meta: SpoolMeta) -> dict[str, object]:
+    """The SMTP envelope and arrival as the spool recorded them (kept for proof exports, issue 22)."""
+    return {"mail_from": meta.mail_from, "rcpt_tos": list(meta.rcpt_tos), "received_at": meta.received_at,
+            "source": meta.source, "peer": meta.peer, "auth_user": meta.auth_user,
+            "source_ref": dict(meta.source_ref) if meta.source_ref else None}
 
 
 def _persisted(session: Session, message: Message, *others: object) -> Message:
@@ -240,6 +248,36 @@ def stage_deals(session: Session, job: Job) -> None:
         deals.attach_message_to_deals(session, msg, threads=job.threads)
 
 
+def stage_works(session: Session, job: Job) -> None:
+    """Works in a sent copy go to the outreach ledger (repeats warn); an answer moves it (issue 22)."""
+    msg, facts, plan = job.message, job.facts, job.plan
+    if msg is None or facts is None or plan is None:
+        return
+    pattern = job.cfg.works.subject_pattern or None
+    if plan.kind == "sent":
+        with session.no_autoflush:  # most sent mail names no work: no flush, at most one lookup
+            names = work_store.work_names(facts, pattern, session)
+        recipients = [(p.address, job.contacts[p.address]) for p in plan.people
+                      if p.direction == "out" and p.role in ("to", "cc") and p.address in job.contacts]
+        if names and recipients:
+            _persisted(session, msg)  # the ledger names the message and contacts by id
+            work_store.record_sent(session, msg, facts, recipients, window_days=job.cfg.works.warn_window_days,
+                                   names=names)
+    elif plan.kind == "bounce" and facts.bounce is not None and facts.bounce.original_message_ids:
+        _persisted(session, msg)
+        work_store.record_bounce(session, msg, facts)
+    elif plan.kind == "received":
+        # A forwarded answer is planned as received from the original's author.
+        forwarded = facts.kind == "forward"
+        role = "original_from" if forwarded else "from"
+        author = next((p.address for p in plan.people if p.role == role and p.direction == "in"), None)
+        contact = job.contacts.get(author) if author else None
+        # A contact created by this very batch has received no work yet: no query, no flush.
+        if contact is not None and contact.id is not None and work_store.has_works(session, contact.id):
+            _persisted(session, msg)
+            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded)
+
+
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:
     rcpt = rcpt.lower()
     local = rcpt.partition("@")[0]
@@ -261,6 +299,7 @@ STAGES: tuple[Callable[[Session, Job], None], ...] = (
     stage_autoreply,
     stage_signature,
     stage_deals,
+    stage_works,
 )
 
 

@@ -60,8 +60,13 @@ def list_contacts(store: Store, search: str | None, limit: int | None,
 
 def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any]:
     """A contact's card and timeline, newest first."""
+    from mailcrm.app.outreach import works_of_contacts
+
     with transaction(store.factory) as s:
-        return repository.contact_card(s, address, limit)
+        card = repository.contact_card(s, address, limit)
+        ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
+        card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
+        return card
 
 
 def edit_contact(store: Store, address: str, *, name: str | None, title: str | None, company: str | None,
@@ -98,8 +103,12 @@ def decide_suggestion(store: Store, suggestion_id: int, accept: bool) -> dict[st
 
 def company_card(store: Store, name: str) -> dict[str, Any]:
     """A company's people and combined timeline."""
+    from mailcrm.app.outreach import works_of_contacts
+
     with transaction(store.factory) as s:
-        return companies.company_card(s, name)
+        card = companies.company_card(s, name)
+        card["works"] = works_of_contacts(s, [p["id"] for p in card["people"]])  # anyone there received (issue 22)
+        return card
 
 
 # -- bounces -------------------------------------------------------------------------------------
@@ -223,6 +232,9 @@ def status(store: Store, cfg: Config) -> dict[str, Any]:
     with transaction(store.factory) as s:
         last = repository.last_ingested(s)
         counts = repository.counts(s)
+        from mailcrm.app.proof import raw_size
+
+        counts.update(raw_size(s))  # raw mail kept, content-addressed (issue 22)
         for row in s.scalars(select(SourceState).order_by(SourceState.name)):
             sources.append({"name": row.name, "ok_at": row.ok_at, "error": row.error, "error_at": row.error_at,
                             "uidvalidity": row.uidvalidity, "last_uid": row.last_uid, "state": row.state})

@@ -28,6 +28,13 @@ def _render_contacts(rows: list[dict[str, Any]], total: int | None = None) -> No
          r["company"], r["title"], ", ".join(r["phones"]), ", ".join(r["tags"])) for r in rows])
 
 
+def _render_works(works: list[dict[str, Any]]) -> None:
+    if works:
+        print_table("works received", ["work", "who", "first sent", "last sent", "times", "answer"], [
+            (w["title"], w["name"], str(w["first_sent"])[:10], str(w["last_sent"])[:10], w["times"], w["answer"])
+            for w in works])
+
+
 def _render_card(card: dict[str, Any], tz: str = "UTC") -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -44,6 +51,7 @@ def _render_card(card: dict[str, Any], tz: str = "UTC") -> None:
     console.print(grid)
     if card.get("needs_new_address"):
         console.print("needs a new address: every address bounced", style="bold")
+    _render_works(card.get("works") or [])
     shown, total = len(card["timeline"]), card.get("timeline_total", len(card["timeline"]))
     title = "timeline (newest first)" if total <= shown else f"timeline: newest {shown} of {total} (--limit N or --all for more)"
     print_table(title, [f"when ({tz})", "kind", "", "subject / text"], [

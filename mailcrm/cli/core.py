@@ -200,6 +200,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"database: {d['database']}  spool: {d['spool_depth']}  quarantine: {d['quarantine']}")
             c = d["counts"]
             console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
+            if "raw_bytes" in c:
+                console.print(f"raw mail kept: {c['raw_messages']} messages, {c['raw_bytes'] / 1e6:.1f} MB")
             lm = d["last_message"]
             console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
             g = d["sources"][0].get("guard")

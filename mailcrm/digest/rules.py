@@ -119,6 +119,17 @@ class QuietSnap:
 
 
 @dataclass(frozen=True)
+class RepeatItem:
+    """A work sent again to someone who (or whose company) had it already (issue 22)."""
+
+    title: str
+    to: str
+    company: str | None
+    before: dt.date  # the earlier send
+    answer: str  # their answer then: none | replied | declined | interested | deal
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the digest needs for one user and one day, read from the store."""
 
@@ -181,19 +192,20 @@ class Digest:
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietGroup, ...] = field(default=())
     suspect: tuple[SuspectSnap, ...] = ()
+    repeats: tuple[RepeatItem, ...] = ()  # works sent again since yesterday (set by compose)
 
     @property
     def is_empty(self) -> bool:
         """True when no section has anything."""
         return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
-                    or self.no_address or self.autoreplies or self.quiet or self.suspect)
+                    or self.no_address or self.autoreplies or self.quiet or self.suspect or self.repeats)
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
         return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
                 "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
-                "suspect": len(self.suspect)}
+                "suspect": len(self.suspect), "repeats": len(self.repeats)}
 
 
 # -- rules --------------------------------------------------------------------------------
