@@ -1,7 +1,8 @@
 """Composition root for `mailcrm serve`: build, start in order, stop in reverse.
 
 Start: logging -> database (migrate, sync users) -> spool recovery -> worker thread ->
-IMAP threads -> SMTP listener -> digest scheduler.  SIGTERM/SIGINT drain: the listener
+IMAP threads -> SMTP listener -> web listener (when [web] or --web) -> digest scheduler ->
+lead notifier.  SIGTERM/SIGINT drain: the listener
 stops accepting, in-flight SMTP sessions get up to ``DRAIN_SECONDS`` to finish, the
 worker finishes its transaction, IMAP threads stop, the scheduler shuts down.
 """
@@ -41,9 +42,16 @@ def parse_listen(value: str) -> tuple[str, int]:
 class Daemon:
     """The running service."""
 
-    def __init__(self, cfg: Config, listen: tuple[str, int] | None = None) -> None:
+    def __init__(self, cfg: Config, listen: tuple[str, int] | None = None,
+                 web_listen: tuple[str, int] | None = None) -> None:
         self.cfg = cfg
         self.listen = listen or (cfg.smtp.host, cfg.smtp.port)
+        if web_listen is None and cfg.web is not None:
+            web_listen = parse_listen(cfg.web.listen)
+        self.web_listen = web_listen
+        self.web: Any = None
+        self.notifier: asyncio.Task[None] | None = None
+        self.notify_wake: asyncio.Event | None = None
         self.log = log.get("mailcrm.daemon")
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -85,6 +93,23 @@ class Daemon:
         )
         bound = self.server.sockets[0].getsockname()
         self.log.info("smtp listening", host=bound[0], port=bound[1], pid=os.getpid())
+        self.notify_wake = asyncio.Event()
+        wake = self.notify_wake
+
+        def lead_committed(item: Any, outcome: Any) -> None:
+            if item.meta.kind == "intake" or item.meta.mail_from is not None:
+                loop.call_soon_threadsafe(wake.set)
+
+        self.worker.on_committed(lead_committed)
+        if self.web_listen is not None:
+            # Imported here: uvicorn and starlette load only when the web listener is on.
+            from mailcrm.web.app import WebContext, WebServer, create_app
+
+            ctx = WebContext(self.cfg, self.spool, self.factory)
+            self.web = WebServer(create_app(ctx), *self.web_listen)
+            await self.web.start()
+        if self.cfg.digest.enabled:
+            self.notifier = asyncio.create_task(self._notify_leads())
         if self.cfg.digest.enabled:
             # Imported here (APScheduler is only needed when digests are on); a failed import is an
             # error at start, never a silently disabled digest.
@@ -92,9 +117,47 @@ class Daemon:
 
             self.scheduler = schedule.start_scheduler(self.cfg, self.factory, f"{socket.gethostname()}:{os.getpid()}")
 
+    async def _notify_leads(self) -> None:
+        """Send the "new lead" mail of every lead not yet announced; woken after each commit."""
+        from mailcrm.app import leads
+        from mailcrm.digest import lead_notice
+        from mailcrm.digest.send import RelayError, send_once
+
+        assert self.notify_wake is not None
+        while True:
+            try:
+                for notice in await asyncio.to_thread(leads.pending_notices, self.factory):
+                    msg = lead_notice.build_notice(notice, from_address=self.cfg.digest.from_address)
+                    try:
+                        await send_once(self.cfg.digest, msg)
+                        error = None
+                    except RelayError as exc:
+                        error = str(exc)
+                        self.log.warning("lead notice failed", lead=notice.lead_id, error=error)
+                    await asyncio.to_thread(leads.mark_notice, self.factory, notice.lead_id, error)
+                    if error is not None:
+                        break  # the relay is down: try the rest on the next round
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the notifier must outlive a database hiccup
+                self.log.warning("lead notifier error", error=f"{type(exc).__name__}: {exc}")
+            try:
+                await asyncio.wait_for(self.notify_wake.wait(), timeout=30.0)
+            except asyncio.TimeoutError:
+                pass
+            self.notify_wake.clear()
+
     async def stop(self) -> None:
         """Drain and stop everything in reverse order."""
         self.log.info("stopping")
+        if self.notifier is not None:
+            self.notifier.cancel()
+            try:
+                await self.notifier
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        if self.web is not None:
+            await self.web.stop()  # answers in flight finish: their items are already spooled
         if self.scheduler is not None:
             try:
                 self.scheduler.shutdown(wait=False)
@@ -133,8 +196,8 @@ class Daemon:
         await self.stop()
 
 
-def serve(cfg: Config, listen: tuple[str, int] | None = None) -> None:
+def serve(cfg: Config, listen: tuple[str, int] | None = None, web_listen: tuple[str, int] | None = None) -> None:
     """Run the daemon until a signal stops it."""
-    daemon = Daemon(cfg, listen)
+    daemon = Daemon(cfg, listen, web_listen)
     daemon.build()
     asyncio.run(daemon.run_forever())

@@ -48,6 +48,9 @@ class SpoolMeta:
     role: str | None = None  # IMAP folder role: dropbox | inbox | sent; None = dropbox semantics
     peer: str | None = None
     auth_user: str | None = None
+    # What the bytes are: "mail" (RFC 5322 message) or "intake" (an HTTP form submission's body;
+    # source_ref holds form, content_type; peer the client address).
+    kind: str = "mail"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SpoolMeta":

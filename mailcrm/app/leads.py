@@ -1,0 +1,247 @@
+"""Leads from forms: a submission becomes a contact, a deal in the first stage and a timeline entry.
+
+``apply_intake`` is the worker's use case for spooled HTTP submissions (one transaction per
+batch, a savepoint per item); ``record_lead`` is shared with form-notification mail
+(``lead_from_mail``, called by the ingest stages).  The "new lead" mail goes out after the
+commit: ``pending_notices`` lists leads not yet announced, ``mark_notice`` records the outcome,
+so a crash between commit and send only delays the notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailcrm.app import deals as deal_store
+from mailcrm.config import Config, FormConfig
+from mailcrm.domain.leads import Lead, read_lead
+from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
+from mailcrm.outcomes import Outcome
+from mailcrm.parse.addresses import is_automated_sender, is_valid_address, normalize_address
+from mailcrm.parse.facts import MessageFacts
+from mailcrm.parse.form_fields import FormBodyError, html_pairs, read_body, text_pairs
+from mailcrm.parse.mime import parse_bytes
+from mailcrm.spool import SpoolItem
+from mailcrm.store import db
+from mailcrm.store import repository as repo
+from mailcrm.store.models import Activity, Contact, Deal, Form, User, utcnow
+from mailcrm.store.models import Lead as LeadRow
+from mailcrm.store.phones import contacts_with_phone
+
+MAX_NOTICE_ATTEMPTS = 10
+
+
+def _received(meta_time: str) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(meta_time)
+    except ValueError:
+        return utcnow()
+    return at.astimezone(dt.timezone.utc).replace(tzinfo=None) if at.tzinfo else at
+
+
+def lead_of_item(cfg: Config, item: SpoolItem, raw: bytes) -> tuple[str, Lead]:
+    """The form name and lead of a spooled HTTP submission (Unprocessable when unreadable)."""
+    ref = item.meta.source_ref
+    form = str(ref.get("form") or "")
+    if not form:
+        raise Unprocessable("intake item names no form")
+    fcfg = cfg.form(form)
+    try:
+        pairs = read_body(raw, str(ref.get("content_type") or ""))
+    except FormBodyError as exc:
+        raise Unprocessable(f"unreadable submission: {exc}") from None
+    minute = item.meta.received_at[:16]
+    return form, read_lead(pairs, form=form, names=fcfg.fields, region=cfg.phone_region(), minute=minute,
+                           honeypot=fcfg.honeypot)
+
+
+def _user_id(session: Session, cfg: Config, fcfg: FormConfig, form: str) -> int | None:
+    if fcfg.user:
+        return repo.user_id_for(session, fcfg.user)
+    owner = session.scalar(select(Form.user_id).where(Form.name == form))
+    if owner is not None:
+        return owner
+    return repo.user_id_for(session, cfg.users[0].email) if cfg.users else None
+
+
+def find_contact_for_lead(session: Session, lead: Lead) -> Contact | None:
+    """The known contact of a lead: by address, else by any of its phones."""
+    if lead.email:
+        found = repo.find_contact(session, lead.email)
+        if found is not None:
+            return found
+    for phone in lead.phones:
+        matches = contacts_with_phone(session, phone)
+        if matches:
+            return repo.resolve_contact(session, matches[0])
+    return None
+
+
+def _contact(session: Session, lead: Lead, source: str) -> Contact:
+    contact = find_contact_for_lead(session, lead)
+    if contact is None:
+        if lead.email:
+            contact = repo.find_or_create_contact(session, lead.email, lead.name, source=source)
+        else:  # a phone-only contact: phones and no address
+            contact = Contact(name=lead.name, source=source, phones=[], user_fields=[])
+            session.add(contact)
+            session.flush()
+    locked = set(contact.user_fields or [])
+    if lead.name and not contact.name and "name" not in locked:
+        contact.name = lead.name
+    if lead.phones and "phones" not in locked:
+        have = list(contact.phones or [])
+        new = [p for p in lead.phones if p not in have]
+        if new:
+            contact.phones = have + new  # a new list: the JSON column is not mutation-tracked
+    if lead.company and contact.company_id is None and "company" not in locked:
+        company = repo.company_by_name(session, lead.company, source="form")
+        contact.company_id = company.id if company else None
+    session.flush()
+    return contact
+
+
+def _timeline_text(form: str, lead: Lead) -> str:
+    lines = [f"lead from form {form}"]
+    if lead.message:
+        lines.append(lead.message)
+    lines += [f"{k}: {v}" for k, v in lead.extra]
+    if lead.utm:
+        lines.append(" ".join(f"{k}={v}" for k, v in lead.utm))
+    return "\n".join(lines)
+
+
+def record_lead(session: Session, cfg: Config, form: str, lead: Lead, *, received_at: dt.datetime,
+                client: str | None = None, message_id: int | None = None) -> Outcome:
+    """Store one lead (once per form and key): contact, deal in the first stage, timeline entry."""
+    if session.scalar(select(LeadRow.id).where(LeadRow.form == form, LeadRow.key == lead.key)) is not None:
+        return Outcome.DUPLICATE
+    fcfg = cfg.form(form)
+    user_id = _user_id(session, cfg, fcfg, form)
+    source = f"form:{form}"[:40]
+    contact = _contact(session, lead, source) if lead.reachable or lead.name else None
+    who = lead.name or lead.email or (lead.phones[0] if lead.phones else None) or "unknown"
+    deal = deal_store.create_deal(session, title=f"{who} ({form})", contact_ids=[contact.id] if contact else [],
+                                  stage=cfg.cadence.default_stage, user_id=user_id, at=received_at,
+                                  source_message_id=message_id)
+    deal.source = source
+    data: dict[str, Any] = {"form": form, **lead.to_json()}
+    session.add(Activity(contact_id=contact.id if contact else None, deal_id=deal.id, user_id=user_id,
+                         message_id=message_id, kind="lead", at=received_at, text=_timeline_text(form, lead),
+                         data=data))
+    session.add(LeadRow(form=form, key=lead.key, user_id=user_id, contact_id=contact.id if contact else None,
+                        deal_id=deal.id, message_id=message_id, received_at=received_at, client=client,
+                        data=data))
+    session.flush()
+    return Outcome.STORED
+
+
+def apply_intake(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolItem],
+                 raws: Mapping[str, bytes]) -> tuple[dict[str, Outcome], dict[str, IngestError]]:
+    """Apply spooled submissions in one transaction (a savepoint each); returns outcomes and failures."""
+    outcomes: dict[str, Outcome] = {}
+    failures: dict[str, IngestError] = {}
+    with db.transaction(factory) as session:
+        session.connection(execution_options={"immediate": True})  # SQLite: the write lock up front
+        for item in items:
+            if item.id not in raws:
+                continue
+            savepoint = session.begin_nested()
+            try:
+                form, lead = lead_of_item(cfg, item, raws[item.id])
+                outcomes[item.id] = record_lead(session, cfg, form, lead, received_at=_received(item.meta.received_at),
+                                                client=item.meta.peer)
+                savepoint.commit()
+            except (StoreUnavailable, OperationalError):
+                raise
+            except IngestError as exc:
+                savepoint.rollback()
+                failures[item.id] = exc
+            except IntegrityError as exc:  # another daemon stored the same submission first
+                savepoint.rollback()
+                failures[item.id] = Transient(f"conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
+            except Exception as exc:  # noqa: BLE001 - one bad submission never stops the worker
+                savepoint.rollback()
+                failures[item.id] = Unprocessable(f"error: {type(exc).__name__}: {str(exc)[:300]}")
+    return outcomes, failures
+
+
+# -- form-notification mail -----------------------------------------------------------------
+def form_of_mail(cfg: Config, facts: MessageFacts) -> FormConfig | None:
+    """The [[forms]] entry whose sender (and subject pattern) this mail matches, or None."""
+    sender = facts.from_.address if facts.from_ else ""
+    for f in cfg.forms:
+        if not f.from_:
+            continue
+        if sender in f.from_ or any(p.startswith("@") and sender.endswith(p) for p in f.from_):
+            if f.subject is None or re.search(f.subject, facts.subject or ""):
+                return f
+    return None
+
+
+def lead_from_mail(session: Session, cfg: Config, fcfg: FormConfig, facts: MessageFacts, raw: bytes,
+                   received_at: dt.datetime, message_id: int | None) -> Outcome:
+    """A form builder's notification mail -> a lead: fields from ``Name: value`` lines or an HTML table."""
+    view = parse_bytes(raw)
+    pairs = html_pairs(view.html) if view.html else ()
+    if not pairs:
+        pairs = text_pairs(facts.body_text)
+    lead = read_lead(pairs, form=fcfg.name, names=fcfg.fields, region=cfg.phone_region(),
+                     minute=received_at.isoformat()[:16], honeypot=fcfg.honeypot)
+    reply = next((a.address for a in facts.reply_to if is_valid_address(normalize_address(a.address))
+                  and not is_automated_sender(a.address) and a.address not in cfg.user_addresses()), None)
+    if lead.email is None and reply:
+        lead = Lead(**{**lead.__dict__, "email": normalize_address(reply)})
+    lead = Lead(**{**lead.__dict__, "key": "mail:" + facts.identity[:190]})
+    return record_lead(session, cfg, fcfg.name, lead, received_at=received_at, message_id=message_id)
+
+
+# -- the "new lead" mail --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Notice:
+    """A lead to announce to its user."""
+
+    lead_id: int
+    deal_id: int | None
+    form: str
+    user_email: str
+    user_name: str | None
+    language: str
+    data: dict[str, Any]
+    received_at: dt.datetime
+
+
+def pending_notices(factory: sessionmaker[Session], limit: int = 50) -> list[Notice]:
+    """Leads whose "new lead" mail has not gone out yet (oldest first, attempts left)."""
+    with db.transaction(factory) as s:
+        rows = s.execute(select(LeadRow, User).join(User, User.id == LeadRow.user_id)
+                         .where(LeadRow.notified_at.is_(None), LeadRow.notify_attempts < MAX_NOTICE_ATTEMPTS)
+                         .order_by(LeadRow.id).limit(limit)).all()
+        return [Notice(r.id, r.deal_id, r.form, u.email, u.name, u.language, dict(r.data or {}), r.received_at)
+                for r, u in rows]
+
+
+def mark_notice(factory: sessionmaker[Session], lead_id: int, error: str | None) -> None:
+    """Record that a lead's notice went out (``error`` None) or failed (retried later)."""
+    with db.transaction(factory) as s:
+        row = s.get(LeadRow, lead_id)
+        if row is None:
+            return
+        row.notify_attempts = (row.notify_attempts or 0) + 1
+        if error is None:
+            row.notified_at, row.notify_error = utcnow(), None
+        else:
+            row.notify_error = error[:2000]
+
+
+def lead_deal(session: Session, lead_id: int) -> Deal | None:
+    """The deal a lead opened."""
+    row = session.get(LeadRow, lead_id)
+    return session.get(Deal, row.deal_id) if row is not None and row.deal_id else None
