@@ -16,10 +16,10 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mailcrm.errors import ConfigError
 from mailcrm.domain.leads import LEAD_FIELDS
+from mailcrm.errors import ConfigError
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 
 DEFAULT_STAGES: dict[str, dict[str, int | str | None]] = {
@@ -304,19 +304,19 @@ class WebConfig(_Strict):
 class FormConfig(_Strict):
     """[[forms]] - settings of one lead form (HTTP intake created by `mailcrm form add`, or mail)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     name: str
     # Submitted field name -> lead field (name, email, phone, company, message, utm_*); adds to or
     # overrides the built-in Russian and English names, e.g. { "your-name" = "name" }.
     fields: dict[str, str] = Field(default_factory=dict)
     honeypot: str = "_hp"  # a field humans never fill: a value there -> 200 and nothing stored
     cors_origins: list[str] = Field(default_factory=list)  # origins allowed to post from a browser
-    from_: list[str] = Field(default_factory=list, alias="from")  # senders of notification mail
+    # Senders of notification mail that may reach the dropbox as leads (written `from` or `senders`;
+    # "@tilda.ws" takes the whole domain).
+    senders: list[str] = Field(default_factory=list, validation_alias=AliasChoices("from", "senders"))
     subject: str | None = None  # regular expression a notification mail's subject must match
     user: str | None = None  # whose leads (default: the first user)
 
-    @field_validator("from_", mode="before")
+    @field_validator("senders", mode="before")
     @classmethod
     def _senders(cls, v: Any) -> Any:
         if isinstance(v, str):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import deals as deal_store
 from mailcrm.config import Config, FormConfig
-from mailcrm.domain.leads import Lead, read_lead
+from mailcrm.domain.leads import Lead, read_lead, sender_matches
 from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.addresses import is_automated_sender, is_valid_address, normalize_address
@@ -174,33 +174,45 @@ def apply_intake(factory: sessionmaker[Session], cfg: Config, items: Sequence[Sp
 
 
 # -- form-notification mail -----------------------------------------------------------------
-def form_of_mail(cfg: Config, facts: MessageFacts) -> FormConfig | None:
-    """The [[forms]] entry whose sender (and subject pattern) this mail matches, or None."""
-    sender = facts.from_.address if facts.from_ else ""
+def form_of_mail(cfg: Config, facts: MessageFacts) -> tuple[FormConfig, bool] | None:
+    """The [[forms]] entry this notification mail matches, and whether it came forwarded by the user."""
+    candidates: list[tuple[str, str, bool]] = []
+    if facts.from_:
+        candidates.append((facts.from_.address, facts.subject or "", False))
+    fwd = facts.forwarded
+    if fwd is not None and fwd.from_ is not None:
+        candidates.append((fwd.from_.address, fwd.subject or "", True))
     for f in cfg.forms:
-        if not f.from_:
+        if not f.senders:
             continue
-        if sender in f.from_ or any(p.startswith("@") and sender.endswith(p) for p in f.from_):
-            if f.subject is None or re.search(f.subject, facts.subject or ""):
-                return f
+        for sender, subject, forwarded in candidates:
+            if sender_matches(f.senders, sender) and (f.subject is None or re.search(f.subject, subject)):
+                return f, forwarded
     return None
 
 
 def lead_from_mail(session: Session, cfg: Config, fcfg: FormConfig, facts: MessageFacts, raw: bytes,
-                   received_at: dt.datetime, message_id: int | None) -> Outcome:
-    """A form builder's notification mail -> a lead: fields from ``Name: value`` lines or an HTML table."""
-    view = parse_bytes(raw)
-    pairs = html_pairs(view.html) if view.html else ()
-    if not pairs:
-        pairs = text_pairs(facts.body_text)
+                   received_at: dt.datetime, *, forwarded: bool = False) -> Outcome:
+    """A form builder's notification mail -> a lead: fields from an HTML table or ``Name: value`` lines."""
+    pairs: tuple[tuple[str, str], ...] = ()
+    if forwarded and facts.forwarded is not None:
+        pairs = text_pairs(facts.forwarded.text)
+    else:
+        view = parse_bytes(raw)
+        if view.html:
+            pairs = html_pairs(view.html)
+        if not pairs:
+            pairs = text_pairs(view.text or facts.body_text)
     lead = read_lead(pairs, form=fcfg.name, names=fcfg.fields, region=cfg.phone_region(),
                      minute=received_at.isoformat()[:16], honeypot=fcfg.honeypot)
+    own = cfg.user_addresses() | cfg.dropbox_addresses()
     reply = next((a.address for a in facts.reply_to if is_valid_address(normalize_address(a.address))
-                  and not is_automated_sender(a.address) and a.address not in cfg.user_addresses()), None)
+                  and not is_automated_sender(a.address) and a.address.lower() not in own
+                  and not sender_matches(fcfg.senders, a.address)), None)
     if lead.email is None and reply:
-        lead = Lead(**{**lead.__dict__, "email": normalize_address(reply)})
-    lead = Lead(**{**lead.__dict__, "key": "mail:" + facts.identity[:190]})
-    return record_lead(session, cfg, fcfg.name, lead, received_at=received_at, message_id=message_id)
+        lead = replace(lead, email=normalize_address(reply))
+    lead = replace(lead, key="mail:" + facts.identity[:190])
+    return record_lead(session, cfg, fcfg.name, lead, received_at=received_at)
 
 
 # -- the "new lead" mail --------------------------------------------------------------------

@@ -12,8 +12,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import phonenumbers
+from email.utils import parseaddr
 
 from mailcrm.parse.addresses import is_valid_address, normalize_address
 
@@ -32,6 +31,8 @@ DEFAULT_NAMES: dict[str, str] = {
     **dict.fromkeys(("message", "comment", "comments", "text", "your_message", "question", "сообщение",
                      "комментарий", "вопрос", "текст", "ваше_сообщение"), "message"),
 }
+# "Name <address>" in one field (Contact Form 7's default "From: [your-name] <[your-email]>").
+NAME_ADDR = frozenset({"from", "от", "отправитель", "sender"})
 # Fields whose value is the builder's own id of the submission.
 SUBMISSION_IDS = ("tranid", "submission_id", "submissionid", "response_id", "form_response.token", "event_id",
                   "_submission_id", "entry_id", "id_заявки")
@@ -74,6 +75,8 @@ def fold(name: str) -> str:
 
 def normalize_phone(text: str, region: str) -> str | None:
     """E.164 (extension as ;ext=N) or None when ``text`` is not a possible number."""
+    import phonenumbers  # here: config imports this module, and most commands never read a phone
+
     text = text.strip()
     if not text or sum(ch.isdigit() for ch in text) < 5:
         return None
@@ -104,12 +107,20 @@ def read_lead(pairs: Sequence[tuple[str, str]], *, form: str, names: Mapping[str
             submission = submission or value or None
         if SERVICE.match(raw_name.lower()):
             continue
-        target = table.get(key) or (key if key.startswith("utm_") else None)
+        tail = fold(raw_name.rsplit(".", 1)[-1])  # Webflow {"data": {"Name": ...}} -> "data.Name"
+        target = table.get(key) or table.get(tail) or (tail if tail.startswith("utm_") else None)
         if target is None and key.startswith("form_response_hidden_utm_"):
             target = key.removeprefix("form_response_hidden_")
         if target and target.startswith("utm_"):
             if value:
                 utm[target] = value
+            continue
+        if target is None and key in NAME_ADDR and "@" in value:
+            display, addr = parseaddr(value)
+            if display:
+                values.setdefault("name", []).append(display)
+            if addr:
+                values.setdefault("email", []).append(addr)
             continue
         if target in LEAD_FIELDS and value:
             values.setdefault(target, []).append(value)
@@ -148,3 +159,9 @@ def honeypot_filled(pairs: Sequence[tuple[str, str]], honeypot: str) -> bool:
     """True when the honeypot field (humans never see it) has a value: a bot."""
     hp = fold(honeypot)
     return any(fold(k) == hp and v.strip() for k, v in pairs)
+
+
+def sender_matches(senders: Sequence[str], address: str) -> bool:
+    """True when ``address`` is one of ``senders`` ("@domain" entries take the whole domain)."""
+    a = address.lower()
+    return a in senders or any(p.startswith("@") and a.endswith(p) for p in senders)

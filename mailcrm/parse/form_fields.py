@@ -62,6 +62,12 @@ def _json_pairs(body: bytes) -> Pairs:
         raise FormBodyError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(data, dict):
         raise FormBodyError("JSON body must be an object of fields")
+    # Webflow's webhook wraps the fields: {"triggerType": ..., "payload": {"name": <form name>,
+    # "id": <submission id>, "data": {<fields>}}}; the envelope's "name" is the form's, not the lead's.
+    inner = data.get("payload") if isinstance(data.get("payload"), dict) else data
+    if isinstance(inner.get("data"), dict):
+        sub = inner.get("id") or inner.get("_id")
+        data = {**inner["data"], **({"submission_id": sub} if isinstance(sub, (str, int)) else {})}
     out: list[tuple[str, str]] = []
     _flatten(data, "", out, 0)
     return tuple(out[:MAX_FIELDS])
@@ -141,12 +147,29 @@ _LINE = re.compile(r"^\s*([^:\n]{1,60}?)\s*:\s*(.*?)\s*$")
 
 
 def text_pairs(text: str) -> Pairs:
-    """``Name: value`` lines of a text body (Tilda, Contact Form 7 default templates)."""
+    """``Name: value`` lines of a text body (Tilda, Contact Form 7 default templates).
+
+    A ``Label:`` line with nothing after it takes the lines below it up to a blank line or a
+    signature separator (CF7's "Message Body:" block).
+    """
     out: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        m = _LINE.match(line)
-        if m and m.group(2) and not m.group(1).lower().startswith(("http", "https")):
-            out.append((m.group(1).strip(" *-•\t"), m.group(2)))
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _LINE.match(lines[i])
+        i += 1
+        if not m or m.group(1).lower().startswith(("http", "https")):
+            continue
+        name, value = m.group(1).strip(" *-•\t"), m.group(2)
+        if not value:
+            block: list[str] = []
+            while (i < len(lines) and lines[i].strip() and lines[i].rstrip() not in ("--", "-- ")
+                   and not ((nxt := _LINE.match(lines[i])) and nxt.group(2))):  # a heading over fields
+                block.append(lines[i].strip())
+                i += 1
+            value = "\n".join(block)
+        if name and value:
+            out.append((name, value))
     return tuple(out[:MAX_FIELDS])
 
 
