@@ -22,7 +22,7 @@ from mailcrm import log
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
 from mailcrm.config import Config
-from mailcrm.errors import ConfigError
+from mailcrm.errors import ConfigError, StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
 from mailcrm.sources import smtp as smtp_mod
@@ -134,7 +134,14 @@ class Daemon:
                     except RelayError as exc:
                         error = str(exc)
                         self.log.warning("lead notice failed", lead=notice.lead_id, error=error)
-                    await asyncio.to_thread(leads.mark_notice, self.factory, notice.lead_id, error)
+                    for attempt in range(5):  # sent but not marked would send it again: insist
+                        try:
+                            await asyncio.to_thread(leads.mark_notice, self.factory, notice.lead_id, error)
+                            break
+                        except StoreUnavailable:
+                            if attempt == 4:
+                                raise
+                            await asyncio.sleep(0.5 * (attempt + 1))
                     if error is not None:
                         break  # the relay is down: try the rest on the next round
             except asyncio.CancelledError:

@@ -152,14 +152,15 @@ def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | N
 def deal_summary(session: Session, deal: Deal) -> dict[str, Any]:
     """A deal as a JSON-friendly dict (people, no timeline)."""
     people = session.execute(
-        select(Contact.id, Contact.name, EmailAddress.address)
+        select(Contact.id, Contact.name, Contact.phones, EmailAddress.address)
         .join(DealContact, DealContact.contact_id == Contact.id)
         .outerjoin(EmailAddress, EmailAddress.contact_id == Contact.id)
         .where(DealContact.deal_id == deal.id).order_by(Contact.id, EmailAddress.id)
     ).all()
     by_id: dict[int, dict[str, Any]] = {}
-    for cid, name, address in people:
-        p = by_id.setdefault(cid, {"id": cid, "name": name, "addresses": []})
+    for cid, name, phones, address in people:
+        # Phones too: a lead from a web form may have no address at all.
+        p = by_id.setdefault(cid, {"id": cid, "name": name, "addresses": [], "phones": list(phones or [])})
         if address:
             p["addresses"].append(address)
     company = session.get(Company, deal.company_id) if deal.company_id else None
@@ -167,7 +168,7 @@ def deal_summary(session: Session, deal: Deal) -> dict[str, Any]:
         "id": deal.id, "title": deal.title, "stage": deal.stage, "status": deal.status,
         "amount": deal.amount, "currency": deal.currency, "company": company.name if company else None,
         "opened_at": deal.opened_at, "stage_changed_at": deal.stage_changed_at, "closed_at": deal.closed_at,
-        "lost_reason": deal.lost_reason, "people": list(by_id.values()),
+        "lost_reason": deal.lost_reason, "source": deal.source, "people": list(by_id.values()),
     }
 
 

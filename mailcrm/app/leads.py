@@ -243,6 +243,9 @@ def pending_notices(factory: sessionmaker[Session], limit: int = 50) -> list[Not
 def mark_notice(factory: sessionmaker[Session], lead_id: int, error: str | None) -> None:
     """Record that a lead's notice went out (``error`` None) or failed (retried later)."""
     with db.transaction(factory) as s:
+        # SQLite: take the write lock first (a read-then-write transaction fails at once, without
+        # waiting, when the worker is committing; BEGIN IMMEDIATE waits for busy_timeout).
+        s.connection(execution_options={"immediate": True})
         row = s.get(LeadRow, lead_id)
         if row is None:
             return
