@@ -130,8 +130,12 @@ class Spool:
             self._worker_lock = None
 
     # -- writing -----------------------------------------------------------------
-    def put(self, raw: bytes, meta: SpoolMeta) -> str:
-        """Store ``raw`` durably; returns the item id.  Only then may a source acknowledge."""
+    def put(self, raw: bytes, meta: SpoolMeta, wake: bool = True) -> str:
+        """Store ``raw`` durably; returns the item id.  Only then may a source acknowledge.
+
+        ``wake=False``: leave waking the worker to the caller (the web intake wakes it a moment
+        later, once per burst, so a stream of submissions is committed in batches).
+        """
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         item_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
         tmp = self.root / TMP / f"{item_id}.msg"
@@ -139,7 +143,8 @@ class Spool:
         _write_durable(tmp, _encode(raw, meta))
         os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
         _fsync_dir(inc)
-        self._wakeup.set()
+        if wake:
+            self._wakeup.set()
         return item_id
 
     # -- claiming ----------------------------------------------------------------

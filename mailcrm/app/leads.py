@@ -11,29 +11,28 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcrm.app import deals as deal_store
 from mailcrm.config import Config, FormConfig
 from mailcrm.domain.leads import Lead, read_lead, sender_matches
 from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
 from mailcrm.outcomes import Outcome
-from mailcrm.parse.addresses import is_automated_sender, is_valid_address, normalize_address
+from mailcrm.parse.addresses import domain_of, is_automated_sender, is_valid_address, normalize_address
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.parse.form_fields import FormBodyError, html_pairs, read_body, text_pairs
 from mailcrm.parse.mime import parse_bytes
 from mailcrm.spool import SpoolItem
 from mailcrm.store import db
 from mailcrm.store import repository as repo
-from mailcrm.store.models import Activity, Contact, Deal, Form, User, utcnow
+from mailcrm.store.models import Activity, Contact, Deal, DealContact, DealStage, EmailAddress, Form, User, utcnow
 from mailcrm.store.models import Lead as LeadRow
-from mailcrm.store.phones import contacts_with_phone
+from mailcrm.store.phones import contacts_by_phones, contacts_with_phone
 
 MAX_NOTICE_ATTEMPTS = 10
 
@@ -71,28 +70,68 @@ def _user_id(session: Session, cfg: Config, fcfg: FormConfig, form: str) -> int 
     return repo.user_id_for(session, cfg.users[0].email) if cfg.users else None
 
 
-def find_contact_for_lead(session: Session, lead: Lead) -> Contact | None:
+@dataclass
+class BatchState:
+    """Lookups made once for a batch of leads (None fields: ask the store per lead)."""
+
+    keys: set[tuple[str, str]] | None = None  # (form, key) already stored
+    known: repo.KnownContacts | None = None  # contacts of the batch's addresses
+    by_phone: dict[str, Contact | None] | None = None  # E.164 -> contact, for the batch's phones
+    users: dict[str, int | None] = field(default_factory=dict)  # form -> owner user id
+
+    @classmethod
+    def load(cls, session: Session, pending: Sequence[tuple[str, Lead]]) -> "BatchState":
+        """Three queries (per 500) for the whole batch: stored keys, contacts by address, by phone."""
+        keys: set[tuple[str, str]] = set()
+        wanted = sorted({(f, lead.key) for f, lead in pending})
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            rows = session.execute(select(LeadRow.form, LeadRow.key).where(
+                LeadRow.key.in_([k for _, k in chunk]), LeadRow.form.in_({f for f, _ in chunk})))
+            keys.update((f, k) for f, k in rows)
+        emails = [lead.email for _, lead in pending if lead.email]
+        known = repo.contacts_by_address(session, emails)
+        repo.companies_by_domain(session, [domain_of(a) for a in emails if a not in known])
+        phones = sorted({p.split(";", 1)[0] for _, lead in pending for p in lead.phones})
+        return cls(keys, known, contacts_by_phones(session, phones))
+
+
+def find_contact_for_lead(session: Session, lead: Lead, state: BatchState | None = None) -> Contact | None:
     """The known contact of a lead: by address, else by any of its phones."""
+    known = state.known if state is not None else None
     if lead.email:
-        found = repo.find_contact(session, lead.email)
+        found = repo.find_contact(session, lead.email, known)
         if found is not None:
             return found
     for phone in lead.phones:
+        base = phone.split(";", 1)[0]
+        if state is not None and state.by_phone is not None and base in state.by_phone:
+            hit = state.by_phone[base]
+            if hit is not None and hit in session:
+                return repo.resolve_contact(session, hit)
+            continue
         matches = contacts_with_phone(session, phone)
         if matches:
             return repo.resolve_contact(session, matches[0])
     return None
 
 
-def _contact(session: Session, lead: Lead, source: str) -> Contact:
-    contact = find_contact_for_lead(session, lead)
+def _contact(session: Session, lead: Lead, source: str, state: BatchState | None) -> Contact:
+    contact = find_contact_for_lead(session, lead, state)
+    known = state.known if state is not None else None
     if contact is None:
         if lead.email:
-            contact = repo.find_or_create_contact(session, lead.email, lead.name, source=source)
+            contact = repo.find_or_create_contact(session, lead.email, lead.name, source=source, known=known,
+                                                  flush=False)
         else:  # a phone-only contact: phones and no address
             contact = Contact(name=lead.name, source=source, phones=[], user_fields=[])
             session.add(contact)
-            session.flush()
+    elif lead.email and repo.find_contact(session, lead.email, known) is None:
+        # Known by phone, writing from a new address: the address joins that contact.
+        address = EmailAddress(address=lead.email, status="active", contact=contact)
+        session.add(address)
+        if known is not None:
+            known[lead.email] = contact
     locked = set(contact.user_fields or [])
     if lead.name and not contact.name and "name" not in locked:
         contact.name = lead.name
@@ -101,10 +140,12 @@ def _contact(session: Session, lead: Lead, source: str) -> Contact:
         new = [p for p in lead.phones if p not in have]
         if new:
             contact.phones = have + new  # a new list: the JSON column is not mutation-tracked
+    if state is not None and state.by_phone is not None:
+        for p in lead.phones:
+            state.by_phone[p.split(";", 1)[0]] = contact
     if lead.company and contact.company_id is None and "company" not in locked:
         company = repo.company_by_name(session, lead.company, source="form")
         contact.company_id = company.id if company else None
-    session.flush()
     return contact
 
 
@@ -119,57 +160,146 @@ def _timeline_text(form: str, lead: Lead) -> str:
 
 
 def record_lead(session: Session, cfg: Config, form: str, lead: Lead, *, received_at: dt.datetime,
-                client: str | None = None, message_id: int | None = None) -> Outcome:
+                client: str | None = None, message_id: int | None = None,
+                state: BatchState | None = None) -> Outcome:
     """Store one lead (once per form and key): contact, deal in the first stage, timeline entry."""
-    if session.scalar(select(LeadRow.id).where(LeadRow.form == form, LeadRow.key == lead.key)) is not None:
-        return Outcome.DUPLICATE
+    outcome, finish = start_lead(session, cfg, form, lead, received_at=received_at, client=client,
+                                 message_id=message_id, state=state)
+    if finish is not None:
+        session.flush()  # the contact's and the deal's ids
+        finish()
+    return outcome
+
+
+def start_lead(session: Session, cfg: Config, form: str, lead: Lead, *, received_at: dt.datetime,
+               client: str | None = None, message_id: int | None = None,
+               state: BatchState | None = None) -> tuple[Outcome, Callable[[], None] | None]:
+    """Add a lead's contact and deal; returns the outcome and what to add once they have ids.
+
+    A batch adds every lead's contact and deal, flushes once, then calls each ``finish`` (the
+    links, the stage history, the timeline entries, the lead row).  The deal is opened as
+    ``deals.create_deal`` opens one (stage history, a "deal opened" event on the person's
+    timeline), without its per-row flushes: a batch of leads is the intake's hot path.
+    """
+    if state is not None and state.keys is not None:
+        if (form, lead.key) in state.keys:
+            return Outcome.DUPLICATE, None
+    elif session.scalar(select(LeadRow.id).where(LeadRow.form == form, LeadRow.key == lead.key)) is not None:
+        return Outcome.DUPLICATE, None
     fcfg = cfg.form(form)
-    user_id = _user_id(session, cfg, fcfg, form)
+    if state is not None and form in state.users:
+        user_id = state.users[form]
+    else:
+        user_id = _user_id(session, cfg, fcfg, form)
+        if state is not None:
+            state.users[form] = user_id
     source = f"form:{form}"[:40]
-    contact = _contact(session, lead, source) if lead.reachable or lead.name else None
+    with session.no_autoflush:
+        contact = _contact(session, lead, source, state) if lead.reachable or lead.name else None
     who = lead.name or lead.email or (lead.phones[0] if lead.phones else None) or "unknown"
-    deal = deal_store.create_deal(session, title=f"{who} ({form})", contact_ids=[contact.id] if contact else [],
-                                  stage=cfg.cadence.default_stage, user_id=user_id, at=received_at,
-                                  source_message_id=message_id)
-    deal.source = source
-    data: dict[str, Any] = {"form": form, **lead.to_json()}
-    session.add(Activity(contact_id=contact.id if contact else None, deal_id=deal.id, user_id=user_id,
-                         message_id=message_id, kind="lead", at=received_at, text=_timeline_text(form, lead),
-                         data=data))
-    session.add(LeadRow(form=form, key=lead.key, user_id=user_id, contact_id=contact.id if contact else None,
-                        deal_id=deal.id, message_id=message_id, received_at=received_at, client=client,
-                        data=data))
-    session.flush()
-    return Outcome.STORED
+    stage = cfg.cadence.default_stage
+    title = f"{who} ({form})"[:500]
+    deal = Deal(user_id=user_id, title=title, stage=stage, status="open", opened_at=received_at,
+                stage_changed_at=received_at, source_message_id=message_id, source=source,
+                company_id=contact.company_id if contact is not None else None)
+    session.add(deal)
+    if state is not None and state.keys is not None:
+        state.keys.add((form, lead.key))
+
+    def finish() -> None:
+        cid = contact.id if contact is not None else None
+        if deal.company_id is None and contact is not None:
+            deal.company_id = contact.company_id
+        if cid is not None:
+            session.add(DealContact(deal_id=deal.id, contact_id=cid))
+        session.add(DealStage(deal_id=deal.id, stage=stage, at=received_at, note="opened"))
+        session.add(Activity(contact_id=cid, deal_id=deal.id, user_id=user_id, kind="deal", at=received_at,
+                             text=f"deal opened: {title} ({stage})", data={"stage": stage}))
+        data: dict[str, Any] = {"form": form, **lead.to_json()}
+        session.add(Activity(contact_id=cid, deal_id=deal.id, user_id=user_id, message_id=message_id, kind="lead",
+                             at=received_at, text=_timeline_text(form, lead), data=data))
+        session.add(LeadRow(form=form, key=lead.key, user_id=user_id, contact_id=cid, deal_id=deal.id,
+                            message_id=message_id, received_at=received_at, client=client, data=data))
+
+    return Outcome.STORED, finish
+
+
+class _BatchFailed(Exception):
+    """A lead failed in a batch applied without savepoints: apply the batch again, one savepoint each."""
 
 
 def apply_intake(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolItem],
                  raws: Mapping[str, bytes]) -> tuple[dict[str, Outcome], dict[str, IngestError]]:
-    """Apply spooled submissions in one transaction (a savepoint each); returns outcomes and failures."""
+    """Apply spooled submissions in one transaction; returns outcomes and failures.
+
+    First without savepoints (one flush per lead, the rest at commit); if a lead fails, the
+    transaction is rolled back and the batch applied again with a savepoint per lead, so the bad
+    one fails alone (like ``apply.apply_batch``).
+    """
+    read: dict[str, tuple[str, Lead]] = {}
+    unreadable: dict[str, IngestError] = {}
+    for item in items:
+        if item.id not in raws:
+            continue
+        try:
+            read[item.id] = lead_of_item(cfg, item, raws[item.id])
+        except IngestError as exc:
+            unreadable[item.id] = exc
+    try:
+        outcomes, failures = _intake_batch(factory, cfg, items, read, careful=False)
+    except _BatchFailed:
+        outcomes, failures = _intake_batch(factory, cfg, items, read, careful=True)
+    return outcomes, {**unreadable, **failures}
+
+
+def _intake_batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolItem],
+                  read: Mapping[str, tuple[str, Lead]], careful: bool) -> tuple[dict[str, Outcome], dict[str, IngestError]]:
     outcomes: dict[str, Outcome] = {}
     failures: dict[str, IngestError] = {}
     with db.transaction(factory) as session:
         session.connection(execution_options={"immediate": True})  # SQLite: the write lock up front
+        state = BatchState.load(session, list(read.values()))
+        finishes: list[Callable[[], None]] = []
         for item in items:
-            if item.id not in raws:
+            if item.id not in read:
                 continue
-            savepoint = session.begin_nested()
+            form, lead = read[item.id]
+            savepoint = session.begin_nested() if careful else None
             try:
-                form, lead = lead_of_item(cfg, item, raws[item.id])
-                outcomes[item.id] = record_lead(session, cfg, form, lead, received_at=_received(item.meta.received_at),
-                                                client=item.meta.peer)
-                savepoint.commit()
+                if careful:
+                    outcomes[item.id] = record_lead(session, cfg, form, lead, client=item.meta.peer, state=state,
+                                                    received_at=_received(item.meta.received_at))
+                    session.flush()
+                    assert savepoint is not None
+                    savepoint.commit()
+                else:
+                    outcomes[item.id], finish = start_lead(session, cfg, form, lead, client=item.meta.peer,
+                                                           state=state, received_at=_received(item.meta.received_at))
+                    if finish is not None:
+                        finishes.append(finish)
             except (StoreUnavailable, OperationalError):
                 raise
-            except IngestError as exc:
-                savepoint.rollback()
-                failures[item.id] = exc
-            except IntegrityError as exc:  # another daemon stored the same submission first
-                savepoint.rollback()
-                failures[item.id] = Transient(f"conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
             except Exception as exc:  # noqa: BLE001 - one bad submission never stops the worker
+                if savepoint is None:
+                    raise _BatchFailed() from exc
                 savepoint.rollback()
-                failures[item.id] = Unprocessable(f"error: {type(exc).__name__}: {str(exc)[:300]}")
+                if isinstance(exc, IntegrityError):  # another daemon stored the same submission first
+                    failures[item.id] = Transient(f"conflict: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
+                elif isinstance(exc, IngestError):
+                    failures[item.id] = exc
+                else:
+                    failures[item.id] = Unprocessable(f"error: {type(exc).__name__}: {str(exc)[:300]}")
+                state = BatchState(None, None, None)  # rolled-back rows may be cached: ask the store
+        if not careful:
+            try:
+                session.flush()  # every lead's contact and deal at once
+                for finish in finishes:
+                    finish()
+                session.flush()
+            except (StoreUnavailable, OperationalError):
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise _BatchFailed() from exc
     return outcomes, failures
 
 

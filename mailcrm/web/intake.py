@@ -26,6 +26,7 @@ from mailcrm.parse.form_fields import FormBodyError, media_type, read_body
 from mailcrm.spool import SpoolMeta
 from mailcrm.web.app import WebContext
 
+WAKE_DELAY = 0.05  # seconds: submissions in a burst are committed together (group commit), not one by one
 TOKEN_REFRESH = 2.0  # seconds: a form added, rotated or removed by the CLI takes effect this soon
 WINDOW = 60.0  # rate limit window (seconds)
 _log = log.get("mailcrm.web.intake")
@@ -87,6 +88,26 @@ class RateLimiter:
         return True
 
 
+class Waker:
+    """Wakes the worker ``WAKE_DELAY`` after the first submission of a burst (one wake per burst)."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+        self.pending = False
+
+    def soon(self) -> None:
+        """Schedule one wake unless one is already scheduled."""
+        if self.pending:
+            return
+        self.pending = True
+        asyncio.get_running_loop().call_later(WAKE_DELAY, self._wake)
+
+    def _wake(self) -> None:
+        self.pending = False
+        self.ctx.spool.wake()
+        self.ctx.on_spooled()
+
+
 def _error(status: int, problem: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"ok": False, "error": problem}, status_code=status, headers=headers)
 
@@ -122,6 +143,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     tokens = TokenTable(ctx)
     limiter = RateLimiter(ctx.web.rate_limit)
     ctx.state["intake.tokens"] = tokens
+    waker = Waker(ctx)
 
     async def intake(request: Request) -> Response:
         token = request.path_params["token"]
@@ -162,8 +184,8 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             return JSONResponse({"ok": True}, headers=cors)  # a bot learns nothing
         meta = SpoolMeta(source=f"form:{form}", kind="intake", peer=client,
                          source_ref={"form": form, "content_type": content_type[:200]})
-        item_id = await asyncio.to_thread(ctx.spool.put, body, meta)  # fsync'd: only now the 2xx
-        ctx.on_spooled()
+        item_id = await asyncio.to_thread(ctx.spool.put, body, meta, False)  # fsync'd: only now the 2xx
+        waker.soon()
         _log.info("spooled", form=form, spool_id=item_id, media=media_type(content_type), size=len(body))
         return JSONResponse({"ok": True, "id": item_id}, headers=cors)
 
