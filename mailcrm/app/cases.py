@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailcrm.app import activities, companies, contacts, deals
 from mailcrm.app import bounces as bounce_rules
+from mailcrm.app.contact_refs import contact_card_ref, find_contact_ref
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
 from mailcrm.domain.special_dates import DateSpec
@@ -57,7 +58,7 @@ def list_contacts(store: Store, search: str | None, limit: int) -> list[dict[str
 def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any]:
     """A contact's card and timeline, newest first."""
     with transaction(store.factory) as s:
-        return repository.contact_card(s, address, limit)
+        return contact_card_ref(s, address, limit)  # by address or phone
 
 
 def edit_contact(store: Store, address: str, *, name: str | None, title: str | None, company: str | None,
@@ -161,7 +162,7 @@ def deal_card(store: Store, deal_id: int) -> dict[str, Any]:
 def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt.datetime | None) -> dict[str, Any]:
     """Log a call with ``address`` (a contact is created for an unknown one: a lead can come by phone)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         act = activities.log_call(s, address, note=note, when=when, user_id=_user_id(s, cfg))
         return {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text,
                 "new_contact": new}
@@ -170,7 +171,7 @@ def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt
 def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, Any]:
     """Add a note to a contact's timeline (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
         return {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text, "new_contact": new}
 
@@ -178,7 +179,7 @@ def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, An
 def tag_contact(store: Store, address: str, tags: list[str]) -> dict[str, Any]:
     """Add tags to a contact (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         return {"address": address, "tags": activities.tag_contact(s, address, tags), "new_contact": new}
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from mailcrm.app.contact_refs import contact_for_ref
 from mailcrm.errors import UsageError
-from mailcrm.parse.addresses import is_valid_address, normalize_address
 from mailcrm.store import repository as repo
 from mailcrm.store.models import (
     Activity,
@@ -36,11 +36,8 @@ WON, LOST = "won", "lost"
 
 
 def contact_for(session: Session, address: str, *, source: str = "cli") -> Contact:
-    """The contact owning ``address``; an address not yet known becomes a contact."""
-    a = normalize_address(address)
-    if not is_valid_address(a):
-        raise UsageError(f"not an email address: {address!r}")
-    return repo.find_or_create_contact(session, a, source=source)
+    """The contact owning ``address`` (or this phone number); an unknown one becomes a contact."""
+    return contact_for_ref(session, address, source=source)
 
 
 def parse_amount(amount: str | None) -> Decimal | None:
