@@ -215,6 +215,10 @@ def stage_deals(session: Session, job: Job) -> None:
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
     if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
         _persisted(session, msg)  # the deal links the message and its contacts by id
+        if any(c.id is None for c in job.contacts.values()):
+            # A person new in this message may still be pending after the message was flushed
+            # (batch ingest creates contacts unflushed): without an id the deal would open with nobody.
+            session.flush()
         contact_ids = sorted({c.id for c in job.contacts.values() if c.id is not None})
         deals.open_deal_from_message(session, msg.user_id, msg, contact_ids,
                                      facts.subject or "(no subject)", threads=job.threads)
