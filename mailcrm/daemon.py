@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -102,6 +103,9 @@ class Daemon:
 
         self.worker.on_committed(lead_committed)
         if self.web_listen is not None:
+            # The worker thread holds the GIL for CPU-bound stretches (ORM work); with the default
+            # 5 ms switch interval every HTTP answer waits behind it.  1 ms keeps answers prompt.
+            sys.setswitchinterval(0.001)
             # Imported here: uvicorn and starlette load only when the web listener is on.
             from mailcrm.web.app import WebContext, WebServer, create_app
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -167,17 +167,30 @@ def record_lead(session: Session, cfg: Config, form: str, lead: Lead, *, receive
                                  message_id=message_id, state=state)
     if finish is not None:
         session.flush()  # the contact's and the deal's ids
-        finish()
+        rows: Rows = {}
+        finish(rows)
+        insert_rows(session, rows)
     return outcome
+
+
+Rows = dict[type, list[dict[str, Any]]]
+
+
+def insert_rows(session: Session, rows: Rows) -> None:
+    """The rows ``finish`` listed, one executemany INSERT per table (Core: no ORM objects to track)."""
+    for model in (DealContact, DealStage, Activity, LeadRow):
+        if rows.get(model):
+            session.execute(insert(model.__table__), rows[model])  # type: ignore[attr-defined]
 
 
 def start_lead(session: Session, cfg: Config, form: str, lead: Lead, *, received_at: dt.datetime,
                client: str | None = None, message_id: int | None = None,
-               state: BatchState | None = None) -> tuple[Outcome, Callable[[], None] | None]:
+               state: BatchState | None = None) -> tuple[Outcome, Callable[[Rows], None] | None]:
     """Add a lead's contact and deal; returns the outcome and what to add once they have ids.
 
-    A batch adds every lead's contact and deal, flushes once, then calls each ``finish`` (the
-    links, the stage history, the timeline entries, the lead row).  The deal is opened as
+    A batch adds every lead's contact and deal, flushes once, then calls each ``finish``, which
+    lists the rows that need their ids (the links, the stage history, the timeline entries, the
+    lead row); ``insert_rows`` writes them with one multi-row INSERT per table.  The deal is opened as
     ``deals.create_deal`` opens one (stage history, a "deal opened" event on the person's
     timeline), without its per-row flushes: a batch of leads is the intake's hot path.
     """
@@ -205,21 +218,27 @@ def start_lead(session: Session, cfg: Config, form: str, lead: Lead, *, received
     session.add(deal)
     if state is not None and state.keys is not None:
         state.keys.add((form, lead.key))
+    now = utcnow()
 
-    def finish() -> None:
+    def finish(rows: Rows) -> None:
         cid = contact.id if contact is not None else None
-        if deal.company_id is None and contact is not None:
+        if deal.company_id is None and contact is not None and contact.company_id is not None:
             deal.company_id = contact.company_id
         if cid is not None:
-            session.add(DealContact(deal_id=deal.id, contact_id=cid))
-        session.add(DealStage(deal_id=deal.id, stage=stage, at=received_at, note="opened"))
-        session.add(Activity(contact_id=cid, deal_id=deal.id, user_id=user_id, kind="deal", at=received_at,
-                             text=f"deal opened: {title} ({stage})", data={"stage": stage}))
+            rows.setdefault(DealContact, []).append({"deal_id": deal.id, "contact_id": cid})
+        rows.setdefault(DealStage, []).append({"deal_id": deal.id, "stage": stage, "at": received_at,
+                                               "note": "opened"})
         data: dict[str, Any] = {"form": form, **lead.to_json()}
-        session.add(Activity(contact_id=cid, deal_id=deal.id, user_id=user_id, message_id=message_id, kind="lead",
-                             at=received_at, text=_timeline_text(form, lead), data=data))
-        session.add(LeadRow(form=form, key=lead.key, user_id=user_id, contact_id=cid, deal_id=deal.id,
-                            message_id=message_id, received_at=received_at, client=client, data=data))
+        base = {"contact_id": cid, "deal_id": deal.id, "user_id": user_id, "at": received_at, "due": None,
+                "created_at": now}
+        rows.setdefault(Activity, []).extend([
+            {**base, "message_id": None, "kind": "deal", "text": f"deal opened: {title} ({stage})",
+             "data": {"stage": stage}},
+            {**base, "message_id": message_id, "kind": "lead", "text": _timeline_text(form, lead), "data": data}])
+        rows.setdefault(LeadRow, []).append({
+            "form": form, "key": lead.key, "user_id": user_id, "contact_id": cid, "deal_id": deal.id,
+            "message_id": message_id, "received_at": received_at, "client": client, "data": data,
+            "notified_at": None, "notify_error": None, "notify_attempts": 0, "created_at": now})
 
     return Outcome.STORED, finish
 
@@ -259,7 +278,7 @@ def _intake_batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[S
     with db.transaction(factory) as session:
         session.connection(execution_options={"immediate": True})  # SQLite: the write lock up front
         state = BatchState.load(session, list(read.values()))
-        finishes: list[Callable[[], None]] = []
+        finishes: list[Callable[[Rows], None]] = []
         for item in items:
             if item.id not in read:
                 continue
@@ -293,9 +312,11 @@ def _intake_batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[S
         if not careful:
             try:
                 session.flush()  # every lead's contact and deal at once
+                rows: Rows = {}
                 for finish in finishes:
-                    finish()
-                session.flush()
+                    finish(rows)
+                session.flush()  # deal.company_id set by a finish
+                insert_rows(session, rows)
             except (StoreUnavailable, OperationalError):
                 raise
             except Exception as exc:  # noqa: BLE001
