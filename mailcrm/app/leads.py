@@ -180,7 +180,7 @@ def insert_rows(session: Session, rows: Rows) -> None:
     """The rows ``finish`` listed, one executemany INSERT per table (Core: no ORM objects to track)."""
     for model in (DealContact, DealStage, Activity, LeadRow):
         if rows.get(model):
-            session.execute(insert(model.__table__), rows[model])  # type: ignore[attr-defined]
+            session.execute(insert(model), rows[model])
 
 
 def start_lead(session: Session, cfg: Config, form: str, lead: Lead, *, received_at: dt.datetime,

@@ -151,7 +151,7 @@ def read_lead(pairs: Sequence[tuple[str, str]], *, form: str, names: Mapping[str
         canon = "\n".join(f"{fold(k)}={v.strip()}" for k, v in sorted(pairs) if fold(k) != fold(honeypot or ""))
         key = "h:" + hashlib.sha256(f"{form}\n{minute}\n{canon}".encode()).hexdigest()
     return Lead(key=key, name=name[:300] if name else None, email=email, phones=tuple(phones),
-                company=(values.get("company") or [None])[0], message="\n\n".join(values.get("message", [])) or None,
+                company=values["company"][0] if values.get("company") else None, message="\n\n".join(values.get("message", [])) or None,
                 utm=tuple(sorted(utm.items())), extra=tuple(extra), problems=tuple(problems))
 
 

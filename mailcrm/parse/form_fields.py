@@ -8,8 +8,10 @@ rows are read, whatever the form builder (Tilda, Contact Form 7, Webflow...).
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
+import email.utils
 import json
 import re
 from html.parser import HTMLParser
@@ -64,10 +66,12 @@ def _json_pairs(body: bytes) -> Pairs:
         raise FormBodyError("JSON body must be an object of fields")
     # Webflow's webhook wraps the fields: {"triggerType": ..., "payload": {"name": <form name>,
     # "id": <submission id>, "data": {<fields>}}}; the envelope's "name" is the form's, not the lead's.
-    inner = data.get("payload") if isinstance(data.get("payload"), dict) else data
-    if isinstance(inner.get("data"), dict):
+    payload = data.get("payload")
+    inner: dict[str, Any] = payload if isinstance(payload, dict) else data
+    fields = inner.get("data")
+    if isinstance(fields, dict):
         sub = inner.get("id") or inner.get("_id")
-        data = {**inner["data"], **({"submission_id": sub} if isinstance(sub, (str, int)) else {})}
+        data = {**fields, **({"submission_id": sub} if isinstance(sub, (str, int)) else {})}
     out: list[tuple[str, str]] = []
     _flatten(data, "", out, 0)
     return tuple(out[:MAX_FIELDS])
@@ -129,15 +133,18 @@ def _multipart_pairs(body: bytes, content_type: str) -> Pairs:
         raise FormBodyError("malformed multipart body (boundary not found or parts broken)")
     out: list[tuple[str, str]] = []
     for part in msg.get_payload():
+        if not isinstance(part, email.message.Message):
+            continue
         name = part.get_param("name", header="content-disposition")
         if not name or part.get_param("filename", header="content-disposition"):
             continue  # files are not lead fields (the raw body keeps them)
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
         charset = part.get_content_charset() or "utf-8"
         try:
-            text = payload.decode(charset, "replace")
+            text = raw.decode(charset, "replace")
         except LookupError:
-            text = payload.decode("utf-8", "replace")
+            text = raw.decode("utf-8", "replace")
         out.append((str(email.utils.collapse_rfc2231_value(name)), text))
     return tuple(out[:MAX_FIELDS])
 
