@@ -96,12 +96,20 @@ class Daemon:
         self.log.info("smtp listening", host=bound[0], port=bound[1], pid=os.getpid())
         self.notify_wake = asyncio.Event()
         wake = self.notify_wake
+        asked = threading.Event()  # a wake is on its way to the loop: one per burst, not one per item
+
+        def set_wake() -> None:
+            asked.clear()
+            wake.set()
 
         def lead_committed(item: Any, outcome: Any) -> None:
-            if item.meta.kind == "intake" or item.meta.mail_from is not None:
-                loop.call_soon_threadsafe(wake.set)
+            # A lead (from the intake or a form's mail) may need its "new lead" mail.
+            if (item.meta.kind == "intake" or item.meta.mail_from is not None) and not asked.is_set():
+                asked.set()
+                loop.call_soon_threadsafe(set_wake)
 
-        self.worker.on_committed(lead_committed)
+        if self.cfg.digest.enabled:  # the relay the notices go through is the digest's
+            self.worker.on_committed(lead_committed)
         if self.web_listen is not None:
             # The worker thread holds the GIL for CPU-bound stretches (ORM work); with the default
             # 5 ms switch interval every HTTP answer waits behind it.  1 ms keeps answers prompt.
