@@ -206,7 +206,13 @@ class Daemon:
 
     async def run_forever(self) -> None:
         """Start, wait for SIGTERM/SIGINT, stop."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            # A listener that cannot bind (port taken): stop what did start (the worker thread would
+            # otherwise keep the process alive after the one-line error).
+            await self.stop()
+            raise
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

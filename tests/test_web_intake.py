@@ -208,3 +208,21 @@ def test_form_notification_mail_becomes_a_lead(tmp_path: Path, db_url: str) -> N
     finally:
         web.daemon.stop()
         relay.stop()
+
+
+def test_web_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(config_text(tmp_path, f"sqlite:///{tmp_path / 'crm.sqlite3'}", free_port(), port, free_port())
+                       .replace("[digest]\nenabled = true", "[digest]\nenabled = false"))
+        res = subprocess.run([sys.executable, "-m", "mailcrm", "--config", str(cfg), "serve"], capture_output=True,
+                             text=True, timeout=60)
+    assert res.returncode == 2, res.stderr[-500:]
+    assert "Address already in use" in res.stderr and "Traceback" not in res.stderr
