@@ -17,8 +17,9 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mailcrm.domain.leads import LEAD_FIELDS
 from mailcrm.errors import ConfigError
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 
@@ -361,6 +362,77 @@ class LogConfig(_Strict):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+class WebConfig(_Strict):
+    """[web] - the HTTP listener (form intake; the web UI shares it)."""
+
+    listen: str = "127.0.0.1:8025"
+    public_url: str = ""  # how the outside world reaches it (behind a proxy), e.g. https://crm.example.org
+    max_body: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; larger -> 413
+    rate_limit: int = Field(default=30, ge=1)  # submissions per client address per minute; more -> 429
+    trusted_proxies: list[str] = Field(default_factory=list)  # X-Forwarded-For is read only from these
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT such as 127.0.0.1:8025, got {v!r}")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {p!r}") from None
+        return v
+
+
+class FormConfig(_Strict):
+    """[[forms]] - settings of one lead form (HTTP intake created by `mailcrm form add`, or mail)."""
+
+    name: str
+    # Submitted field name -> lead field (name, email, phone, company, message, utm_*); adds to or
+    # overrides the built-in Russian and English names, e.g. { "your-name" = "name" }.
+    fields: dict[str, str] = Field(default_factory=dict)
+    honeypot: str = "_hp"  # a field humans never fill: a value there -> 200 and nothing stored
+    cors_origins: list[str] = Field(default_factory=list)  # origins allowed to post from a browser
+    # Senders of notification mail that may reach the dropbox as leads (written `from` or `senders`;
+    # "@tilda.ws" takes the whole domain).
+    senders: list[str] = Field(default_factory=list, validation_alias=AliasChoices("from", "senders"))
+    subject: str | None = None  # regular expression a notification mail's subject must match
+    user: str | None = None  # whose leads (default: the first user)
+
+    @field_validator("senders", mode="before")
+    @classmethod
+    def _senders(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list):
+            return [str(a).strip().lower() for a in v]
+        return v
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, target in v.items():
+            if target not in LEAD_FIELDS and not target.startswith("utm_"):
+                raise ValueError(f"fields.{key}: {target!r} is not one of {', '.join(LEAD_FIELDS)} or utm_*")
+        return {k.lower(): t for k, t in v.items()}
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -376,6 +448,8 @@ class Config(_Strict):
     security: SecurityConfig = SecurityConfig()
     works: WorksConfig = WorksConfig()
     log: LogConfig = LogConfig()
+    web: WebConfig | None = None  # no [web] section: no HTTP listener unless `serve --web`
+    forms: list[FormConfig] = Field(default_factory=list)
     source: str = Field(default="", exclude=True)  # the file it came from (for messages)
 
     @model_validator(mode="after")
@@ -389,7 +463,21 @@ class Config(_Strict):
         names = [i.name for i in self.imap]
         if len(names) != len(set(names)):
             raise ValueError("two [[imap]] accounts share a name")
+        forms = [f.name for f in self.forms]
+        if len(forms) != len(set(forms)):
+            raise ValueError("two [[forms]] share a name")
+        for f in self.forms:
+            if f.user and self.user_for_address(f.user) is None:
+                raise ValueError(f"forms {f.name!r}: user {f.user!r} is not in [[users]]")
         return self
+
+    def form(self, name: str) -> FormConfig:
+        """The [[forms]] settings of form ``name`` (defaults when it has no section)."""
+        return next((f for f in self.forms if f.name == name), FormConfig(name=name))
+
+    def web_listen(self) -> str:
+        """HOST:PORT of the web listener ([web] listen, or its default)."""
+        return (self.web or WebConfig()).listen
 
     # -- derived values --------------------------------------------------------------
     def data_path(self) -> Path:

@@ -15,6 +15,7 @@ from test_store_bounces import dsn
 
 from mailcrm import config
 from mailcrm.app import apply as pipeline
+from mailcrm.app import deals as deal_store
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import QUARANTINED, Worker
 from mailcrm.spool import Spool, SpoolMeta
@@ -299,3 +300,22 @@ def test_a_batch_asks_once_for_its_people_and_their_domain_companies(worker, sto
                              "p3@newco.example": "newco.example", "g@gmail.com": None,
                              "y@gone.example": "gone.example"}
         assert s.scalar(select(func.count()).select_from(Company)) == 3
+
+
+@pytest.mark.parametrize("to", ["Olga <olga@film.example>", "olga@film.example, crm+secret+deal@example.org"])
+def test_deal_to_a_new_address_opens_it_with_that_person(worker, to: str) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    # Olga is unknown: her contact is created by this very message, and the deal opened by the
+    # +deal copy (envelope BCC, or the +deal address in To as read over IMAP) must name her.
+    meta = DEAL_BOX if "+deal" not in to else SENT
+    assert run(w, (mail("Афиши", to, "n1@example.org"), meta)) == ["stored"]
+    with db.transaction(factory) as s:
+        (deal,) = s.scalars(select(Deal))
+        people = deal_store.deal_summary(s, deal)["people"]
+        assert [p["addresses"] for p in people] == [["olga@film.example"]]
+    # Her reply attaches to the deal.
+    reply = mail("Re: Афиши", "me@example.org", "n2@film.example", sender="Olga <olga@film.example>",
+                 refs="n1@example.org")
+    assert run(w, (reply, INBOX)) == ["stored"]
+    with db.transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(DealMessage)) == 2

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mailcrm.app.contact_refs import find_contact_ref
 from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
 from mailcrm.errors import NotFound, UsageError
-from mailcrm.store import repository as repo
 from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
@@ -90,7 +90,7 @@ def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
 
 def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
     """Remove tags from a contact; returns the contact's tags afterwards (UsageError: no such contact)."""
-    contact = repo.find_contact(session, address)
+    contact = find_contact_ref(session, address)
     if contact is None:
         raise UsageError(f"no contact with address {address!r}")
     for name in tags:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
-from mailcrm.app import deals
+from mailcrm.app import deals, leads
 from mailcrm.app import works as work_store
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
@@ -73,6 +73,17 @@ def _context(cfg: Config, meta: SpoolMeta) -> Context:
         create_contacts=create,
         envelope_from=meta.mail_from,
     )
+
+
+def stage_form_mail(session: Session, job: Job) -> None:
+    """A configured form builder's notification mail (or the user's forward of one) becomes a lead."""
+    if job.facts is None or not job.cfg.forms or (job.meta.role or "dropbox") != "dropbox":
+        return
+    found = leads.form_of_mail(job.cfg, job.facts)
+    if found is None:
+        return
+    fcfg, forwarded = found
+    job.outcome = leads.lead_from_mail(session, job.cfg, fcfg, job.facts, job.raw, job.now, forwarded=forwarded)
 
 
 def stage_plan(session: Session, job: Job) -> None:
@@ -292,6 +303,7 @@ def _primary(cfg: Config, address: str | None) -> str | None:
 
 
 STAGES: tuple[Callable[[Session, Job], None], ...] = (
+    stage_form_mail,
     stage_plan,
     stage_author,
     stage_store,

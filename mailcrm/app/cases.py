@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailcrm.app import activities, companies, contacts, deals
 from mailcrm.app import bounces as bounce_rules
+from mailcrm.app.contact_refs import contact_card_ref, find_contact_ref
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
 from mailcrm.domain.special_dates import DateSpec
@@ -63,7 +64,7 @@ def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any
     from mailcrm.app.outreach import works_of_contacts
 
     with transaction(store.factory) as s:
-        card = repository.contact_card(s, address, limit)
+        card = contact_card_ref(s, address, limit)  # by address or phone
         ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
         card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
         return card
@@ -180,7 +181,7 @@ def deal_card(store: Store, deal_id: int) -> dict[str, Any]:
 def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt.datetime | None) -> dict[str, Any]:
     """Log a call with ``address`` (a contact is created for an unknown one: a lead can come by phone)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         act = activities.log_call(s, address, note=note, when=when, user_id=_user_id(s, cfg))
         return {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text,
                 "new_contact": new}
@@ -189,7 +190,7 @@ def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt
 def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, Any]:
     """Add a note to a contact's timeline (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
         return {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text, "new_contact": new}
 
@@ -197,7 +198,7 @@ def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, An
 def tag_contact(store: Store, address: str, tags: list[str]) -> dict[str, Any]:
     """Add tags to a contact (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         return {"address": address, "tags": activities.tag_contact(s, address, tags), "new_contact": new}
 
 

@@ -181,13 +181,16 @@ def register(app: typer.Typer) -> None:
     def serve(
         ctx: typer.Context,
         listen: Optional[str] = typer.Option(None, "--listen", help="Override [smtp] host:port, e.g. 127.0.0.1:2525."),
+        web: Optional[str] = typer.Option(None, "--web", help="Serve the web listener (form intake) on HOST:PORT; "
+                                          "overrides [web] listen."),
     ) -> None:
-        """Run the daemon: SMTP dropbox, IMAP sources, ingest worker, digest scheduler."""
+        """Run the daemon: SMTP dropbox, web intake, IMAP sources, ingest worker, digest scheduler."""
         from mailcrm import daemon
 
         cfg = load_config(ctx)
         log.setup(cfg.log.level, cfg.log.format)
-        daemon.serve(cfg, daemon.parse_listen(listen) if listen else None)
+        daemon.serve(cfg, daemon.parse_listen(listen) if listen else None,
+                     daemon.parse_listen(web) if web else None)
 
     @app.command()
     def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:

@@ -152,7 +152,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
     # Messages in a deal's threads count too (a colleague on Cc, a forward into the thread): the
     # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
     # (a join over all deal messages lets PostgreSQL choose a scan of every message).
-    deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at,
+    deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at, Deal.source,
                                   Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"))
                   .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
     if not deals:
@@ -192,7 +192,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
         id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
         stage_changed_at=deal.stage_changed_at, company=company,
         people=tuple(persons[c] for c in members.get(deal.id, []) if c in persons), last_touch=last_touch,
-        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None)
+        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None, source=deal.source)
         for deal, company, last_touch, last_out, last_msg in picked]
 
 

@@ -32,8 +32,8 @@ class Person:
 
     @property
     def label(self) -> str:
-        """Name, else address, else #id."""
-        return self.name or self.address or f"#{self.contact_id}"
+        """Name, else address, else phone (a phone-only lead), else #id."""
+        return self.name or self.address or (self.phones[0] if self.phones else f"#{self.contact_id}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class DealSnap:
     last_touch: dt.datetime | None  # mail either way or a logged call, any of the deal's people
     last_out: dt.datetime | None  # our own touches only (mail sent, calls)
     last_message: MessageRef | None
+    source: str | None = None  # "form:<name>": a lead from a web form or a form's notification mail
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,11 @@ def is_new_lead(deal: DealSnap, stages: Mapping[str, StageRule], lead_stage: str
     return verdict is None or verdict.overdue_days <= 0
 
 
+def is_form_lead(deal: DealSnap) -> bool:
+    """A deal opened by a form submission (HTTP intake or a form's notification mail)."""
+    return (deal.source or "").startswith("form:")
+
+
 def call_today(snapshot: Snapshot, stages: Mapping[str, StageRule], lead_stage: str, today: dt.date,
                tz: ZoneInfo) -> tuple[CallItem, ...]:
     """Deals due or overdue by cadence, most overdue first (new leads have their own section;
@@ -236,7 +242,9 @@ def call_today(snapshot: Snapshot, stages: Mapping[str, StageRule], lead_stage: 
     items: list[CallItem] = []
     for deal in snapshot.deals:
         rule = stages.get(deal.stage)
-        if rule is None or is_new_lead(deal, stages, lead_stage, today, tz):
+        # A new lead waits under "new leads" until its first call is late; one from a form is to be
+        # called, so it comes here once the lead stage's cadence makes it due (same or next day).
+        if rule is None or (is_new_lead(deal, stages, lead_stage, today, tz) and not is_form_lead(deal)):
             continue
         verdict = _verdict(deal, rule, today, tz)
         if verdict is not None and verdict.is_due:
@@ -275,7 +283,9 @@ def build_digest(
     lead_stage: str = "lead",
 ) -> Digest:
     """Apply every rule: the sections of the digest for the user's local ``today``."""
-    leads = tuple(sorted((d for d in snapshot.deals if is_new_lead(d, stages, lead_stage, today, tz)),
+    calls = call_today(snapshot, stages, lead_stage, today, tz)
+    to_call = {c.deal.id for c in calls}
+    leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage) and d.id not in to_call),
                          key=lambda d: (d.opened_at, d.id)))
     newest = sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id), reverse=True)
     waiting = tuple(reversed(newest[:WAITING_LIST_LIMIT]))  # listed oldest first, as before
@@ -286,7 +296,7 @@ def build_digest(
         user_name=snapshot.user_name,
         today=today,
         timezone=tz.key,
-        call_today=call_today(snapshot, stages, lead_stage, today, tz),
+        call_today=calls,
         new_leads=leads,
         waiting=waiting,
         waiting_more=max(0, len(newest) - WAITING_LIST_LIMIT),

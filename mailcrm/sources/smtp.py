@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcrm import log
 from mailcrm.config import Config, dropbox_matches
+from mailcrm.domain.leads import sender_matches
 from mailcrm.parse.addresses import is_mail_system
 from mailcrm.sources.smtp_guard import STATS_FILE, GuardedSMTP, SmtpGuard, connection_budget
 from mailcrm.spool import Spool, SpoolMeta
@@ -52,6 +53,8 @@ class DropboxHandler:
         self.spool = spool
         self.log = log.get("mailcrm.smtp")
         self.users = cfg.user_addresses()
+        # Form builders' robots ([[forms]] from = ...): their notification mail is a lead.
+        self.form_senders = [a for f in cfg.forms for a in f.senders]
         self.in_flight = 0
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -90,6 +93,8 @@ class DropboxHandler:
         authors, automatic = _author_addresses(raw)
         is_report = mail_from == "" or is_mail_system(mail_from)
         known = mail_from in self.users or any(a in self.users for a in authors)
+        if self.form_senders and not known:
+            known = any(sender_matches(self.form_senders, a) for a in [*authors, mail_from] if a)
         if session.authenticated and isinstance(session.auth_data, LoginPassword):
             known = known or session.auth_data.login.decode("utf-8", "replace").lower() in self.users
         reason = None

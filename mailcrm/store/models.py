@@ -293,6 +293,7 @@ class Deal(Base):
     stage_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     source_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    source: Mapped[str | None] = mapped_column(String(100))  # e.g. "form:site" (a lead form)
 
 
 class DealContact(Base):
@@ -480,3 +481,37 @@ class WorkWarning(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Form(Base):
+    """A lead form posting to ``/intake/<token>`` (`mailcrm form add`); removing is a status."""
+
+    __tablename__ = "forms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token: Mapped[str] = mapped_column(String(100), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | removed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Lead(Base):
+    """One form submission turned into rows; (form, key) stores a resubmission once."""
+
+    __tablename__ = "leads"
+    __table_args__ = (UniqueConstraint("form", "key", name="uq_lead_form_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # a notification mail's
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    client: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    notify_error: Mapped[str | None] = mapped_column(Text)
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
