@@ -162,3 +162,20 @@ def test_an_unproven_forwarded_report_changes_no_address(make_worker, policy: st
     assert run(w, _report("fwd-report@example.org"),
                SpoolMeta(source="smtp", mail_from="me@example.org", evidence=ev)) == outcome
     assert _status(factory, "olga@theatre.example") == after
+
+
+def test_a_login_proves_only_its_own_users_addresses(store, tmp_path: Path, dns_stub: DnsStub) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _, factory = store
+    text = cfg_text(dns_stub) + '[[users]]\nemail = "anna@example.org"\ndropbox = "crm+anna@example.org"\n'
+    cfg = config.parse(text, "test")
+    with db.transaction(factory) as s:
+        repository.sync_users(s, cfg)
+    w = Worker(cfg, factory, Spool(tmp_path / "spool"), ParsePool(0))
+    ev = {"client_ip": "198.51.100.7", "helo": "laptop", "authenticated": True, "trusted_network": False}
+    # Anna logged in but writes as me@example.org: her login proves her addresses, not mine.
+    assert run(w, mail("cross-1@example.org", "ivan@theatre.example"),
+               SpoolMeta(source="smtp", mail_from="me@example.org", auth_user="anna@example.org", evidence=ev)) \
+        == Outcome.QUARANTINED
+    assert run(w, mail("own-1@example.org", "ivan@theatre.example"),
+               SpoolMeta(source="smtp", mail_from="me@example.org", auth_user="me@example.org", evidence=ev)) \
+        == Outcome.STORED

@@ -109,8 +109,10 @@ def stage_author(session: Session, job: Job) -> None:
     assert job.facts is not None and job.plan is not None
     header_from = job.facts.from_.address if job.facts.from_ else None
     envelope = (job.meta.mail_from or "").lower() or None
+    login = job.cfg.user_for_address(job.meta.auth_user) if job.meta.auth_user else None
     j = judge(job.cfg.security.author_auth, job.meta.source, job.meta.role, job.meta.evidence, job.meta.auth,
-              header_from, envelope, job.cfg.user_addresses())
+              header_from, envelope, job.cfg.user_addresses(),
+              frozenset(login.all_addresses()) if login is not None else None)
     job.judgement = j
     if j.action == "quarantine":
         raise Rejected(j.reason or "unauthenticated_author")

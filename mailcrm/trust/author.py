@@ -44,9 +44,14 @@ def needs_judging(source: str, role: str | None, evidence: dict[str, Any] | None
 
 
 def find_proof(evidence: dict[str, Any], verdict: dict[str, Any] | None, header_from: str | None,
-               envelope_from: str | None, claimed: set[str]) -> str | None:
-    """How the claimed author is proven, or None."""
-    if evidence.get("authenticated"):
+               envelope_from: str | None, claimed: set[str],
+               session_user: frozenset[str] | None = None) -> str | None:
+    """How the claimed author is proven, or None.
+
+    ``session_user``: the addresses of the user who logged in (SMTP AUTH); a login proves only
+    that user's own addresses, not another user's of the same CRM.
+    """
+    if evidence.get("authenticated") and (session_user is None or claimed <= session_user):
         return "smtp-auth"
     if evidence.get("trusted_network"):
         return "trusted-network"
@@ -72,7 +77,7 @@ def find_proof(evidence: dict[str, Any], verdict: dict[str, Any] | None, header_
 
 def judge(policy: Policy, source: str, role: str | None, evidence: dict[str, Any] | None,
           verdict: dict[str, Any] | None, header_from: str | None, envelope_from: str | None,
-          user_addresses: frozenset[str]) -> Judgement:
+          user_addresses: frozenset[str], session_user: frozenset[str] | None = None) -> Judgement:
     """Decide what happens to one message under ``policy`` (see the module docstring)."""
     claimed = {a for a in (header_from, envelope_from) if a and a in user_addresses}
     if not claimed:
@@ -81,7 +86,7 @@ def judge(policy: Policy, source: str, role: str | None, evidence: dict[str, Any
         return Judgement(True, "source", "accept")
     if evidence is None:  # a sidecar written before sender authentication existed: as before
         return Judgement(True, None, "accept")
-    proof = find_proof(evidence, verdict, header_from, envelope_from, claimed)
+    proof = find_proof(evidence, verdict, header_from, envelope_from, claimed, session_user)
     if proof is not None:
         return Judgement(True, proof, "accept")
     if policy == "off":
