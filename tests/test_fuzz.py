@@ -153,6 +153,25 @@ def test_smtp_session_survives_random_commands(tmp_path: Path) -> None:
             assert c.ehlo()[0] == 250 and c.noop()[0] == 250
 
 
+# SMTP inputs the fuzzer found; each must get a well-formed reply and no internal error.
+SMTP_CRASHERS = [b"VRFY >\x80\r\n", b"EHLO x\r\nMAIL FROM:<\xff@example.org>\r\n"]
+
+
+def test_smtp_regressions(tmp_path: Path) -> None:
+    with live_listener(tmp_path, config_text(tmp_path)) as live, capture_logs() as logs:
+        for raw in SMTP_CRASHERS:
+            with socket.create_connection(("127.0.0.1", live.port), timeout=10) as s:
+                f = s.makefile("rb")
+                assert f.readline().startswith(b"220")
+                s.sendall(raw)
+                for _ in raw.split(b"\r\n")[:-1]:
+                    reply = f.readline()
+                    while reply[3:4] == b"-":
+                        reply = f.readline()
+                    assert REPLY.match(reply), (raw, reply)
+    assert not [e for e in logs if e["event"] == "smtp internal error"], logs
+
+
 def test_report_counts() -> None:
     """How many inputs the targets ran in this session (shown with -s)."""
     print(f"fuzz inputs: parse_message {RAN['parse']}, smtp sessions {RAN['smtp']}, "
