@@ -1,8 +1,8 @@
 """Soak: two `mailcrm serve` daemons on one PostgreSQL, mail over many connections with duplicates,
 SIGKILLs of a daemon at random moments, a full-disk window, optionally a PostgreSQL restart.
 
-Usage: python bench/soak.py [--count 5000] [--connections 8] [--dups 0.1] [--kills 3] [--db URL]
-       [--no-full-disk] [--pg-restart-cmd "systemctl restart postgresql"] [--seed 1]
+Usage: python bench/soak.py [--count 5000] [--connections 8] [--dups 0.1] [--kills 3]
+       [--no-full-disk] [--private-pg | --pg-restart-cmd "systemctl restart postgresql"] [--seed 1]
 
 Every message has its own Message-ID; a share (--dups) is sent twice, to both daemons.  A sender
 retries a message refused with 4xx or a dropped connection (as an MTA would), up to 20 times.
@@ -10,7 +10,9 @@ At the end, after both spools drained, it prints: sent (distinct messages), 250 
 duplicates included), stored, lost (accepted but not stored), duplicated (stored twice),
 retries (the daemons' "ingest retry" log lines, deadlocks among them), and each daemon's peak RSS.
 Lost and duplicated must be 0.  The full-disk window needs root (a tmpfs holds daemon B's data
-directory); the PostgreSQL restart runs only with --pg-restart-cmd (the server may be shared).
+directory); the PostgreSQL restart runs with --private-pg (a throwaway server of its own on a free
+port, initdb'd and started as the postgres user, restarted mid-run) or --pg-restart-cmd (the
+test server may be shared, so never by default).
 """
 
 from __future__ import annotations
@@ -130,6 +132,41 @@ class Daemon:
         return total, deadlocks
 
 
+class PrivatePostgres:
+    """A throwaway PostgreSQL server (initdb, trust auth) on a free loopback port, run as ``postgres``."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="mailcrm-soak-pg-"))
+        self.port = free_port()
+        os.chmod(self.dir, 0o755)
+        subprocess.run(["chown", "postgres:", str(self.dir)], check=True, timeout=30)
+
+    def _as_postgres(self, *cmd: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, timeout=300)
+
+    def _ctl(self, action: str) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=100"
+        self._as_postgres("pg_ctl", "-D", str(self.dir / "data"), "-o", opts, "-l", str(self.dir / "log"),
+                          "-m", "fast", "-w", action)
+
+    def start(self) -> str:
+        """initdb and start; returns the psycopg URL of its database ``postgres``."""
+        self._as_postgres("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres")
+        self._ctl("start")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def restart(self) -> None:
+        """A fast restart: every client connection is cut."""
+        self._ctl("restart")
+
+    def stop(self) -> None:
+        """Stop and remove it."""
+        try:
+            self._ctl("stop")
+        finally:
+            subprocess.run(["rm", "-rf", str(self.dir)], timeout=60)
+
+
 def fresh_schema() -> tuple[str, str]:
     """A new schema in the test database: (URL with search_path, schema name)."""
     import psycopg
@@ -190,10 +227,16 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=3, help="SIGKILLs at random moments (each daemon in turn)")
     ap.add_argument("--no-full-disk", action="store_true")
     ap.add_argument("--pg-restart-cmd", default="", help="shell command restarting PostgreSQL (mid-run)")
+    ap.add_argument("--private-pg", action="store_true",
+                    help="run a throwaway PostgreSQL of its own and restart it mid-run (root)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     rnd = random.Random(args.seed)
+    global PG
     work = Path(tempfile.mkdtemp(prefix="mailcrm-soak-"))
+    private = PrivatePostgres() if args.private_pg else None
+    if private is not None:
+        PG = private.start()
     url, schema = fresh_schema()
     disk = work / "disk"
     full_disk = not args.no_full_disk and mount_tmpfs(disk)
@@ -256,7 +299,7 @@ def main() -> None:
         events = [(rnd.uniform(0.1, 0.85), "kill") for _ in range(args.kills)]
         if full_disk:
             events.append((0.45, "disk"))
-        if args.pg_restart_cmd:
+        if args.pg_restart_cmd or private is not None:
             events.append((0.6, "pg"))
         kills = 0
         for at, what in sorted(events):
@@ -271,7 +314,10 @@ def main() -> None:
                 ballast.unlink()
             elif what == "pg":
                 print(f"restarting PostgreSQL at {finished[0]} of {sends} sends", flush=True)
-                subprocess.run(args.pg_restart_cmd, shell=True, timeout=120)  # noqa: S602 - the operator's command
+                if private is not None:
+                    private.restart()
+                else:
+                    subprocess.run(args.pg_restart_cmd, shell=True, timeout=120)  # noqa: S602 - the operator's command
             else:
                 victim = daemons[kills % 2]
                 kills += 1
@@ -315,7 +361,7 @@ def main() -> None:
             "quarantined": quarantined,
             "retries": sum(r[0] for r in retries), "deadlock_retries": sum(r[1] for r in retries),
             "kills": sum(d.kills for d in daemons), "full_disk_window": full_disk,
-            "pg_restart": bool(args.pg_restart_cmd), "seconds": round(elapsed, 1),
+            "pg_restart": bool(args.pg_restart_cmd or private), "seconds": round(elapsed, 1),
             "peak_rss_mb": {d.name: round(d.peak_rss_kb / 1024, 1) for d in daemons},
         }))
     finally:
@@ -325,6 +371,8 @@ def main() -> None:
         if full_disk:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=30)
         drop_schema(schema)
+        if private is not None:
+            private.stop()
 
 
 if __name__ == "__main__":
