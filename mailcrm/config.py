@@ -96,7 +96,7 @@ class SmtpConfig(_Strict):
             raise ValueError("tls_cert and tls_key go together")
         if self.require_tls and not self.tls_cert:
             raise ValueError("require_tls needs tls_cert and tls_key")
-        if self.auth_allow_plaintext and not _is_loopback(self.host):
+        if self.auth_allow_plaintext and not is_loopback(self.host):
             raise ValueError(f"auth_allow_plaintext = true would send passwords in clear to {self.host}: "
                              "allowed only with a loopback host; set tls_cert and tls_key instead")
         if self.require_auth and not self.tls_cert and not self.auth_allow_plaintext:
@@ -188,7 +188,7 @@ class ImapConfig(_Strict):
     def _checks(self) -> "ImapConfig":
         if not (self.password_file or self.password_env):
             raise ValueError("set password_file or password_env")
-        if self.security == "plain" and not _is_loopback(self.host):
+        if self.security == "plain" and not is_loopback(self.host):
             raise ValueError("security = \"plain\" is allowed only to a loopback address")
         return self
 
@@ -588,7 +588,8 @@ def dropbox_matches(dropbox: str, address: str) -> bool:
     return a_domain == domain and a_local.startswith(local + "+")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for "localhost" and loopback IP addresses (127/8, ::1)."""
     if host == "localhost":
         return True
     try:

@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP
 from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
-from mailcrm.config import Config
+from mailcrm.config import Config, is_loopback
 from mailcrm.errors import ConfigError, StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
@@ -85,6 +85,10 @@ class Daemon:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
         if not self.cfg.users:
             raise ConfigError(f"{self.cfg.source}: users: no [[users]] configured; run `mailcrm init`")
+        if self.cfg.smtp.auth_allow_plaintext and not is_loopback(self.listen[0]):
+            # The config check sees [smtp] host only; `serve --listen` may name another address.
+            raise ConfigError(f"{self.cfg.source}: smtp.auth_allow_plaintext: true would send passwords in clear "
+                              f"to {self.listen[0]} (--listen): allowed only on a loopback address")
         store = open_store(self.cfg)
         self.engine, self.factory = store.engine, store.factory
         cases.sync_users(store, self.cfg)

@@ -103,3 +103,12 @@ def test_plaintext_on_loopback_and_auth_with_tls_are_fine() -> None:
     users = '[[users]]\nemail = "me@example.org"\ndropbox = "crm+x@example.org"\n'
     assert config.parse(f"[smtp]\nauth_allow_plaintext = true\nrequire_auth = true\n{users}").smtp.require_auth
     assert config.parse(f'[smtp]\nhost = "::1"\nauth_allow_plaintext = true\n{users}').smtp.auth_allow_plaintext
+
+
+def test_listen_override_cannot_expose_plaintext_auth(tmp_path: Path) -> None:
+    from mailcrm.daemon import Daemon
+
+    cfg = config.parse(config_text(tmp_path, "auth_allow_plaintext = true\n"), "/etc/mailcrm/config.toml")
+    with pytest.raises(ConfigError) as exc:
+        Daemon(cfg, listen=("0.0.0.0", 2525)).build()
+    assert "auth_allow_plaintext" in str(exc.value) and "--listen" in str(exc.value)

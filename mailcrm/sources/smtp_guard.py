@@ -242,6 +242,17 @@ class GuardedSMTP(SMTP):
             self._guard_ip = None
         super().connection_lost(error)
 
+    async def push(self, status: Any) -> None:
+        """Send a reply; client bytes echoed in it (VRFY, unknown commands) cannot make it fail.
+
+        aiosmtpd decodes commands with surrogateescape and encodes replies strictly, so a
+        non-UTF-8 argument echoed back raised UnicodeEncodeError (found by tests/test_fuzz.py).
+        """
+        if isinstance(status, str):
+            charset = "utf-8" if self.enable_SMTPUTF8 else "ascii"
+            status = status.encode(charset, "replace").decode(charset)
+        await super().push(status)
+
     def note_auth_failure(self, login: str) -> str | None:
         """The authenticator's call on wrong credentials (the login, never the password).
 
