@@ -1,0 +1,54 @@
+"""Jinja2 for the web pages: one autoescaping environment, the Russian and English strings, ``render``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Autoescape every template (names ending .html): contact names and subjects come from strangers' mail.
+env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"], default=True),
+                  trim_blocks=True, lstrip_blocks=True)
+
+STRINGS: dict[str, dict[str, str]] = {
+    "ru": {
+        "login.title": "Вход", "login.email": "Адрес", "login.password": "Пароль", "login.submit": "Войти",
+        "login.failed": "Неверный адрес или пароль.",
+        "login.throttled": "Слишком много попыток. Попробуйте через несколько минут.",
+        "logout": "Выйти", "nav.search": "Поиск", "signed_in_as": "Вы вошли как",
+        "search.placeholder": "Имя, адрес, компания, телефон, тег", "search.submit": "Найти",
+        "search.found": "Найдено", "search.none": "Никого не нашлось.",
+        "col.name": "Имя", "col.email": "Адрес", "col.company": "Компания", "col.last": "Последнее письмо",
+        "error.csrf": "Форма устарела: обновите страницу и отправьте её снова.",
+    },
+    "en": {
+        "login.title": "Sign in", "login.email": "Email", "login.password": "Password", "login.submit": "Sign in",
+        "login.failed": "Wrong address or password.",
+        "login.throttled": "Too many attempts. Try again in a few minutes.",
+        "logout": "Sign out", "nav.search": "Search", "signed_in_as": "Signed in as",
+        "search.placeholder": "Name, address, company, phone, tag", "search.submit": "Search",
+        "search.found": "Found", "search.none": "Nobody found.",
+        "col.name": "Name", "col.email": "Email", "col.company": "Company", "col.last": "Last message",
+        "error.csrf": "The form has expired: reload the page and send it again.",
+    },
+}
+
+
+def language_of(request: Request, default: str = "ru") -> str:
+    """The language for a page without a user: the browser's first of ru/en, else ``default``."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in STRINGS:
+            return tag
+    return default if default in STRINGS else "ru"
+
+
+def render(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render template ``name`` in ``lang`` (``t(key)`` gives a string)."""
+    strings = STRINGS.get(lang, STRINGS["ru"])
+    html = env.get_template(name).render(lang=lang, t=lambda key: strings.get(key, key), **context)
+    return HTMLResponse(html, status_code=status_code)

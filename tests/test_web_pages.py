@@ -1,0 +1,245 @@
+"""Web login and pages: httpx against the ASGI app on a real store (SQLite and PostgreSQL), and the
+`mailcrm web password` command plus a login over a real loopback socket with `mailcrm serve --web`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import free_port, make_config_text
+
+from mailcrm import config
+from mailcrm.app import web_accounts
+from mailcrm.errors import ConfigError, Invalid
+from mailcrm.spool import Spool
+from mailcrm.store import db, migrate
+from mailcrm.store.models import Contact, EmailAddress, WebSession
+from mailcrm.web.app import WebContext, create_app
+
+USERS = (
+    '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\nlanguage = "ru"\n'
+    '[[users]]\nemail = "kate@example.org"\nname = "Kate"\ndropbox = "crm+kate@example.org"\nlanguage = "en"\n'
+)
+PASSWORD = "correct horse battery"
+
+
+class Site:
+    """The ASGI app over a migrated store with two users who have passwords, called through httpx."""
+
+    def __init__(self, tmp: Path, db_url: str) -> None:
+        self.cfg = config.parse(make_config_text(tmp, db_url, free_port(), users=USERS), str(tmp / "config.toml"))
+        self.engine = db.make_engine(db_url)
+        migrate.upgrade(self.engine)
+        self.factory = db.session_factory(self.engine)
+        for email in ("me@example.org", "kate@example.org"):
+            web_accounts.set_password(self.factory, self.cfg, email, PASSWORD)
+        with db.transaction(self.factory) as s:
+            for name, addr in (("Алёна Ёлкина", "alena@theatre.example"), ("John Smith", "john@films.example")):
+                c = Contact(name=name)
+                s.add(c)
+                s.flush()
+                s.add(EmailAddress(address=addr, contact_id=c.id))
+        self.ctx = WebContext(self.cfg, Spool(tmp / "spool"), self.factory)
+        self.app = create_app(self.ctx)
+
+    def client(self, **headers: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app, client=("127.0.0.1", 5000)),
+                                 base_url="http://testserver", headers=headers)
+
+
+@pytest.fixture
+def site(tmp_path: Path, db_url: str) -> Iterator[Site]:
+    s = Site(tmp_path, db_url)
+    yield s
+    s.engine.dispose()
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html
+    return m.group(1)
+
+
+async def _login(http: httpx.AsyncClient, email: str, password: str = PASSWORD,
+                 nxt: str = "/") -> httpx.Response:
+    page = await http.get("/login")
+    return await http.post("/login", data={"email": email, "password": password, "csrf": _csrf(page.text),
+                                           "next": nxt})
+
+
+def test_pages_need_login_and_csrf(site: Site) -> None:
+    async def run() -> None:
+        async with site.client() as http:
+            r = await http.get("/?q=%D0%B0")
+            assert r.status_code == 303 and r.headers["location"] == "/login?next=%2F%3Fq%3D%25D0%25B0"
+            # Security headers on every answer, the intake's included.
+            r = await http.get("/login")
+            csp = r.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+            assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin"
+            assert "x-frame-options" in (await http.post("/intake/nope", data={"a": "b"})).headers
+            cookie = r.headers["set-cookie"]
+            assert "mailcrm_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+            assert "Secure" not in cookie  # plain HTTP on loopback
+            # A login POST without the CSRF field, or with a wrong one: 403, no session.
+            r = await http.post("/login", data={"email": "me@example.org", "password": PASSWORD})
+            assert r.status_code == 403 and "mailcrm_session" not in r.headers.get("set-cookie", "")
+            r = await http.post("/login", data={"email": "me@example.org", "password": PASSWORD, "csrf": "x" * 43})
+            assert r.status_code == 403
+            # A wrong password: 401 and the form again, in the browser's language.
+            r = await _login(http, "me@example.org", "wrong password!")
+            assert r.status_code == 401 and "Неверный адрес или пароль" in r.text
+            # The right one: a session cookie and back to where the user was going (only a local path).
+            r = await _login(http, "me@example.org", nxt="//evil.example/x")
+            assert r.status_code == 303 and r.headers["location"] == "/"
+            cookies = r.headers.get_list("set-cookie")
+            session = next(c for c in cookies if c.startswith("mailcrm_session="))
+            assert "HttpOnly" in session and "SameSite=strict" in session
+            r = await http.get("/")
+            assert r.status_code == 200 and "me@example.org" in r.text and "Выйти" in r.text
+            # Logout needs the CSRF field too; then the session is gone on the server.
+            assert (await http.post("/logout")).status_code == 403
+            assert (await http.get("/")).status_code == 200
+            r = await http.post("/logout", data={"csrf": _csrf((await http.get("/")).text)})
+            assert r.status_code == 303 and r.headers["location"] == "/login"
+        with db.transaction(site.factory) as s:
+            assert s.query(WebSession).count() == 0
+        async with site.client() as http:  # an old cookie after logout is not a login
+            http.cookies.set("mailcrm_session", session.split(";")[0].split("=", 1)[1])
+            assert (await http.get("/")).status_code == 303
+
+    asyncio.run(run())
+
+
+def test_search_in_the_users_language(site: Site) -> None:
+    async def run() -> None:
+        async with site.client(**{"Accept-Language": "ru"}) as http:
+            assert (await _login(http, "kate@example.org")).status_code == 303
+            r = await http.get("/", params={"q": "theatre"})
+            assert r.status_code == 200
+            assert "Алёна Ёлкина" in r.text and "alena@theatre.example" in r.text and "John Smith" not in r.text
+            assert "Sign out" in r.text and "Found: 1" in r.text  # Kate reads English whatever the browser says
+            r = await http.get("/", params={"q": "<script>alert(1)</script>"})
+            assert "<script>alert(1)" not in r.text and "&lt;script&gt;" in r.text and "Nobody found." in r.text
+        async with site.client() as http:
+            await _login(http, "me@example.org")
+            r = await http.get("/", params={"q": "films"})
+            assert "John Smith" in r.text and "Найдено: 1" in r.text
+
+    asyncio.run(run())
+
+
+def test_logins_are_throttled_per_account_and_per_client(site: Site) -> None:
+    async def run() -> None:
+        async with site.client() as http:
+            for _ in range(5):
+                assert (await _login(http, "me@example.org", "nope nope nope")).status_code == 401
+            r = await _login(http, "me@example.org")  # even the right password, while throttled
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "mailcrm_session" not in str(
+                r.headers.get_list("set-cookie"))
+            # The other account from the same address is still let in (20 failures per address).
+            assert (await _login(http, "kate@example.org")).status_code == 303
+        async with site.client() as http:  # one address guessing many accounts is stopped per address
+            for i in range(20):
+                await _login(http, f"nobody{i}@example.org", "nope nope nope")
+            assert (await _login(http, "kate@example.org")).status_code == 429
+
+    asyncio.run(run())
+
+
+def test_password_rules_and_sessions_end_on_change(site: Site) -> None:
+    with pytest.raises(Invalid, match="too short"):
+        web_accounts.set_password(site.factory, site.cfg, "me@example.org", "short")
+    with pytest.raises(Invalid, match="not a user"):
+        web_accounts.set_password(site.factory, site.cfg, "crm+secret@example.org", PASSWORD)
+    token = web_accounts.login(site.factory, "ME@example.org", PASSWORD)
+    assert token and web_accounts.session_user(site.factory, site.cfg, token).email == "me@example.org"
+    assert web_accounts.login(site.factory, "me@example.org", PASSWORD + "x") is None
+    assert web_accounts.login(site.factory, "unknown@example.org", PASSWORD) is None
+    out = web_accounts.set_password(site.factory, site.cfg, "me@example.org", "another long password")
+    assert out["sessions_ended"] == 1 and web_accounts.session_user(site.factory, site.cfg, token) is None
+
+
+def test_cyrillic_search_any_case(site: Site, db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        # This branch's repository.list_contacts folds case with SQL lower(), which SQLite applies to
+        # ASCII only; the folded search column (contact search work on main) fixes it at the merge.
+        pytest.xfail("SQLite lower() folds ASCII only until the folded search column is merged")
+
+    async def run() -> None:
+        async with site.client() as http:
+            await _login(http, "me@example.org")
+            r = await http.get("/", params={"q": "ёлкина"})
+            assert "Алёна Ёлкина" in r.text and "John Smith" not in r.text
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("web, ok", [
+    ('listen = "0.0.0.0:8025"', False),
+    ('listen = "192.0.2.1:8025"\ntls_cert = "/c.pem"', False),  # the key is missing
+    ('listen = "0.0.0.0:8025"\nallow_insecure_http = true', True),
+    ('listen = "[::1]:8025"', True),
+    ('listen = "localhost:8025"', True),
+    ('listen = "0.0.0.0:8025"\ntls_cert = "/c.pem"\ntls_key = "/k.pem"', True),
+])
+def test_non_loopback_listen_needs_tls(web: str, ok: bool) -> None:
+    text = f'[web]\n{web}\n[[users]]\nemail = "me@example.org"\ndropbox = "crm+x@example.org"\n'
+    if ok:
+        config.parse(text, "/etc/mailcrm/config.toml")
+        return
+    with pytest.raises(ConfigError) as exc:
+        config.parse(text, "/etc/mailcrm/config.toml")
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("/etc/mailcrm/config.toml") and "web" in msg
+
+
+@pytest.mark.slow
+def test_password_command_and_login_over_loopback(tmp_path: Path) -> None:
+    smtp, web = free_port(), free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(make_config_text(tmp_path, f"sqlite:///{tmp_path / 's.db'}", smtp, users=USERS))
+    env = {"MAILCRM_CONFIG": str(cfg), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[1])}
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mailcrm", *args], input=stdin, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    r = cli("web", "password", "me@example.org", stdin=PASSWORD + "\n")
+    assert r.returncode == 0 and "web password set for me@example.org" in r.stdout, r.stderr
+    r = cli("web", "password", "me@example.org", "--json", stdin="short\n")
+    assert r.returncode != 0 and "too short" in r.stderr and "Traceback" not in r.stderr
+    # --web on a public address without TLS: refused with one line, exit 2.
+    r = cli("serve", "--web", f"0.0.0.0:{web}")
+    assert r.returncode == 2 and "allow_insecure_http" in r.stderr and "Traceback" not in r.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "mailcrm", "serve", "--web", f"127.0.0.1:{web}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{web}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 204:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "web listener did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.get("/").status_code == 303
+            page = http.get("/login")
+            r = http.post("/login", data={"email": "me@example.org", "password": PASSWORD, "csrf": _csrf(page.text)})
+            assert r.status_code == 303
+            assert http.get("/static/style.css").status_code == 200
+            r = http.get("/")
+            assert r.status_code == 200 and "me@example.org" in r.text
+    finally:
+        proc.terminate()
+        proc.wait(30)
