@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -21,12 +22,13 @@ from mailcrm.app import web_accounts
 from mailcrm.errors import ConfigError, Invalid
 from mailcrm.spool import Spool
 from mailcrm.store import db, migrate
-from mailcrm.store.models import Contact, EmailAddress, WebSession
+from mailcrm.store.models import Activity, Contact, EmailAddress, WebSession
 from mailcrm.web.app import WebContext, create_app
 
 USERS = (
     '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\nlanguage = "ru"\n'
     '[[users]]\nemail = "kate@example.org"\nname = "Kate"\ndropbox = "crm+kate@example.org"\nlanguage = "en"\n'
+    'timezone = "America/New_York"\n'
 )
 PASSWORD = "correct horse battery"
 
@@ -179,6 +181,35 @@ def test_cyrillic_search_any_case(site: Site, db_url: str) -> None:
             await _login(http, "me@example.org")
             r = await http.get("/", params={"q": "ёлкина"})
             assert "Алёна Ёлкина" in r.text and "John Smith" not in r.text
+
+    asyncio.run(run())
+
+
+def test_contact_card_and_paginated_timeline_in_the_users_zone(site: Site) -> None:
+    base = dt.datetime(2026, 1, 1, 21, 30)  # UTC: 00:30 next day in Moscow, 16:30 in New York
+    with db.transaction(site.factory) as s:
+        cid = s.query(EmailAddress).filter_by(address="alena@theatre.example").one().contact_id
+        for i in range(120):
+            s.add(Activity(contact_id=cid, kind="note", at=base - dt.timedelta(hours=i), text=f"note number {i}"))
+        s.query(EmailAddress).filter_by(address="alena@theatre.example").one().status = "bounced"
+
+    async def run() -> None:
+        async with site.client() as http:
+            await _login(http, "me@example.org")
+            r = await http.get("/", params={"q": "theatre"})
+            assert 'href="/contacts/alena%40theatre.example"' in r.text
+            r = await http.get("/contacts/alena%40theatre.example")
+            assert r.status_code == 200 and "Алёна Ёлкина" in r.text and "не доходит" in r.text
+            assert "2026-01-02 00:30" in r.text and "note number 0<" in r.text and "note number 49<" in r.text
+            assert "note number 50<" not in r.text and 'rel="next" href="?page=2"' in r.text
+            r = await http.get("/contacts/alena@theatre.example", params={"page": 3})
+            assert "note number 100<" in r.text and "note number 119<" in r.text and "note number 99<" not in r.text
+            assert 'rel="next"' not in r.text and 'rel="prev" href="?page=2"' in r.text
+            assert (await http.get("/contacts/nobody@example.org")).status_code == 404
+        async with site.client() as http:
+            await _login(http, "kate@example.org")
+            r = await http.get("/contacts/alena@theatre.example")
+            assert "2026-01-01 16:30" in r.text and "bounced" in r.text and "Timeline" in r.text
 
     asyncio.run(run())
 
