@@ -18,11 +18,12 @@ import pytest
 from conftest import free_port, make_config_text
 
 from mailcrm import config
-from mailcrm.app import web_accounts
+from mailcrm.app import cases, web_accounts
+from mailcrm.app.handle import Store
 from mailcrm.errors import ConfigError, Invalid
 from mailcrm.spool import Spool
 from mailcrm.store import db, migrate
-from mailcrm.store.models import Activity, Contact, EmailAddress, WebSession
+from mailcrm.store.models import Activity, Contact, Deal, DealStage, EmailAddress, WebSession
 from mailcrm.web.app import WebContext, create_app
 
 USERS = (
@@ -210,6 +211,51 @@ def test_contact_card_and_paginated_timeline_in_the_users_zone(site: Site) -> No
             await _login(http, "kate@example.org")
             r = await http.get("/contacts/alena@theatre.example")
             assert "2026-01-01 16:30" in r.text and "bounced" in r.text and "Timeline" in r.text
+
+    asyncio.run(run())
+
+
+def test_deals_board_move_won_lost(site: Site) -> None:
+    store = Store(site.engine, site.factory)
+    fresh = cases.add_deal(store, site.cfg, "Пьеса для театра", ["alena@theatre.example"], stage="brief",
+                           company=None, amount="150000", currency=None)
+    old = cases.add_deal(store, site.cfg, "Film rights", ["john@films.example"], stage="invoiced", company=None,
+                         amount=None, currency=None)
+    third = cases.add_deal(store, site.cfg, "Third", ["john@films.example"], stage="lead", company=None,
+                           amount=None, currency=None)
+    with db.transaction(site.factory) as s:  # invoiced 3 days ago: past its first_after (1 day)
+        s.get(Deal, old["id"]).stage_changed_at = dt.datetime.utcnow() - dt.timedelta(days=3)
+
+    async def run() -> None:
+        async with site.client() as http:
+            await _login(http, "me@example.org")
+            r = await http.get("/deals")
+            assert r.status_code == 200 and "Пьеса для театра" in r.text and "150,000 RUB" in r.text
+            assert f'class="deal overdue" id="deal-{old["id"]}"' in r.text
+            assert f'class="deal" id="deal-{fresh["id"]}"' in r.text and "просрочено" in r.text
+            csrf = _csrf(r.text)
+            url = f"/deals/{fresh['id']}/move"
+            assert (await http.post(url, data={"stage": "invoiced"})).status_code == 403  # no CSRF field
+            r = await http.post(url, data={"stage": "invoiced", "csrf": csrf})
+            assert r.status_code == 303 and r.headers["location"] == "/deals"
+            r = await http.post(url, data={"stage": "nonsense", "csrf": csrf})
+            assert r.status_code == 400 and "unknown stage" in r.text
+            r = await http.post(f"/deals/{old['id']}/move", data={"stage": "won", "csrf": csrf})
+            assert r.status_code == 303
+            r = await http.post(f"/deals/{third['id']}/move", data={"stage": "lost", "csrf": csrf})
+            assert r.status_code == 400  # a lost deal needs its reason
+            r = await http.post(f"/deals/{third['id']}/move", data={"stage": "lost", "reason": "no budget",
+                                                                     "csrf": csrf})
+            assert r.status_code == 303
+            r = await http.get("/deals")
+            assert "Film rights" not in r.text and "Third" not in r.text  # closed deals leave the board
+        with db.transaction(site.factory) as s:
+            assert s.get(Deal, fresh["id"]).stage == "invoiced"
+            assert s.get(Deal, old["id"]).status == "won"
+            lost = s.get(Deal, third["id"])
+            assert lost.status == "lost" and lost.lost_reason == "no budget"
+            assert [h.stage for h in s.query(DealStage).filter_by(deal_id=fresh["id"]).order_by(DealStage.id)] == [
+                "brief", "invoiced"]
 
     asyncio.run(run())
 
