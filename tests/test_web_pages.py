@@ -132,6 +132,7 @@ def test_search_in_the_users_language(site: Site) -> None:
             assert "Sign out" in r.text and "Found: 1" in r.text  # Kate reads English whatever the browser says
             r = await http.get("/", params={"q": "<script>alert(1)</script>"})
             assert "<script>alert(1)" not in r.text and "&lt;script&gt;" in r.text and "Nobody found." in r.text
+            assert (await http.get("/", params={"q": "a\x00b"})).status_code == 200  # PostgreSQL refuses NUL
         async with site.client() as http:
             await _login(http, "me@example.org")
             r = await http.get("/", params={"q": "films"})

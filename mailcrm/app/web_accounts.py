@@ -1,4 +1,4 @@
-"""Web accounts: a user's password (argon2), login sessions, logout.
+"""Web accounts: a user's password (argon2), login sessions, logout, API bearer tokens.
 
 argon2-cffi's ``PasswordHasher`` (argon2id, RFC 9106 defaults) is the hash: memory-hard, salted, and
 its ``check_needs_rehash`` lets a login upgrade an old hash when the parameters change.  A session is
@@ -22,7 +22,7 @@ from mailcrm.config import Config
 from mailcrm.errors import Invalid
 from mailcrm.store import db
 from mailcrm.store import repository as repo
-from mailcrm.store.models import User, WebCredential, WebSession, utcnow
+from mailcrm.store.models import User, WebCredential, WebSession, WebToken, utcnow
 
 MIN_PASSWORD = 10  # characters; a web login guards the whole team's contacts
 SESSION_DAYS = 14
@@ -116,3 +116,47 @@ def logout(factory: sessionmaker[Session], token: str | None) -> None:
     if token:
         with db.transaction(factory) as s:
             s.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
+
+
+def _primary_user_id(s: Session, cfg: Config, email: str) -> int:
+    email = email.strip().lower()
+    if not any(u.email == email for u in cfg.users):
+        raise Invalid(f"{email}: not a user in the config's [[users]] (the primary email address)")
+    repo.sync_users(s, cfg)
+    user_id = repo.user_id_for(s, email)
+    assert user_id is not None  # sync_users just made it
+    return user_id
+
+
+def issue_token(factory: sessionmaker[Session], cfg: Config, email: str) -> dict[str, object]:
+    """A new API bearer token for ``email`` (shown once: only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    with db.transaction(factory) as s:
+        user_id = _primary_user_id(s, cfg, email)
+        s.add(WebToken(token_hash=_token_hash(token), user_id=user_id))
+    return {"email": email.strip().lower(), "token": token}
+
+
+def revoke_tokens(factory: sessionmaker[Session], cfg: Config, email: str) -> dict[str, object]:
+    """Revoke every live API token of ``email``."""
+    with db.transaction(factory) as s:
+        user_id = _primary_user_id(s, cfg, email)
+        rows = list(s.scalars(select(WebToken).where(WebToken.user_id == user_id, WebToken.revoked_at.is_(None))))
+        for row in rows:
+            row.revoked_at = utcnow()
+    return {"email": email.strip().lower(), "revoked": len(rows)}
+
+
+def token_user(factory: sessionmaker[Session], cfg: Config, token: str | None) -> WebUser | None:
+    """The user of a live (not revoked) API token."""
+    if not token or len(token) > 200:
+        return None
+    with db.transaction(factory) as s:
+        row = s.execute(select(User.id, User.email, User.name).join(WebToken, WebToken.user_id == User.id)
+                        .where(WebToken.token_hash == _token_hash(token), WebToken.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    u = cfg.user_for_address(row.email)
+    if u is None:
+        return None
+    return WebUser(row.id, row.email, u.name or row.name, u.language, u.timezone)

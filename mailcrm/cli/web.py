@@ -1,4 +1,4 @@
-"""CLI commands: web password (a user's login for the web pages)."""
+"""CLI commands: web password (a user's login for the web pages), web token (API bearer tokens)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mailcrm.app import web_accounts
 from mailcrm.cli.common import console, emit, load_config, open_store
 from mailcrm.errors import Invalid
 
-web_app = typer.Typer(help="The web pages: users' passwords.", no_args_is_help=True)
+web_app = typer.Typer(help="The web pages and API: users' passwords, API tokens.", no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 
 
@@ -42,3 +42,23 @@ def register(app: typer.Typer) -> None:
         emit(out, as_json, lambda r: console.print(
             f"web password set for {r['email']}" + (f"; {r['sessions_ended']} sessions ended" if r["sessions_ended"]
                                                     else "")))
+
+    @web_app.command("token")
+    def web_token(ctx: typer.Context, address: str,
+                  revoke: bool = typer.Option(False, "--revoke", help="Revoke every API token of ADDR instead."),
+                  as_json: bool = JSON) -> None:
+        """Make an API bearer token for a user (printed on the last line), or --revoke them all."""
+        cfg = load_config(ctx)
+        store = open_store(cfg)
+        try:
+            if revoke:
+                out = web_accounts.revoke_tokens(store.factory, cfg, address)
+            else:
+                out = web_accounts.issue_token(store.factory, cfg, address)
+        finally:
+            store.close()
+        if revoke:
+            emit(out, as_json, lambda r: console.print(f"revoked {r['revoked']} API tokens of {r['email']}"))
+        else:
+            emit(out, as_json, lambda r: console.print(
+                f"API token for {r['email']} (shown once; send it as 'Authorization: Bearer TOKEN'):\n{r['token']}"))

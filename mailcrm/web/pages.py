@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from mailcrm.app import cases
 from mailcrm.app.handle import Store
 from mailcrm.app.web_accounts import WebUser
-from mailcrm.errors import Refused
+from mailcrm.errors import NotFound, Refused
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
 from mailcrm.web.templating import render
@@ -23,8 +23,14 @@ SEARCH_LIMIT = 50
 PER_PAGE = 50  # timeline items per page
 
 
+def clean_text(text: str) -> str:
+    """Typed input without control characters (PostgreSQL refuses NUL in text; none belongs in a search)."""
+    return "".join(ch for ch in text if ch >= " " and ch != "\x7f")
+
+
 def search_contacts(ctx: WebContext, query: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
-    """The one call the pages (and later the API) make to search contacts."""
+    """The one call the pages and the API make to search contacts."""
+    query = clean_text(query).strip()
     return cases.list_contacts(Store(ctx.factory.kw["bind"], ctx.factory), query or None, limit)
 
 
@@ -36,6 +42,8 @@ def contact_page(ctx: WebContext, ref: str, page_no: int) -> tuple[dict[str, Any
     """A contact's card with one page of its timeline (newest first), and whether an older page exists."""
     # The use case returns the newest N items; page k asks for k pages plus one item to know if
     # there is a next page.  The first page, the one opened almost always, costs one page.
+    if clean_text(ref) != ref:
+        raise NotFound(f"no contact {ref!r}")
     card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1)
     items = card.get("timeline", [])
     card["timeline"] = items[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
