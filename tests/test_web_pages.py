@@ -23,7 +23,7 @@ from mailcrm.app.handle import Store
 from mailcrm.errors import ConfigError, Invalid
 from mailcrm.spool import Spool
 from mailcrm.store import db, migrate
-from mailcrm.store.models import Activity, Contact, Deal, DealStage, EmailAddress, WebSession
+from mailcrm.store.models import Activity, BounceEvent, Contact, Deal, DealStage, EmailAddress, Message, WebSession
 from mailcrm.web.app import WebContext, create_app
 
 USERS = (
@@ -257,6 +257,40 @@ def test_deals_board_move_won_lost(site: Site) -> None:
             assert lost.status == "lost" and lost.lost_reason == "no budget"
             assert [h.stage for h in s.query(DealStage).filter_by(deal_id=fresh["id"]).order_by(DealStage.id)] == [
                 "brief", "invoiced"]
+
+    asyncio.run(run())
+
+
+def test_bounces_page_reactivate_and_confirm(site: Site) -> None:
+    with db.transaction(site.factory) as s:
+        alena = s.query(EmailAddress).filter_by(address="alena@theatre.example").one()
+        alena.status = "bounced"
+        john = s.query(EmailAddress).filter_by(address="john@films.example").one()
+        john.status = "suspect"
+        m = Message(identity="bounce-1", sha256="0" * 64, kind="bounce", direction="in",
+                    date=dt.datetime.utcnow(), thread_key="t")
+        s.add(m)
+        s.flush()
+        s.add(BounceEvent(message_id=m.id, address=alena.address, address_id=alena.id, hard=True, status="5.1.1",
+                          reason="mailbox_unknown", at=dt.datetime.utcnow()))
+
+    async def run() -> None:
+        async with site.client() as http:
+            await _login(http, "kate@example.org")
+            r = await http.get("/bounces")
+            assert r.status_code == 200 and "alena@theatre.example" in r.text and "mailbox_unknown" in r.text
+            assert "hard" in r.text and "Reactivate" in r.text
+            csrf = _csrf(r.text)
+            assert (await http.post("/bounces/reactivate", data={"address": "alena@theatre.example"})).status_code == 403
+            r = await http.post("/bounces/reactivate", data={"address": "alena@theatre.example", "csrf": csrf})
+            assert r.status_code == 303
+            r = await http.post("/bounces/confirm", data={"address": "john@films.example", "csrf": csrf})
+            assert r.status_code == 303
+            r = await http.post("/bounces/confirm", data={"address": "nobody@example.org", "csrf": csrf})
+            assert r.status_code == 400
+        with db.transaction(site.factory) as s:
+            assert s.query(EmailAddress).filter_by(address="alena@theatre.example").one().status == "active"
+            assert s.query(EmailAddress).filter_by(address="john@films.example").one().status == "bounced"
 
     asyncio.run(run())
 
