@@ -370,6 +370,19 @@ class WebConfig(_Strict):
     max_body: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; larger -> 413
     rate_limit: int = Field(default=30, ge=1)  # submissions per client address per minute; more -> 429
     trusted_proxies: list[str] = Field(default_factory=list)  # X-Forwarded-For is read only from these
+    tls_cert: str | None = None  # PEM certificate chain: the listener speaks HTTPS itself
+    tls_key: str | None = None
+    allow_insecure_http: bool = False  # a non-loopback listen without TLS (only behind a TLS reverse proxy)
+
+    @model_validator(mode="after")
+    def _safe_listen(self) -> "WebConfig":
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        host = self.listen.rpartition(":")[0]
+        problem = insecure_listen(host, self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @field_validator("listen")
     @classmethod
@@ -388,6 +401,20 @@ class WebConfig(_Strict):
             except ValueError:
                 raise ValueError(f"not an IP address or network: {p!r}") from None
         return v
+
+
+def insecure_listen(host: str, web: WebConfig) -> str | None:
+    """Why serving plain HTTP on ``host`` is refused (None: loopback, TLS, or explicitly allowed)."""
+    bare = host.strip("[]") or "127.0.0.1"
+    if bare == "localhost" or web.tls_cert or web.allow_insecure_http:
+        return None
+    try:
+        if ipaddress.ip_address(bare).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"listen on {bare} (not loopback) needs tls_cert and tls_key, or allow_insecure_http = true "
+            "behind a TLS reverse proxy (passwords would cross the network in clear)")
 
 
 class FormConfig(_Strict):

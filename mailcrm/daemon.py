@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP
 from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
-from mailcrm.config import Config, is_loopback
+from mailcrm.config import Config, WebConfig, insecure_listen, is_loopback
 from mailcrm.errors import ConfigError, StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
@@ -68,6 +68,11 @@ class Daemon:
         self.listen = listen or (cfg.smtp.host, cfg.smtp.port)
         if web_listen is None and cfg.web is not None:
             web_listen = parse_listen(cfg.web.listen)
+        if web_listen is not None:
+            # Checked before anything starts: --web may name a public address [web] listen does not.
+            problem = insecure_listen(web_listen[0], cfg.web or WebConfig())
+            if problem:
+                raise ConfigError(f"--web / [web] listen: {problem}")
         self.web_listen = web_listen
         self.web: Any = None
         self.notifier: asyncio.Task[None] | None = None
@@ -154,8 +159,10 @@ class Daemon:
             # Imported here: uvicorn and starlette load only when the web listener is on.
             from mailcrm.web.app import WebContext, WebServer, create_app
 
+            web_cfg = self.cfg.web or WebConfig()
             ctx = WebContext(self.cfg, self.spool, self.factory)
-            self.web = WebServer(create_app(ctx), *self.web_listen)
+            self.web = WebServer(create_app(ctx), *self.web_listen,
+                                 tls=(web_cfg.tls_cert, web_cfg.tls_key) if web_cfg.tls_cert and web_cfg.tls_key else None)
             await self.web.start()
         if self.cfg.digest.enabled:
             self.notifier = asyncio.create_task(self._notify_leads())

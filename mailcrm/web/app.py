@@ -28,7 +28,7 @@ from mailcrm.errors import ConfigError
 from mailcrm.spool import Spool
 
 # Modules under mailcrm.web that contribute routes, in order (each has ``routes(ctx)``).
-ROUTE_MODULES: tuple[str, ...] = ("intake",)
+ROUTE_MODULES: tuple[str, ...] = ("intake", "auth", "pages", "deals_board", "bounces_page", "api")
 
 
 @dataclass
@@ -71,7 +71,9 @@ def create_app(ctx: WebContext, extra_routes: Sequence[BaseRoute] = (),
     for name in ROUTE_MODULES:
         routes.extend(importlib.import_module(f"mailcrm.web.{name}").routes(ctx))
     routes.extend(extra_routes)
-    app = Starlette(routes=routes, middleware=list(middleware))
+    from mailcrm.web.auth import SecurityHeaders
+
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), *middleware])
     app.state.ctx = ctx
     return app
 
@@ -79,9 +81,10 @@ def create_app(ctx: WebContext, extra_routes: Sequence[BaseRoute] = (),
 class WebServer:
     """uvicorn on the running loop: ``await start()``, ``await stop()``."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, tls: tuple[str, str] | None = None) -> None:
         self.config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None, access_log=False,
-                                     server_header=False, timeout_graceful_shutdown=10)
+                                     server_header=False, timeout_graceful_shutdown=10,
+                                     ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None)
         self.server = uvicorn.Server(self.config)
         self.log = log.get("mailcrm.web")
         self.bound: tuple[str, int] | None = None

@@ -1,0 +1,99 @@
+"""Server-rendered pages behind the login guard (``auth.page``): contact search, the contact card."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from mailcrm.app import cases
+from mailcrm.app.handle import Store
+from mailcrm.app.web_accounts import WebUser
+from mailcrm.errors import NotFound, Refused
+from mailcrm.web.app import WebContext
+from mailcrm.web.auth import csrf_token, page, with_csrf
+from mailcrm.web.templating import render
+
+SEARCH_LIMIT = 50
+PER_PAGE = 50  # timeline items per page
+
+
+def clean_text(text: str) -> str:
+    """Typed input without control characters (PostgreSQL refuses NUL in text; none belongs in a search)."""
+    return "".join(ch for ch in text if ch >= " " and ch != "\x7f")
+
+
+def search_contacts(ctx: WebContext, query: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
+    """The one call the pages and the API make to search contacts."""
+    query = clean_text(query).strip()
+    rows, _total = cases.list_contacts(Store(ctx.factory.kw["bind"], ctx.factory), query or None, limit, ctx.cfg.phone_region())
+    return rows
+
+
+def _store(ctx: WebContext) -> Store:
+    return Store(ctx.factory.kw["bind"], ctx.factory)
+
+
+def contact_page(ctx: WebContext, ref: str, page_no: int) -> tuple[dict[str, Any], bool]:
+    """A contact's card with one page of its timeline (newest first), and whether an older page exists."""
+    # The use case returns the newest N items; page k asks for k pages plus one item to know if
+    # there is a next page.  The first page, the one opened almost always, costs one page.
+    if clean_text(ref) != ref:
+        raise NotFound(f"no contact {ref!r}")
+    card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1)
+    items = card.get("timeline", [])
+    card["timeline"] = items[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
+    return card, len(items) > page_no * PER_PAGE
+
+
+def local_time(at: dt.datetime | None, tz: str) -> str:
+    """A stored UTC time as the user's local "YYYY-MM-DD HH:MM"."""
+    if at is None:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def contact_ref(row: dict[str, Any]) -> str | None:
+    """What a contact's page URL names: its first address, else its first phone."""
+    if row.get("addresses"):
+        return str(row["addresses"][0]["address"])
+    if row.get("phones"):
+        return str(row["phones"][0])
+    return None
+
+
+def routes(ctx: WebContext) -> list[BaseRoute]:
+    """``/``: the search page; ``/contacts/{ref}``: a contact's card and timeline."""
+
+    async def search(request: Request, user: WebUser) -> Response:
+        query = request.query_params.get("q", "").strip()[:200]
+        rows = await asyncio.to_thread(search_contacts, ctx, query) if query else []
+        token, new = csrf_token(request)
+        resp = render("search.html", user.language, user=user, csrf=token, q=query, rows=rows, ref=contact_ref)
+        return with_csrf(resp, request, ctx, token, new)
+
+    async def contact(request: Request, user: WebUser) -> Response:
+        ref = request.path_params["ref"]
+        try:
+            page_no = max(1, min(int(request.query_params.get("page", "1")), 10_000))
+        except ValueError:
+            page_no = 1
+        token, new = csrf_token(request)
+        try:
+            card, more = await asyncio.to_thread(contact_page, ctx, ref, page_no)
+        except Refused:
+            resp = render("error.html", user.language, status_code=404, user=user, csrf=token,
+                          message="contact.unknown")
+            return with_csrf(resp, request, ctx, token, new)
+        resp = render("contact.html", user.language, user=user, csrf=token, card=card, ref=ref, page=page_no,
+                      more=more, when=lambda at: local_time(at, user.timezone), tz=user.timezone)
+        return with_csrf(resp, request, ctx, token, new)
+
+    return [page(ctx, "/", search), page(ctx, "/contacts/{ref}", contact)]

@@ -1,0 +1,82 @@
+"""Jinja2 for the web pages: one autoescaping environment, the Russian and English strings, ``render``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Autoescape every template (names ending .html): contact names and subjects come from strangers' mail.
+env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"], default=True),
+                  trim_blocks=True, lstrip_blocks=True)
+
+STRINGS: dict[str, dict[str, str]] = {
+    "ru": {
+        "login.title": "Вход", "login.email": "Адрес", "login.password": "Пароль", "login.submit": "Войти",
+        "login.failed": "Неверный адрес или пароль.",
+        "login.throttled": "Слишком много попыток. Попробуйте через несколько минут.",
+        "logout": "Выйти", "nav.search": "Поиск", "signed_in_as": "Вы вошли как",
+        "search.placeholder": "Имя, адрес, компания, телефон, тег", "search.submit": "Найти",
+        "search.found": "Найдено", "search.none": "Никого не нашлось.",
+        "col.name": "Имя", "col.email": "Адрес", "col.company": "Компания", "col.last": "Последнее письмо",
+        "error.csrf": "Форма устарела: обновите страницу и отправьте её снова.",
+        "nav.bounces": "Возвраты", "col.when": "Когда", "col.reason": "Причина", "bounce.hard": "постоянный",
+        "bounce.soft": "временный", "bounce.reactivate": "Адрес рабочий", "bounce.confirm": "Адрес мёртв",
+        "bounce.none": "Возвратов за 90 дней нет.",
+        "nav.deals": "Сделки", "deal.overdue": "просрочено", "deal.stage": "Этап", "deal.move": "Перенести",
+        "deal.won": "Выиграна", "deal.lost": "Проиграна", "deal.reason": "Причина",
+        "contact.unknown": "Такого контакта нет.", "contact.timeline": "Хронология", "contact.older": "Старше",
+        "contact.newer": "Новее", "contact.empty": "Писем и событий пока нет.", "contact.tz": "Время",
+        "contact.phones": "Телефоны", "contact.addresses": "Адреса", "contact.tags": "Теги",
+        "contact.title": "Должность", "status.active": "действует", "status.suspect": "под сомнением",
+        "status.bounced": "не доходит", "status.invalid": "неверный",
+        "kind.received": "входящее", "kind.sent": "исходящее", "kind.bounce": "возврат",
+        "kind.autoreply": "автоответ", "kind.forward": "пересланное", "kind.unknown": "письмо",
+        "act.call": "звонок", "act.note": "заметка", "act.event": "событие", "act.status": "статус",
+        "act.autoreply": "автоответ", "act.bounce": "возврат", "act.signature": "подпись",
+    },
+    "en": {
+        "login.title": "Sign in", "login.email": "Email", "login.password": "Password", "login.submit": "Sign in",
+        "login.failed": "Wrong address or password.",
+        "login.throttled": "Too many attempts. Try again in a few minutes.",
+        "logout": "Sign out", "nav.search": "Search", "signed_in_as": "Signed in as",
+        "search.placeholder": "Name, address, company, phone, tag", "search.submit": "Search",
+        "search.found": "Found", "search.none": "Nobody found.",
+        "col.name": "Name", "col.email": "Email", "col.company": "Company", "col.last": "Last message",
+        "error.csrf": "The form has expired: reload the page and send it again.",
+        "nav.bounces": "Bounces", "col.when": "When", "col.reason": "Reason", "bounce.hard": "hard",
+        "bounce.soft": "soft", "bounce.reactivate": "Reactivate", "bounce.confirm": "Confirm dead",
+        "bounce.none": "No bounces in 90 days.",
+        "nav.deals": "Deals", "deal.overdue": "overdue", "deal.stage": "Stage", "deal.move": "Move",
+        "deal.won": "Won", "deal.lost": "Lost", "deal.reason": "Reason",
+        "contact.unknown": "No such contact.", "contact.timeline": "Timeline", "contact.older": "Older",
+        "contact.newer": "Newer", "contact.empty": "No messages or events yet.", "contact.tz": "Times in",
+        "contact.phones": "Phones", "contact.addresses": "Addresses", "contact.tags": "Tags",
+        "contact.title": "Title", "status.active": "active", "status.suspect": "suspect",
+        "status.bounced": "bounced", "status.invalid": "invalid",
+        "kind.received": "received", "kind.sent": "sent", "kind.bounce": "bounce",
+        "kind.autoreply": "auto-reply", "kind.forward": "forwarded", "kind.unknown": "message",
+        "act.call": "call", "act.note": "note", "act.event": "event", "act.status": "status",
+        "act.autoreply": "auto-reply", "act.bounce": "bounce", "act.signature": "signature",
+    },
+}
+
+
+def language_of(request: Request, default: str = "ru") -> str:
+    """The language for a page without a user: the browser's first of ru/en, else ``default``."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in STRINGS:
+            return tag
+    return default if default in STRINGS else "ru"
+
+
+def render(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render template ``name`` in ``lang`` (``t(key)`` gives a string)."""
+    strings = STRINGS.get(lang, STRINGS["ru"])
+    html = env.get_template(name).render(lang=lang, t=lambda key: strings.get(key, key), **context)
+    return HTMLResponse(html, status_code=status_code)
