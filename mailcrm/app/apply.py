@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
-from mailcrm.app import deals
+from mailcrm.app import deals, follow_ups
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
@@ -213,6 +213,16 @@ def stage_deals(session: Session, job: Job) -> None:
         deals.attach_message_to_deals(session, msg, threads=job.threads)
 
 
+def stage_follow_up(session: Session, job: Job) -> None:
+    """A dated dropbox sub-address (crm+<secret>+3d@, see parse/subaddress.py) adds a follow-up row."""
+    msg, facts = job.message, job.facts
+    if msg is None or facts is None or msg.kind not in ("sent", "received"):
+        return
+    rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
+    if follow_ups.follow_up_word(job.cfg, rcpts) is not None:
+        follow_ups.record(session, job.cfg, _persisted(session, msg), rcpts, job.now)
+
+
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:
     rcpt = rcpt.lower()
     local = rcpt.partition("@")[0]
@@ -233,6 +243,7 @@ STAGES: tuple[Callable[[Session, Job], None], ...] = (
     stage_autoreply,
     stage_signature,
     stage_deals,
+    stage_follow_up,
 )
 
 

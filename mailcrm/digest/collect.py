@@ -22,10 +22,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, not_, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
+from mailcrm.app import follow_ups
 from mailcrm.digest.rules import (
     AutoreplySnap,
     BounceSnap,
     DealSnap,
+    FollowUpSnap,
     MessageRef,
     Person,
     QuietSnap,
@@ -343,6 +345,8 @@ def _collect(session: Session, w: Window) -> Snapshot:
     ids = {c for c, _ in waiting} | {c for c, _ in quiet} | {r.contact_id for r in date_rows if r.contact_id}
     ids |= {c for _, shown in tag_members.values() for c in shown} | {b[1] for b in bounces if b[1]}
     ids |= set(no_address) | {a[0] for a in autoreplies}
+    follow = follow_ups.due(session, w.user_id, w.today)
+    ids |= {c for f in follow for c in f.contact_ids}
     persons = people(session, ids)
     tags = _tags(session, [c for c, _ in quiet])
     dates = []
@@ -364,4 +368,6 @@ def _collect(session: Session, w: Window) -> Snapshot:
         autoreplies=tuple(AutoreplySnap(persons[c], due or w.today, text)  # the query asks due == today
                           for c, due, text in autoreplies if c in persons),
         quiet=tuple(QuietSnap(persons[c], m, tuple(tags.get(c, ()))) for c, m in quiet if c in persons),
+        follow_ups=tuple(FollowUpSnap(f.id, f.due, f.always, MessageRef(f.subject, f.date), f.recipients,
+                                      tuple(persons[c] for c in f.contact_ids if c in persons)) for f in follow),
     )

@@ -52,6 +52,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "everyone_tagged": "everyone tagged",
         "no_phone": "no phone",
         "footer": "Sent by mailcrm to {email}; time zone {tz}.",
+        "follow_ups": "Follow up: no answer yet",
+        "reminder": "reminder",
+        "due_since": "due since {date}",
     },
     "ru": {
         "subject": "mailcrm: дел на {date} — {n}",
@@ -87,6 +90,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "everyone_tagged": "все с тегом",
         "no_phone": "нет телефона",
         "footer": "Сводку прислал mailcrm для {email}; часовой пояс {tz}.",
+        "follow_ups": "Напомнить: ответа пока нет",
+        "reminder": "напоминание",
+        "due_since": "срок с {date}",
     },
 }
 
@@ -145,7 +151,8 @@ def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> 
     def day(when: dt.date) -> str:
         return when.strftime("%d.%m.%Y") if language == "ru" else when.isoformat()
 
-    n = len(digest.call_today) + len(digest.new_leads) + len(digest.waiting) + digest.waiting_more
+    n = (len(digest.call_today) + len(digest.new_leads) + len(digest.waiting) + digest.waiting_more
+         + len(digest.follow_ups))
     subject = (strings["subject_empty"] if digest.is_empty else strings["subject"]).format(
         n=n or digest.summary()["dates"] + len(digest.bounces), date=day(digest.today))
     ctx = {

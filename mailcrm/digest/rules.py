@@ -110,6 +110,18 @@ class QuietSnap:
 
 
 @dataclass(frozen=True)
+class FollowUpSnap:
+    """A follow-up due (``crm+<secret>+3d@``) whose mail nobody answered, or one set with ``+r``."""
+
+    id: int
+    due: dt.date
+    always: bool
+    message: MessageRef
+    recipients: tuple[str, ...]
+    people: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the digest needs for one user and one day, read from the store."""
 
@@ -122,6 +134,7 @@ class Snapshot:
     no_address: tuple[Person, ...] = ()
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietSnap, ...] = ()
+    follow_ups: tuple[FollowUpSnap, ...] = ()
 
 
 # -- output -------------------------------------------------------------------------------
@@ -170,18 +183,20 @@ class Digest:
     no_address: tuple[Person, ...] = ()
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietGroup, ...] = field(default=())
+    follow_ups: tuple[FollowUpSnap, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """True when no section has anything."""
         return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
-                    or self.no_address or self.autoreplies or self.quiet)
+                    or self.no_address or self.autoreplies or self.quiet or self.follow_ups)
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
         return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
-                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet)}
+                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
+                "follow_ups": len(self.follow_ups)}
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -271,6 +286,7 @@ def build_digest(
         no_address=tuple(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id))),
         autoreplies=autoreplies,
         quiet=quiet_groups(snapshot.quiet),
+        follow_ups=tuple(sorted(snapshot.follow_ups, key=lambda f: (f.due, f.message.date, f.id))),
     )
 
 

@@ -363,3 +363,23 @@ class DigestRun(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FollowUp(Base):
+    """A reminder set by BCC to ``crm+<secret>+3d@``: shown in the digest on ``due`` unless the mail was answered.
+
+    Whether it was answered is read when the digest is built (a later mail in from one of its
+    recipients, or in its thread), so a reply ingested before or after the follow-up counts alike;
+    ``always`` (``+r3d``) reminds whatever happens.  Cancelling (``+cancel``) is a status.
+    """
+
+    __tablename__ = "follow_ups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    due: Mapped[dt.date] = mapped_column(Date, index=True)
+    always: Mapped[bool] = mapped_column(Boolean, default=False)
+    word: Mapped[str] = mapped_column(String(100), default="")  # the sub-address as written, e.g. "3d"
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,45 @@
+"""follow-ups: a reminder row per mail BCC'd to a dated dropbox sub-address (crm+<secret>+3d@)
+
+Revision ID: 0009
+Revises: 0004
+Create Date: 2026-12-06 02:50:00
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0009'
+down_revision: Union[str, Sequence[str], None] = '0004'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.create_table(
+        'follow_ups',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=True),
+        sa.Column('message_id', sa.Integer(), nullable=False),
+        sa.Column('due', sa.Date(), nullable=False),
+        sa.Column('always', sa.Boolean(), nullable=False),
+        sa.Column('word', sa.String(length=100), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('cancelled_at', sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_follow_ups_message_id_messages')),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_follow_ups_user_id_users')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_ups')),
+        sa.UniqueConstraint('message_id', name=op.f('uq_follow_ups_message_id')),
+    )
+    op.create_index(op.f('ix_follow_ups_due'), 'follow_ups', ['due'], unique=False)
+    op.create_index(op.f('ix_follow_ups_user_id'), 'follow_ups', ['user_id'], unique=False)
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_index(op.f('ix_follow_ups_user_id'), table_name='follow_ups')
+    op.drop_index(op.f('ix_follow_ups_due'), table_name='follow_ups')
+    op.drop_table('follow_ups')
