@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from mailcrm.digest.rules import Digest
+from mailcrm.digest.rules import Digest, section_offsets
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -158,7 +158,7 @@ def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> 
     ctx = {
         "d": digest, "s": strings, "days": days, "local": local, "day": day,
         "name": f", {digest.user_name}" if digest.user_name else "", "quiet_days": quiet_after_days,
-        "lang": language if language in STRINGS else "en",
+        "lang": language if language in STRINGS else "en", "off": section_offsets(digest),
     }
     return Rendered(subject=subject, text=_TEXT_ENV.get_template("digest.txt.j2").render(ctx),
                     html=_HTML_ENV.get_template("digest.html.j2").render(ctx), empty=digest.is_empty)

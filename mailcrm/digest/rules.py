@@ -199,6 +199,41 @@ class Digest:
                 "follow_ups": len(self.follow_ups)}
 
 
+@dataclass(frozen=True)
+class NumberedLine:
+    """What digest line ``n`` meant: a reply "3 won" acts on ``kind`` ``ref`` (deal, follow-up or contact)."""
+
+    n: int
+    kind: str  # deal | follow_up | contact
+    ref: int
+    label: str
+
+    def to_json(self) -> dict[str, object]:
+        """The form stored with the digest run."""
+        return {"n": self.n, "kind": self.kind, "ref": self.ref, "label": self.label}
+
+
+NUMBERED_SECTIONS = ("call_today", "new_leads", "follow_ups", "waiting")
+
+
+def section_offsets(digest: Digest) -> dict[str, int]:
+    """The number before each numbered section's first line (lines are numbered 1.. across sections)."""
+    offsets, n = {}, 0
+    for name in NUMBERED_SECTIONS:
+        offsets[name] = n
+        n += len(getattr(digest, name))
+    return offsets
+
+
+def numbered_lines(digest: Digest) -> tuple[NumberedLine, ...]:
+    """Every numbered line of the digest in order, as the text and HTML print them."""
+    lines = [NumberedLine(0, "deal", c.deal.id, c.deal.title) for c in digest.call_today]
+    lines += [NumberedLine(0, "deal", d.id, d.title) for d in digest.new_leads]
+    lines += [NumberedLine(0, "follow_up", f.id, f.message.subject) for f in digest.follow_ups]
+    lines += [NumberedLine(0, "contact", w.person.contact_id, w.person.label) for w in digest.waiting]
+    return tuple(NumberedLine(i, x.kind, x.ref, x.label[:200]) for i, x in enumerate(lines, 1))
+
+
 # -- rules --------------------------------------------------------------------------------
 def is_untouched_lead(deal: DealSnap, lead_stage: str) -> bool:
     """A deal still in the lead stage that we have not written to or called since it opened."""

@@ -363,6 +363,9 @@ class DigestRun(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What a reply may refer to (issue 27): the mail's Message-ID and what each line number meant.
+    message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class FollowUp(Base):

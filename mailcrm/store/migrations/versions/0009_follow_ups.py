@@ -1,4 +1,5 @@
-"""follow-ups: a reminder row per mail BCC'd to a dated dropbox sub-address (crm+<secret>+3d@)
+"""follow-ups: a reminder row per mail BCC'd to a dated dropbox sub-address (crm+<secret>+3d@);
+digest runs keep their Message-ID and what each numbered line meant (replies act on them)
 
 Revision ID: 0009
 Revises: 0004
@@ -36,10 +37,18 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_follow_ups_due'), 'follow_ups', ['due'], unique=False)
     op.create_index(op.f('ix_follow_ups_user_id'), 'follow_ups', ['user_id'], unique=False)
+    with op.batch_alter_table('digest_runs') as batch:
+        batch.add_column(sa.Column('message_id', sa.String(length=1000), nullable=True))
+        batch.add_column(sa.Column('lines', sa.JSON(), nullable=False, server_default='[]'))
+        batch.create_index(batch.f('ix_digest_runs_message_id'), ['message_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table('digest_runs') as batch:
+        batch.drop_index(batch.f('ix_digest_runs_message_id'))
+        batch.drop_column('lines')
+        batch.drop_column('message_id')
     op.drop_index(op.f('ix_follow_ups_user_id'), table_name='follow_ups')
     op.drop_index(op.f('ix_follow_ups_due'), table_name='follow_ups')
     op.drop_table('follow_ups')
