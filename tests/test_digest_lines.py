@@ -54,12 +54,13 @@ def test_digest_lines_are_numbered_and_recorded(store) -> None:  # type: ignore[
         numbered = dict(re.findall(r"^(\d+)\. ([^—(\n]+?)\s*(?:—|\()", text, re.M))
         with db.transaction(factory) as s:
             run = s.scalar(select(DigestRun).where(DigestRun.user_id == uid))
-            assert run is not None and run.message_id == got["Message-ID"]
+            assert run is not None and run.message_id == got["Message-ID"].strip("<>")
             lines = run.lines
             # A reply names the digest through In-Reply-To/References; another id finds nothing.
-            assert digest_runs.run_for_reply(s, uid, ["<other@x>", got["Message-ID"]]) is not None
-            assert digest_runs.run_for_reply(s, uid, ["<other@x>"]) is None
-            assert digest_runs.run_for_reply(s, uid + 1, [got["Message-ID"]]) is None
+            mid = got["Message-ID"].strip("<>")
+            assert digest_runs.run_for_reply(s, uid, ["other@x", mid]) is not None
+            assert digest_runs.run_for_reply(s, uid, ["other@x"]) is None
+            assert digest_runs.run_for_reply(s, uid + 1, [mid]) is None
         assert {int(n): t for n, t in numbered.items()} == {x["n"]: x["label"] for x in lines}
         assert [(x["kind"], x["ref"]) for x in lines] == [
             ("deal", ids["Гастроли"]), ("deal", ids["Выставка"]), ("deal", ids["New one"])]

@@ -61,6 +61,7 @@ def test_month_end_is_clamped() -> None:
 @pytest.mark.parametrize(("word", "kind"), [
     ("pending", "pending"), ("PENDING", "pending"), ("ждут", "pending"), ("cancel", "cancel"), ("отмена", "cancel"),
     ("find", "find"), ("найти", "find"), ("outreach", "outreach"), ("рассылка", "outreach"), ("deal", "deal"),
+    ("digest", "digest"),
 ])
 def test_commands(word: str, kind: str) -> None:
     assert classify(word, TODAY) == Command(kind)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
-from mailcrm.app import deals, follow_ups
+from mailcrm.app import deals, digest_replies, follow_ups
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
@@ -58,6 +58,8 @@ class Job:
     known: dict[str, Contact] | None = None
     # Deals of the batch's thread keys, looked up at once (None: one query per message).
     threads: ThreadDeals | None = None
+    # A reply to the digest: what it did and whom to answer (sent after the commit; see digest_replies).
+    reply: digest_replies.ReplyOutcome | None = None
 
 
 def _context(cfg: Config, meta: SpoolMeta) -> Context:
@@ -70,6 +72,18 @@ def _context(cfg: Config, meta: SpoolMeta) -> Context:
         create_contacts=create,
         envelope_from=meta.mail_from,
     )
+
+
+def stage_digest_reply(session: Session, job: Job) -> None:
+    """A reply to the digest (to its +digest Reply-To, or referencing one) carries commands, not history."""
+    if job.facts is None:
+        return
+    outcome = digest_replies.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.raw, job.now)
+    if outcome is None:
+        return
+    if outcome.status == "refused":
+        raise Rejected(f"digest reply refused: {outcome.reason}")
+    job.reply, job.outcome = outcome, SKIPPED
 
 
 def stage_plan(session: Session, job: Job) -> None:
@@ -237,6 +251,7 @@ def _primary(cfg: Config, address: str | None) -> str | None:
 
 
 STAGES: tuple[Callable[[Session, Job], None], ...] = (
+    stage_digest_reply,
     stage_plan,
     stage_store,
     stage_bounce,

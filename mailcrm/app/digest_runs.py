@@ -22,6 +22,7 @@ from mailcrm import log
 from mailcrm.config import Config, UserConfig
 from mailcrm.digest import send as send_mod
 from mailcrm.digest.compose import make_digest, user_id
+from mailcrm.parse.identity import normalize_message_id
 from mailcrm.store.db import transaction
 from mailcrm.store.models import DigestRun, User, utcnow
 
@@ -141,11 +142,12 @@ def finish(factory: sessionmaker[Session], run_id: int, status: str, *, error: s
 def record_lines(factory: sessionmaker[Session], run_id: int, message_id: str, lines: list[dict[str, Any]]) -> None:
     """Keep the digest's Message-ID and what each line number meant, before it is handed to the relay."""
     with transaction(factory) as s:
-        s.execute(update(DigestRun).where(DigestRun.id == run_id).values(message_id=message_id[:1000], lines=lines))
+        mid = normalize_message_id(message_id) or message_id  # as replies' References are read (parse/identity)
+        s.execute(update(DigestRun).where(DigestRun.id == run_id).values(message_id=mid[:1000], lines=lines))
 
 
 def run_for_reply(session: Session, user_id: int, references: Sequence[str]) -> DigestRun | None:
-    """The digest sent to ``user_id`` that a reply references (In-Reply-To/References), newest first."""
+    """The digest sent to ``user_id`` that a reply references (normalized Message-IDs), newest first."""
     if not references:
         return None
     return session.scalars(select(DigestRun).where(

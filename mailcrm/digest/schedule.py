@@ -75,7 +75,8 @@ async def run_digest(cfg: Config, factory: sessionmaker[Session], user: UserConf
         logger.info("digest empty, not sent")
         return {"outcome": SKIPPED, "user": user.email, "date": local_date, "summary": summary}
     message = send_mod.build_message(rendered, from_address=cfg.digest.from_address, to=user.email,
-                                     to_name=user.name, local_date=local_date)
+                                     to_name=user.name, local_date=local_date,
+                                     reply_to=send_mod.plus_address(user.dropbox, "digest"))
     await asyncio.to_thread(digest_runs.record_lines, factory, run_id, str(message["Message-ID"]),
                             [line.to_json() for line in numbered_lines(digest)])
     lost_claim: list[bool] = []

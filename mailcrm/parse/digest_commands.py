@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Literal
 
+from mailcrm.parse.identity import message_ids
 from mailcrm.parse.mime import parse_bytes
 from mailcrm.parse.reply_text import extract_reply
 from mailcrm.parse.subaddress import FollowUp, classify
@@ -69,7 +70,7 @@ class CommandReply:
 
     sender: str
     message_id: str | None
-    references: tuple[str, ...]  # In-Reply-To first, then References, normalized "<id>"
+    references: tuple[str, ...]  # In-Reply-To first, then References, normalized (parse/identity)
     commands: tuple[LineCommand, ...]
     not_understood: tuple[NotUnderstood, ...]
     language: str  # "ru" when the commands are written in Cyrillic, else "en"
@@ -115,7 +116,7 @@ def _until(arg: str, today: dt.date) -> dt.date | None:
 
 
 def _ids(value: str | None) -> list[str]:
-    return re.findall(r"<[^<>\s]+>", value or "")
+    return list(message_ids(value))
 
 
 def automated_reason(headers: dict[str, str], sender: str, content_type: str) -> str | None:

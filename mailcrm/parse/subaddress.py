@@ -4,7 +4,7 @@
 
 - ``Plain``: no sub-address, record the mail as usual;
 - ``FollowUp(due, always)``: record the mail and remind on ``due`` if nobody answered (``always``: remind anyway);
-- ``Command(kind)``: ``pending``, ``cancel``, ``find``, ``outreach`` or ``deal``;
+- ``Command(kind)``: ``pending``, ``cancel``, ``find``, ``outreach``, ``deal`` or ``digest`` (replies to the digest);
 - ``Unknown(word, reason)``: answered with ``help_text`` — never a silent drop.
 
 Date forms (English and Russian, case-insensitive; a leading ``r`` makes the reminder unconditional):
@@ -27,7 +27,7 @@ from mailcrm.parse.month_names import month_of
 # The farthest a follow-up may be set: a typo such as +300m should not vanish for 25 years.
 MAX_AHEAD = timedelta(days=2 * 366)
 
-CommandKind = Literal["pending", "cancel", "find", "outreach", "deal"]
+CommandKind = Literal["pending", "cancel", "find", "outreach", "deal", "digest"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ _COMMANDS: dict[str, CommandKind] = {
     "find": "find", "найти": "find", "поиск": "find",
     "outreach": "outreach", "рассылка": "outreach",
     "deal": "deal",
+    "digest": "digest",  # the digest's Reply-To: answers to it carry commands
 }
 
 _UNITS: dict[str, str] = {}

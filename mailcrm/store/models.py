@@ -386,3 +386,18 @@ class FollowUp(Base):
     status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | cancelled
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class DigestReply(Base):
+    """A reply to a digest, handled once (its Message-ID, else content hash, is unique): applied or refused."""
+
+    __tablename__ = "digest_replies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id"))
+    status: Mapped[str] = mapped_column(String(20))  # applied | refused | ignored
+    reason: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -37,6 +37,24 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_follow_ups_due'), 'follow_ups', ['due'], unique=False)
     op.create_index(op.f('ix_follow_ups_user_id'), 'follow_ups', ['user_id'], unique=False)
+    op.create_table(
+        'digest_replies',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=1000), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=True),
+        sa.Column('run_id', sa.Integer(), nullable=True),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('reason', sa.Text(), nullable=True),
+        sa.Column('results', sa.JSON(), nullable=False),
+        sa.Column('answered', sa.Boolean(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['run_id'], ['digest_runs.id'], name=op.f('fk_digest_replies_run_id_digest_runs')),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_digest_replies_user_id_users')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_digest_replies')),
+        sa.UniqueConstraint('key', name=op.f('uq_digest_replies_key')),
+    )
+    op.create_index(op.f('ix_digest_replies_user_id'), 'digest_replies', ['user_id'], unique=False)
+    op.create_index(op.f('ix_digest_replies_created_at'), 'digest_replies', ['created_at'], unique=False)
     with op.batch_alter_table('digest_runs') as batch:
         batch.add_column(sa.Column('message_id', sa.String(length=1000), nullable=True))
         batch.add_column(sa.Column('lines', sa.JSON(), nullable=False, server_default='[]'))
@@ -49,6 +67,9 @@ def downgrade() -> None:
         batch.drop_index(batch.f('ix_digest_runs_message_id'))
         batch.drop_column('lines')
         batch.drop_column('message_id')
+    op.drop_index(op.f('ix_digest_replies_created_at'), table_name='digest_replies')
+    op.drop_index(op.f('ix_digest_replies_user_id'), table_name='digest_replies')
+    op.drop_table('digest_replies')
     op.drop_index(op.f('ix_follow_ups_user_id'), table_name='follow_ups')
     op.drop_index(op.f('ix_follow_ups_due'), table_name='follow_ups')
     op.drop_table('follow_ups')
