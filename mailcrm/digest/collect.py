@@ -319,8 +319,13 @@ def collect(session: Session, w: Window) -> Snapshot:
 
 
 def _collect(session: Session, w: Window) -> Snapshot:
-    deals = _deals(session, w)
-    waiting = _waiting(session, w)
+    # Lines snoozed from a digest reply ("2 snooze 3d") stay away until their day.
+    snoozed = session.execute(select(Activity.deal_id, Activity.contact_id).where(
+        Activity.kind == "snooze", Activity.due > w.today)).all()
+    snoozed_deals = {d for d, _ in snoozed if d is not None}
+    snoozed_people = {c for d, c in snoozed if d is None and c is not None}
+    deals = [d for d in _deals(session, w) if d.id not in snoozed_deals]
+    waiting = [(c, m) for c, m in _waiting(session, w) if c not in snoozed_people]
     quiet = _quiet(session, w)
     date_rows, tag_members, tag_names = _dates(session)
     # Bounces that arrived (were ingested) since the previous digest, whatever their Date header
