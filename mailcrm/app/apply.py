@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.app import address_commands, deals, digest_replies, follow_ups
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
-from mailcrm.app import deals, digest_replies, follow_ups
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
@@ -75,10 +75,16 @@ def _context(cfg: Config, meta: SpoolMeta) -> Context:
 
 
 def stage_digest_reply(session: Session, job: Job) -> None:
-    """A reply to the digest (to its +digest Reply-To, or referencing one) carries commands, not history."""
+    """A reply to the digest (to its +digest Reply-To, or referencing one) carries commands, not history;
+    so does mail to +pending/+cancel (app/address_commands.py)."""
     if job.facts is None:
         return
     outcome = digest_replies.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.raw, job.now)
+    if outcome is None:
+        outcome = address_commands.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.now)
+        if outcome is not None and outcome.status == "help":
+            job.reply = outcome  # an unknown sub-address: recorded as usual, and answered with the help
+            return
     if outcome is None:
         return
     if outcome.status == "refused":

@@ -38,6 +38,7 @@ class ReplyOutcome:
     results: list[dict[str, Any]] = field(default_factory=list)
     answer_to: str | None = None  # the user to answer (None: do not answer)
     language: str = "en"
+    text: str | None = None  # the whole answer, when it is not the per-command confirmation
 
 
 def references_a_digest(session: Session, references: tuple[str, ...]) -> bool:
@@ -81,13 +82,27 @@ def handle(session: Session, cfg: Config, reply: CommandReply, key: str, now: dt
     lines = {int(x["n"]): x for x in run.lines or []}
     results = [_apply(session, run, lines.get(c.number), c, now) for c in reply.commands]
     results += [{"n": None, "ok": False, "line": b.line, "text": b.reason} for b in reply.not_understood]
+    out = ReplyOutcome("applied", results=results, language=reply.language,
+                       answer_to=user.email if user is not None and may_answer(session, uid, now) else None)
+    _record(session, key, uid, run.id, out, now)
+    return out
+
+
+def may_answer(session: Session, uid: int | None, now: dt.datetime) -> bool:
+    """Fewer than MAX_ANSWERS_PER_HOUR answers went to this user in the last hour."""
     answered_lately = session.scalar(select(func.count()).select_from(DigestReply).where(
         DigestReply.user_id == uid, DigestReply.answered.is_(True),
         DigestReply.created_at > now - dt.timedelta(hours=1))) or 0
-    out = ReplyOutcome("applied", results=results, language=reply.language,
-                       answer_to=user.email if user is not None and answered_lately < MAX_ANSWERS_PER_HOUR else None)
-    _record(session, key, uid, run.id, out, now)
-    return out
+    return answered_lately < MAX_ANSWERS_PER_HOUR
+
+
+def record_outcome(session: Session, key: str, uid: int | None, run_id: int | None, out: ReplyOutcome,
+                   now: dt.datetime) -> bool:
+    """Record a handled mail once; False when ``key`` was handled before (a re-delivery)."""
+    if session.scalar(select(DigestReply.id).where(DigestReply.key == key[:1000])) is not None:
+        return False
+    _record(session, key, uid, run_id, out, now)
+    return True
 
 
 def _record(session: Session, key: str, uid: int | None, run_id: int | None, out: ReplyOutcome,
@@ -156,6 +171,8 @@ def _activity(session: Session, run: DigestRun, c: LineCommand, now: dt.datetime
 
 def answer_text(out: ReplyOutcome) -> str:
     """The confirmation mailed back: one line per command, then what was expected for lines not understood."""
+    if out.text is not None:
+        return out.text
     ru = out.language == "ru"
     head = "mailcrm выполнил:" if ru else "mailcrm did:"
     rows = [head]
