@@ -4,7 +4,7 @@ real store (SQLite and PostgreSQL); the answer mail's headers (no loops)."""
 from __future__ import annotations
 
 import datetime as dt
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 import pytest
 from sqlalchemy import func, select
@@ -93,3 +93,40 @@ def test_only_the_dropbox_user_may_ask(store) -> None:  # type: ignore[no-untype
     job = _ingest(factory, _mail("Out of office", "crm+secret+pending@example.org", mid="x2@me",
                                  extra="Auto-Submitted: auto-replied\r\n"), _box("pending"))
     assert job.reply is not None and job.reply.status == "ignored" and job.reply.answer_to is None
+
+
+PETROV = formataddr(("Иван Петров", "petrov@teatr.example"))  # RFC 2047 encoded, as clients send it
+
+
+def test_find_answers_with_cards_or_a_list_to_narrow(store) -> None:  # type: ignore[no-untyped-def]
+    from mailcrm.app import activities
+    from mailcrm.app import deals as deal_store
+
+    _, factory = store
+    _ingest(factory, _mail("Гастроли", PETROV, mid="g1@me"), _box("3d"))
+    _ingest(factory, _mail("Re: Гастроли", "me@example.org", mid="g2@them", sender=PETROV,
+                           when=NOON + dt.timedelta(hours=2)), SpoolMeta(source="imap:box", role="inbox"))
+    for i in range(5):
+        _ingest(factory, _mail("Привет", formataddr((f"Актёр {i}", f"actor{i}@kino.example")), mid=f"k{i}@me"),
+                SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret@example.org"]))
+    with db.transaction(factory) as s:
+        activities.tag_contact(s, "petrov@teatr.example", ["театры"])
+        c = deal_store.contact_for(s, "petrov@teatr.example")
+        deal_store.create_deal(s, title="Гастроли 2026", contact_ids=[c.id], stage="brief", at=NOON)
+        activities.log_call(s, "petrov@teatr.example", note="обсудили даты", when=NOON + dt.timedelta(hours=3))
+
+    def find(subject: str, mid: str) -> str:
+        job = _ingest(factory, _mail(subject, "crm+secret+find@example.org", mid=mid), _box("find"))
+        assert job.outcome == Outcome.SKIPPED and job.reply is not None and job.reply.answer_to == "me@example.org"
+        return job.reply.text or ""
+
+    for query, mid in (("Петров", "f1@me"), ("teatr.example", "f2@me"), ("театры", "f3@me"), ("Fwd: ПЕТРОВ", "f4@me")):
+        card = find(query, mid)
+        assert card.startswith("Иван Петров"), card
+        assert "petrov@teatr.example (active)" in card and "tags: театры" in card
+        assert "deal: #" in card and "Гастроли 2026 (brief)" in card
+        assert 'latest:' in card and '← "Re: Гастроли"' in card and '→ "Гастроли"' in card and "call: обсудили даты" in card
+    listed = find("kino.example", "f5@me")
+    assert listed.startswith('5 contacts match "kino.example"; narrow it down')
+    assert "actor3@kino.example" in listed
+    assert find("Сидоров", "f6@me") == 'Nothing matches "сидоров".\n'

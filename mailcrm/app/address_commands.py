@@ -1,8 +1,8 @@
-"""Mail to a command sub-address of the dropbox (issue 27): ``+pending``, ``+cancel``, and help for unknown words.
+"""Mail to a command sub-address of the dropbox (issue 27): ``+pending``, ``+cancel``, ``+find``, help for unknown words.
 
 Runs in the ingest transaction (``apply.stage_digest_reply``), like digest replies.  Only the user
 owning the dropbox may ask (the trust issue's sender proof will tighten this; until it lands: the
-user's address and the dropbox secret).  A query mail (``+pending``, ``+cancel``) is answered and
+user's address and the dropbox secret).  A query mail (``+pending``, ``+cancel``, ``+find``) is answered and
 not recorded as history; a mail BCC'd to an unknown word is recorded as usual and answered with the
 help text, never dropped silently.  Answers go out through ``digest/answers.py`` after the commit.
 """
@@ -12,16 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailcrm.app import deals as deal_store
 from mailcrm.app.digest_replies import ReplyOutcome, may_answer, record_outcome
 from mailcrm.config import Config, UserConfig
 from mailcrm.parse.digest_commands import automated_reason
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.parse.subaddress import Command, Unknown, classify, help_text, subaddress_of
+from mailcrm.store import repository
 from mailcrm.store.models import FollowUp, Message, Participant, User
 
 
@@ -45,7 +48,7 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(user.timezone)).date()
     parsed = classify(word, today)
     kind: str
-    if isinstance(parsed, Command) and parsed.kind in ("pending", "cancel"):
+    if isinstance(parsed, Command) and parsed.kind in ("pending", "cancel", "find"):
         kind = parsed.kind
     elif isinstance(parsed, Unknown):
         kind = "help"
@@ -72,6 +75,8 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
         status = "help"
     elif kind == "pending":
         text, status = _pending(session, uid, language), "applied"
+    elif kind == "find":
+        text, status = _find(session, _bare(facts.subject or ""), language, user.phone_region), "applied"
     else:
         text, status = _cancel(session, uid, facts, now, language), "applied"
     out = ReplyOutcome(status, language=language, text=text)
@@ -116,6 +121,55 @@ def _cancel(session: Session, uid: int | None, facts: MessageFacts, now: dt.date
     if not matches:
         return ("Напоминаний для этой переписки не нашлось.\n" if ru else "No follow-up found for this thread.\n")
     return (f"Отменено напоминаний: {len(matches)}.\n" if ru else f"Cancelled {len(matches)} follow-up(s).\n")
+
+
+FIND_CARDS = 3  # cards answered in full; more matches are listed to narrow down
+FIND_LIST = 20
+TIMELINE_ITEMS = 10
+
+
+def _find(session: Session, query: str, language: str, region: str | None) -> str:
+    """The cards matching ``query`` (name, address, company, phone or tag), or a list to narrow down."""
+    ru = language == "ru"
+    if len(query.strip()) < 2:
+        return ("Напишите в теме имя, адрес, компанию, телефон или тег.\n" if ru
+                else "Put a name, address, company, phone or tag in the subject.\n")
+    found, total = repository.list_contacts(session, query, FIND_LIST, region)
+    if not found:
+        return (f"По запросу «{query}» ничего не нашлось.\n" if ru else f"Nothing matches \"{query}\".\n")
+    if total > FIND_CARDS:
+        head = (f"По запросу «{query}» найдено {total}; уточните (добавьте компанию или адрес):" if ru
+                else f"{total} contacts match \"{query}\"; narrow it down (add a company or an address):")
+        rows = [head] + [f"- {c['name'] or '-'} <{', '.join(a['address'] for a in c['addresses'])}>"
+                         f"{', ' + c['company'] if c['company'] else ''}" for c in found]
+        if total > len(found):
+            rows.append(f"… ещё {total - len(found)}" if ru else f"… and {total - len(found)} more")
+        return "\n".join(rows) + "\n"
+    return "\n\n".join(_card(session, c, ru) for c in found) + "\n"
+
+
+def _card(session: Session, c: dict[str, Any], ru: bool) -> str:
+    rows = [f"{c['name'] or '-'}" + (f", {c['title']}" if c["title"] else "") + (f", {c['company']}" if c["company"] else "")]
+    for a in c["addresses"]:
+        rows.append(f"  {a['address']} ({a['status']})")
+    if c["phones"]:
+        rows.append(("  тел.: " if ru else "  phone: ") + ", ".join(c["phones"]))
+    if c["tags"]:
+        rows.append(("  теги: " if ru else "  tags: ") + ", ".join(c["tags"]))
+    for deal_id in deal_store.open_deals_of_contact(session, c["id"]):
+        deal = deal_store.get_deal(session, deal_id)
+        rows.append(("  сделка: " if ru else "  deal: ") + f"#{deal.id} {deal.title} ({deal.stage})")
+    items = repository.timeline(session, [c["id"]], TIMELINE_ITEMS)
+    if items:
+        rows.append("  последнее:" if ru else "  latest:")
+    for i in items:
+        when = f"{i['at']:%Y-%m-%d}"
+        if i["type"] == "message":
+            arrow = "→" if i["direction"] == "out" else "←"
+            rows.append(f"  {when} {arrow} \"{i['subject']}\"")
+        else:
+            rows.append(f"  {when} {i['kind']}: {i['text']}")
+    return "\n".join(rows)
 
 
 def _bare(subject: str) -> str:
