@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, not_, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
-from mailcrm.app import follow_ups
+from mailcrm.app import follow_ups, touches
 from mailcrm.digest.rules import (
     AutoreplySnap,
     BounceSnap,
@@ -33,6 +33,7 @@ from mailcrm.digest.rules import (
     QuietSnap,
     Snapshot,
     SpecialDateSnap,
+    TouchSnap,
     WaitingSnap,
 )
 from mailcrm.domain.special_dates import DateSpec
@@ -352,6 +353,8 @@ def _collect(session: Session, w: Window) -> Snapshot:
     ids |= set(no_address) | {a[0] for a in autoreplies}
     follow = follow_ups.due(session, w.user_id, w.today)
     ids |= {c for f in follow for c in f.contact_ids}
+    touch = touches.due(session, w.utc(w.today + dt.timedelta(days=1)))
+    ids |= {t.contact_id for t in touch}
     persons = people(session, ids)
     tags = _tags(session, [c for c, _ in quiet])
     dates = []
@@ -375,4 +378,6 @@ def _collect(session: Session, w: Window) -> Snapshot:
         quiet=tuple(QuietSnap(persons[c], m, tuple(tags.get(c, ()))) for c, m in quiet if c in persons),
         follow_ups=tuple(FollowUpSnap(f.id, f.due, f.always, MessageRef(f.subject, f.date), f.recipients,
                                       tuple(persons[c] for c in f.contact_ids if c in persons)) for f in follow),
+        touches=tuple(TouchSnap(persons[t.contact_id], t.every_days, t.last_touch, t.tag)
+                      for t in touch if t.contact_id in persons),
     )

@@ -55,6 +55,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "follow_ups": "Follow up: no answer yet",
         "reminder": "reminder",
         "due_since": "due since {date}",
+        "touches": "Keep in touch",
+        "every": "every {n}",
+        "last_touch": "last touch {date}",
+        "no_touch": "no touch yet",
     },
     "ru": {
         "subject": "mailcrm: дел на {date} — {n}",
@@ -93,6 +97,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "follow_ups": "Напомнить: ответа пока нет",
         "reminder": "напоминание",
         "due_since": "срок с {date}",
+        "touches": "Пора напомнить о себе",
+        "every": "раз в {n}",
+        "last_touch": "последний контакт {date}",
+        "no_touch": "контактов ещё не было",
     },
 }
 

@@ -122,6 +122,16 @@ class FollowUpSnap:
 
 
 @dataclass(frozen=True)
+class TouchSnap:
+    """A person a keep-in-touch rule covers, untouched for longer than its period."""
+
+    person: Person
+    every_days: int
+    last_touch: dt.datetime | None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the digest needs for one user and one day, read from the store."""
 
@@ -135,6 +145,7 @@ class Snapshot:
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietSnap, ...] = ()
     follow_ups: tuple[FollowUpSnap, ...] = ()
+    touches: tuple[TouchSnap, ...] = ()
 
 
 # -- output -------------------------------------------------------------------------------
@@ -184,19 +195,20 @@ class Digest:
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietGroup, ...] = field(default=())
     follow_ups: tuple[FollowUpSnap, ...] = ()
+    touches: tuple[TouchSnap, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """True when no section has anything."""
         return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
-                    or self.no_address or self.autoreplies or self.quiet or self.follow_ups)
+                    or self.no_address or self.autoreplies or self.quiet or self.follow_ups or self.touches)
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
         return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
                 "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
-                "follow_ups": len(self.follow_ups)}
+                "follow_ups": len(self.follow_ups), "touches": len(self.touches)}
 
 
 @dataclass(frozen=True)
@@ -322,6 +334,7 @@ def build_digest(
         autoreplies=autoreplies,
         quiet=quiet_groups(snapshot.quiet),
         follow_ups=tuple(sorted(snapshot.follow_ups, key=lambda f: (f.due, f.message.date, f.id))),
+        touches=tuple(sorted(snapshot.touches, key=lambda t: (t.last_touch or dt.datetime.min, t.person.label))),
     )
 
 

@@ -401,3 +401,15 @@ class DigestReply(Base):
     results: Mapped[list[Any]] = mapped_column(JSON, default=list)
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class TouchRule(Base):
+    """"Keep in touch every N days" for one contact or everyone with a tag (``mailcrm touch every``)."""
+
+    __tablename__ = "touch_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id"), index=True)
+    every_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | removed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

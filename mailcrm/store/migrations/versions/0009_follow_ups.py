@@ -1,5 +1,6 @@
 """follow-ups: a reminder row per mail BCC'd to a dated dropbox sub-address (crm+<secret>+3d@);
-digest runs keep their Message-ID and what each numbered line meant (replies act on them)
+digest runs keep their Message-ID and what each numbered line meant (replies act on them);
+replies handled once (digest_replies); keep-in-touch rules (touch_rules)
 
 Revision ID: 0009
 Revises: 0004
@@ -55,6 +56,20 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_digest_replies_user_id'), 'digest_replies', ['user_id'], unique=False)
     op.create_index(op.f('ix_digest_replies_created_at'), 'digest_replies', ['created_at'], unique=False)
+    op.create_table(
+        'touch_rules',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('contact_id', sa.Integer(), nullable=True),
+        sa.Column('tag_id', sa.Integer(), nullable=True),
+        sa.Column('every_days', sa.Integer(), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_touch_rules_contact_id_contacts')),
+        sa.ForeignKeyConstraint(['tag_id'], ['tags.id'], name=op.f('fk_touch_rules_tag_id_tags')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_touch_rules')),
+    )
+    op.create_index(op.f('ix_touch_rules_contact_id'), 'touch_rules', ['contact_id'], unique=False)
+    op.create_index(op.f('ix_touch_rules_tag_id'), 'touch_rules', ['tag_id'], unique=False)
     with op.batch_alter_table('digest_runs') as batch:
         batch.add_column(sa.Column('message_id', sa.String(length=1000), nullable=True))
         batch.add_column(sa.Column('lines', sa.JSON(), nullable=False, server_default='[]'))
@@ -67,6 +82,9 @@ def downgrade() -> None:
         batch.drop_index(batch.f('ix_digest_runs_message_id'))
         batch.drop_column('lines')
         batch.drop_column('message_id')
+    op.drop_index(op.f('ix_touch_rules_tag_id'), table_name='touch_rules')
+    op.drop_index(op.f('ix_touch_rules_contact_id'), table_name='touch_rules')
+    op.drop_table('touch_rules')
     op.drop_index(op.f('ix_digest_replies_created_at'), table_name='digest_replies')
     op.drop_index(op.f('ix_digest_replies_user_id'), table_name='digest_replies')
     op.drop_table('digest_replies')
