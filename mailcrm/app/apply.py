@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailcrm.app import address_commands, deals, digest_replies, follow_ups, leads
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
-from mailcrm.app import deals, leads
 from mailcrm.app import works as work_store
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
@@ -61,6 +61,8 @@ class Job:
     # Deals of the batch's thread keys, looked up at once (None: one query per message).
     threads: ThreadDeals | None = None
     judgement: Judgement | None = None  # the author check (stage_author)
+    # A reply to the digest: what it did and whom to answer (sent after the commit; see digest_replies).
+    reply: digest_replies.ReplyOutcome | None = None
 
 
 def _context(cfg: Config, meta: SpoolMeta) -> Context:
@@ -84,6 +86,26 @@ def stage_form_mail(session: Session, job: Job) -> None:
         return
     fcfg, forwarded = found
     job.outcome = leads.lead_from_mail(session, job.cfg, fcfg, job.facts, job.raw, job.now, forwarded=forwarded)
+
+
+def stage_digest_reply(session: Session, job: Job) -> None:
+    """A reply to the digest (to its +digest Reply-To, or referencing one) carries commands, not history;
+    so does mail to +pending/+cancel (app/address_commands.py)."""
+    if job.facts is None:
+        return
+    outcome = digest_replies.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.raw, job.now)
+    if outcome is None:
+        outcome = address_commands.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.now)
+        if outcome is not None and outcome.status == "help":
+            job.reply = outcome  # an unknown sub-address: recorded as usual, and answered with the help
+            return
+    if outcome is None:
+        return
+    if _flagged(job):  # author_auth = "mark" let an unproven author through: no commands from it
+        raise Rejected("command from an unproven author (security.author_auth)")
+    if outcome.status == "refused":
+        raise Rejected(f"digest reply refused: {outcome.reason}")
+    job.reply, job.outcome = outcome, SKIPPED
 
 
 def stage_plan(session: Session, job: Job) -> None:
@@ -291,6 +313,16 @@ def stage_works(session: Session, job: Job) -> None:
             work_store.record_answer(session, msg, facts, contact, forwarded=forwarded)
 
 
+def stage_follow_up(session: Session, job: Job) -> None:
+    """A dated dropbox sub-address (crm+<secret>+3d@, see parse/subaddress.py) adds a follow-up row."""
+    msg, facts = job.message, job.facts
+    if msg is None or facts is None or msg.kind not in ("sent", "received"):
+        return
+    rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
+    if follow_ups.follow_up_word(job.cfg, rcpts) is not None:
+        follow_ups.record(session, job.cfg, _persisted(session, msg), rcpts, job.now)
+
+
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:
     rcpt = rcpt.lower()
     local = rcpt.partition("@")[0]
@@ -307,13 +339,15 @@ def _primary(cfg: Config, address: str | None) -> str | None:
 STAGES: tuple[Callable[[Session, Job], None], ...] = (
     stage_form_mail,
     stage_plan,
-    stage_author,
+    stage_author,  # before any command is obeyed: only proven authors command (issue 20)
+    stage_digest_reply,
     stage_store,
     stage_bounce,
     stage_autoreply,
     stage_signature,
     stage_deals,
     stage_works,
+    stage_follow_up,
 )
 
 

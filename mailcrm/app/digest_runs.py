@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -22,6 +22,7 @@ from mailcrm import log
 from mailcrm.config import Config, UserConfig
 from mailcrm.digest import send as send_mod
 from mailcrm.digest.compose import make_digest, user_id
+from mailcrm.parse.identity import normalize_message_id
 from mailcrm.store.db import transaction
 from mailcrm.store.models import DigestRun, User, utcnow
 
@@ -136,3 +137,19 @@ def finish(factory: sessionmaker[Session], run_id: int, status: str, *, error: s
         s.execute(update(DigestRun).where(DigestRun.id == run_id).values(**values))
         if relay_ok is not None:
             send_mod.record_relay(s, relay_ok, error, user=user, local_date=local_date, attempt=attempt)
+
+
+def record_lines(factory: sessionmaker[Session], run_id: int, message_id: str, lines: list[dict[str, Any]]) -> None:
+    """Keep the digest's Message-ID and what each line number meant, before it is handed to the relay."""
+    with transaction(factory) as s:
+        mid = normalize_message_id(message_id) or message_id  # as replies' References are read (parse/identity)
+        s.execute(update(DigestRun).where(DigestRun.id == run_id).values(message_id=mid[:1000], lines=lines))
+
+
+def run_for_reply(session: Session, user_id: int, references: Sequence[str]) -> DigestRun | None:
+    """The digest sent to ``user_id`` that a reply references (normalized Message-IDs), newest first."""
+    if not references:
+        return None
+    return session.scalars(select(DigestRun).where(
+        DigestRun.user_id == user_id, DigestRun.message_id.in_([r[:1000] for r in references]))
+        .order_by(DigestRun.local_date.desc()).limit(1)).first()

@@ -22,16 +22,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, not_, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
+from mailcrm.app import follow_ups, touches
 from mailcrm.digest.rules import (
     AutoreplySnap,
     BounceSnap,
     DealSnap,
+    FollowUpSnap,
     MessageRef,
     Person,
     QuietSnap,
     Snapshot,
     SpecialDateSnap,
     SuspectSnap,
+    TouchSnap,
     WaitingSnap,
 )
 from mailcrm.domain.special_dates import DateSpec
@@ -319,8 +322,13 @@ def collect(session: Session, w: Window) -> Snapshot:
 
 
 def _collect(session: Session, w: Window) -> Snapshot:
-    deals = _deals(session, w)
-    waiting = _waiting(session, w)
+    # Lines snoozed from a digest reply ("2 snooze 3d") stay away until their day.
+    snoozed = session.execute(select(Activity.deal_id, Activity.contact_id).where(
+        Activity.kind == "snooze", Activity.due > w.today)).all()
+    snoozed_deals = {d for d, _ in snoozed if d is not None}
+    snoozed_people = {c for d, c in snoozed if d is None and c is not None}
+    deals = [d for d in _deals(session, w) if d.id not in snoozed_deals]
+    waiting = [(c, m) for c, m in _waiting(session, w) if c not in snoozed_people]
     quiet = _quiet(session, w)
     date_rows, tag_members, tag_names = _dates(session)
     # Bounces that arrived (were ingested) since the previous digest, whatever their Date header
@@ -349,6 +357,10 @@ def _collect(session: Session, w: Window) -> Snapshot:
     ids = {c for c, _ in waiting} | {c for c, _ in quiet} | {r.contact_id for r in date_rows if r.contact_id}
     ids |= {c for _, shown in tag_members.values() for c in shown} | {b[1] for b in bounces if b[1]}
     ids |= set(no_address) | {a[0] for a in autoreplies} | {x[1] for x in suspect if x[1]}
+    follow = follow_ups.due(session, w.user_id, w.today)
+    ids |= {c for f in follow for c in f.contact_ids}
+    touch = touches.due(session, w.utc(w.today + dt.timedelta(days=1)))
+    ids |= {t.contact_id for t in touch}
     persons = people(session, ids)
     tags = _tags(session, [c for c, _ in quiet])
     dates = []
@@ -371,4 +383,8 @@ def _collect(session: Session, w: Window) -> Snapshot:
                           for c, due, text in autoreplies if c in persons),
         quiet=tuple(QuietSnap(persons[c], m, tuple(tags.get(c, ()))) for c, m in quiet if c in persons),
         suspect=tuple(SuspectSnap(a, persons.get(cid) if cid else None, why) for a, cid, why in suspect),
+        follow_ups=tuple(FollowUpSnap(f.id, f.due, f.always, MessageRef(f.subject, f.date), f.recipients,
+                                      tuple(persons[c] for c in f.contact_ids if c in persons)) for f in follow),
+        touches=tuple(TouchSnap(persons[t.contact_id], t.every_days, t.last_touch, t.tag)
+                      for t in touch if t.contact_id in persons),
     )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from mailcrm.digest.rules import Digest
+from mailcrm.digest.rules import Digest, section_offsets
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -55,6 +55,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "everyone_tagged": "everyone tagged",
         "no_phone": "no phone",
         "footer": "Sent by mailcrm to {email}; time zone {tz}.",
+        "follow_ups": "Follow up: no answer yet",
+        "reminder": "reminder",
+        "due_since": "due since {date}",
+        "touches": "Keep in touch",
+        "every": "every {n}",
+        "last_touch": "last touch {date}",
+        "no_touch": "no touch yet",
     },
     "ru": {
         "subject": "mailcrm: дел на {date} — {n}",
@@ -93,6 +100,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "everyone_tagged": "все с тегом",
         "no_phone": "нет телефона",
         "footer": "Сводку прислал mailcrm для {email}; часовой пояс {tz}.",
+        "follow_ups": "Напомнить: ответа пока нет",
+        "reminder": "напоминание",
+        "due_since": "срок с {date}",
+        "touches": "Пора напомнить о себе",
+        "every": "раз в {n}",
+        "last_touch": "последний контакт {date}",
+        "no_touch": "контактов ещё не было",
     },
 }
 
@@ -151,13 +165,14 @@ def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> 
     def day(when: dt.date) -> str:
         return when.strftime("%d.%m.%Y") if language == "ru" else when.isoformat()
 
-    n = len(digest.call_today) + len(digest.new_leads) + len(digest.waiting) + digest.waiting_more
+    n = (len(digest.call_today) + len(digest.new_leads) + len(digest.waiting) + digest.waiting_more
+         + len(digest.follow_ups))
     subject = (strings["subject_empty"] if digest.is_empty else strings["subject"]).format(
         n=n or digest.summary()["dates"] + len(digest.bounces), date=day(digest.today))
     ctx = {
         "d": digest, "s": strings, "days": days, "local": local, "day": day,
         "name": f", {digest.user_name}" if digest.user_name else "", "quiet_days": quiet_after_days,
-        "lang": language if language in STRINGS else "en",
+        "lang": language if language in STRINGS else "en", "off": section_offsets(digest),
     }
     return Rendered(subject=subject, text=_TEXT_ENV.get_template("digest.txt.j2").render(ctx),
                     html=_HTML_ENV.get_template("digest.html.j2").render(ctx), empty=digest.is_empty)

@@ -131,6 +131,28 @@ class RepeatItem:
 
 
 @dataclass(frozen=True)
+class FollowUpSnap:
+    """A follow-up due (``crm+<secret>+3d@``) whose mail nobody answered, or one set with ``+r``."""
+
+    id: int
+    due: dt.date
+    always: bool
+    message: MessageRef
+    recipients: tuple[str, ...]
+    people: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
+class TouchSnap:
+    """A person a keep-in-touch rule covers, untouched for longer than its period."""
+
+    person: Person
+    every_days: int
+    last_touch: dt.datetime | None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the digest needs for one user and one day, read from the store."""
 
@@ -144,6 +166,8 @@ class Snapshot:
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietSnap, ...] = ()
     suspect: tuple[SuspectSnap, ...] = ()
+    follow_ups: tuple[FollowUpSnap, ...] = ()
+    touches: tuple[TouchSnap, ...] = ()
 
 
 # -- output -------------------------------------------------------------------------------
@@ -194,19 +218,57 @@ class Digest:
     quiet: tuple[QuietGroup, ...] = field(default=())
     suspect: tuple[SuspectSnap, ...] = ()
     repeats: tuple[RepeatItem, ...] = ()  # works sent again since yesterday (set by compose)
+    follow_ups: tuple[FollowUpSnap, ...] = ()
+    touches: tuple[TouchSnap, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """True when no section has anything."""
         return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
-                    or self.no_address or self.autoreplies or self.quiet or self.suspect or self.repeats)
+                    or self.no_address or self.autoreplies or self.quiet or self.suspect or self.repeats or self.follow_ups or self.touches)
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
         return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
                 "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
-                "suspect": len(self.suspect), "repeats": len(self.repeats)}
+                "suspect": len(self.suspect), "repeats": len(self.repeats),
+                "follow_ups": len(self.follow_ups), "touches": len(self.touches)}
+
+
+@dataclass(frozen=True)
+class NumberedLine:
+    """What digest line ``n`` meant: a reply "3 won" acts on ``kind`` ``ref`` (deal, follow-up or contact)."""
+
+    n: int
+    kind: str  # deal | follow_up | contact
+    ref: int
+    label: str
+
+    def to_json(self) -> dict[str, object]:
+        """The form stored with the digest run."""
+        return {"n": self.n, "kind": self.kind, "ref": self.ref, "label": self.label}
+
+
+NUMBERED_SECTIONS = ("call_today", "new_leads", "follow_ups", "waiting")
+
+
+def section_offsets(digest: Digest) -> dict[str, int]:
+    """The number before each numbered section's first line (lines are numbered 1.. across sections)."""
+    offsets, n = {}, 0
+    for name in NUMBERED_SECTIONS:
+        offsets[name] = n
+        n += len(getattr(digest, name))
+    return offsets
+
+
+def numbered_lines(digest: Digest) -> tuple[NumberedLine, ...]:
+    """Every numbered line of the digest in order, as the text and HTML print them."""
+    lines = [NumberedLine(0, "deal", c.deal.id, c.deal.title) for c in digest.call_today]
+    lines += [NumberedLine(0, "deal", d.id, d.title) for d in digest.new_leads]
+    lines += [NumberedLine(0, "follow_up", f.id, f.message.subject) for f in digest.follow_ups]
+    lines += [NumberedLine(0, "contact", w.person.contact_id, w.person.label) for w in digest.waiting]
+    return tuple(NumberedLine(i, x.kind, x.ref, x.label[:200]) for i, x in enumerate(lines, 1))
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -306,6 +368,8 @@ def build_digest(
         autoreplies=autoreplies,
         quiet=quiet_groups(snapshot.quiet),
         suspect=tuple(sorted(snapshot.suspect, key=lambda x: x.address)),
+        follow_ups=tuple(sorted(snapshot.follow_ups, key=lambda f: (f.due, f.message.date, f.id))),
+        touches=tuple(sorted(snapshot.touches, key=lambda t: (t.last_touch or dt.datetime.min, t.person.label))),
     )
 
 

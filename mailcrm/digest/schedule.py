@@ -39,6 +39,7 @@ from mailcrm.app.digest_runs import FAILED, SENT, SKIPPED, TAKEN, claim, finish,
 from mailcrm.config import Config, UserConfig
 from mailcrm.digest import send as send_mod
 from mailcrm.digest.compose import local_today
+from mailcrm.digest.rules import numbered_lines
 
 MISFIRE_GRACE = 3600  # a loop stalled for up to an hour still sends that morning's digest
 RETRY_LATER = dt.timedelta(minutes=15)  # a failed run (relay down through all retries) is tried again
@@ -74,7 +75,10 @@ async def run_digest(cfg: Config, factory: sessionmaker[Session], user: UserConf
         logger.info("digest empty, not sent")
         return {"outcome": SKIPPED, "user": user.email, "date": local_date, "summary": summary}
     message = send_mod.build_message(rendered, from_address=cfg.digest.from_address, to=user.email,
-                                     to_name=user.name, local_date=local_date)
+                                     to_name=user.name, local_date=local_date,
+                                     reply_to=send_mod.plus_address(user.dropbox, "digest"))
+    await asyncio.to_thread(digest_runs.record_lines, factory, run_id, str(message["Message-ID"]),
+                            [line.to_json() for line in numbered_lines(digest)])
     lost_claim: list[bool] = []
     in_smtp: list[bool] = []
 

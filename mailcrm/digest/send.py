@@ -43,12 +43,14 @@ def tls_context() -> ssl.SSLContext:
 
 
 def build_message(rendered: Rendered, *, from_address: str, to: str, to_name: str | None,
-                  local_date: dt.date) -> EmailMessage:
+                  local_date: dt.date, reply_to: str | None = None) -> EmailMessage:
     """A multipart/alternative mail (text first, HTML preferred by clients) for one digest."""
     msg = EmailMessage()
     msg["From"] = formataddr(("mailcrm", from_address))
     msg["To"] = formataddr((to_name or "", to))
     msg["Subject"] = rendered.subject
+    if reply_to:
+        msg["Reply-To"] = reply_to  # the dropbox's +digest sub-address: an answer carries commands
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     msg["Message-ID"] = make_msgid("digest", domain=from_address.rpartition("@")[2] or "localhost")
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders must not answer it
@@ -149,3 +151,9 @@ def record_uncertain(session: Session, local_date: dt.date, note: str) -> None:
         session.add(row)
     row.state = {**(row.state or {}), "uncertain": {"date": local_date.isoformat(), "note": note[:500]}}
     row.updated_at = utcnow()
+
+
+def plus_address(dropbox: str, word: str) -> str:
+    """``crm+k3f9@example.org`` + ``digest`` -> ``crm+k3f9+digest@example.org``."""
+    local, _, domain = dropbox.rpartition("@")
+    return f"{local}+{word}@{domain}"

@@ -376,6 +376,10 @@ class DigestRun(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What a reply may refer to (issue 27): the mail's Message-ID and what each line number meant.
+    message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
 
 
 class Work(Base):
@@ -544,3 +548,50 @@ class WebToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FollowUp(Base):
+    """A reminder set by BCC to ``crm+<secret>+3d@``: shown in the digest on ``due`` unless the mail was answered.
+
+    Whether it was answered is read when the digest is built (a later mail in from one of its
+    recipients, or in its thread), so a reply ingested before or after the follow-up counts alike;
+    ``always`` (``+r3d``) reminds whatever happens.  Cancelling (``+cancel``) is a status.
+    """
+
+    __tablename__ = "follow_ups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    due: Mapped[dt.date] = mapped_column(Date, index=True)
+    always: Mapped[bool] = mapped_column(Boolean, default=False)
+    word: Mapped[str] = mapped_column(String(100), default="")  # the sub-address as written, e.g. "3d"
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class DigestReply(Base):
+    """A reply to a digest, handled once (its Message-ID, else content hash, is unique): applied or refused."""
+
+    __tablename__ = "digest_replies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id"))
+    status: Mapped[str] = mapped_column(String(20))  # applied | refused | ignored
+    reason: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class TouchRule(Base):
+    """"Keep in touch every N days" for one contact or everyone with a tag (``mailcrm touch every``)."""
+
+    __tablename__ = "touch_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id"), index=True)
+    every_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | removed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
