@@ -101,8 +101,9 @@ def stage_digest_reply(session: Session, job: Job) -> None:
             return
     if outcome is None:
         return
-    if _flagged(job):  # author_auth = "mark" let an unproven author through: no commands from it
-        raise Rejected("command from an unproven author (security.author_auth)")
+    proof = _judgement(job)  # only a proven author commands (issue 20); "mark" lets none through here
+    if proof.action == "quarantine" or proof.flagged:
+        raise Rejected(f"command from an unproven author: {proof.reason or 'unauthenticated_author'}")
     if outcome.status == "refused":
         raise Rejected(f"digest reply refused: {outcome.reason}")
     job.reply, job.outcome = outcome, SKIPPED
@@ -126,16 +127,21 @@ def stage_plan(session: Session, job: Job) -> None:
     job.plan = plan
 
 
-def stage_author(session: Session, job: Job) -> None:
-    """Mail claiming a user's address needs proof (security.author_auth); "mark" stores it powerless."""
-    assert job.facts is not None and job.plan is not None
+def _judgement(job: Job) -> Judgement:
+    """The author check of this message (pure: the evidence the source recorded, the verdicts)."""
+    assert job.facts is not None
     header_from = job.facts.from_.address if job.facts.from_ else None
     envelope = (job.meta.mail_from or "").lower() or None
     login = job.cfg.user_for_address(job.meta.auth_user) if job.meta.auth_user else None
-    j = judge(job.cfg.security.author_auth, job.meta.source, job.meta.role, job.meta.evidence, job.meta.auth,
-              header_from, envelope, job.cfg.user_addresses(),
-              frozenset(login.all_addresses()) if login is not None else None)
-    job.judgement = j
+    return judge(job.cfg.security.author_auth, job.meta.source, job.meta.role, job.meta.evidence, job.meta.auth,
+                 header_from, envelope, job.cfg.user_addresses(),
+                 frozenset(login.all_addresses()) if login is not None else None)
+
+
+def stage_author(session: Session, job: Job) -> None:
+    """Mail claiming a user's address needs proof (security.author_auth); "mark" stores it powerless."""
+    assert job.facts is not None and job.plan is not None
+    j = job.judgement = _judgement(job)
     if j.action == "quarantine":
         raise Rejected(j.reason or "unauthenticated_author")
     if j.flagged:
@@ -338,9 +344,9 @@ def _primary(cfg: Config, address: str | None) -> str | None:
 
 STAGES: tuple[Callable[[Session, Job], None], ...] = (
     stage_form_mail,
+    stage_digest_reply,  # commands: obeyed only from a proven author (it judges like stage_author)
     stage_plan,
-    stage_author,  # before any command is obeyed: only proven authors command (issue 20)
-    stage_digest_reply,
+    stage_author,
     stage_store,
     stage_bounce,
     stage_autoreply,
