@@ -228,7 +228,7 @@ def test_exposure_warning() -> None:
     [w] = exposure_warnings(mark, "0.0.0.0")
     assert "beyond loopback" in w and "require_auth" in w
     assert exposure_warnings(config.parse(base, "c.toml"), "0.0.0.0") == []  # require is the default
-    auth = config.parse('[smtp]\nrequire_auth = true\n[security]\nauthor_auth = "off"\n' + base, "c.toml")
+    auth = config.parse('[smtp]\nrequire_auth = true\nauth_allow_plaintext = true\n[security]\nauthor_auth = "off"\n' + base, "c.toml")
     assert exposure_warnings(auth, "192.0.2.1") == []
     assert config.parse(base, "c.toml").security.is_trusted_peer("::ffff:127.0.0.1")
     assert not config.parse('[security]\ntrusted_networks = []\n' + base, "c.toml").security.is_trusted_peer("127.0.0.1")
