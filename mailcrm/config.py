@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mailcrm.domain.leads import LEAD_FIELDS
 from mailcrm.errors import ConfigError
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 
@@ -275,11 +278,159 @@ class IngestConfig(_Strict):
         return int(self.parse_processes)
 
 
+class SecurityConfig(_Strict):
+    """[security] - who may write as the user (sender authentication, RFC 7489 alignment)."""
+
+    # require: mail claiming a user's address without proof is quarantined; mark: stored and
+    # flagged but never creates contacts or kills addresses; off: no check.
+    author_auth: Literal["require", "mark", "off"] = "require"
+    # Peers whose SMTP sessions are proof by themselves (the user's own MX, a local submission).
+    trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    # Authentication-Results headers (RFC 8601) honoured only from these authserv-ids.
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    # DNS server for DKIM/SPF/DMARC lookups as "HOST:PORT" (empty: the system resolver).
+    dns_server: str = ""
+    dns_timeout: float = Field(default=3.0, gt=0, le=30)  # seconds per lookup
+    max_unknown_recipients: int = Field(default=3, ge=1)  # then the SMTP session is dropped (421)
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"not a CIDR network: {net!r} (e.g. \"192.0.2.0/24\")") from None
+        return v
+
+    @field_validator("trusted_authserv_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        return [x.strip().lower() for x in v if x.strip()]
+
+    @field_validator("dns_server")
+    @classmethod
+    def _server(cls, v: str) -> str:
+        if v:
+            host, sep, port = v.rpartition(":")
+            try:
+                ipaddress.ip_address(host.strip("[]"))
+            except ValueError:
+                host = ""
+            if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"expected IP:PORT, e.g. \"127.0.0.1:53\", got {v!r}")
+        return v
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The trusted networks, parsed."""
+        return [ipaddress.ip_network(n, strict=False) for n in self.trusted_networks]
+
+    def is_trusted_peer(self, ip: str | None) -> bool:
+        """True when ``ip`` lies in one of the trusted networks."""
+        if not ip:
+            return False
+        try:
+            addr = ipaddress.ip_address(ip.strip("[]"))
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr.version == n.version and addr in n for n in self.networks())
+
+
+class WorksConfig(_Strict):
+    """[works] - plays and pitches recognised in sent mail, and the "already sent" warning."""
+
+    warn_window_days: int = Field(default=730, ge=1)  # a repeat within this many days warns
+    subject_pattern: str = ""  # a regex whose first group (or whole match) names a work in a subject
+    warn_mail: bool = True  # mail the warning at once through the digest's relay
+
+    @field_validator("subject_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc}); write e.g. 'пьеса (\\S+)'") from None
+        return v
+
+
 class LogConfig(_Strict):
     """[log]"""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "console", "json"] = "auto"
+
+
+class WebConfig(_Strict):
+    """[web] - the HTTP listener (form intake; the web UI shares it)."""
+
+    listen: str = "127.0.0.1:8025"
+    public_url: str = ""  # how the outside world reaches it (behind a proxy), e.g. https://crm.example.org
+    max_body: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; larger -> 413
+    rate_limit: int = Field(default=30, ge=1)  # submissions per client address per minute; more -> 429
+    trusted_proxies: list[str] = Field(default_factory=list)  # X-Forwarded-For is read only from these
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT such as 127.0.0.1:8025, got {v!r}")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {p!r}") from None
+        return v
+
+
+class FormConfig(_Strict):
+    """[[forms]] - settings of one lead form (HTTP intake created by `mailcrm form add`, or mail)."""
+
+    name: str
+    # Submitted field name -> lead field (name, email, phone, company, message, utm_*); adds to or
+    # overrides the built-in Russian and English names, e.g. { "your-name" = "name" }.
+    fields: dict[str, str] = Field(default_factory=dict)
+    honeypot: str = "_hp"  # a field humans never fill: a value there -> 200 and nothing stored
+    cors_origins: list[str] = Field(default_factory=list)  # origins allowed to post from a browser
+    # Senders of notification mail that may reach the dropbox as leads (written `from` or `senders`;
+    # "@tilda.ws" takes the whole domain).
+    senders: list[str] = Field(default_factory=list, validation_alias=AliasChoices("from", "senders"))
+    subject: str | None = None  # regular expression a notification mail's subject must match
+    user: str | None = None  # whose leads (default: the first user)
+
+    @field_validator("senders", mode="before")
+    @classmethod
+    def _senders(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list):
+            return [str(a).strip().lower() for a in v]
+        return v
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, target in v.items():
+            if target not in LEAD_FIELDS and not target.startswith("utm_"):
+                raise ValueError(f"fields.{key}: {target!r} is not one of {', '.join(LEAD_FIELDS)} or utm_*")
+        return {k.lower(): t for k, t in v.items()}
 
 
 class Config(_Strict):
@@ -294,7 +445,11 @@ class Config(_Strict):
     digest: DigestConfig = DigestConfig()
     bounces: BouncesConfig = BouncesConfig()
     ingest: IngestConfig = IngestConfig()
+    security: SecurityConfig = SecurityConfig()
+    works: WorksConfig = WorksConfig()
     log: LogConfig = LogConfig()
+    web: WebConfig | None = None  # no [web] section: no HTTP listener unless `serve --web`
+    forms: list[FormConfig] = Field(default_factory=list)
     source: str = Field(default="", exclude=True)  # the file it came from (for messages)
 
     @model_validator(mode="after")
@@ -308,7 +463,21 @@ class Config(_Strict):
         names = [i.name for i in self.imap]
         if len(names) != len(set(names)):
             raise ValueError("two [[imap]] accounts share a name")
+        forms = [f.name for f in self.forms]
+        if len(forms) != len(set(forms)):
+            raise ValueError("two [[forms]] share a name")
+        for f in self.forms:
+            if f.user and self.user_for_address(f.user) is None:
+                raise ValueError(f"forms {f.name!r}: user {f.user!r} is not in [[users]]")
         return self
+
+    def form(self, name: str) -> FormConfig:
+        """The [[forms]] settings of form ``name`` (defaults when it has no section)."""
+        return next((f for f in self.forms if f.name == name), FormConfig(name=name))
+
+    def web_listen(self) -> str:
+        """HOST:PORT of the web listener ([web] listen, or its default)."""
+        return (self.web or WebConfig()).listen
 
     # -- derived values --------------------------------------------------------------
     def data_path(self) -> Path:
@@ -342,6 +511,71 @@ class Config(_Strict):
             if a in u.all_addresses() or a == u.dropbox or dropbox_matches(u.dropbox, a):
                 return u
         return None
+
+
+    def warnings(self) -> list[str]:
+        """Settings that work but weaken the CRM (printed by the CLI, logged by the daemon)."""
+        out = []
+        for u in self.users:
+            bits = secret_bits(u.dropbox)
+            if bits < MIN_DROPBOX_BITS:
+                out.append(f"{self.source}: users.dropbox {u.dropbox!r}: its secret part has about {bits:.0f} bits "
+                           f"of randomness (under {MIN_DROPBOX_BITS}); anyone who guesses it can write to the CRM; "
+                           "run `mailcrm dropbox rotate`")
+        return out
+
+
+MIN_DROPBOX_BITS = 64
+
+
+def secret_bits(dropbox: str) -> float:
+    """Estimated bits of randomness in a dropbox's secret part (the local part after the first "+").
+
+    The estimate assumes each character was drawn uniformly from the smallest usual alphabet
+    that contains all of them (digits, hex, letters, letters and digits, plus punctuation): an
+    upper bound for a random token, far above what a word or a name really has, so a warning is
+    never a false alarm for a generated address (``mailcrm init`` draws 80 bits).
+    """
+    local = dropbox.partition("@")[0].lower()
+    secret = local.partition("+")[2] or local
+    if not secret:
+        return 0.0
+    chars = set(secret)
+    if chars <= set("0123456789"):
+        alphabet = 10
+    elif chars <= set("0123456789abcdef"):
+        alphabet = 16
+    elif chars <= set("abcdefghijklmnopqrstuvwxyz"):
+        alphabet = 26
+    elif chars <= set("abcdefghijklmnopqrstuvwxyz0123456789"):
+        alphabet = 36
+    else:
+        alphabet = 40
+    return len(secret) * math.log2(alphabet)
+
+
+def machine_timezone() -> str:
+    """This machine's IANA time zone: $TZ, /etc/timezone, the /etc/localtime link; else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if not name or name.startswith("/"):
+            continue
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        return "UTC" if name in ("Etc/UTC", "Etc/Universal", "Universal", "Zulu", "UCT") else name
+    return "UTC"
 
 
 def dropbox_matches(dropbox: str, address: str) -> bool:

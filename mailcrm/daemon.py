@@ -1,7 +1,8 @@
 """Composition root for `mailcrm serve`: build, start in order, stop in reverse.
 
 Start: logging -> database (migrate, sync users) -> spool recovery -> worker thread ->
-IMAP threads -> SMTP listener -> digest scheduler.  SIGTERM/SIGINT drain: the listener
+IMAP threads -> SMTP listener -> web listener (when [web] or --web) -> digest scheduler ->
+lead notifier.  SIGTERM/SIGINT drain: the listener
 stops accepting, in-flight SMTP sessions get up to ``DRAIN_SECONDS`` to finish, the
 worker finishes its transaction, IMAP threads stop, the scheduler shuts down.
 """
@@ -9,19 +10,21 @@ worker finishes its transaction, IMAP threads stop, the scheduler shuts down.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import socket
+import sys
 import threading
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from mailcrm import log
+from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
-from mailcrm.config import Config, is_loopback
-from mailcrm.errors import ConfigError
+from mailcrm.config import Config
+from mailcrm.errors import ConfigError, StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
 from mailcrm.sources import smtp as smtp_mod
@@ -38,24 +41,51 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def exposure_warnings(cfg: Config, host: str) -> list[str]:
+    """Listening beyond loopback with neither SMTP AUTH required nor author_auth = "require"."""
+    if _is_loopback_host(host) or cfg.smtp.require_auth or cfg.security.author_auth == "require":
+        return []
+    return [f"{cfg.source}: smtp listens on {host} (beyond loopback) with neither smtp.require_auth nor "
+            f"security.author_auth = \"require\" (it is {cfg.security.author_auth!r}): anyone who learns the "
+            "dropbox can write as you"]
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class Daemon:
     """The running service."""
 
-    def __init__(self, cfg: Config, listen: tuple[str, int] | None = None) -> None:
+    def __init__(self, cfg: Config, listen: tuple[str, int] | None = None,
+                 web_listen: tuple[str, int] | None = None) -> None:
         self.cfg = cfg
         self.listen = listen or (cfg.smtp.host, cfg.smtp.port)
+        if web_listen is None and cfg.web is not None:
+            web_listen = parse_listen(cfg.web.listen)
+        self.web_listen = web_listen
+        self.web: Any = None
+        self.notifier: asyncio.Task[None] | None = None
+        self.notify_wake: asyncio.Event | None = None
         self.log = log.get("mailcrm.daemon")
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.sessions: set[SMTP] = set()
         self.server: asyncio.base_events.Server | None = None
         self.scheduler: Any = None
+        self.sockets: list[dict[str, str]] = []  # as bound, for `mailcrm status` (runtime.py)
+        self.warnings: Any = None
 
     def build(self) -> None:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
         if not self.cfg.users:
             raise ConfigError(f"{self.cfg.source}: users: no [[users]] configured; run `mailcrm init`")
-        if self.cfg.smtp.auth_allow_plaintext and not is_loopback(self.listen[0]):
+        if self.cfg.smtp.auth_allow_plaintext and not _is_loopback_host(self.listen[0]):
             # The config check sees [smtp] host only; `serve --listen` may name another address.
             raise ConfigError(f"{self.cfg.source}: smtp.auth_allow_plaintext: true would send passwords in clear "
                               f"to {self.listen[0]} (--listen): allowed only on a loopback address")
@@ -73,6 +103,14 @@ class Daemon:
 
     async def start(self) -> None:
         """Start the worker, the IMAP sources, the SMTP listener and the scheduler."""
+        if self.cfg.works.warn_mail:
+            # Repeats ("already sent") are mailed right after the commit that recorded them (issue 22).
+            from mailcrm.app.work_warnings import WarningMailer
+            from mailcrm.outcomes import Outcome
+
+            mailer = self.warnings = WarningMailer(self.cfg, self.factory, asyncio.get_running_loop())
+            self.worker.on_committed(lambda _item, outcome: mailer.kick() if outcome == Outcome.STORED else None)
+            mailer.kick()  # any left pending by the last run
         self.threads.append(start_thread(self.worker, self.stop_event))
         if self.cfg.imap:
             from mailcrm.sources import imap
@@ -89,6 +127,38 @@ class Daemon:
         )
         bound = self.server.sockets[0].getsockname()
         self.log.info("smtp listening", host=bound[0], port=bound[1], pid=os.getpid())
+        self.sockets.append({"kind": "smtp", "listen": _hostport(bound)})
+        runtime.write(self.cfg.data_path(), self.sockets)
+        for warning in [*self.cfg.warnings(), *exposure_warnings(self.cfg, host)]:
+            self.log.warning("insecure setting", problem=warning)
+        self.notify_wake = asyncio.Event()
+        wake = self.notify_wake
+        asked = threading.Event()  # a wake is on its way to the loop: one per burst, not one per item
+
+        def set_wake() -> None:
+            asked.clear()
+            wake.set()
+
+        def lead_committed(item: Any, outcome: Any) -> None:
+            # A lead (from the intake or a form's mail) may need its "new lead" mail.
+            if (item.meta.kind == "intake" or item.meta.mail_from is not None) and not asked.is_set():
+                asked.set()
+                loop.call_soon_threadsafe(set_wake)
+
+        if self.cfg.digest.enabled:  # the relay the notices go through is the digest's
+            self.worker.on_committed(lead_committed)
+        if self.web_listen is not None:
+            # The worker thread holds the GIL for CPU-bound stretches (ORM work); with the default
+            # 5 ms switch interval every HTTP answer waits behind it.  1 ms keeps answers prompt.
+            sys.setswitchinterval(0.001)
+            # Imported here: uvicorn and starlette load only when the web listener is on.
+            from mailcrm.web.app import WebContext, WebServer, create_app
+
+            ctx = WebContext(self.cfg, self.spool, self.factory)
+            self.web = WebServer(create_app(ctx), *self.web_listen)
+            await self.web.start()
+        if self.cfg.digest.enabled:
+            self.notifier = asyncio.create_task(self._notify_leads())
         if self.cfg.digest.enabled:
             # Imported here (APScheduler is only needed when digests are on); a failed import is an
             # error at start, never a silently disabled digest.
@@ -96,9 +166,54 @@ class Daemon:
 
             self.scheduler = schedule.start_scheduler(self.cfg, self.factory, f"{socket.gethostname()}:{os.getpid()}")
 
+    async def _notify_leads(self) -> None:
+        """Send the "new lead" mail of every lead not yet announced; woken after each commit."""
+        from mailcrm.app import leads
+        from mailcrm.digest import lead_notice
+        from mailcrm.digest.send import RelayError, send_once
+
+        assert self.notify_wake is not None
+        while True:
+            try:
+                for notice in await asyncio.to_thread(leads.pending_notices, self.factory):
+                    msg = lead_notice.build_notice(notice, from_address=self.cfg.digest.from_address)
+                    try:
+                        await send_once(self.cfg.digest, msg)
+                        error = None
+                    except RelayError as exc:
+                        error = str(exc)
+                        self.log.warning("lead notice failed", lead=notice.lead_id, error=error)
+                    for attempt in range(5):  # sent but not marked would send it again: insist
+                        try:
+                            await asyncio.to_thread(leads.mark_notice, self.factory, notice.lead_id, error)
+                            break
+                        except StoreUnavailable:
+                            if attempt == 4:
+                                raise
+                            await asyncio.sleep(0.5 * (attempt + 1))
+                    if error is not None:
+                        break  # the relay is down: try the rest on the next round
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the notifier must outlive a database hiccup
+                self.log.warning("lead notifier error", error=f"{type(exc).__name__}: {exc}")
+            try:
+                await asyncio.wait_for(self.notify_wake.wait(), timeout=30.0)
+            except asyncio.TimeoutError:
+                pass
+            self.notify_wake.clear()
+
     async def stop(self) -> None:
         """Drain and stop everything in reverse order."""
         self.log.info("stopping")
+        if self.notifier is not None:
+            self.notifier.cancel()
+            try:
+                await self.notifier
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        if self.web is not None:
+            await self.web.stop()  # answers in flight finish: their items are already spooled
         if self.scheduler is not None:
             try:
                 self.scheduler.shutdown(wait=False)
@@ -121,14 +236,23 @@ class Daemon:
         self.spool.wake()
         for t in self.threads:
             await asyncio.to_thread(t.join, DRAIN_SECONDS)
+        if self.warnings is not None and self.warnings.tasks:
+            await asyncio.wait(list(self.warnings.tasks), timeout=DRAIN_SECONDS)
         await asyncio.to_thread(self.parser.close)
         self.engine.dispose()
         self.spool.stop_being_worker()
+        runtime.remove(self.cfg.data_path())
         self.log.info("stopped")
 
     async def run_forever(self) -> None:
         """Start, wait for SIGTERM/SIGINT, stop."""
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            # A listener that cannot bind (port taken): stop what did start (the worker thread would
+            # otherwise keep the process alive after the one-line error).
+            await self.stop()
+            raise
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -137,8 +261,13 @@ class Daemon:
         await self.stop()
 
 
-def serve(cfg: Config, listen: tuple[str, int] | None = None) -> None:
+def _hostport(bound: tuple[Any, ...]) -> str:
+    host, port = bound[0], bound[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def serve(cfg: Config, listen: tuple[str, int] | None = None, web_listen: tuple[str, int] | None = None) -> None:
     """Run the daemon until a signal stops it."""
-    daemon = Daemon(cfg, listen)
+    daemon = Daemon(cfg, listen, web_listen)
     daemon.build()
     asyncio.run(daemon.run_forever())

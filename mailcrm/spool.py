@@ -51,6 +51,14 @@ class SpoolMeta:
     peer: str | None = None
     auth_user: str | None = None
     spool_file: str | None = None  # where a quarantined item came from, e.g. "incoming/<id>.msg"
+    # What only the receiving source knows about the sender, recorded so the worker can judge the
+    # author: SMTP {"client_ip", "helo", "authenticated", "trusted_network"}; IMAP dropbox
+    # {"imap": account}.  None: a sidecar from before sender authentication (not judged).
+    evidence: dict[str, Any] | None = None
+    auth: dict[str, Any] | None = None  # the verifier's verdict (trust.verify.Verdict), kept across retries
+    # What the bytes are: "mail" (RFC 5322 message) or "intake" (an HTTP form submission's body;
+    # source_ref holds form, content_type; peer the client address).
+    kind: str = "mail"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SpoolMeta":
@@ -150,8 +158,12 @@ class Spool:
             self._worker_lock = None
 
     # -- writing -----------------------------------------------------------------
-    def put(self, raw: bytes, meta: SpoolMeta) -> str:
-        """Store ``raw`` durably; returns the item id.  Only then may a source acknowledge."""
+    def put(self, raw: bytes, meta: SpoolMeta, wake: bool = True) -> str:
+        """Store ``raw`` durably; returns the item id.  Only then may a source acknowledge.
+
+        ``wake=False``: leave waking the worker to the caller (the web intake wakes it a moment
+        later, once per burst, so a stream of submissions is committed in batches).
+        """
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         item_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
         tmp = self.root / TMP / f"{item_id}.msg"
@@ -163,7 +175,8 @@ class Spool:
             raise
         os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
         _fsync_dir(inc)
-        self._wakeup.set()
+        if wake:
+            self._wakeup.set()
         return item_id
 
     # -- claiming ----------------------------------------------------------------

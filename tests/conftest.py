@@ -103,7 +103,13 @@ def free_port() -> int:
 
 
 def make_config_text(tmp: Path, db_url: str, port: int, extra: str = "", users: str | None = None) -> str:
-    """A config for tests: one user me@example.org with dropbox crm+secret@example.org."""
+    """A config for tests: one user me@example.org with dropbox crm+secret@example.org.
+
+    Unless ``extra`` has its own [security], the Authentication-Results of the test IMAP
+    provider (dovecot.make_message) are trusted, as a user would trust their own provider's.
+    """
+    if "[security]" not in extra:
+        extra = '[security]\ntrusted_authserv_ids = ["imap.test.example"]\n' + extra
     user_block = users if users is not None else (
         '[[users]]\nemail = "me@example.org"\nname = "Me"\naddresses = ["me@alias.example.org"]\n'
         'dropbox = "crm+secret@example.org"\ntimezone = "Europe/Moscow"\n'
@@ -114,3 +120,22 @@ def make_config_text(tmp: Path, db_url: str, port: int, extra: str = "", users: 
         '[digest]\nenabled = false\n[log]\nformat = "json"\n'
         f"{extra}\n{user_block}"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_dns():  # type: ignore[no-untyped-def]
+    """Sender checks (worker, inspect) of every test ask a DNS stub on loopback, never the network.
+
+    A config's own [security] dns_server (the sender-authentication tests) still wins.
+    """
+    from dns_stub import DnsStub
+
+    stub = DnsStub().start()
+    old = os.environ.get("MAILCRM_DNS_SERVER")
+    os.environ["MAILCRM_DNS_SERVER"] = stub.address
+    yield stub
+    if old is None:
+        os.environ.pop("MAILCRM_DNS_SERVER", None)
+    else:
+        os.environ["MAILCRM_DNS_SERVER"] = old
+    stub.stop()

@@ -228,6 +228,9 @@ service anvil {{
             os.chown(sub_file, info.pw_uid, info.pw_gid)
 
 
+PROVIDER_AUTHSERV_ID = "imap.test.example"
+
+
 def make_message(i: int, *, from_: str = "me@example.org", to: str | None = None, subject: str | None = None,
                  body: str | None = None, headers: str = "", msgid: str | None = None) -> bytes:
     """A small RFC 5322 message numbered ``i`` (sent by the test user by default)."""
@@ -235,8 +238,11 @@ def make_message(i: int, *, from_: str = "me@example.org", to: str | None = None
     subject = subject or f"Proposal {i}"
     body = body or f"Hello,\r\n\r\nthis is message number {i}.\r\n\r\n--\r\nMe\r\n"
     msgid = msgid or f"<msg{i}.test@example.org>"
+    # What the user's provider stamps on delivery (RFC 8601); the test configs trust this
+    # authserv-id, so mail in an IMAP "dropbox" folder has its author proven (issue 20).
+    stamp = f"Authentication-Results: {PROVIDER_AUTHSERV_ID}; dmarc=pass header.from={from_.rpartition('@')[2]}\r\n"
     return (
-        f"From: Me <{from_}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"{stamp}From: Me <{from_}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
         f"Date: Mon, 01 Jan 2024 10:{i // 60 % 60:02d}:{i % 60:02d} +0300\r\nMessage-ID: {msgid}\r\n"
         f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{headers}\r\n{body}"
     ).encode()

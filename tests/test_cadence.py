@@ -20,10 +20,21 @@ def test_lead_is_due_one_day_after_opening_and_after_each_touch() -> None:
     assert next_due(LEAD, deal_id=1, stage_since=d, last_touch=dt.date(2025, 3, 12)) == dt.date(2025, 3, 13)
 
 
-def test_touch_before_the_stage_began_does_not_count() -> None:
-    since = dt.date(2025, 3, 10)
-    assert next_due(PAID, deal_id=7, stage_since=since, last_touch=dt.date(2025, 3, 1)) == \
-        next_due(PAID, deal_id=7, stage_since=since, last_touch=None)
+def test_the_longest_gap_holds_across_a_touch_before_the_stage_began() -> None:
+    # Issue 19 item 3: a deal opened at "paid" (every 3-7 days) whose last call was 5 days before it was
+    # opened was due 8 days after opening, 13 days after the call.
+    opened = dt.date(2025, 3, 10)
+    call = opened - dt.timedelta(days=5)
+    for deal_id in range(1, 60):
+        due = next_due(PAID, deal_id=deal_id, stage_since=opened, last_touch=call)
+        untouched = next_due(PAID, deal_id=deal_id, stage_since=opened, last_touch=None)
+        assert due is not None and untouched is not None
+        assert (due - call).days <= 7 and due <= untouched  # never longer than the stage allows
+        assert due == call + dt.timedelta(days=spread(deal_id, 3, 7))
+    # A touch just before the stage does not pull the first follow-up earlier than the stage's own rule.
+    recent = next_due(PAID, deal_id=7, stage_since=opened, last_touch=opened - dt.timedelta(days=1))
+    assert recent == min(next_due(PAID, deal_id=7, stage_since=opened, last_touch=None),  # type: ignore[type-var]
+                         opened - dt.timedelta(days=1) + dt.timedelta(days=spread(7, 3, 7)))
 
 
 def test_closed_stage_has_no_due_date() -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
@@ -25,90 +25,22 @@ import pytest
 from mailcrm.parse.message import parse_message
 from mailcrm.parse.mime import parse_bytes
 
-Verdict = tuple[bool, dict[str, bool]]  # (is a bounce, {failed address: hard})
+# One scorer for this test and bench/bounce_eval.py (which adds leave-one-source-out tables): the
+# parse, and the kill decision of domain.bounces for each failed recipient.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from bounce_eval import Answer, Score, answer  # noqa: E402
+
+ours = answer
 
 
-@dataclass
-class Score:
-    """Counters for one parser over the corpus."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    rcpt_ok: int = 0
-    rcpt_total: int = 0
-    agree: int = 0
-    agree_total: int = 0
-    kills: int = 0
-    good_kills: int = 0
-    dead_total: int = 0
-    misses: list[str] = field(default_factory=list)
-
-    def add(self, row: dict[str, Any], got: Verdict) -> None:
-        """Count one message."""
-        is_bounce, rcpts = got
-        expected = row["expected"]
-        name = row["path"].rsplit("/", 1)[-1]
-        if is_bounce and expected["is_bounce"]:
-            self.tp += 1
-        elif is_bounce:
-            self.fp += 1
-            self.misses.append(f"false bounce {name}")
-        elif expected["is_bounce"]:
-            self.fn += 1
-            self.misses.append(f"missed bounce {name}")
-        if expected["is_bounce"] and expected["recipients"] is not None:
-            self.rcpt_total += 1
-            self.rcpt_ok += set(rcpts) == set(expected["recipients"])
-        disputed = bool(row.get("hard_disputed"))
-        truth = {d["address"]: d.get("hard") for d in row.get("recipients_detail", []) if d.get("is_bounce")}
-        if not disputed:
-            for address, hard in truth.items():
-                if hard is True:
-                    self.dead_total += 1
-                if hard is not None and address in rcpts:
-                    self.agree_total += 1
-                    self.agree += rcpts[address] == hard
-            for address, hard in rcpts.items():
-                if hard and (truth.get(address) is not None or not expected["is_bounce"]):
-                    self.kills += 1
-                    if truth.get(address) is True:
-                        self.good_kills += 1
-                    else:
-                        self.misses.append(f"false kill {name} {address}")
-
-    def ratios(self) -> dict[str, float]:
-        """The five published figures."""
-
-        def r(a: int, b: int) -> float:
-            return a / b if b else 1.0
-
-        return {
-            "detection precision": r(self.tp, self.tp + self.fp),
-            "detection recall": r(self.tp, self.tp + self.fn),
-            "recipients exact": r(self.rcpt_ok, self.rcpt_total),
-            "hard/soft agreement": r(self.agree, self.agree_total),
-            "dead precision": r(self.good_kills, self.kills),
-            "dead recall": r(self.good_kills, self.dead_total),
-        }
-
-
-def ours(raw: bytes) -> Verdict:
-    """mailcrm: the full parse pipeline, no user addresses."""
-    facts = parse_message(raw)
-    if facts.bounce is None:
-        return False, {}
-    return True, {r.address: r.hard for r in facts.bounce.recipients}
-
-
-def flufl(raw: bytes) -> Verdict:
+def flufl(raw: bytes) -> Answer:
     """flufl.bounce 6.0.0 as-is: any failure = bounce, its "permanent" set = hard."""
     from flufl.bounce import all_failures
 
     try:
         temporary, permanent = all_failures(email.message_from_bytes(raw))
     except Exception:  # noqa: BLE001 - score a crash as "no answer"
-        return False, {}
+        return Answer(False, {}, {}, {})
 
     def norm(a: bytes | str) -> str:
         return (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)).strip().lower()
@@ -116,10 +48,10 @@ def flufl(raw: bytes) -> Verdict:
     rcpts = {norm(a): False for a in temporary}
     rcpts.update({norm(a): True for a in permanent})
     rcpts.pop("", None)
-    return bool(temporary or permanent), rcpts
+    return Answer(bool(temporary or permanent), rcpts, dict(rcpts), {})  # its "permanent" set is its kill
 
 
-def run(rows: list[dict[str, Any]], base: Path, parser: Callable[[bytes], Verdict], crlf: bool = False) -> Score:
+def run(rows: list[dict[str, Any]], base: Path, parser: Callable[[bytes], Answer], crlf: bool = False) -> Score:
     """Score one parser over every manifest row."""
     score = Score()
     for row in rows:
@@ -151,12 +83,12 @@ def test_bounce_corpus_scores(corpus: tuple[Path, list[dict[str, Any]]], capsys:
         for key in a:
             print(f"{key:22}{a[key]:>10.1%}{b[key]:>10.1%}{c[key]:>11.1%}")
         print(f"{'dead kills (good/all)':22}{mine.good_kills:>6}/{mine.kills:<3}{'':10}{theirs.good_kills:>7}/{theirs.kills}")
-        for line in mine.misses:
+        for line in mine.notes:
             print("  mailcrm:", line)
     assert a == b, "LF and CRLF line endings must give the same answers"
     assert a["detection precision"] >= 0.99
     assert a["dead precision"] >= 0.99
-    assert a["dead recall"] >= 0.90
+    assert a["dead recall"] >= 0.85  # the issue's target; a report quoting no original only makes an address suspect
     assert a["detection recall"] >= 0.97
     assert a["recipients exact"] >= 0.97
 

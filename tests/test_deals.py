@@ -170,8 +170,9 @@ def test_digest_snapshot_from_a_real_store(store) -> None:  # type: ignore[no-un
         old = NOON - 10 * day
         for title, who in (("A", "ivan@theatre.example"), ("B", "petr@kino.example"), ("C", "vera@film.example")):
             deal_store.create_deal(s, title=title, contact_ids=[cid[who]], stage="invoiced", at=old)
+        # Came in yesterday: new until its first call is late (a 2-day-old untouched lead is overdue).
         deal_store.create_deal(s, title="New lead", contact_ids=[cid["lead@new.example"]], stage="lead",
-                               at=NOON - 2 * day)
+                               at=NOON - day)
         deal_store.create_deal(s, title="Closed", contact_ids=[cid["ivan@theatre.example"]], stage="won", at=old)
         activities.log_call(s, "vera@film.example", when=NOON - dt.timedelta(hours=3))
         activities.tag_contact(s, "gleb@museum.example", ["музеи"])

@@ -64,7 +64,9 @@ def test_deal_commands_end_to_end(cfg_path: Path) -> None:
     assert all(s["at"] for s in card["stages"]) and card["lost_reason"] == "дорого"
     kinds = {i["kind"] for i in card["timeline"]}
     assert {"deal", "call", "note", "tag"} <= kinds
-    assert "--reason" in refused(cfg_path, "deal", "move", str(other["id"]), "lost")
+    third = run(cfg_path, "deal", "add", "Третья", "--contact", "x@y.example")
+    assert "--reason" in refused(cfg_path, "deal", "move", str(third["id"]), "lost")
+    assert "reopen it first" in refused(cfg_path, "deal", "move", str(other["id"]), "lost")  # won stays won
     # The human output renders too (rich tables), with the history.
     res = RUNNER.invoke(app, ["--config", str(cfg_path), "deal", "show", str(deal["id"])])
     assert res.exit_code == 0 and "brief" in res.stdout and "дорого" in res.stdout
@@ -110,3 +112,38 @@ def test_note_tag_and_call_say_when_they_created_the_contact(cfg_path: Path) -> 
     # Removing a tag never creates anyone.
     assert "no contact" in refused(cfg_path, "untag", "nobody@kino.example", "кино")
     assert run(cfg_path, "contacts", "--search", "nobody") == []
+
+
+def test_closed_deals_move_only_when_reopened(cfg_path: Path) -> None:
+    deal = run(cfg_path, "deal", "add", "Гастроли", "--contact", "olga@teatr.example", "--stage", "lead")
+    run(cfg_path, "deal", "move", str(deal["id"]), "brief")
+    assert "already in stage 'brief'" in refused(cfg_path, "deal", "move", str(deal["id"]), "brief")
+    assert run(cfg_path, "deal", "won", str(deal["id"]))["status"] == "won"
+    assert "it is won: reopen it first" in refused(cfg_path, "deal", "lost", str(deal["id"]), "--reason", "передумали")
+    assert "it is won: reopen it first" in refused(cfg_path, "deal", "move", str(deal["id"]), "lead")
+    assert "it is won" in refused(cfg_path, "deal", "won", str(deal["id"]))
+    back = run(cfg_path, "deal", "reopen", str(deal["id"]))
+    assert (back["status"], back["stage"]) == ("open", "brief")  # the stage it closed from
+    assert "nothing to reopen" in refused(cfg_path, "deal", "reopen", str(deal["id"]))
+    run(cfg_path, "deal", "lost", str(deal["id"]), "--reason", "передумали")
+    assert run(cfg_path, "deal", "reopen", str(deal["id"]), "--stage", "lead")["stage"] == "lead"
+    stages = [s["stage"] for s in run(cfg_path, "deal", "show", str(deal["id"]))["stages"]]
+    assert stages == ["lead", "brief", "won", "brief", "lost", "lead"]
+
+
+def test_deal_state_rules_are_pure() -> None:
+    from mailcrm.domain.deal_states import refusal
+
+    assert refusal("open", "lead", "brief") is None and refusal("open", "lead", "won") is None
+    assert refusal("open", "lead", "lead") and refusal("won", "won", "lost") and refusal("lost", "lost", "brief")
+    assert refusal("lost", "lost", "brief", reopen=True) is None
+    assert refusal("open", "brief", "lead", reopen=True) and refusal("won", "won", "lost", reopen=True)
+
+
+def test_a_mistyped_tag_is_refused_with_the_closest_one(cfg_path: Path) -> None:
+    run(cfg_path, "tag", "olga@teatr.example", "Театры")
+    run(cfg_path, "tag", "petr@kino.example", "кино")
+    msg = refused(cfg_path, "date", "add", "--tag", "тиатры", "День театра", "--on", "03-27")
+    assert "no contact has the tag 'тиатры'" in msg and "'Театры'" in msg
+    assert run(cfg_path, "date", "add", "--tag", "ТЕАТРЫ", "День театра", "--on", "03-27")["tag"] == "Театры"  # any case
+    assert "did you mean 'кино'" in refused(cfg_path, "export", "contacts", "--tag", "кинo", "--format", "csv")

@@ -54,15 +54,18 @@ def test_mail_received_yesterday_resets_the_clock() -> None:
     assert _digest(Snapshot("me@x", None, deals=(replied,)), dt.date(2025, 3, 9)).call_today == ()
 
 
-def test_untouched_leads_get_their_own_section_not_call_today() -> None:
+def test_untouched_leads_get_their_own_section_until_their_first_call_is_late() -> None:
     opened = dt.datetime(2025, 3, 5, 9)
     snap = Snapshot("me@x", None, deals=(
-        deal(1, "lead", opened, touched=opened, out=None),  # they wrote, we never answered
+        deal(1, "lead", opened, touched=opened, out=None),  # they wrote 5 days ago, we never answered
         deal(2, "lead", opened, touched=dt.datetime(2025, 3, 6, 9), out=dt.datetime(2025, 3, 6, 9)),
+        deal(3, "lead", dt.datetime(2025, 3, 9, 16), touched=None, out=None),  # came in yesterday: call today
+        deal(4, "lead", dt.datetime(2025, 3, 10, 6), touched=None, out=None),  # came in this morning
     ))
     d = _digest(snap, dt.date(2025, 3, 10))
-    assert [x.id for x in d.new_leads] == [1]
-    assert [c.deal.id for c in d.call_today] == [2]
+    assert [x.id for x in d.new_leads] == [3, 4]
+    # Issue 19 item 3: an untouched lead past its first call is no longer "new" but overdue, most late first.
+    assert [(c.deal.id, c.overdue_days) for c in d.call_today] == [(1, 4), (2, 3)]
 
 
 def test_vladivostok_and_moscow_see_different_days_for_the_same_instant() -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from mailcrm.store import db
 from mailcrm.store.db import normalize_url
-from mailcrm.store.models import EmailAddress, Message, SourceState
+from mailcrm.store.models import Contact, EmailAddress, Message, SignatureSeen, SourceState
 
 
 @pytest.fixture
@@ -392,3 +392,40 @@ def test_serve_subprocess_ingests_from_imap(server: Dovecot, tmp_path: Path) -> 
         assert d.stop() == 0
     log = (tmp_path / "serve.log").read_text()
     assert "wrong" not in log.replace("wrong password", "")  # the password itself never appears
+
+
+def _forward_with_signature(i: int, who: int) -> bytes:
+    return f"""From: Me <me@example.org>
+To: crm+secret@example.org
+Subject: Fwd: Предложение {i}
+Date: Mon, 2 Mar 2026 14:{i % 60:02d}:00 +0300
+Message-ID: <fwd{i}@example.org>
+Content-Type: text/plain; charset=utf-8
+
+---------- Forwarded message ---------
+From: Иван Петров{who} <ivan{who}@teatr{who % 3}.example>
+Date: Mon, 2 Mar 2026 at 12:00
+Subject: Предложение {i}
+To: Me <me@example.org>
+
+Добрый день! Спасибо за пьесу, прочитаем.
+
+--
+Иван Петров{who}
+Заведующий литературной частью
+Театр Номер {who % 3}
++7 921 555-{who:02d}-{i % 100:02d}
+""".encode()
+
+
+def test_forwards_whose_signed_senders_are_new_in_the_batch(tmp_path: Path) -> None:
+    # Issue 19 item 16: the forward's original sender, first seen in this batch, got its contact after the
+    # batch's first flush; its signature row then had no contact id (NOT NULL), and the import stopped.
+    config, url = _config(tmp_path)
+    md = mailbox.Maildir(str(tmp_path / "Maildir"))
+    for i in range(40):
+        md.add(_forward_with_signature(i, i % 12))
+    res = json.loads(_cli(config, "import", "maildir", str(tmp_path / "Maildir"), "--json").stdout)
+    assert (res["stored"], res["quarantined"]) == (40, 0)
+    assert _count(url, select(func.count()).select_from(SignatureSeen)) == 40
+    assert _count(url, select(func.count()).select_from(Contact).where(Contact.title.is_not(None))) == 12

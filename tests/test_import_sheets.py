@@ -73,7 +73,7 @@ def test_messy_cells() -> None:
 def test_xlsx_import_dry_run_then_real(tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
     rows, bad = read_file(_workbook(tmp_path / "contacts.xlsx"), "RU", tag="2024")
     assert {(b.sheet, b.row, b.reason) for b in bad} == {
-        ("Театры", 4, "no email address"), ("Театры", 7, "invalid email 'broken@'")}
+        ("Театры", 4, "no email address or phone"), ("Театры", 7, "invalid email 'broken@'")}
     dry = import_rows(factory, rows, bad, dry_run=True)
     assert (dry["create"], dry["merge"], dry["skip"], dry["bad"]) == (3, 1, 0, 2)
     merged = [r for r in dry["rows"] if r["action"] == "merge"]
@@ -123,3 +123,26 @@ def test_csv_cp1251_semicolons_via_cli(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "mailcrm", "import", "contacts", str(tmp_path / "no.xlsx")],
                              env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_rows_with_only_a_phone(tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Звонки"
+    ws.append(["Имя", "Телефон", "Компания"])  # no address column at all
+    ws.append(["Олег", "8 903 000-00-01", "Кафе"])
+    ws.append(["Нина", "+7 921 222-33-44", ""])
+    ws.append(["Без телефона", "", "Х"])
+    path = tmp_path / "calls.xlsx"
+    wb.save(path)
+    rows, bad = read_file(path, "RU")
+    assert [(b.row, b.reason) for b in bad] == [(4, "no email address or phone")]
+    first = import_rows(factory, rows, bad)
+    assert (first["create"], first["bad"]) == (2, 1)
+    assert {r["email"] for r in first["rows"] if r["action"] == "create"} == {"+79030000001", "+79212223344"}
+    with factory() as s:
+        oleg = s.scalar(select(Contact).where(Contact.name == "Олег"))
+        assert oleg is not None and oleg.phones == ["+79030000001"] and oleg.company.name == "Кафе"
+        assert s.scalar(select(EmailAddress).where(EmailAddress.contact_id == oleg.id)) is None
+    again = import_rows(factory, rows, bad)  # matched by phone: nothing new
+    assert again["create"] == 0 and again["skip"] == 2

@@ -7,12 +7,13 @@ from alembic.migration import MigrationContext
 
 from mailcrm.store import migrate
 from mailcrm.store.models import Base
+from mailcrm.store.search import outside_models
 
 
 def test_migrations_match_models(store) -> None:  # type: ignore[no-untyped-def]
     engine, _ = store
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": outside_models}), Base.metadata)
     assert diff == [], diff
 
 
@@ -20,7 +21,7 @@ def test_upgrade_is_idempotent(store) -> None:  # type: ignore[no-untyped-def]
     engine, _ = store
     migrate.upgrade(engine)  # a second `serve` start: nothing to do, nothing breaks
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() is not None
+        assert MigrationContext.configure(conn, opts={"include_name": outside_models}).get_current_revision() is not None
 
 
 def test_head_constant_is_alembics_head(store) -> None:  # type: ignore[no-untyped-def]
@@ -46,4 +47,4 @@ def test_an_older_store_is_still_upgraded(store) -> None:  # type: ignore[no-unt
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.HEAD
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert compare_metadata(MigrationContext.configure(conn, opts={"include_name": outside_models}), Base.metadata) == []

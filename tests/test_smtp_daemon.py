@@ -8,6 +8,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -281,3 +282,25 @@ def test_second_daemon_on_the_same_spool_refuses_to_start(daemon: DaemonProcess)
     assert res.returncode == 2, res.stderr[-2000:]
     assert "already running" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_status_reports_the_sockets_the_running_daemon_has(tmp_path: Path) -> None:
+    # Issue 19 item 6: status printed the config's port while the daemon listened on --listen's.
+    configured, real = free_port(), free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(make_config_text(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", configured))
+    d = DaemonProcess(cfg, real, tmp_path / "serve.log")
+    log = open(d.log_path, "ab")
+    d.proc = subprocess.Popen([sys.executable, "-m", "mailcrm", "serve", "--listen", f"127.0.0.1:{real}"], env=d.env(),
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert wait_for(lambda: json.loads(d.cli("status", "--json").stdout)["daemon"]["running"], 30)
+        st = json.loads(d.cli("status", "--json").stdout)
+        assert st["daemon"]["pid"] == d.proc.pid
+        assert [(s["name"], s["listen"]) for s in st["sources"] if s["name"] == "smtp"] == [("smtp", f"127.0.0.1:{real}")]
+        assert oct((tmp_path / "data" / "daemon.json").stat().st_mode & 0o777) == "0o600"
+    finally:
+        assert d.stop() == 0
+    st = json.loads(d.cli("status", "--json").stdout)
+    assert st["daemon"]["running"] is False
+    assert [s.get("error") for s in st["sources"] if s["name"] == "smtp"] == ["not running"]

@@ -156,7 +156,7 @@ def test_merge_keeps_all_history(store) -> None:  # type: ignore[no-untyped-def]
         # nothing deleted: the merged contact row stays with a status
         assert s.scalar(select(func.count()).select_from(Contact)) == 2
         assert s.scalar(select(func.count()).select_from(Contact).where(Contact.status == "merged")) == 1
-        assert len(repository.list_contacts(s)) == 1
+        assert len(repository.list_contacts(s)[0]) == 1
 
 
 def test_a_forwarded_out_of_office_is_the_contacts_auto_reply_not_an_answer(store) -> None:  # type: ignore[no-untyped-def]

@@ -15,10 +15,11 @@ from test_store_bounces import dsn
 
 from mailcrm import config
 from mailcrm.app import apply as pipeline
+from mailcrm.app import deals as deal_store
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import QUARANTINED, Worker
 from mailcrm.spool import Spool, SpoolMeta
-from mailcrm.store import db, repository
+from mailcrm.store import db, repository, search
 from mailcrm.store.models import Company, Contact, Deal, DealMessage, EmailAddress, Message, Participant
 
 CFG = config.parse(
@@ -240,7 +241,7 @@ def test_new_contacts_of_a_batch_are_inserted_together_with_their_rows(worker, s
         event.remove(Session, "after_flush", _flushed)
     assert outcomes == ["stored"] * 7
     assert flushes == [1]  # the batch's one flush; a flush per new contact would make it seven
-    assert inserts["message_participants"] == 1 and inserts["message_blobs"] == 1  # one executemany each
+    assert inserts["message_participants"] == 1 and inserts["raw_messages"] == 1  # one executemany each
     with db.transaction(factory) as s:
         rows = s.execute(select(Participant.address, Participant.contact_id, EmailAddress.contact_id)
                          .join(EmailAddress, EmailAddress.address == Participant.address)
@@ -267,7 +268,9 @@ def test_a_batch_asks_once_for_its_people_and_their_domain_companies(worker, sto
     @event.listens_for(engine, "before_cursor_execute")
     def _selects(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
         words = statement.split()
-        if words and words[0].upper() == "SELECT":
+        if search.MARK in statement:  # the search column's refresh at commit: 3 per 500 contacts
+            selects["search refresh"] += 1
+        elif words and words[0].upper() == "SELECT":
             table = next((t.strip('"') for t in words[words.index("FROM") + 1:][:1]), "?") if "FROM" in words else "?"
             selects[table] += 1
 
@@ -277,6 +280,7 @@ def test_a_batch_asks_once_for_its_people_and_their_domain_companies(worker, sto
             (mail("hello", "Pavel <pavel@theatre.example>, Gmail <g@gmail.com>", "c4@example.org"), SENT))
         assert outcomes == ["stored"] * 4
         company_selects, contact_selects = selects["companies"], selects["email_addresses"] + selects["contacts"]
+        refresh_selects = selects["search refresh"]
         # A failing message makes its own company inside a savepoint that goes; the next one makes it again.
         selects.clear()
         outcomes = run(w, (mail("boom", "Z <z@gone.example>", "c5@example.org"), SENT),
@@ -285,6 +289,7 @@ def test_a_batch_asks_once_for_its_people_and_their_domain_companies(worker, sto
         event.remove(engine, "before_cursor_execute", _selects)
     assert company_selects == 1  # newco (three people) and theatre looked up together, gmail never grouped
     assert contact_selects == 1  # and the batch's one lookup of its people says who has no contact yet
+    assert refresh_selects == 3  # the batch's new contacts get their search text in one go
     assert outcomes == [QUARANTINED, "stored"]
     with db.transaction(factory) as s:
         companies = dict(s.execute(select(EmailAddress.address, Company.domain)
@@ -295,3 +300,22 @@ def test_a_batch_asks_once_for_its_people_and_their_domain_companies(worker, sto
                              "p3@newco.example": "newco.example", "g@gmail.com": None,
                              "y@gone.example": "gone.example"}
         assert s.scalar(select(func.count()).select_from(Company)) == 3
+
+
+@pytest.mark.parametrize("to", ["Olga <olga@film.example>", "olga@film.example, crm+secret+deal@example.org"])
+def test_deal_to_a_new_address_opens_it_with_that_person(worker, to: str) -> None:  # type: ignore[no-untyped-def]
+    w, factory, _ = worker
+    # Olga is unknown: her contact is created by this very message, and the deal opened by the
+    # +deal copy (envelope BCC, or the +deal address in To as read over IMAP) must name her.
+    meta = DEAL_BOX if "+deal" not in to else SENT
+    assert run(w, (mail("Афиши", to, "n1@example.org"), meta)) == ["stored"]
+    with db.transaction(factory) as s:
+        (deal,) = s.scalars(select(Deal))
+        people = deal_store.deal_summary(s, deal)["people"]
+        assert [p["addresses"] for p in people] == [["olga@film.example"]]
+    # Her reply attaches to the deal.
+    reply = mail("Re: Афиши", "me@example.org", "n2@film.example", sender="Olga <olga@film.example>",
+                 refs="n1@example.org")
+    assert run(w, (reply, INBOX)) == ["stored"]
+    with db.transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(DealMessage)) == 2

@@ -6,15 +6,17 @@ Functions take an open Session and never commit (the caller owns the transaction
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mailcrm.app.contact_refs import find_contact_ref
 from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
-from mailcrm.errors import UsageError
-from mailcrm.store import repository as repo
+from mailcrm.errors import NotFound, UsageError
+from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
 
@@ -54,6 +56,25 @@ def tag_row(session: Session, name: str, *, create: bool = True) -> Tag | None:
     return row
 
 
+def carried_tag(session: Session, name: str) -> Tag:
+    """The existing tag ``name`` (any case, ё = е) that at least one contact carries.
+
+    NotFound otherwise, naming the closest tags in use, so a typo (``тиатры``) is caught where a
+    command would select people by it, instead of matching nobody in silence.
+    """
+    want = search.fold(name.strip())
+    if not want:
+        raise UsageError("empty tag name")
+    used = dict(session.execute(select(Tag.name, Tag.id).where(Tag.id.in_(select(ContactTag.tag_id).distinct()))).all())
+    folded = {search.fold(n): n for n in used}
+    if want in folded:
+        return session.get(Tag, used[folded[want]])  # type: ignore[return-value]
+    close = difflib.get_close_matches(want, list(folded), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(repr(folded[c]) for c in close)}?)" if close else (
+        " (no contact has any tag yet)" if not used else "")
+    raise NotFound(f"no contact has the tag {name.strip()!r}{hint}")
+
+
 def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
     """Add tags to a contact; returns the contact's tags afterwards."""
     contact = contact_for(session, address)
@@ -69,13 +90,14 @@ def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
 
 def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
     """Remove tags from a contact; returns the contact's tags afterwards (UsageError: no such contact)."""
-    contact = repo.find_contact(session, address)
+    contact = find_contact_ref(session, address)
     if contact is None:
         raise UsageError(f"no contact with address {address!r}")
     for name in tags:
         tag = tag_row(session, name, create=False)
         if tag is not None and session.get(ContactTag, (contact.id, tag.id)) is not None:
             session.execute(delete(ContactTag).where(ContactTag.contact_id == contact.id, ContactTag.tag_id == tag.id))
+            search.mark(session, (contact.id,))
             session.add(Activity(contact_id=contact.id, kind="tag", at=utcnow(), text=f"-{tag.name}", data={}))
     session.flush()
     return contact_tags(session, contact.id)
@@ -102,9 +124,7 @@ def add_special_date(session: Session, label: str, spec: DateSpec, *, address: s
         session.add(Activity(contact_id=contact.id, kind="date", at=utcnow(), text=f"{row.label}: {describe(spec)}",
                              data={}))
     else:
-        t = tag_row(session, tag or "")
-        assert t is not None
-        row.tag_id = t.id
+        row.tag_id = carried_tag(session, tag or "").id
     session.add(row)
     session.flush()
     return row

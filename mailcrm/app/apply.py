@@ -1,9 +1,9 @@
 """Apply one spooled message (and a batch of them) to the store: the use case of ingest, as, as an ordered tuple of stages (house rule 4).
 
 ``ingest`` runs inside the worker's single transaction: parse (pure) -> plan (pure) ->
-store message and people -> bounce rules -> auto-reply -> signature -> deals.
-A stage that must stop the run raises ``Rejected`` (quarantine; only the plan stage does, before
-anything is written) or returns an outcome.  The new message is not flushed by the store stage:
+author check (security.author_auth) -> store message and people -> bounce rules -> auto-reply -> signature -> deals.
+A stage that must stop the run raises ``Rejected`` (quarantine; only the plan and author stages do,
+before anything is written) or returns an outcome.  The new message is not flushed by the store stage:
 a stage that needs its id calls ``_persisted``; otherwise the worker flushes the whole batch at once.
 """
 
@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
-from mailcrm.app import deals
+from mailcrm.app import deals, leads
+from mailcrm.app import works as work_store
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
@@ -32,6 +33,7 @@ from mailcrm.spool import SpoolItem, SpoolMeta
 from mailcrm.store import db
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
+from mailcrm.trust.author import Judgement, judge
 
 STORED = Outcome.STORED
 DUPLICATE = Outcome.DUPLICATE
@@ -58,6 +60,7 @@ class Job:
     known: dict[str, Contact] | None = None
     # Deals of the batch's thread keys, looked up at once (None: one query per message).
     threads: ThreadDeals | None = None
+    judgement: Judgement | None = None  # the author check (stage_author)
 
 
 def _context(cfg: Config, meta: SpoolMeta) -> Context:
@@ -70,6 +73,17 @@ def _context(cfg: Config, meta: SpoolMeta) -> Context:
         create_contacts=create,
         envelope_from=meta.mail_from,
     )
+
+
+def stage_form_mail(session: Session, job: Job) -> None:
+    """A configured form builder's notification mail (or the user's forward of one) becomes a lead."""
+    if job.facts is None or not job.cfg.forms or (job.meta.role or "dropbox") != "dropbox":
+        return
+    found = leads.form_of_mail(job.cfg, job.facts)
+    if found is None:
+        return
+    fcfg, forwarded = found
+    job.outcome = leads.lead_from_mail(session, job.cfg, fcfg, job.facts, job.raw, job.now, forwarded=forwarded)
 
 
 def stage_plan(session: Session, job: Job) -> None:
@@ -88,6 +102,25 @@ def stage_plan(session: Session, job: Job) -> None:
         if not known:
             job.outcome = SKIPPED
     job.plan = plan
+
+
+def stage_author(session: Session, job: Job) -> None:
+    """Mail claiming a user's address needs proof (security.author_auth); "mark" stores it powerless."""
+    assert job.facts is not None and job.plan is not None
+    header_from = job.facts.from_.address if job.facts.from_ else None
+    envelope = (job.meta.mail_from or "").lower() or None
+    j = judge(job.cfg.security.author_auth, job.meta.source, job.meta.role, job.meta.evidence, job.meta.auth,
+              header_from, envelope, job.cfg.user_addresses())
+    job.judgement = j
+    if j.action == "quarantine":
+        raise Rejected(j.reason or "unauthenticated_author")
+    if j.flagged:
+        # Stored and flagged, but it creates no contact (and kills no address: stage_bounce).
+        job.plan = replace(job.plan, people=tuple(replace(p, create=False) for p in job.plan.people))
+
+
+def _flagged(job: Job) -> bool:
+    return job.judgement is not None and job.judgement.flagged
 
 
 def stage_store(session: Session, job: Job) -> None:
@@ -116,8 +149,10 @@ def stage_store(session: Session, job: Job) -> None:
         in_reply_to=facts.in_reply_to,
         source=job.meta.source[:100],
         size=facts.size,
-        facts=facts.to_json(),
+        facts={**facts.to_json(), "envelope": _envelope(job.meta)},
         status="active",
+        auth=job.meta.auth,
+        author_proof=job.judgement.proof if job.judgement is not None else None,
     )
     repo.add_message(session, msg, job.raw)
     free_extra = frozenset(d.lower() for d in job.cfg.ingest.free_mail_domains)
@@ -143,9 +178,18 @@ def stage_store(session: Session, job: Job) -> None:
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
 
 
-def _persisted(session: Session, message: Message) -> Message:
-    """``message`` with its id: flushes the pending message, its bytes and participants."""
-    if message.id is None:
+def _envelope(meta: SpoolMeta) -> dict[str, object]:
+    """The SMTP envelope and arrival as the spool recorded them (kept for proof exports, issue 22)."""
+    return {"mail_from": meta.mail_from, "rcpt_tos": list(meta.rcpt_tos), "received_at": meta.received_at,
+            "source": meta.source, "peer": meta.peer, "auth_user": meta.auth_user,
+            "source_ref": dict(meta.source_ref) if meta.source_ref else None}
+
+
+def _persisted(session: Session, message: Message, *others: object) -> Message:
+    """``message`` with its id: flushes the pending message, its bytes and participants, and so
+    also ``others`` (rows the caller needs ids of, e.g. a contact created after the message was
+    flushed: a forward's original sender seen first in this batch)."""
+    if message.id is None or any(getattr(o, "id", 0) is None for o in others):
         session.flush()
     return message
 
@@ -153,6 +197,8 @@ def _persisted(session: Session, message: Message) -> Message:
 def stage_bounce(session: Session, job: Job) -> None:
     """Apply bounce rules (verified against mail we sent; forged bounces change nothing)."""
     if job.plan is None or job.plan.kind != "bounce" or job.message is None or job.facts is None:
+        return
+    if _flagged(job):  # an unproven report forwarded "by the user" kills nothing
         return
     bounce_store.apply_bounce(session, job.cfg, _persisted(session, job.message), job.facts)
 
@@ -167,8 +213,8 @@ def stage_autoreply(session: Session, job: Job) -> None:
     if author is None:
         return
     auto = facts.autoreply
-    _persisted(session, msg)  # also gives the contacts of the message their ids
     sender = job.contacts.get(author)
+    _persisted(session, msg, sender)  # also gives the contacts of the message their ids
     cid = sender.id if sender is not None else None
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
@@ -178,7 +224,7 @@ def stage_autoreply(session: Session, job: Job) -> None:
             text += ", write to " + ", ".join(a.address for a in auto.new_contacts)
     session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
                          text=text, due=auto.until, data=data))
-    if cid is not None and auto.left_company and auto.new_contacts:
+    if cid is not None and auto.left_company and auto.new_contacts and not _flagged(job):
         propose = company_store.propose_new_addresses if auto.moved else company_store.propose_new_contacts
         propose(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
 
@@ -188,10 +234,12 @@ def stage_signature(session: Session, job: Job) -> None:
     facts, plan, msg = job.facts, job.plan, job.message
     if msg is None or facts is None or plan is None or facts.signature is None or not plan.signature_owner:
         return
+    if _flagged(job):  # an unproven author edits no contact
+        return
     owner = job.contacts.get(plan.signature_owner)
     if owner is None:
         return
-    _persisted(session, msg)  # also gives the owner's contact its id
+    _persisted(session, msg, owner)  # the owner's contact may be newer than the message's flush
     company_store.learn_signature(session, owner.id, msg, facts.signature)
 
 
@@ -202,13 +250,43 @@ def stage_deals(session: Session, job: Job) -> None:
         return
     # The +deal address arrives as an SMTP envelope recipient (BCC) or, read over IMAP, in To/Cc.
     rcpts = [*job.meta.rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))]
-    if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received"):
-        _persisted(session, msg)  # the deal links the message and its contacts by id
+    if any(_is_deal_address(job.cfg, r) for r in rcpts) and msg.kind in ("sent", "received") and not _flagged(job):
+        _persisted(session, msg, *job.contacts.values())  # the deal links the message and its contacts by id
         contact_ids = sorted({c.id for c in job.contacts.values() if c.id is not None})
         deals.open_deal_from_message(session, msg.user_id, msg, contact_ids,
                                      facts.subject or "(no subject)", threads=job.threads)
     else:
         deals.attach_message_to_deals(session, msg, threads=job.threads)
+
+
+def stage_works(session: Session, job: Job) -> None:
+    """Works in a sent copy go to the outreach ledger (repeats warn); an answer moves it (issue 22)."""
+    msg, facts, plan = job.message, job.facts, job.plan
+    if msg is None or facts is None or plan is None:
+        return
+    pattern = job.cfg.works.subject_pattern or None
+    if plan.kind == "sent":
+        with session.no_autoflush:  # most sent mail names no work: no flush, at most one lookup
+            names = work_store.work_names(facts, pattern, session)
+        recipients = [(p.address, job.contacts[p.address]) for p in plan.people
+                      if p.direction == "out" and p.role in ("to", "cc") and p.address in job.contacts]
+        if names and recipients:
+            _persisted(session, msg)  # the ledger names the message and contacts by id
+            work_store.record_sent(session, msg, facts, recipients, window_days=job.cfg.works.warn_window_days,
+                                   names=names)
+    elif plan.kind == "bounce" and facts.bounce is not None and facts.bounce.original_message_ids:
+        _persisted(session, msg)
+        work_store.record_bounce(session, msg, facts)
+    elif plan.kind == "received":
+        # A forwarded answer is planned as received from the original's author.
+        forwarded = facts.kind == "forward"
+        role = "original_from" if forwarded else "from"
+        author = next((p.address for p in plan.people if p.role == role and p.direction == "in"), None)
+        contact = job.contacts.get(author) if author else None
+        # A contact created by this very batch has received no work yet: no query, no flush.
+        if contact is not None and contact.id is not None and work_store.has_works(session, contact.id):
+            _persisted(session, msg)
+            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded)
 
 
 def _is_deal_address(cfg: Config, rcpt: str) -> bool:
@@ -225,12 +303,15 @@ def _primary(cfg: Config, address: str | None) -> str | None:
 
 
 STAGES: tuple[Callable[[Session, Job], None], ...] = (
+    stage_form_mail,
     stage_plan,
+    stage_author,
     stage_store,
     stage_bounce,
     stage_autoreply,
     stage_signature,
     stage_deals,
+    stage_works,
 )
 
 

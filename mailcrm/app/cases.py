@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from mailcrm.app import activities, companies, contacts, deals
 from mailcrm.app import bounces as bounce_rules
+from mailcrm.app.contact_refs import contact_card_ref, find_contact_ref
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
 from mailcrm.domain.special_dates import DateSpec
-from mailcrm.errors import Invalid, NotFound
+from mailcrm.errors import Invalid
 from mailcrm.store import repository
 from mailcrm.store.db import transaction
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag, User
@@ -48,16 +49,25 @@ def _user_id(s: Session, cfg: Config) -> int | None:
 
 
 # -- contacts and companies ----------------------------------------------------------------------
-def list_contacts(store: Store, search: str | None, limit: int) -> list[dict[str, Any]]:
-    """Contacts matching ``search`` (all without one), at most ``limit``."""
+def list_contacts(store: Store, search: str | None, limit: int | None,
+                  region: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Contacts matching ``search`` (all without one), at most ``limit``, and how many match in all.
+
+    ``region``: the phone region a phone-number query without a country code is read in.
+    """
     with transaction(store.factory) as s:
-        return repository.list_contacts(s, search, limit)
+        return repository.list_contacts(s, search, limit, region)
 
 
 def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any]:
     """A contact's card and timeline, newest first."""
+    from mailcrm.app.outreach import works_of_contacts
+
     with transaction(store.factory) as s:
-        return repository.contact_card(s, address, limit)
+        card = contact_card_ref(s, address, limit)  # by address or phone
+        ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
+        card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
+        return card
 
 
 def edit_contact(store: Store, address: str, *, name: str | None, title: str | None, company: str | None,
@@ -94,8 +104,12 @@ def decide_suggestion(store: Store, suggestion_id: int, accept: bool) -> dict[st
 
 def company_card(store: Store, name: str) -> dict[str, Any]:
     """A company's people and combined timeline."""
+    from mailcrm.app.outreach import works_of_contacts
+
     with transaction(store.factory) as s:
-        return companies.company_card(s, name)
+        card = companies.company_card(s, name)
+        card["works"] = works_of_contacts(s, [p["id"] for p in card["people"]])  # anyone there received (issue 22)
+        return card
 
 
 # -- bounces -------------------------------------------------------------------------------------
@@ -145,6 +159,12 @@ def move_deal(store: Store, deal_id: int, stage: str, lost_reason: str | None = 
         return deals.deal_summary(s, deals.move_deal(s, deal_id, stage, lost_reason=lost_reason))
 
 
+def reopen_deal(store: Store, deal_id: int, stage: str | None) -> dict[str, Any]:
+    """Reopen a won or lost deal (into ``stage``, or the one it closed from)."""
+    with transaction(store.factory) as s:
+        return deals.deal_summary(s, deals.reopen_deal(s, deal_id, stage))
+
+
 def list_deals(store: Store, stage: str | None, status: str | None) -> list[dict[str, Any]]:
     """Deals, newest first, optionally of one stage or status."""
     with transaction(store.factory) as s:
@@ -161,7 +181,7 @@ def deal_card(store: Store, deal_id: int) -> dict[str, Any]:
 def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt.datetime | None) -> dict[str, Any]:
     """Log a call with ``address`` (a contact is created for an unknown one: a lead can come by phone)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         act = activities.log_call(s, address, note=note, when=when, user_id=_user_id(s, cfg))
         return {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text,
                 "new_contact": new}
@@ -170,7 +190,7 @@ def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt
 def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, Any]:
     """Add a note to a contact's timeline (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
         return {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text, "new_contact": new}
 
@@ -178,7 +198,7 @@ def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, An
 def tag_contact(store: Store, address: str, tags: list[str]) -> dict[str, Any]:
     """Add tags to a contact (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = repository.find_contact(s, address) is None
+        new = find_contact_ref(s, address) is None  # an address or a phone
         return {"address": address, "tags": activities.tag_contact(s, address, tags), "new_contact": new}
 
 
@@ -194,7 +214,7 @@ def add_special_date(store: Store, label: str, spec: DateSpec, *, address: str |
     with transaction(store.factory) as s:
         row = activities.add_special_date(s, label, spec, address=address, tag=tag)
         return {"id": row.id, "label": row.label, "month": row.month, "day": row.day, "year": row.year,
-                "rule": row.rule, "contact_id": row.contact_id, "tag": tag}
+                "rule": row.rule, "contact_id": row.contact_id, "tag": s.get(Tag, row.tag_id).name if row.tag_id else None}  # type: ignore[union-attr]
 
 
 def list_special_dates(store: Store) -> list[dict[str, Any]]:
@@ -213,6 +233,9 @@ def status(store: Store, cfg: Config) -> dict[str, Any]:
     with transaction(store.factory) as s:
         last = repository.last_ingested(s)
         counts = repository.counts(s)
+        from mailcrm.app.proof import raw_size
+
+        counts.update(raw_size(s))  # raw mail kept, content-addressed (issue 22)
         for row in s.scalars(select(SourceState).order_by(SourceState.name)):
             sources.append({"name": row.name, "ok_at": row.ok_at, "error": row.error, "error_at": row.error_at,
                             "uidvalidity": row.uidvalidity, "last_uid": row.last_uid, "state": row.state})
@@ -241,9 +264,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
     with transaction(store.factory) as s:
         q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
         if tag:
-            tag_row = s.scalar(select(Tag).where(Tag.name == tag.strip().casefold()))
-            if tag_row is None:
-                raise NotFound(f"no tag {tag!r}")
+            tag_row = activities.carried_tag(s, tag)
             q = q.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_row.id)
         contacts = list(s.scalars(q).unique())
         ids = [c.id for c in contacts]

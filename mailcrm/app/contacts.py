@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mailcrm.config import DEFAULT_PHONE_REGION
 from mailcrm.errors import UsageError
 from mailcrm.store import repository as repo
+from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, DealContact, EmailAddress, Participant, SignatureSeen
 
 
@@ -58,6 +59,7 @@ def merge_contacts(session: Session, keep_address: str, drop_address: str) -> di
     if keep.id == drop.id:
         raise UsageError("both addresses already belong to one contact")
     session.execute(update(EmailAddress).where(EmailAddress.contact_id == drop.id).values(contact_id=keep.id))
+    search.mark(session, (keep.id,))  # its addresses moved by a Core update
     session.execute(update(Participant).where(Participant.contact_id == drop.id).values(contact_id=keep.id))
     session.execute(update(Activity).where(Activity.contact_id == drop.id).values(contact_id=keep.id))
     session.execute(update(SignatureSeen).where(SignatureSeen.contact_id == drop.id).values(contact_id=keep.id))

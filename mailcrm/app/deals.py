@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mailcrm.errors import UsageError
-from mailcrm.parse.addresses import is_valid_address, normalize_address
+from mailcrm.app.contact_refs import contact_for_ref
+from mailcrm.domain import deal_states
+from mailcrm.errors import Invalid, UsageError
 from mailcrm.store import repository as repo
 from mailcrm.store.models import (
     Activity,
@@ -36,11 +37,8 @@ WON, LOST = "won", "lost"
 
 
 def contact_for(session: Session, address: str, *, source: str = "cli") -> Contact:
-    """The contact owning ``address``; an address not yet known becomes a contact."""
-    a = normalize_address(address)
-    if not is_valid_address(a):
-        raise UsageError(f"not an email address: {address!r}")
-    return repo.find_or_create_contact(session, a, source=source)
+    """The contact owning ``address`` (or this phone number); an unknown one becomes a contact."""
+    return contact_for_ref(session, address, source=source)
 
 
 def parse_amount(amount: str | None) -> Decimal | None:
@@ -126,9 +124,13 @@ def create_deal(
 
 
 def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | None = None,
-              note: str | None = None, lost_reason: str | None = None) -> Deal:
-    """Put a deal in ``stage`` (history kept); "won"/"lost" also close it."""
+              note: str | None = None, lost_reason: str | None = None, reopen: bool = False) -> Deal:
+    """Put a deal in ``stage`` (history kept); "won"/"lost" also close it. A closed deal moves only
+    with ``reopen`` (domain/deal_states.py); a refused move raises Invalid."""
     deal = get_deal(session, deal_id)
+    why = deal_states.refusal(deal.status, deal.stage, stage, reopen=reopen)
+    if why:
+        raise Invalid(f"deal #{deal_id}: {why}")
     at = at or utcnow()
     if stage == LOST and not (lost_reason or deal.lost_reason):
         raise UsageError(f"deal #{deal_id}: say why it was lost (--reason TEXT)")
@@ -140,26 +142,37 @@ def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | N
         deal.closed_at = at
         if lost_reason:
             deal.lost_reason = lost_reason
-    elif deal.status in (WON, LOST):
-        deal.status, deal.closed_at = "open", None  # reopened
+    elif reopen:
+        deal.status, deal.closed_at = "open", None
     session.add(DealStage(deal_id=deal.id, stage=stage, at=at, note=note or lost_reason))
-    text = f"deal {deal.title}: {old} → {stage}" + (f" ({lost_reason})" if lost_reason else "")
+    text = f"deal {deal.title}: {old} → {stage}" + (" (reopened)" if reopen else "") + (f" ({lost_reason})" if lost_reason else "")
     _event(session, deal, text, at, {"from": old, "to": stage})
     session.flush()
     return deal
 
 
+def reopen_deal(session: Session, deal_id: int, stage: str | None = None, *, at: dt.datetime | None = None) -> Deal:
+    """Reopen a won or lost deal into ``stage`` (default: the stage it was in before it closed)."""
+    deal = get_deal(session, deal_id)
+    if stage is None:
+        stage = session.scalar(select(DealStage.stage).where(DealStage.deal_id == deal.id,
+                                                             DealStage.stage.not_in(deal_states.CLOSED))
+                               .order_by(DealStage.at.desc(), DealStage.id.desc()).limit(1)) or "lead"
+    return move_deal(session, deal_id, stage, at=at, note="reopened", reopen=True)
+
+
 def deal_summary(session: Session, deal: Deal) -> dict[str, Any]:
     """A deal as a JSON-friendly dict (people, no timeline)."""
     people = session.execute(
-        select(Contact.id, Contact.name, EmailAddress.address)
+        select(Contact.id, Contact.name, Contact.phones, EmailAddress.address)
         .join(DealContact, DealContact.contact_id == Contact.id)
         .outerjoin(EmailAddress, EmailAddress.contact_id == Contact.id)
         .where(DealContact.deal_id == deal.id).order_by(Contact.id, EmailAddress.id)
     ).all()
     by_id: dict[int, dict[str, Any]] = {}
-    for cid, name, address in people:
-        p = by_id.setdefault(cid, {"id": cid, "name": name, "addresses": []})
+    for cid, name, phones, address in people:
+        # Phones too: a lead from a web form may have no address at all.
+        p = by_id.setdefault(cid, {"id": cid, "name": name, "addresses": [], "phones": list(phones or [])})
         if address:
             p["addresses"].append(address)
     company = session.get(Company, deal.company_id) if deal.company_id else None
@@ -167,7 +180,7 @@ def deal_summary(session: Session, deal: Deal) -> dict[str, Any]:
         "id": deal.id, "title": deal.title, "stage": deal.stage, "status": deal.status,
         "amount": deal.amount, "currency": deal.currency, "company": company.name if company else None,
         "opened_at": deal.opened_at, "stage_changed_at": deal.stage_changed_at, "closed_at": deal.closed_at,
-        "lost_reason": deal.lost_reason, "people": list(by_id.values()),
+        "lost_reason": deal.lost_reason, "source": deal.source, "people": list(by_id.values()),
     }
 
 

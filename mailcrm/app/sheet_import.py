@@ -24,6 +24,7 @@ from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import domain_of, is_free_mail
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
+from mailcrm.store.phones import contacts_with_phone
 from mailcrm.transfer.sheets import BadRow, SheetRow, read_file
 
 TEXT_FIELDS = ("name", "title", "city", "notes", "website")
@@ -70,9 +71,16 @@ def apply_row(session: Session, row: SheetRow, tag_cache: dict[str, int]) -> Dec
         c = repo.find_contact(session, a)
         if c is not None:
             owners[c.id] = c
+    if not row.emails:  # a phone-only row: the contact that has one of its phones
+        for p in row.phones:
+            found = contacts_with_phone(session, p)
+            if found:
+                c = repo.resolve_contact(session, found[0])
+                owners[c.id] = c
+    key = row.emails[0] if row.emails else row.phones[0]
     if len(owners) > 1:
         ids = ", ".join(f"#{i}" for i in sorted(owners))
-        return Decision(row.sheet, row.row, "skip", row.emails[0], f"addresses belong to different contacts ({ids})")
+        return Decision(row.sheet, row.row, "skip", key, f"addresses belong to different contacts ({ids})")
     note = "; ".join(row.warnings)
     if not owners:
         contact = Contact(source="import", phones=list(row.phones), user_fields=[])
@@ -94,12 +102,12 @@ def apply_row(session: Session, row: SheetRow, tag_cache: dict[str, int]) -> Dec
         for a in row.emails:
             session.add(EmailAddress(address=a, contact_id=contact.id, status="active"))
         session.flush()
-        if not row.company and not is_free_mail(row.emails[0]):
+        if row.emails and not row.company and not is_free_mail(row.emails[0]):
             # Same grouping as mail: a corporate domain makes a company (free-mail never does).
             contact.company_id = repo.company_for_domain(session, domain_of(row.emails[0])).id
         _add_tags(session, contact.id, row.tags, tag_cache)
         reason = "new contact" + (f"; {note}" if note else "")
-        return Decision(row.sheet, row.row, "create", row.emails[0], reason, contact.id)
+        return Decision(row.sheet, row.row, "create", key, reason, contact.id)
     contact = next(iter(owners.values()))
     changed: list[str] = []
     locked_now = list(contact.user_fields or [])
@@ -127,12 +135,12 @@ def apply_row(session: Session, row: SheetRow, tag_cache: dict[str, int]) -> Dec
     if tags:
         changed.append("tags " + ", ".join(tags))
     if not changed:
-        return Decision(row.sheet, row.row, "skip", row.emails[0], f"already up to date (contact #{contact.id})",
+        return Decision(row.sheet, row.row, "skip", key, f"already up to date (contact #{contact.id})",
                         contact.id)
     contact.user_fields = list(dict.fromkeys(locked_now))
     session.flush()
     reason = f"contact #{contact.id}: added " + ", ".join(changed) + (f"; {note}" if note else "")
-    return Decision(row.sheet, row.row, "merge", row.emails[0], reason, contact.id)
+    return Decision(row.sheet, row.row, "merge", key, reason, contact.id)
 
 
 def import_rows(factory: sessionmaker[Session], rows: list[SheetRow], bad: list[BadRow], dry_run: bool = False

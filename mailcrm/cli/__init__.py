@@ -40,7 +40,7 @@ def _root(
 # command it was given (all of them for --help or an unknown word): importing every module
 # compiles the parsers' patterns and loads Alembic, digest and import code, which is most of a
 # command's start-up time.  tests/test_cli_startup.py checks this table against the modules.
-MODULES = ("core", "contacts", "bounces", "deals", "digest", "imports")
+MODULES = ("core", "contacts", "bounces", "deals", "digest", "imports", "works", "forms")
 OWNER = {
     "init": "core", "serve": "core", "status": "core", "inspect": "core", "quarantine": "core", "dropbox": "core",
     "contacts": "contacts", "show": "contacts", "contact": "contacts", "companies": "contacts",
@@ -49,6 +49,8 @@ OWNER = {
     "note": "deals", "tag": "deals", "untag": "deals", "deal": "deals", "log": "deals", "date": "deals",
     "digest": "digest",
     "import": "imports", "export": "imports",
+    "works": "works", "work": "works", "outreach": "works", "check": "works", "proof": "works",
+    "form": "forms",
 }
 
 

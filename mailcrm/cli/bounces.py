@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from mailcrm.app import cases
-from mailcrm.cli.common import console, emit, load_config, open_store, print_table
+from mailcrm.cli.common import console, emit, load_config, local_time, open_store, print_table, user_tz
 from mailcrm.errors import UsageError
 
 address_app = typer.Typer(help="One email address.", no_args_is_help=True)
@@ -25,11 +25,13 @@ def register(app: typer.Typer) -> None:
         if days < 0:
             raise UsageError("--days must be 0 or more")
         since = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=days)
-        rows = cases.list_bounces(open_store(load_config(ctx)), since)
+        cfg = load_config(ctx)
+        rows = cases.list_bounces(open_store(cfg), since)
+        tz = user_tz(cfg)
 
         def render(r: list[dict[str, Any]]) -> None:
-            print_table(f"{len(r)} bounces", ["when", "address", "hard", "verified", "reason", "effect", "note"],
-                        [(str(x["at"])[:16], x["address"], "hard" if x["hard"] else "soft",
+            print_table(f"{len(r)} bounces", [f"when ({tz})", "address", "hard", "verified", "reason", "effect", "note"],
+                        [(local_time(x["at"], tz), x["address"], "hard" if x["hard"] else "soft",
                           "yes" if x["verified"] else "NO", x["reason"] or x["status"], x["effect"], x["note"]) for x in r])
 
         emit(rows, as_json, render)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -42,8 +43,28 @@ def state(ctx: typer.Context) -> State:
 
 
 def load_config(ctx: typer.Context) -> Config:
-    """Load the config named by --config / MAILCRM_CONFIG / the XDG default."""
+    """Load the config named by --config / MAILCRM_CONFIG / the XDG default.
+
+    Its warnings (``Config.warnings``) are shown by ``init``, ``status`` and the daemon's start,
+    not by every command: a script reading stderr gets one line per error.
+    """
     return config_mod.load(state(ctx).config_path)
+
+
+def user_tz(cfg: Config) -> str:
+    """The time zone times are shown in: the (first) user's, else UTC."""
+    return cfg.users[0].timezone if cfg.users else "UTC"
+
+
+def local_time(at: dt.datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A naive-UTC store time as the user's local time (``fmt``); "" for None."""
+    if at is None:
+        return ""
+    if isinstance(at, str):
+        at = dt.datetime.fromisoformat(at)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -11,13 +11,17 @@ from typing import Any, Optional
 import typer
 
 from mailcrm import config as config_mod
-from mailcrm import log
+from mailcrm import log, runtime
 from mailcrm.app import cases
-from mailcrm.cli.common import console, emit, load_config, open_store, print_table, state
+from mailcrm.app.handle import shown_url
+from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
+from mailcrm.parse.addresses import is_free_mail
 from mailcrm.parse.message import parse_message
 from mailcrm.private_files import write_private
 from mailcrm.spool import Spool
+from mailcrm.trust.dns import lookup_for
+from mailcrm.trust.verify import summary, verify
 
 quarantine_app = typer.Typer(help="Messages that could not be processed (kept with their reason).", no_args_is_help=True)
 dropbox_app = typer.Typer(help="The secret dropbox address.", no_args_is_help=True)
@@ -46,11 +50,31 @@ def _toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# Free-mail providers that deliver local+anything@domain to local@domain (plus-addressing).
+PLUS_ADDRESSING = frozenset("""
+    gmail.com googlemail.com yandex.ru ya.ru yandex.com yandex.by yandex.kz yandex.ua yandex.net
+    outlook.com hotmail.com hotmail.co.uk live.com live.ru msn.com icloud.com me.com mac.com
+    fastmail.com protonmail.com proton.me pm.me
+""".split())
+
+
 def new_dropbox(email: str) -> str:
-    """A random, unguessable dropbox address at the user's domain: crm+<token>@domain."""
-    domain = email.rpartition("@")[2]
-    token = secrets.token_hex(8)  # 64 bits: the address is the secret
-    return f"crm+{token}@{domain}"
+    """A random, unguessable dropbox address (the address is the secret: 80 random bits).
+
+    At the user's own domain: ``crm+<token>@domain``. At a free-mail provider ``crm@`` would be a
+    stranger's mailbox, so there it is the user's own plus-address, ``me+crm-<token>@provider``,
+    which lands in the user's mailbox and is read over IMAP; a provider without plus-addressing
+    needs ``--dropbox`` (ConfigError saying so).
+    """
+    local, _, domain = email.rpartition("@")
+    token = secrets.token_hex(10)  # 80 bits: above config.secret_bits' 64-bit warning
+    if not is_free_mail(email):
+        return f"crm+{token}@{domain}"
+    if domain in PLUS_ADDRESSING:
+        return f"{local.split('+')[0]}+crm-{token}@{domain}"
+    raise ConfigError(f"--email {email}: {domain} is a public mail provider, where crm+…@{domain} would be a stranger's "
+                      f"mailbox and {domain} has no plus-addressing for a private one: give --dropbox ADDRESS "
+                      "(an address at a domain you control, or a separate mailbox read over IMAP)")
 
 
 def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None, data_dir: str | None,
@@ -69,32 +93,46 @@ def init_config(path: Path, email: str, dropbox: str | None, db_url: str | None,
         language=_toml_str(language),
     )
     cfg = config_mod.parse(text, str(path))  # validate before writing anything
+    # Create the database first: a URL that does not work leaves an existing config untouched.
+    store = open_store(cfg)
+    cases.sync_users(store, cfg)
+    store.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     write_private(tmp, text.encode("utf-8"))  # 0600 from the start: the dropbox address is a secret
     tmp.replace(path)
-    store = open_store(cfg)
-    cases.sync_users(store, cfg)
     Spool(cfg.spool_path())  # creates the spool directories, 0700
-    return {"config": str(path), "database": cfg.database_url(), "dropbox": box, "email": email,
-            "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
+    return {"config": str(path), "database": shown_url(cfg),
+            "dropbox": box, "email": email, "timezone": timezone,
+            "dropbox_note": ("it is your own plus-address: mail to it lands in your mailbox; read it with an [[imap]] "
+                             "account (README: Free-mail dropbox)") if box.partition("@")[0].startswith(email.partition("@")[0] + "+")
+            else None,
+            "listen": f"{cfg.smtp.host}:{cfg.smtp.port}", "warnings": cfg.warnings()}
 
 
 def status_data(cfg: config_mod.Config) -> dict[str, Any]:
     """Spool depth, quarantine count, last message ingested, per-source state."""
     spool = Spool(cfg.spool_path())
     store = open_store(cfg)
-    smtp: dict[str, Any] = {"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}"}
+    live = runtime.running(cfg.data_path())
+    if live is not None:  # the sockets the running daemon really has (--listen, port 0)
+        sources: list[dict[str, Any]] = [{"name": s.get("kind", "?"), "listen": s.get("listen"), "pid": live["pid"]}
+                                         for s in live.get("sockets", []) if isinstance(s, dict)]
+    else:
+        sources = [{"name": "smtp", "listen": f"{cfg.smtp.host}:{cfg.smtp.port}", "error": "not running"}]
     from mailcrm.sources import smtp_guard  # here: aiosmtpd is not needed by other commands
 
     guard = smtp_guard.read_stats(cfg.data_path())  # AUTH failures, lockouts, refused connections
     if guard is not None:
-        smtp["guard"] = guard
-    sources: list[dict[str, Any]] = [smtp]
+        for s in sources:
+            if s["name"] == "smtp":
+                s["guard"] = guard
     db_state = cases.status(store, cfg)
     sources += db_state["sources"]
     store.close()
     return {
+        "daemon": {"running": live is not None, "pid": live["pid"] if live else None,
+                   "started_at": live.get("started_at") if live else None},
         "spool_depth": spool.depth(),
         "quarantine": spool.quarantine_count(),
         "last_message": db_state["last_message"],
@@ -102,6 +140,7 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
         "sources": sources,
         "digests": db_state["digests"],
         "database": store.engine.dialect.name,
+        "warnings": cfg.warnings(),
     }
 
 
@@ -115,19 +154,26 @@ def register(app: typer.Typer) -> None:
         dropbox: Optional[str] = typer.Option(None, "--dropbox", help="Dropbox address (default: random crm+…@your domain)."),
         db_url: Optional[str] = typer.Option(None, "--db", help="Database URL (default: embedded SQLite)."),
         data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default: XDG data dir)."),
-        timezone: str = typer.Option("Europe/Moscow", "--timezone", help="Your IANA time zone."),
+        timezone: Optional[str] = typer.Option(None, "--timezone", help="Your IANA time zone (default: this machine's)."),
         language: str = typer.Option("ru", "--language", help="Digest language: ru or en."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing config."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Write a config, create the database, print the dropbox address."""
         path = state(ctx).config_path or config_mod.default_config_path()
-        result = init_config(Path(path), email, dropbox, db_url, data_dir, timezone, language, force)
+        zone = timezone or config_mod.machine_timezone()
+        result = init_config(Path(path), email, dropbox, db_url, data_dir, zone, language, force)
+        result["timezone_source"] = "--timezone" if timezone else "this machine's"
 
         def render(r: dict[str, Any]) -> None:
             console.print(f"config:   {r['config']}\ndatabase: {r['database']}\nlisten:   {r['listen']}")
+            console.print(f"timezone: {r['timezone']}  ({r['timezone_source']}; digests and times are shown in it)")
             console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
+            if r.get("dropbox_note"):
+                console.print(f"          {r['dropbox_note']}")
             console.print("next:     mailcrm serve")
+            for w in r["warnings"]:
+                err_console.print(f"warning: {w}", soft_wrap=True)
 
         emit(result, as_json, render)
 
@@ -135,13 +181,16 @@ def register(app: typer.Typer) -> None:
     def serve(
         ctx: typer.Context,
         listen: Optional[str] = typer.Option(None, "--listen", help="Override [smtp] host:port, e.g. 127.0.0.1:2525."),
+        web: Optional[str] = typer.Option(None, "--web", help="Serve the web listener (form intake) on HOST:PORT; "
+                                          "overrides [web] listen."),
     ) -> None:
-        """Run the daemon: SMTP dropbox, IMAP sources, ingest worker, digest scheduler."""
+        """Run the daemon: SMTP dropbox, web intake, IMAP sources, ingest worker, digest scheduler."""
         from mailcrm import daemon
 
         cfg = load_config(ctx)
         log.setup(cfg.log.level, cfg.log.format)
-        daemon.serve(cfg, daemon.parse_listen(listen) if listen else None)
+        daemon.serve(cfg, daemon.parse_listen(listen) if listen else None,
+                     daemon.parse_listen(web) if web else None)
 
     @app.command()
     def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
@@ -149,9 +198,13 @@ def register(app: typer.Typer) -> None:
         data = status_data(load_config(ctx))
 
         def render(d: dict[str, Any]) -> None:
+            dm = d["daemon"]
+            console.print(f"daemon: running (pid {dm['pid']}, since {dm['started_at']})" if dm["running"] else "daemon: not running")
             console.print(f"database: {d['database']}  spool: {d['spool_depth']}  quarantine: {d['quarantine']}")
             c = d["counts"]
             console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
+            if "raw_bytes" in c:
+                console.print(f"raw mail kept: {c['raw_messages']} messages, {c['raw_bytes'] / 1e6:.1f} MB")
             lm = d["last_message"]
             console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
             g = d["sources"][0].get("guard")
@@ -164,6 +217,8 @@ def register(app: typer.Typer) -> None:
             print_table("digests", ["user", "at", "last", "status", "error"],
                         [(g["user"], f"{g['digest_time']} {g['timezone']}", g["last_date"], g["last_status"], g["error"])
                          for g in d["digests"]])
+            for w in d["warnings"]:
+                err_console.print(f"warning: {w}", soft_wrap=True)
 
         emit(data, as_json, render)
 
@@ -172,9 +227,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         file: Path = typer.Argument(..., help="A raw message (.eml)."),
         user_address: list[str] = typer.Option([], "--user-address", help="An address of yours (repeatable)."),
+        client_ip: Optional[str] = typer.Option(None, "--client-ip", help="SMTP client address, for SPF."),
+        helo: Optional[str] = typer.Option(None, "--helo", help="SMTP HELO name, for SPF."),
+        mail_from: Optional[str] = typer.Option(None, "--mail-from", help="Envelope sender, for SPF."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """Show what the parser makes of a message, without touching the store."""
+        """Show what the parser makes of a message (and its DKIM/SPF/DMARC/ARC verdicts), without touching the store."""
         try:
             raw = file.read_bytes()
         except OSError as exc:
@@ -182,15 +240,20 @@ def register(app: typer.Typer) -> None:
         users = frozenset(a.lower() for a in user_address)
         dropboxes: frozenset[str] = frozenset()
         region = config_mod.DEFAULT_PHONE_REGION
-        if not users:
-            try:
-                cfg = load_config(ctx)
+        security = config_mod.SecurityConfig()
+        try:
+            cfg = load_config(ctx)
+            security = cfg.security
+            if not users:
                 users, dropboxes = cfg.user_addresses(), cfg.dropbox_addresses()
                 region = cfg.phone_region()
-            except ConfigError:
-                pass
+        except ConfigError:
+            pass
         facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
         doc = facts.to_json()
+        verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
+                         mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
+        doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
         emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
 
     @quarantine_app.command("list")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from mailcrm.app import cases, deals
-from mailcrm.cli.common import console, emit, load_config, open_store, print_table
+from mailcrm.cli.common import console, emit, load_config, local_time, open_store, print_table, user_tz
 from mailcrm.domain.special_dates import DateSpec, DateSpecError, parse_fixed, parse_rule
 from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import normalize_address
@@ -34,29 +34,22 @@ def parse_when(text: str | None, tz: str) -> dt.datetime | None:
     return when.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-def _render_deals(rows: list[dict[str, Any]]) -> None:
-    print_table(f"{len(rows)} deals", ["id", "title", "stage", "status", "amount", "company", "people", "opened"], [
+def _render_deals(rows: list[dict[str, Any]], tz: str = "UTC") -> None:
+    print_table(f"{len(rows)} deals", ["id", "title", "stage", "status", "amount", "company", "people", f"opened ({tz})"], [
         (r["id"], r["title"], r["stage"], r["status"],
          f"{r['amount']} {r['currency'] or ''}".strip() if r["amount"] is not None else "", r["company"],
-         ", ".join(p["name"] or (p["addresses"] or ["?"])[0] for p in r["people"]), str(r["opened_at"])[:10])
+         ", ".join(p["name"] or (p["addresses"] or ["?"])[0] for p in r["people"]), local_time(r["opened_at"], tz, "%Y-%m-%d"))
         for r in rows])
 
 
-def _local(at: dt.datetime | None, tz: str) -> str:
-    """A naive-UTC store time as the user's local "YYYY-MM-DD HH:MM"."""
-    if at is None:
-        return ""
-    return at.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-
-
 def _render_deal(card: dict[str, Any], tz: str = "UTC") -> None:
-    _render_deals([card])
+    _render_deals([card], tz)
     if card.get("lost_reason"):
         console.print(f"lost: {card['lost_reason']}")
     when = f"when ({tz})"
-    print_table("stages", [when, "stage", "note"], [(_local(s["at"], tz), s["stage"], s["note"]) for s in card["stages"]])
+    print_table("stages", [when, "stage", "note"], [(local_time(s["at"], tz), s["stage"], s["note"]) for s in card["stages"]])
     print_table("timeline (newest first)", [when, "kind", "", "subject / text"], [
-        (_local(i["at"], tz), i["kind"], i.get("direction") or "",
+        (local_time(i["at"], tz), i["kind"], i.get("direction") or "",
          i.get("subject") if i["type"] == "message" else i.get("text")) for i in card["timeline"]])
 
 
@@ -105,21 +98,32 @@ def register(app: typer.Typer) -> None:
         out = cases.move_deal(open_store(load_config(ctx)), deal_id, deals.LOST, lost_reason=reason)
         emit(out, as_json, lambda d: console.print(f"deal #{d['id']} lost: {d['lost_reason']}"))
 
+    @deal_app.command("reopen")
+    def deal_reopen(ctx: typer.Context, deal_id: int,
+                    stage: Optional[str] = typer.Option(None, "--stage", help="Open stage to reopen into (default: the one it closed from)."),
+                    as_json: bool = JSON) -> None:
+        """Reopen a won or lost deal (the only way a closed deal moves again)."""
+        cfg = load_config(ctx)
+        if stage is not None:
+            cases.check_stage(cfg, stage)
+        out = cases.reopen_deal(open_store(cfg), deal_id, stage)
+        emit(out, as_json, lambda d: console.print(f"deal #{d['id']} reopened: {d['stage']}"))
+
     @deal_app.command("list")
     def deal_list(ctx: typer.Context, stage: Optional[str] = typer.Option(None, "--stage", help="Only this stage."),
                   status: Optional[str] = typer.Option(None, "--status", help="open, won or lost."),
                   as_json: bool = JSON) -> None:
         """List deals, newest first."""
-        rows = cases.list_deals(open_store(load_config(ctx)), stage, status)
-        emit(rows, as_json, _render_deals)
+        cfg = load_config(ctx)
+        rows = cases.list_deals(open_store(cfg), stage, status)
+        emit(rows, as_json, lambda r: _render_deals(r, user_tz(cfg)))
 
     @deal_app.command("show")
     def deal_show(ctx: typer.Context, deal_id: int, as_json: bool = JSON) -> None:
         """A deal: people, stage history with dates, timeline."""
         cfg = load_config(ctx)
         card = cases.deal_card(open_store(cfg), deal_id)
-        tz = cfg.users[0].timezone if cfg.users else "UTC"
-        emit(card, as_json, lambda c: _render_deal(c, tz))
+        emit(card, as_json, lambda c: _render_deal(c, user_tz(cfg)))
 
     @log_app.command("call")
     def log_call(ctx: typer.Context, address: str,
@@ -128,7 +132,7 @@ def register(app: typer.Typer) -> None:
                  as_json: bool = JSON) -> None:
         """Log a call (it resets the cadence clock like mail does)."""
         cfg = load_config(ctx)
-        at = parse_when(when, cfg.users[0].timezone if cfg.users else "UTC")
+        at = parse_when(when, user_tz(cfg))
         out = cases.log_call(open_store(cfg), cfg, address, note, at)
         emit(out, as_json, lambda d: console.print(f"call logged at {d['at']:%Y-%m-%d %H:%M} UTC"
                                                    + _new_note(address, d)))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy import and_, case, func, not_, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from mailcrm.digest.rules import (
@@ -31,6 +31,7 @@ from mailcrm.digest.rules import (
     QuietSnap,
     Snapshot,
     SpecialDateSnap,
+    SuspectSnap,
     WaitingSnap,
 )
 from mailcrm.domain.special_dates import DateSpec
@@ -49,8 +50,10 @@ from mailcrm.store.models import (
     Participant,
     SpecialDate,
     Tag,
+    User,
 )
 
+SUSPECT_LIMIT = 50  # "check this address" lines listed at most
 OUT_ROLES = ("to", "cc")  # we wrote to them (sent copies, BCC'd or from the Sent folder)
 IN_ROLES = ("from", "original_from")  # they wrote to us (inbox, forwards)
 TOUCH_KINDS = ("sent", "received", "forward")
@@ -149,7 +152,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
     # Messages in a deal's threads count too (a colleague on Cc, a forward into the thread): the
     # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
     # (a join over all deal messages lets PostgreSQL choose a scan of every message).
-    deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at,
+    deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at, Deal.source,
                                   Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"))
                   .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
     if not deals:
@@ -189,7 +192,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
         id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
         stage_changed_at=deal.stage_changed_at, company=company,
         people=tuple(persons[c] for c in members.get(deal.id, []) if c in persons), last_touch=last_touch,
-        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None)
+        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None, source=deal.source)
         for deal, company, last_touch, last_out, last_msg in picked]
 
 
@@ -271,10 +274,21 @@ def _dates(session: Session) -> tuple[list[Any], dict[int, tuple[int, list[int]]
     return rows, members, names
 
 
-def last_digest_at(session: Session, user_id: int) -> dt.datetime | None:
-    """When the user's last digest went out (bounces are reported "since" then)."""
-    return session.scalar(select(func.max(DigestRun.sent_at)).where(DigestRun.user_id == user_id,
-                                                                    DigestRun.status == "sent"))
+def last_digest_at(session: Session, user_id: int, before: dt.date | None = None) -> dt.datetime | None:
+    """When the user's last digest (for a day before ``before``) went out."""
+    q = select(func.max(DigestRun.sent_at)).where(DigestRun.user_id == user_id, DigestRun.status == "sent")
+    if before is not None:
+        q = q.where(DigestRun.local_date < before)
+    return session.scalar(q)
+
+
+def news_since(session: Session, w: Window) -> dt.datetime:
+    """Where a digest's news (bounces) starts: when the previous digest went out to this user, or,
+    before the first one, when the user was registered. A day without a digest loses nothing."""
+    since = last_digest_at(session, w.user_id, before=w.today)
+    if since is None:
+        since = session.scalar(select(User.created_at).where(User.id == w.user_id))
+    return since or w.utc(w.today - dt.timedelta(days=1))
 
 
 @contextmanager
@@ -309,24 +323,32 @@ def _collect(session: Session, w: Window) -> Snapshot:
     waiting = _waiting(session, w)
     quiet = _quiet(session, w)
     date_rows, tag_members, tag_names = _dates(session)
-    since = last_digest_at(session, w.user_id) or w.utc(w.today - dt.timedelta(days=1))
+    # Bounces that arrived (were ingested) since the previous digest, whatever their Date header
+    # says; a history import is not news.
+    since = news_since(session, w)
     bounces = session.execute(
         select(BounceEvent.address, EmailAddress.contact_id, BounceEvent.hard, BounceEvent.reason, BounceEvent.at)
+        .join(Message, Message.id == BounceEvent.message_id)
         .outerjoin(EmailAddress, EmailAddress.id == BounceEvent.address_id)
-        .where(BounceEvent.at >= since, BounceEvent.effect.in_(("bounced", "scored")))).all()
+        .where(Message.ingested_at >= since, not_(Message.source.like("import:%")),
+               BounceEvent.effect.in_(("bounced", "scored")))).all()
     # Contacts with addresses, none of them live: one grouped pass over the addresses.  (Two
     # correlated EXISTS under an OR did the same scans, but PostgreSQL estimated them at 126,000,
     # past jit_above_cost, and compiled a 4 ms query for 10 ms.)
     dead = (select(EmailAddress.contact_id).group_by(EmailAddress.contact_id)
-            .having(func.max(case((EmailAddress.status == "active", 1), else_=0)) == 0))
+            # A suspect address may still be live: it is listed under "check this address" instead.
+            .having(func.max(case((EmailAddress.status.in_(("active", "suspect")), 1), else_=0)) == 0))
     no_address = list(session.scalars(select(Contact.id).where(
         Contact.status == "active", or_(Contact.needs_new_address.is_(True), Contact.id.in_(dead)))))
+    suspect = session.execute(
+        select(EmailAddress.address, EmailAddress.contact_id, EmailAddress.status_reason)
+        .where(EmailAddress.status == "suspect").order_by(EmailAddress.address).limit(SUSPECT_LIMIT)).all()
     autoreplies = session.execute(select(Activity.contact_id, Activity.due, Activity.text).where(
         Activity.kind == "autoreply", Activity.due == w.today, Activity.contact_id.is_not(None))).all()
 
     ids = {c for c, _ in waiting} | {c for c, _ in quiet} | {r.contact_id for r in date_rows if r.contact_id}
     ids |= {c for _, shown in tag_members.values() for c in shown} | {b[1] for b in bounces if b[1]}
-    ids |= set(no_address) | {a[0] for a in autoreplies}
+    ids |= set(no_address) | {a[0] for a in autoreplies} | {x[1] for x in suspect if x[1]}
     persons = people(session, ids)
     tags = _tags(session, [c for c, _ in quiet])
     dates = []
@@ -348,4 +370,5 @@ def _collect(session: Session, w: Window) -> Snapshot:
         autoreplies=tuple(AutoreplySnap(persons[c], due or w.today, text)  # the query asks due == today
                           for c, due, text in autoreplies if c in persons),
         quiet=tuple(QuietSnap(persons[c], m, tuple(tags.get(c, ()))) for c, m in quiet if c in persons),
+        suspect=tuple(SuspectSnap(a, persons.get(cid) if cid else None, why) for a, cid, why in suspect),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -11,10 +12,10 @@ from sqlalchemy.orm import Session
 from mailcrm.config import Config, UserConfig
 from mailcrm.digest.collect import Window, collect
 from mailcrm.digest.render import Rendered, render
-from mailcrm.digest.rules import Digest, build_digest
+from mailcrm.digest.rules import Digest, RepeatItem, build_digest
 from mailcrm.domain.cadence import rules_from_mapping
 from mailcrm.errors import UsageError
-from mailcrm.store.models import User
+from mailcrm.store.models import User, WorkWarning
 
 
 def pick_user(cfg: Config, address: str | None) -> UserConfig:
@@ -43,6 +44,23 @@ def user_id(session: Session, user: UserConfig) -> int:
     return uid
 
 
+def _repeats(session: Session, uid: int, today: dt.date, tz: ZoneInfo) -> tuple[RepeatItem, ...]:
+    """Repeats recorded during the user's local yesterday (and today so far, before the digest)."""
+    start = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(), tz).astimezone(dt.timezone.utc)
+    end = dt.datetime.combine(today, dt.time(), tz).astimezone(dt.timezone.utc)
+    q = (select(WorkWarning.data).where(WorkWarning.created_at >= start.replace(tzinfo=None),
+                                        WorkWarning.created_at < end.replace(tzinfo=None),
+                                        (WorkWarning.user_id == uid) | WorkWarning.user_id.is_(None))
+         .order_by(WorkWarning.id))
+    out = []
+    for data in session.scalars(q):
+        prior = (data.get("priors") or [{}])[-1]
+        out.append(RepeatItem(str(data.get("title") or ""), str(data.get("to") or ""), data.get("company"),
+                              dt.date.fromisoformat(str(prior.get("last_sent") or "1970-01-01")[:10]),
+                              str(prior.get("answer") or "none")))
+    return tuple(out)
+
+
 def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date) -> tuple[Digest, Rendered]:
     """Collect, apply the rules and render one user's digest for their local ``today``."""
     tz = ZoneInfo(user.timezone)
@@ -50,4 +68,5 @@ def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date)
     snapshot = collect(session, window)
     digest = build_digest(snapshot, today=today, tz=tz, stages=rules_from_mapping(cfg.cadence.stages),
                           lead_stage=cfg.cadence.default_stage)
+    digest = dataclasses.replace(digest, repeats=_repeats(session, window.user_id, today, tz))
     return digest, render(digest, user.language, cfg.cadence.quiet_after_days)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from mailcrm.domain.cadence import StageRule, evaluate, local_date
+from mailcrm.domain.cadence import Due, StageRule, evaluate, local_date
 from mailcrm.domain.special_dates import DateSpec, occurrences_between
 
 DATES_AHEAD_DAYS = 7
@@ -32,8 +32,8 @@ class Person:
 
     @property
     def label(self) -> str:
-        """Name, else address, else #id."""
-        return self.name or self.address or f"#{self.contact_id}"
+        """Name, else address, else phone (a phone-only lead), else #id."""
+        return self.name or self.address or (self.phones[0] if self.phones else f"#{self.contact_id}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class DealSnap:
     last_touch: dt.datetime | None  # mail either way or a logged call, any of the deal's people
     last_out: dt.datetime | None  # our own touches only (mail sent, calls)
     last_message: MessageRef | None
+    source: str | None = None  # "form:<name>": a lead from a web form or a form's notification mail
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,15 @@ class BounceSnap:
 
 
 @dataclass(frozen=True)
+class SuspectSnap:
+    """An address a bounce made doubtful, not dead: "check this address" (issue 20)."""
+
+    address: str
+    person: Person | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class AutoreplySnap:
     """An auto-reply with a "back on" date."""
 
@@ -110,6 +120,17 @@ class QuietSnap:
 
 
 @dataclass(frozen=True)
+class RepeatItem:
+    """A work sent again to someone who (or whose company) had it already (issue 22)."""
+
+    title: str
+    to: str
+    company: str | None
+    before: dt.date  # the earlier send
+    answer: str  # their answer then: none | replied | declined | interested | deal
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the digest needs for one user and one day, read from the store."""
 
@@ -122,6 +143,7 @@ class Snapshot:
     no_address: tuple[Person, ...] = ()
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietSnap, ...] = ()
+    suspect: tuple[SuspectSnap, ...] = ()
 
 
 # -- output -------------------------------------------------------------------------------
@@ -170,18 +192,21 @@ class Digest:
     no_address: tuple[Person, ...] = ()
     autoreplies: tuple[AutoreplySnap, ...] = ()
     quiet: tuple[QuietGroup, ...] = field(default=())
+    suspect: tuple[SuspectSnap, ...] = ()
+    repeats: tuple[RepeatItem, ...] = ()  # works sent again since yesterday (set by compose)
 
     @property
     def is_empty(self) -> bool:
         """True when no section has anything."""
         return not (self.call_today or self.new_leads or self.waiting or self.dates or self.bounces
-                    or self.no_address or self.autoreplies or self.quiet)
+                    or self.no_address or self.autoreplies or self.quiet or self.suspect or self.repeats)
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
         return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
                 "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
-                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet)}
+                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
+                "suspect": len(self.suspect), "repeats": len(self.repeats)}
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -190,16 +215,38 @@ def is_untouched_lead(deal: DealSnap, lead_stage: str) -> bool:
     return deal.stage == lead_stage and (deal.last_out is None or deal.last_out < deal.opened_at)
 
 
+def _verdict(deal: DealSnap, rule: StageRule, today: dt.date, tz: ZoneInfo) -> Due | None:
+    return evaluate(rule, deal_id=deal.id, stage_changed_at=deal.stage_changed_at, last_touch=deal.last_touch,
+                    today=today, tz=tz, opened_at=deal.opened_at)
+
+
+def is_new_lead(deal: DealSnap, stages: Mapping[str, StageRule], lead_stage: str, today: dt.date, tz: ZoneInfo) -> bool:
+    """An untouched lead whose first call is not late yet (due today or later). Once its stage's
+    ``first_after`` has passed with no call or mail, it is no longer new: it is overdue."""
+    if not is_untouched_lead(deal, lead_stage):
+        return False
+    rule = stages.get(deal.stage)
+    verdict = _verdict(deal, rule, today, tz) if rule is not None else None
+    return verdict is None or verdict.overdue_days <= 0
+
+
+def is_form_lead(deal: DealSnap) -> bool:
+    """A deal opened by a form submission (HTTP intake or a form's notification mail)."""
+    return (deal.source or "").startswith("form:")
+
+
 def call_today(snapshot: Snapshot, stages: Mapping[str, StageRule], lead_stage: str, today: dt.date,
                tz: ZoneInfo) -> tuple[CallItem, ...]:
-    """Deals due or overdue by cadence, most overdue first (untouched leads have their own section)."""
+    """Deals due or overdue by cadence, most overdue first (new leads have their own section;
+    a lead left untouched past its first call is here, overdue)."""
     items: list[CallItem] = []
     for deal in snapshot.deals:
         rule = stages.get(deal.stage)
-        if rule is None or is_untouched_lead(deal, lead_stage):
+        # A new lead waits under "new leads" until its first call is late; one from a form is to be
+        # called, so it comes here once the lead stage's cadence makes it due (same or next day).
+        if rule is None or (is_new_lead(deal, stages, lead_stage, today, tz) and not is_form_lead(deal)):
             continue
-        verdict = evaluate(rule, deal_id=deal.id, stage_changed_at=deal.stage_changed_at,
-                           last_touch=deal.last_touch, today=today, tz=tz, opened_at=deal.opened_at)
+        verdict = _verdict(deal, rule, today, tz)
         if verdict is not None and verdict.is_due:
             items.append(CallItem(deal, verdict.overdue_days, verdict.days_since_touch, verdict.due))
     items.sort(key=lambda i: (-i.overdue_days, -(i.days_since_touch or 0), i.deal.id))
@@ -236,7 +283,9 @@ def build_digest(
     lead_stage: str = "lead",
 ) -> Digest:
     """Apply every rule: the sections of the digest for the user's local ``today``."""
-    leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage)),
+    calls = call_today(snapshot, stages, lead_stage, today, tz)
+    to_call = {c.deal.id for c in calls}
+    leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage) and d.id not in to_call),
                          key=lambda d: (d.opened_at, d.id)))
     newest = sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id), reverse=True)
     waiting = tuple(reversed(newest[:WAITING_LIST_LIMIT]))  # listed oldest first, as before
@@ -247,7 +296,7 @@ def build_digest(
         user_name=snapshot.user_name,
         today=today,
         timezone=tz.key,
-        call_today=call_today(snapshot, stages, lead_stage, today, tz),
+        call_today=calls,
         new_leads=leads,
         waiting=waiting,
         waiting_more=max(0, len(newest) - WAITING_LIST_LIMIT),
@@ -256,6 +305,7 @@ def build_digest(
         no_address=tuple(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id))),
         autoreplies=autoreplies,
         quiet=quiet_groups(snapshot.quiet),
+        suspect=tuple(sorted(snapshot.suspect, key=lambda x: x.address)),
     )
 
 

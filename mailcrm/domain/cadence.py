@@ -4,6 +4,8 @@ A deal entering a stage is due ``first_after`` days later (counted from the day 
 opened instead when the stage's ``anchor`` is "opened": a brief is due 5 days after the lead came
 in, however long it sat in ``lead``); once touched in the stage (mail either way, a logged call)
 it is due again ``every`` days after the last touch, where ``every`` lies in [every_min, every_max].
+That gap holds whatever happened first: a touch before the deal entered the stage (or was opened)
+caps the stage's first follow-up at ``every`` days after it.
 The point in that window is derived from the deal id, so twenty deals opened on one morning
 spread over the window instead of all falling due together — and the choice is stable from one
 digest to the next.  The first follow-up of a stage is spread over the window's width too; an
@@ -88,11 +90,16 @@ def next_due(
     # A deadline counted from the opening (the brief) is exact; a first follow-up is spread.
     jitter = spread(deal_id, 0, hi - lo) if lo is not None and hi is not None and not deadline else 0
     first = start + dt.timedelta(days=(rule.first_after or 0) + jitter)
-    if last_touch is None or last_touch < stage_since or lo is None or hi is None:
-        # Untouched since the stage began: the stage's first follow-up rule applies.
+    if lo is None or hi is None or last_touch is None:
         return first
+    gap = spread(deal_id, lo, hi)
+    if last_touch < stage_since:
+        # Untouched since the stage began: the stage's first follow-up rule applies, but never
+        # later than the stage's own gap after the last touch before it (a paid client called 5
+        # days before the deal was opened is not left 13 days without a call).
+        return min(first, last_touch + dt.timedelta(days=gap))
     # Touched in this stage: the touch resets the clock (the mail itself is the evidence).
-    return last_touch + dt.timedelta(days=spread(deal_id, lo, hi))
+    return last_touch + dt.timedelta(days=gap)
 
 
 def evaluate(

@@ -80,7 +80,7 @@ class BatchSpool(Spool):
         self._items: dict[str, MemoryItem] = {}
         self._seq = 0
 
-    def put(self, raw: bytes, meta: SpoolMeta) -> str:
+    def put(self, raw: bytes, meta: SpoolMeta, wake: bool = True) -> str:
         """Hold one message for the next drain (not durable: the source still has it)."""
         self._seq += 1
         item_id = f"import-{os.getpid()}-{self._seq:09d}"

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm import log
-from mailcrm.app import apply
+from mailcrm.app import apply, leads
 from mailcrm.config import Config
 from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
 from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied, Pending
@@ -25,6 +25,8 @@ from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import CorruptItem, Spool, SpoolItem
+from mailcrm.trust.dns import lookup_for
+from mailcrm.trust.verify import verify_spooled
 
 QUARANTINED = Outcome.QUARANTINED
 RETRY = Outcome.RETRY
@@ -58,6 +60,8 @@ class Worker:
         self.last_error: str | None = None
         self._backoff = 0.0
         self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
+        self.lookup = lookup_for(cfg.security.dns_server, cfg.security.dns_timeout)
+        self.authserv_ids = frozenset(cfg.security.trusted_authserv_ids)
 
     def on_committed(self, callback: AckCallback) -> None:
         """Call ``callback(item, outcome)`` after each item's transaction committed (IMAP acks)."""
@@ -86,8 +90,30 @@ class Worker:
                 failures[item.id] = Unprocessable(str(exc))
             except OSError as exc:
                 failures[item.id] = Transient(f"cannot read spool file: {exc}")
-        jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws]
+        for item in items:
+            if item.id in raws and item.meta.kind == "mail":
+                self._verify(item, raws[item.id])
+        # Form submissions are not mail: they skip the parser processes (see ``_apply_intake``).
+        jobs = [(item.meta, raws[item.id]) for item in items if item.id in raws and item.meta.kind == "mail"]
         return Prepared(items, raws, failures, self.parser.submit(self.settings, jobs))
+
+    def _verify(self, item: SpoolItem, raw: bytes) -> None:
+        """Check the sender of mail from outside (DKIM, SPF, DMARC, ARC); the verdict goes in the sidecar.
+
+        A verdict from an earlier attempt is kept unless a DNS failure spoiled it.  Lookups
+        time out after ``security.dns_timeout`` seconds each; a failure is a temperror verdict.
+        """
+        meta = item.meta
+        if meta.evidence is None:
+            return
+        if meta.auth is not None and "temperror" not in {meta.auth.get(k) for k in ("dkim", "spf", "dmarc", "arc")}:
+            return
+        try:
+            meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids)
+        except Exception as exc:  # noqa: BLE001 - a verifier bug must not stop ingest: no verdict, no proof
+            self.log.error("sender verification failed", spool_id=item.id, error=f"{type(exc).__name__}: {exc}")
+            meta.auth = {"dkim": "temperror", "spf": "temperror", "dmarc": "temperror", "arc": "temperror",
+                         "aligned": False, "errors": [f"verifier: {type(exc).__name__}"]}
 
     def apply(self, prepared: Prepared) -> dict[str, Outcome]:
         """Apply a prepared batch in one transaction (group commit).
@@ -98,11 +124,19 @@ class Worker:
         commit.  A database outage rolls back the batch and every item is retried later.  Spool
         removal and source acks happen only after the commit.
         """
-        items = prepared.items
         results: dict[str, Outcome] = {}
-        parsed: dict[str, Parsed] = dict(zip([i.id for i in items if i.id in prepared.raws],
+        intake = [i for i in prepared.items if i.meta.kind == "intake"]
+        items = [i for i in prepared.items if i.meta.kind != "intake"]
+        if intake:
+            results.update(self._apply_intake(intake, prepared))
+        parsed: dict[str, Parsed] = dict(zip([i.id for i in items if i.id in prepared.raws and i.meta.kind == "mail"],
                                              prepared.parsing.result()))
-        failures: dict[str, IngestError] = dict(prepared.failures)
+        failures: dict[str, IngestError] = {k: v for k, v in prepared.failures.items() if k in {i.id for i in items}}
+        for item in items:
+            if item.id in prepared.raws and item.meta.kind != "mail":
+                failures[item.id] = Unprocessable(f"unknown spool item kind {item.meta.kind!r}")
+        if not items:
+            return results
         facts: dict[str, MessageFacts] = {}
         for item_id, result in parsed.items():
             if isinstance(result, MessageFacts):
@@ -110,7 +144,7 @@ class Worker:
             else:
                 failures[item_id] = _parse_failure(result)
         try:
-            jobs, failures = apply.apply_batch(self.factory, self.cfg, prepared.items, prepared.raws, facts,
+            jobs, failures = apply.apply_batch(self.factory, self.cfg, items, prepared.raws, facts,
                                                failures, self._users)
         except (StoreUnavailable, OperationalError, Transient) as exc:
             self._backoff = min(30.0, max(0.5, self._backoff * 2))
@@ -132,6 +166,34 @@ class Worker:
             self.log.info("ingested", spool_id=item.id, source=item.meta.source, outcome=outcome,
                           kind=job.plan.kind if job.plan else None,
                           message=job.facts.message_id if job.facts else None)
+            self.spool.done(item)
+            self.processed += 1
+            results[item.id] = outcome
+            self._notify(item, outcome)
+        return results
+
+    def _apply_intake(self, items: list[SpoolItem], prepared: Prepared) -> dict[str, Outcome]:
+        """Form submissions: one transaction through app.leads, then done / retry / quarantine."""
+        results: dict[str, Outcome] = {}
+        raws = {i.id: prepared.raws[i.id] for i in items if i.id in prepared.raws}
+        try:
+            outcomes, failures = leads.apply_intake(self.factory, self.cfg, items, raws)
+        except (StoreUnavailable, OperationalError, Transient) as exc:
+            self._backoff = min(30.0, max(0.5, self._backoff * 2))
+            return {item.id: self._retry(item, f"store unavailable: {exc}") for item in items}
+        failures = {**{k: v for k, v in prepared.failures.items() if k in raws or k in {i.id for i in items}},
+                    **failures}
+        for item in items:
+            failure = failures.get(item.id)
+            if failure is not None:
+                if isinstance(failure, Transient):
+                    results[item.id] = self._retry(item, str(failure))
+                else:
+                    self._quarantine(item, str(failure))
+                    results[item.id] = Outcome.QUARANTINED
+                continue
+            outcome = outcomes.get(item.id, Outcome.STORED)
+            self.log.info("ingested", spool_id=item.id, source=item.meta.source, outcome=outcome, kind="lead")
             self.spool.done(item)
             self.processed += 1
             results[item.id] = outcome

@@ -138,6 +138,16 @@ class AutoReply:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """One attached file: its name, content hash, size and (where cheap) the document's own title."""
+
+    name: str
+    sha256: str
+    size: int
+    doc_title: str | None = None
+
+
+@dataclass(frozen=True)
 class MessageFacts:
     """Everything the pure parser read from one raw message."""
 
@@ -166,6 +176,7 @@ class MessageFacts:
     size: int
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # decoded, in order
     attachments: tuple[str, ...] = ()  # file names
+    files: tuple[AttachedFile, ...] = ()  # the same files with their content hashes (works, issue 22)
 
     def header(self, name: str) -> str | None:
         """First value of a header, case-insensitive."""

@@ -8,9 +8,9 @@ import hashlib
 import re
 from dataclasses import replace
 
-from mailcrm.parse import autoreply, bounce, forward, reply_text, signature
+from mailcrm.parse import autoreply, bounce, forward, reply_text, signature, works
 from mailcrm.parse.addresses import normalize_address, parse_address_header
-from mailcrm.parse.facts import DEFAULT_PHONE_REGION, Address, Forwarded, Kind, MessageFacts
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION, Address, AttachedFile, Forwarded, Kind, MessageFacts
 from mailcrm.parse.identity import identity_key, message_ids, normalize_message_id, thread_key
 from mailcrm.parse.loose_date import parse_rfc_date
 from mailcrm.parse.mime import MimeView, parse_bytes
@@ -184,6 +184,9 @@ def parse_message(
         size=len(raw),
         headers=view.headers,
         attachments=tuple(p.filename for p in view.parts if p.filename),
+        files=tuple(AttachedFile(p.filename, hashlib.sha256(p.payload).hexdigest(), len(p.payload),
+                                 works.document_title(p.payload, p.filename))
+                    for p in view.parts if p.filename),
     )
     return facts
 

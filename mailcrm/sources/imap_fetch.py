@@ -251,7 +251,10 @@ class FolderSync:
                                "uid": uid}
         if self.account.create_contacts:
             ref["create_contacts"] = True
-        return SpoolMeta(source=self.source, role=self.role, source_ref=ref)
+        # The dropbox role receives mail from outside: its author needs proof as over SMTP
+        # (the inbox and sent roles are the user's own mailbox, proof by themselves).
+        evidence = {"imap": self.account.name} if self.role == "dropbox" else None
+        return SpoolMeta(source=self.source, role=self.role, source_ref=ref, evidence=evidence)
 
 
 def folder_name(raw: Any) -> str:

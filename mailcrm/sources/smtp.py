@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcrm import log
 from mailcrm.config import Config, dropbox_matches
+from mailcrm.domain.leads import sender_matches
 from mailcrm.parse.addresses import is_mail_system
 from mailcrm.sources.smtp_guard import STATS_FILE, GuardedSMTP, SmtpGuard, connection_budget
 from mailcrm.spool import Spool, SpoolMeta
@@ -52,6 +53,8 @@ class DropboxHandler:
         self.spool = spool
         self.log = log.get("mailcrm.smtp")
         self.users = cfg.user_addresses()
+        # Form builders' robots ([[forms]] from = ...): their notification mail is a lead.
+        self.form_senders = [a for f in cfg.forms for a in f.senders]
         self.in_flight = 0
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -74,6 +77,8 @@ class DropboxHandler:
         a = address.lower().strip("<>")
         if not any(dropbox_matches(u.dropbox, a) for u in self.cfg.users):
             self.log.info("rcpt refused", peer=_peer(session), rcpt=a)
+            if _count_unknown_recipient(session) >= self.cfg.security.max_unknown_recipients:
+                return _drop_session(server, self.log, session)
             return "550 5.1.1 No such mailbox here (relaying denied)"
         envelope.rcpt_tos.append(a)
         envelope.rcpt_options.extend(rcpt_options)
@@ -88,6 +93,8 @@ class DropboxHandler:
         authors, automatic = _author_addresses(raw)
         is_report = mail_from == "" or is_mail_system(mail_from)
         known = mail_from in self.users or any(a in self.users for a in authors)
+        if self.form_senders and not known:
+            known = any(sender_matches(self.form_senders, a) for a in [*authors, mail_from] if a)
         if session.authenticated and isinstance(session.auth_data, LoginPassword):
             known = known or session.auth_data.login.decode("utf-8", "replace").lower() in self.users
         reason = None
@@ -103,6 +110,7 @@ class DropboxHandler:
             peer=_peer(session),
             auth_user=(session.auth_data.login.decode("utf-8", "replace")
                        if isinstance(session.auth_data, LoginPassword) else None),
+            evidence=sender_evidence(self.cfg, session),
         )
         self.in_flight += 1
         try:
@@ -143,6 +151,35 @@ class Authenticator:
         # Throttled and logged by the session (smtp_guard.py): 421 instead of 535 when it closes.
         reply = server.note_auth_failure(login) if isinstance(server, GuardedSMTP) else None
         return AuthResult(success=False, handled=False, message=reply)
+
+
+# -- sender evidence and recipient guessing (issue 20) -------------------------------------------
+def sender_evidence(cfg: Config, session: Session) -> dict[str, Any]:
+    """What only the SMTP session knows, for the worker's author check (kept in the sidecar)."""
+    ip = session.peer[0] if isinstance(session.peer, tuple) and session.peer else None
+    return {
+        "client_ip": ip,
+        "helo": session.host_name,
+        "authenticated": bool(session.authenticated),
+        "trusted_network": cfg.security.is_trusted_peer(ip),
+    }
+
+
+def _count_unknown_recipient(session: Session) -> int:
+    """Count a refused recipient on the session; returns how many it has tried."""
+    n = int(getattr(session, "mailcrm_unknown_rcpts", 0)) + 1
+    session.mailcrm_unknown_rcpts = n  # type: ignore[attr-defined]
+    return n
+
+
+def _drop_session(server: SMTP, logger: Any, session: Session) -> str:
+    """Answer 421 and close: a client guessing the dropbox gets a few tries per connection (RFC 5321 4.2.2)."""
+    logger.warning("smtp session dropped", peer=_peer(session), reason="too many unknown recipients")
+    transport = server.transport
+    if transport is not None:
+        # Closed after the reply is written (asyncio flushes the buffer before closing).
+        asyncio.get_running_loop().call_soon(transport.close)
+    return "421 4.7.0 Too many unknown recipients, closing connection"
 
 
 def _peer(session: Session) -> str | None:

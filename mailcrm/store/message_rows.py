@@ -14,17 +14,24 @@ inside a savepoint roll back with that savepoint.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
-from mailcrm.store.models import Contact, Message, MessageBlob, Participant
+from mailcrm.store.models import Contact, Message, Participant, RawMessage
 
 _KEY = "mailcrm.message_rows"
-# Core inserts on the tables (not ORM-enabled: no per-row state to track).
-_BLOBS = insert(MessageBlob.__table__)  # type: ignore[arg-type]
+# Core inserts on the tables (not ORM-enabled: no per-row state to track).  Raw bytes are
+# content-addressed: a second message with the same bytes finds its row there already.
+_RAW = RawMessage.__table__
+_BLOBS = {
+    "postgresql": postgresql.insert(_RAW).on_conflict_do_nothing(index_elements=["sha256"]),  # type: ignore[arg-type]
+    "sqlite": sqlite.insert(_RAW).on_conflict_do_nothing(index_elements=["sha256"]),  # type: ignore[arg-type]
+}
 _PARTICIPANTS = insert(Participant.__table__)  # type: ignore[arg-type]
 
 
@@ -76,7 +83,7 @@ def write(session: Session) -> None:
     pending: dict[int, _Rows] | None = session.info.get(_KEY)
     if not pending:
         return
-    blobs: list[dict[str, Any]] = []
+    blobs: dict[str, dict[str, Any]] = {}
     participants: list[dict[str, Any]] = []
     for key, rows in list(pending.items()):
         msg = rows.message
@@ -86,13 +93,15 @@ def write(session: Session) -> None:
             continue
         del pending[key]
         if rows.raw is not None:
-            blobs.append({"message_id": msg.id, "data": rows.raw})
+            sha = msg.sha256 or hashlib.sha256(rows.raw).hexdigest()
+            blobs[sha] = {"sha256": sha, "data": rows.raw, "size": len(rows.raw)}
         for address, name, contact, role, direction in rows.participants:
             cid = contact.id if isinstance(contact, Contact) else contact
             participants.append({"message_id": msg.id, "address": address, "name": name, "contact_id": cid,
                                  "role": role, "direction": direction, "date": msg.date})
     if blobs:
-        session.connection().execute(_BLOBS, blobs)
+        conn = session.connection()
+        conn.execute(_BLOBS.get(conn.dialect.name, insert(_RAW)), list(blobs.values()))  # type: ignore[arg-type]
     if participants:
         session.connection().execute(_PARTICIPANTS, participants)
 

@@ -93,6 +93,8 @@ class Contact(Base):
     needs_new_address: Mapped[bool] = mapped_column(Boolean, default=False)
     user_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(40), default="mail")
+    # Kept by store/search.py at commit: name, title, company, addresses, phones, tags, folded.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -153,17 +155,29 @@ class Message(Base):
     size: Mapped[int] = mapped_column(Integer, default=0)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the inspect document
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | deleted | unverified
+    # Sender authentication (migration 0005): the verdicts {dkim, spf, helo_spf, dmarc, arc, aligned, ...}
+    # and how the author claiming a user's address was proven ("none": stored flagged, policy "mark").
+    auth: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    author_proof: Mapped[str | None] = mapped_column(String(30), nullable=True)
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Its bytes and people are plain rows written after the flush that inserts it
     # (store/message_rows.py), not relationships: the ORM tracked them for nothing.
 
 
-class MessageBlob(Base):
-    """The raw bytes as received (evidence for disputes)."""
+class RawMessage(Base):
+    """The raw bytes as received (evidence for disputes), content-addressed: one row per sha256.
 
-    __tablename__ = "message_blobs"
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    ``messages.sha256`` names the row; two messages with the same bytes share it (revision 0006
+    moved the old per-message ``message_blobs`` here).
+    """
+
+    __tablename__ = "raw_messages"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+MessageBlob = RawMessage  # the name older code and tests use
 
 
 class Participant(Base):
@@ -279,6 +293,7 @@ class Deal(Base):
     stage_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     source_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    source: Mapped[str | None] = mapped_column(String(100))  # e.g. "form:site" (a lead form)
 
 
 class DealContact(Base):
@@ -361,3 +376,142 @@ class DigestRun(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Work(Base):
+    """A play, script or pitch the user sends out; recognised from attachments and subject titles."""
+
+    __tablename__ = "works"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("works.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WorkAlias(Base):
+    """A normalised name (parse.works.key_of) that means one work: one work per key."""
+
+    __tablename__ = "work_aliases"
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))  # as first written
+    source: Mapped[str] = mapped_column(String(20), default="file")  # file | subject | user
+
+
+class WorkFile(Base):
+    """An attachment's content (sha256) and the work it carries: same bytes, same work."""
+
+    __tablename__ = "work_files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    doc_title: Mapped[str | None] = mapped_column(String(500))
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WorkSend(Base):
+    """One sent copy of a work to one recipient address (the ledger's facts, queryable)."""
+
+    __tablename__ = "work_sends"
+    __table_args__ = (
+        UniqueConstraint("work_id", "message_id", "address", name="uq_work_send"),
+        Index("ix_work_send_work_contact", "work_id", "contact_id"),
+        Index("ix_work_send_work_company", "work_id", "company_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    via: Mapped[str] = mapped_column(String(20), default="file")  # file | subject
+    key: Mapped[str] = mapped_column(String(500), default="")  # the name's key (work split moves sends by it)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class WorkRecipient(Base):
+    """Work x contact summary: first/last sent, times, the answer (folded from the ledger)."""
+
+    __tablename__ = "work_recipients"
+    __table_args__ = (Index("ix_work_recipient_company", "work_id", "company_id"),)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    first_sent: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_sent: Mapped[dt.datetime] = mapped_column(DateTime)
+    times: Mapped[int] = mapped_column(Integer, default=1)
+    answer: Mapped[str] = mapped_column(String(20), default="none")  # none | replied | declined | interested | deal
+    answer_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answer_by_user: Mapped[bool] = mapped_column(Boolean, default=False)  # corrected by hand: mail no longer moves it
+    bounced: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LedgerEntry(Base):
+    """The append-only outreach ledger; ``hash`` = sha256(prev_hash + canonical content): a chain."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_work_contact", "work_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(20))  # sent | answer | bounce | deal | correction | rename | merge | split
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class WorkWarning(Base):
+    """A repeat ("already sent"): mailed to the user at once, listed in the next digest."""
+
+    __tablename__ = "work_warnings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the earlier sends and answers, for the text
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sent | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Form(Base):
+    """A lead form posting to ``/intake/<token>`` (`mailcrm form add`); removing is a status."""
+
+    __tablename__ = "forms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token: Mapped[str] = mapped_column(String(100), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | removed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Lead(Base):
+    """One form submission turned into rows; (form, key) stores a resubmission once."""
+
+    __tablename__ = "leads"
+    __table_args__ = (UniqueConstraint("form", "key", name="uq_lead_form_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # a notification mail's
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    client: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    notify_error: Mapped[str | None] = mapped_column(Text)
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

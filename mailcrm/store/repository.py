@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import domain_of, is_free_mail, normalize_address
 from mailcrm.parse.companies import normalize_company
 from mailcrm.store import db, message_rows
+from mailcrm.store import search as search_rules
 from mailcrm.store.models import (
     Activity,
     Company,
@@ -338,18 +339,61 @@ def add_participant(
 
 
 # -- reading: lists and cards --------------------------------------------------------------
-def list_contacts(session: Session, search: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Contacts (surviving ones) with their addresses and company, optionally filtered."""
-    q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
-    if search:
-        like = f"%{search.lower()}%"
-        sub = select(EmailAddress.contact_id).where(EmailAddress.address.like(like))
-        q = q.outerjoin(Company, Contact.company_id == Company.id).where(
-            or_(func.lower(Contact.name).like(like), Contact.id.in_(sub), func.lower(Company.name).like(like),
-                func.lower(Contact.title).like(like))
-        )
-    rows = list(session.scalars(q.limit(limit)).unique())
-    return [contact_summary(session, c) for c in rows]
+def list_contacts(session: Session, search: str | None = None, limit: int | None = 500,
+                  region: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Contacts (surviving ones) with their addresses and company, optionally filtered, and how many
+    match in all (the list stops at ``limit``; None: no limit).
+
+    ``search`` matches name, title, company, addresses, phones and tags through the folded search
+    column (store/search.py): Unicode case-insensitive, ё = е, ``%``/``_`` literal.
+    """
+    q = select(Contact).where(Contact.status == "active")
+    pattern = search_rules.like_pattern(search, region) if search else None
+    if pattern is not None:
+        q = q.where(search_rules.matches(session, pattern))
+    # One pass: the page, in name order, with the number of all matches beside each row.
+    page = select(Contact.id, func.count().over().label("total")).where(q.whereclause)  # type: ignore[arg-type]
+    page = page.order_by(Contact.name, Contact.id)
+    if limit is not None:
+        page = page.limit(limit)
+    found = session.execute(page).all()
+    if found:
+        total = found[0].total
+    else:
+        total = (session.scalar(select(func.count()).select_from(q.subquery())) or 0) if limit == 0 else 0
+    ids = [r.id for r in found]
+    by_id: dict[int, Contact] = {}
+    for i in range(0, len(ids), 500):
+        by_id.update((c.id, c) for c in session.scalars(select(Contact).where(Contact.id.in_(ids[i:i + 500]))))
+    return contact_summaries(session, [by_id[r.id] for r in found]), total
+
+
+def contact_summaries(session: Session, contacts: list[Contact]) -> list[dict[str, Any]]:
+    """``contact_summary`` of many contacts with one query per table (not per contact)."""
+    if not contacts:
+        return []
+    ids = [c.id for c in contacts]
+    owner: dict[int, int] = {i: i for i in ids}
+    for i in range(0, len(ids), 500):
+        owner.update(session.execute(select(Contact.id, Contact.merged_into_id)
+                                     .where(Contact.merged_into_id.in_(ids[i:i + 500]))).all())
+    addrs: dict[int, list[EmailAddress]] = {}
+    tags: dict[int, list[str]] = {}
+    companies: dict[int, str] = {}
+    every = list(owner)
+    for i in range(0, len(every), 500):
+        for a in session.scalars(select(EmailAddress).where(EmailAddress.contact_id.in_(every[i:i + 500]))
+                                 .order_by(EmailAddress.id)):
+            addrs.setdefault(owner[a.contact_id], []).append(a)
+    for i in range(0, len(ids), 500):
+        for cid, name in session.execute(select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
+                                         .where(ContactTag.contact_id.in_(ids[i:i + 500]))):
+            tags.setdefault(cid, []).append(name)
+    company_ids = sorted({c.company_id for c in contacts if c.company_id})
+    for i in range(0, len(company_ids), 500):
+        companies.update(session.execute(select(Company.id, Company.name).where(Company.id.in_(company_ids[i:i + 500]))).all())
+    return [_summary(c, sorted(addrs.get(c.id, []), key=lambda a: a.id), sorted(tags.get(c.id, [])),
+                     companies.get(c.company_id) if c.company_id else None) for c in contacts]
 
 
 def contact_summary(session: Session, c: Contact) -> dict[str, Any]:
@@ -357,18 +401,34 @@ def contact_summary(session: Session, c: Contact) -> dict[str, Any]:
     addrs = contact_addresses(session, c.id)
     tags = list(session.scalars(select(Tag.name).join(ContactTag, ContactTag.tag_id == Tag.id)
                                 .where(ContactTag.contact_id == c.id).order_by(Tag.name)))
+    return _summary(c, addrs, tags, c.company.name if c.company else None)
+
+
+def _summary(c: Contact, addrs: list[EmailAddress], tags: list[str], company: str | None) -> dict[str, Any]:
     return {
         "id": c.id,
         "name": c.name,
         "title": c.title,
-        "company": c.company.name if c.company else None,
+        "company": company,
         "phones": list(c.phones or []),
         "website": c.website,
         "addresses": [{"address": a.address, "status": a.status, "reason": a.status_reason} for a in addrs],
         "tags": tags,
+        "city": c.city,
+        "notes": c.notes,
         "needs_new_address": c.needs_new_address,
         "status": c.status,
     }
+
+
+def auth_document(auth: dict[str, Any] | None, proof: str | None) -> dict[str, Any] | None:
+    """A message's sender-authentication verdicts as shown: {dkim, spf, dmarc, arc, aligned, proof, flagged}."""
+    if auth is None and proof is None:
+        return None
+    doc: dict[str, Any] = {k: (auth or {}).get(k) for k in ("dkim", "spf", "dmarc", "arc", "aligned")}
+    doc["proof"] = proof
+    doc["flagged"] = proof == "none"  # stored without proof under author_auth = "mark"
+    return doc
 
 
 def timeline(session: Session, contact_ids: list[int], limit: int | None = None) -> list[dict[str, Any]]:
@@ -377,7 +437,8 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
     # every message, and a busy contact has thousands of rows.
     q = (
         select(Message.id, Message.date, Message.kind, Message.direction, Participant.role, Participant.address,
-               Message.subject, Message.snippet, Message.message_id, Message.status)
+               Message.subject, Message.snippet, Message.message_id, Message.status, Message.auth,
+               Message.author_proof)
         .join(Participant, Participant.message_id == Message.id)
         .where(Participant.contact_id.in_(contact_ids))
         .order_by(Participant.date.desc(), Message.id.desc())
@@ -386,14 +447,14 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
         q = q.limit(limit)
     items: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for mid, date, kind, direction, role, address, subject, snippet, message_id, status in session.execute(q):
+    for mid, date, kind, direction, role, address, subject, snippet, message_id, status, auth, proof in session.execute(q):
         if mid in seen:
             continue
         seen.add(mid)
         items.append({
             "type": "message", "id": mid, "at": date, "kind": kind, "direction": direction,
             "role": role, "address": address, "subject": subject, "snippet": snippet,
-            "message_id": message_id, "status": status,
+            "message_id": message_id, "status": status, "auth": auth_document(auth, proof),
         })
     aq = (select(Activity.id, Activity.at, Activity.kind, Activity.text, Activity.due, Activity.data)
           .where(Activity.contact_id.in_(contact_ids)).order_by(Activity.at.desc()))
@@ -406,14 +467,24 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
 
 
 def contact_card(session: Session, address: str, limit: int | None = None) -> dict[str, Any]:
-    """The card of the contact owning ``address`` plus its whole timeline (UsageError if unknown)."""
+    """The card of the contact owning ``address`` plus its newest ``limit`` timeline items (all for
+    None) and ``timeline_total``, the size of the whole timeline (UsageError if unknown)."""
     c = find_contact(session, address)
     if c is None:
         raise UsageError(f"no contact with address {normalize_address(address)}")
     ids = [c.id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == c.id)))
     card = contact_summary(session, c)
     card["timeline"] = timeline(session, ids, limit)
+    card["timeline_total"] = timeline_size(session, ids) if limit else len(card["timeline"])
     return card
+
+
+def timeline_size(session: Session, contact_ids: list[int]) -> int:
+    """How many items the whole timeline of these contacts has (messages once, and activities)."""
+    messages = session.scalar(select(func.count(func.distinct(Participant.message_id)))
+                              .where(Participant.contact_id.in_(contact_ids))) or 0
+    activities = session.scalar(select(func.count()).select_from(Activity).where(Activity.contact_id.in_(contact_ids))) or 0
+    return messages + activities
 
 
 def last_ingested(session: Session) -> dict[str, Any] | None:

@@ -159,7 +159,7 @@ def to_vcard(contacts: list[ExportContact]) -> str:
     for c in contacts:
         first, middle, last = split_name_parts(c.name)
         # RFC 6350 6.2.2: N = family;given;additional;prefixes;suffixes (a patronymic is "additional").
-        lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_esc(c.name or c.emails[0])}",
+        lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_esc(c.name or (c.emails or c.phones or [''])[0])}",
                  f"N:{_esc(last)};{_esc(first)};{_esc(middle)};;"]
         for i, e in enumerate(c.emails):
             lines.append(f"EMAIL{';PREF=1' if i == 0 else ''}:{_esc(e)}")

@@ -176,12 +176,12 @@ def parse_table(sheet: str, rows: Iterable[tuple[Any, ...]], region: str, extra_
         any_data = any_data or any(cells)
         if columns is None:
             found = {i: k for i, c in enumerate(cells) if (k := header_key(c))}
-            if "email" in found.values() and len(found) >= 1:
+            if "email" in found.values() or "phone" in found.values():  # a sheet of phone-only leads too
                 columns = {}
                 for i, k in found.items():
                     columns.setdefault(i, k)
             elif number >= 10:
-                bad.append(BadRow(sheet, 0, "no header row with an Email/Почта column in the first 10 rows"))
+                bad.append(BadRow(sheet, 0, "no header row with an Email/Почта or Phone/Телефон column in the first 10 rows"))
                 return out, bad
             continue
         if not any(cells):
@@ -195,11 +195,12 @@ def parse_table(sheet: str, rows: Iterable[tuple[Any, ...]], region: str, extra_
             bad.append(BadRow(sheet, number, "no recognised column has a value"))
             continue
         emails, bad_emails = split_emails(" ; ".join(data.get("email", [])))
-        if not emails:
-            reason = f"invalid email {bad_emails[0]!r}" if bad_emails else "no email address"
+        phones, bad_phones = split_phones("\n".join(data.get("phone", [])), region)
+        if not emails and not phones:  # a row with only a phone is a contact (a lead that called)
+            reason = (f"invalid email {bad_emails[0]!r}" if bad_emails
+                      else f"phone {bad_phones[0]!r} not understood" if bad_phones else "no email address or phone")
             bad.append(BadRow(sheet, number, reason))
             continue
-        phones, bad_phones = split_phones("\n".join(data.get("phone", [])), region)
         name = " ".join(data.get("name", [])) or " ".join(data.get("first_name", []) + data.get("last_name", []))
         row = SheetRow(
             sheet=sheet, row=number, emails=emails, name=" ".join(name.split()) or None,
@@ -212,7 +213,7 @@ def parse_table(sheet: str, rows: Iterable[tuple[Any, ...]], region: str, extra_
             f"phone {p!r} not understood" for p in bad_phones]
         out.append(row)
     if columns is None and any_data:
-        bad.append(BadRow(sheet, 0, "no header row with an Email/Почта column"))
+        bad.append(BadRow(sheet, 0, "no header row with an Email/Почта or Phone/Телефон column"))
     return out, bad
 
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from mailcrm.store.models import Base
+from mailcrm.store.search import outside_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,10 +18,10 @@ def run() -> None:
     if conn is None:
         engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
         with engine.begin() as c:
-            context.configure(connection=c, target_metadata=target_metadata, render_as_batch=True)
+            context.configure(connection=c, target_metadata=target_metadata, render_as_batch=True, include_name=outside_models)
             context.run_migrations()
         return
-    context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True, include_name=outside_models)
     context.run_migrations()
 
 
