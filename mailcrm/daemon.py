@@ -90,7 +90,7 @@ class Daemon:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
         if not self.cfg.users:
             raise ConfigError(f"{self.cfg.source}: users: no [[users]] configured; run `mailcrm init`")
-        if self.cfg.smtp.auth_allow_plaintext and not is_loopback(self.listen[0]):
+        if self.cfg.smtp.auth_allow_plaintext and not _is_loopback_host(self.listen[0]):
             # The config check sees [smtp] host only; `serve --listen` may name another address.
             raise ConfigError(f"{self.cfg.source}: smtp.auth_allow_plaintext: true would send passwords in clear "
                               f"to {self.listen[0]} (--listen): allowed only on a loopback address")

@@ -114,8 +114,12 @@ INTERNALS = re.compile(rb"Traceback|\(\w*(Error|Exception)\)")
 def test_smtp_session_survives_random_commands(tmp_path: Path) -> None:
     """Random command sequences and bytes: every reply is a well-formed SMTP reply without
     internals, and afterwards the listener still serves a normal session."""
+    (tmp_path / "pw").write_text("right\n")
+    # AUTH on (plaintext on loopback) and never locked out, so the fuzzer reaches the AUTH code too.
     text = config_text(tmp_path, "max_connections_per_address = 1000\nmax_connections = 1000\n"
-                       "max_message_size = 65536\n")
+                       "max_message_size = 65536\nauth_allow_plaintext = true\nauth_failure_delay = 0\n"
+                       "auth_failures_per_connection = 1000\nauth_failures_per_address = 1000000\n",
+                       f'password_file = "{tmp_path / "pw"}"')
     with live_listener(tmp_path, text) as live:
 
         @FUZZ
@@ -154,11 +158,14 @@ def test_smtp_session_survives_random_commands(tmp_path: Path) -> None:
 
 
 # SMTP inputs the fuzzer found; each must get a well-formed reply and no internal error.
-SMTP_CRASHERS = [b"VRFY >\x80\r\n", b"EHLO x\r\nMAIL FROM:<\xff@example.org>\r\n"]
+SMTP_CRASHERS = [b"VRFY >\x80\r\n", b"EHLO x\r\nMAIL FROM:<\xff@example.org>\r\n", b"EHLO x\r\nAUTH \x1c\r\n",
+                 "EHLO x\r\nAUTH \u2028\r\n".encode()]
 
 
 def test_smtp_regressions(tmp_path: Path) -> None:
-    with live_listener(tmp_path, config_text(tmp_path)) as live, capture_logs() as logs:
+    (tmp_path / "pw").write_text("right\n")
+    text = config_text(tmp_path, "auth_allow_plaintext = true\n", f'password_file = "{tmp_path / "pw"}"')
+    with live_listener(tmp_path, text) as live, capture_logs() as logs:
         for raw in SMTP_CRASHERS:
             with socket.create_connection(("127.0.0.1", live.port), timeout=10) as s:
                 f = s.makefile("rb")

@@ -60,6 +60,11 @@ def test_auth_guessing_is_throttled_logged_and_counted(tmp_path: Path) -> None:
     assert not any("guess-" in repr(e) for e in logs)  # never the password
     assert stats is not None and stats["auth_failures"] == 5 and stats["auth_lockouts"] == 1
     assert stats["locked_addresses"] == ["127.0.0.1"] and stats["connections_refused_locked"] == 1
+    # `mailcrm status --json` shows them on the smtp source.
+    from mailcrm.cli.core import status_data
+
+    shown = status_data(config.parse(text, "t"))["sources"][0]
+    assert shown["name"] == "smtp" and shown["guard"]["auth_failures"] == 5 and shown["guard"]["auth_lockouts"] == 1
 
 
 def test_right_password_still_works_and_rate_is_bounded(tmp_path: Path) -> None:

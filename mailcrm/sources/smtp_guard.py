@@ -277,6 +277,11 @@ class GuardedSMTP(SMTP):
             guard.refused_locked()
             await self._close_with("421 4.7.0 Too many failed authentications from your address, try again later")
             return
+        if arg and not arg.split():
+            # Only separators that str.split() knows and strip() does not (e.g. \x1c, U+2028):
+            # aiosmtpd would index an empty list and answer 451 (found by tests/test_fuzz.py).
+            await self.push("501 5.5.4 Syntax: AUTH mechanism [initial-response]")
+            return
         self._failed_login = None
         self._closing, self._delay = False, 0.0
         await super().smtp_AUTH(arg)
