@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP
 from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
-from mailcrm.config import Config, WebConfig, insecure_listen, is_loopback
+from mailcrm.config import Config, WebConfig, insecure_listen
 from mailcrm.errors import ConfigError, StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
