@@ -74,5 +74,5 @@ def test_sigkill_loses_no_answered_submission(tmp_path: Path, db_url: str) -> No
         assert len(keys) == len(set(keys)) == TOTAL  # each answered submission exactly once
         assert set(keys) == {f"id:crash-{i}" for i in answered}
     finally:
-        web.daemon.stop()
+        web.daemon.stop(timeout=120)  # a graceful drain under load may take its 30 s steps
         relay.stop()

@@ -375,8 +375,10 @@ def contact_summaries(session: Session, contacts: list[Contact]) -> list[dict[st
     ids = [c.id for c in contacts]
     owner: dict[int, int] = {i: i for i in ids}
     for i in range(0, len(ids), 500):
-        owner.update(session.execute(select(Contact.id, Contact.merged_into_id)
-                                     .where(Contact.merged_into_id.in_(ids[i:i + 500]))).all())
+        for merged, into in session.execute(select(Contact.id, Contact.merged_into_id)
+                                            .where(Contact.merged_into_id.in_(ids[i:i + 500]))):
+            if into is not None:
+                owner[merged] = into
     addrs: dict[int, list[EmailAddress]] = {}
     tags: dict[int, list[str]] = {}
     companies: dict[int, str] = {}

@@ -159,7 +159,7 @@ def has_fts(session: Session) -> bool:
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return False
-    key = str(bind.url)
+    key = str(bind.engine.url)
     if key not in _FTS_SEEN:
         _FTS_SEEN[key] = session.connection().execute(
             text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n"), {"n": FTS_TABLE}).first() is not None
