@@ -109,3 +109,16 @@ def test_folded_display_names_in_address_headers(value: str, expected: str) -> N
     facts = parse_message(raw)
     assert facts.from_ is not None and facts.from_.name == expected
     assert parse_address_header([value])[0].name == expected
+
+
+def test_unencoded_8bit_names_in_address_headers_are_decoded() -> None:
+    # RFC 6532 (UTF-8 headers), and legacy clients writing windows-1251 raw: the name is decoded after
+    # splitting, not turned into U+FFFD (as swaks and some scripts send it).
+    from mailcrm.parse.message import parse_message
+
+    for charset in ("utf-8", "cp1251", "koi8-r"):
+        raw = ("From: me@example.org\r\nTo: Пётр Петров <petrov@teatr.example>, \"Волкова, Анна\" <anna@kino.example>\r\n"
+               "Subject: x\r\n\r\nbody\r\n").encode(charset)
+        to = parse_message(raw).to
+        assert [(a.name, a.address) for a in to] == [("Пётр Петров", "petrov@teatr.example"),
+                                                    ("Волкова, Анна", "anna@kino.example")], charset

@@ -84,6 +84,29 @@ def _decode_name(name: str) -> str | None:
     return name or None
 
 
+def _header_text(value: email.header.Header) -> str:
+    """A compat32 Header as text that keeps raw 8-bit bytes (RFC 6532 UTF-8, or a legacy charset)
+    as surrogates, for ``_decode_name`` to decode after splitting; ``str(Header)`` would turn each
+    such byte into U+FFFD ("Пётр Петров" sent unencoded, as swaks and some scripts do)."""
+    out = []
+    for piece, charset in email.header.decode_header(value):
+        if isinstance(piece, str):
+            out.append(piece)
+        elif charset in (None, "unknown-8bit", "us-ascii"):
+            out.append(piece.decode("ascii", "surrogateescape"))
+        else:
+            out.append(piece.decode(charset, "replace") if _known_charset(charset) else piece.decode("ascii", "surrogateescape"))
+    return "".join(out)
+
+
+def _known_charset(charset: str) -> bool:
+    try:
+        "".encode(charset)
+    except LookupError:
+        return False
+    return True
+
+
 def parse_address_header(values: list[str]) -> tuple[Address, ...]:
     """Parse raw (undecoded) address header values; names are decoded after splitting.
 
@@ -92,7 +115,7 @@ def parse_address_header(values: list[str]) -> tuple[Address, ...]:
     raw = []
     for v in values:
         if isinstance(v, email.header.Header):
-            v = str(v)
+            v = _header_text(v)
         raw.append(str(v).replace("\r", " ").replace("\n", " "))
     try:
         pairs = email.utils.getaddresses(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import email.utils
 import hashlib
 import re
@@ -33,7 +34,7 @@ def _raw_header_values(view: MimeView, name: str) -> list[str]:
         values = view.message.get_all(name) or []
     except Exception:  # noqa: BLE001
         return []
-    return [str(v) for v in values]
+    return [v if isinstance(v, email.header.Header) else str(v) for v in values]  # a Header: raw 8-bit bytes
 
 
 def _addresses(view: MimeView, name: str) -> tuple[Address, ...]:
