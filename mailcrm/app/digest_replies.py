@@ -56,8 +56,10 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
     refs = tuple(dict.fromkeys(r for r in (facts.in_reply_to, *facts.references) if r))
     to_digest = any(cfg.user_for_address(r) is not None and r.lower().partition("@")[0].endswith("+digest")
                     for r in [*rcpt_tos, *(a.address for a in (*facts.to, *facts.cc))])
-    if not to_digest and not references_a_digest(session, refs):
-        return None
+    if not to_digest:
+        with session.no_autoflush:  # most replies are not to a digest: no flush of the batch for the lookup
+            if not references_a_digest(session, refs):
+                return None
     user = cfg.user_for_address((facts.from_.address if facts.from_ else "") or "") or cfg.users[0]
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(user.timezone)).date()
     reply = parse_reply(raw, today)
