@@ -296,12 +296,7 @@ class SecurityConfig(_Strict):
     @field_validator("trusted_networks")
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
-        for net in v:
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except ValueError:
-                raise ValueError(f"not a CIDR network: {net!r} (e.g. \"192.0.2.0/24\")") from None
-        return v
+        return _networks(v, "not a CIDR network: {!r} (e.g. \"192.0.2.0/24\")")
 
     @field_validator("trusted_authserv_ids")
     @classmethod
@@ -395,12 +390,7 @@ class WebConfig(_Strict):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, v: list[str]) -> list[str]:
-        for p in v:
-            try:
-                ipaddress.ip_network(p, strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {p!r}") from None
-        return v
+        return _networks(v, "not an IP address or network: {!r}")
 
 
 def insecure_listen(host: str, web: WebConfig) -> str | None:
@@ -615,12 +605,22 @@ def dropbox_matches(dropbox: str, address: str) -> bool:
     return a_domain == domain and a_local.startswith(local + "+")
 
 
+def _networks(values: list[str], problem: str) -> list[str]:
+    """``values`` when each is an IP network or address (ValueError naming the first that is not)."""
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(problem.format(value)) from None
+    return values
+
+
 def is_loopback(host: str) -> bool:
-    """True for "localhost" and loopback IP addresses (127/8, ::1)."""
+    """True for "localhost" and loopback IP addresses (127/8, ::1, also written "[::1]")."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 

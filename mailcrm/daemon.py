@@ -10,7 +10,6 @@ worker finishes its transaction, IMAP threads stop, the scheduler shuts down.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import signal
 import socket
@@ -23,7 +22,7 @@ from aiosmtpd.smtp import SMTP
 from mailcrm import log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import open_store
-from mailcrm.config import Config, WebConfig, insecure_listen
+from mailcrm.config import Config, WebConfig, insecure_listen, is_loopback
 from mailcrm.errors import ConfigError, StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker, start_thread
@@ -43,20 +42,11 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def exposure_warnings(cfg: Config, host: str) -> list[str]:
     """Listening beyond loopback with neither SMTP AUTH required nor author_auth = "require"."""
-    if _is_loopback_host(host) or cfg.smtp.require_auth or cfg.security.author_auth == "require":
+    if is_loopback(host) or cfg.smtp.require_auth or cfg.security.author_auth == "require":
         return []
     return [f"{cfg.source}: smtp listens on {host} (beyond loopback) with neither smtp.require_auth nor "
             f"security.author_auth = \"require\" (it is {cfg.security.author_auth!r}): anyone who learns the "
             "dropbox can write as you"]
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Daemon:
@@ -90,7 +80,7 @@ class Daemon:
         """Open the store (migrated), sync users, recover the spool, create the worker."""
         if not self.cfg.users:
             raise ConfigError(f"{self.cfg.source}: users: no [[users]] configured; run `mailcrm init`")
-        if self.cfg.smtp.auth_allow_plaintext and not _is_loopback_host(self.listen[0]):
+        if self.cfg.smtp.auth_allow_plaintext and not is_loopback(self.listen[0]):
             # The config check sees [smtp] host only; `serve --listen` may name another address.
             raise ConfigError(f"{self.cfg.source}: smtp.auth_allow_plaintext: true would send passwords in clear "
                               f"to {self.listen[0]} (--listen): allowed only on a loopback address")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailcrm.config import DEFAULT_PHONE_REGION
+from mailcrm.domain.leads import normalize_phone as phone_e164
 from mailcrm.errors import UsageError
 from mailcrm.store import repository as repo
 from mailcrm.store import search
@@ -16,15 +16,11 @@ from mailcrm.store.models import Activity, Contact, ContactTag, DealContact, Ema
 
 
 def normalize_phone(text: str, region: str = DEFAULT_PHONE_REGION) -> str:
-    """A phone typed by the user -> E.164 (extension kept as ;ext=N); UsageError if invalid."""
-    try:
-        num = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise UsageError(f"not a phone number: {text!r}") from None
-    if not phonenumbers.is_possible_number(num):
-        raise UsageError(f"not a possible phone number: {text!r}")
-    out = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-    return f"{out};ext={num.extension}" if num.extension else out
+    """A phone typed by the user -> E.164 (extension kept as ;ext=N); UsageError if it is none."""
+    out = phone_e164(text, region)
+    if out is None:
+        raise UsageError(f"not a phone number: {text!r}")
+    return out
 
 
 def edit_contact(session: Session, address: str, *, name: str | None = None, title: str | None = None,
