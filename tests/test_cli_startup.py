@@ -33,6 +33,25 @@ def test_the_owner_table_names_every_command_of_every_module() -> None:
     assert seen == cli.OWNER
 
 
+def _callbacks(group: typer.Typer) -> list[object]:
+    found = [c.callback for c in group.registered_commands]
+    for sub in group.registered_groups:
+        assert sub.typer_instance is not None
+        found += _callbacks(sub.typer_instance)
+    return found
+
+
+@pytest.mark.parametrize("module", cli.MODULES)
+def test_every_command_is_a_module_level_function(module: str) -> None:
+    """Commands are importable and callable without the root app (not closures inside register())."""
+    mod = importlib.import_module(f"mailcrm.cli.{module}")
+    callbacks = _callbacks(mod.commands)
+    assert callbacks, module
+    for fn in callbacks:
+        assert callable(fn) and "<locals>" not in fn.__qualname__, fn
+        assert getattr(mod, fn.__name__) is fn, fn.__qualname__
+
+
 @pytest.mark.parametrize(("argv", "word"), [
     (["show", "a@b.c"], "show"),
     (["--config", "/x.toml", "import", "mbox", "f"], "import"),

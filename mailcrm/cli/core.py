@@ -144,201 +144,214 @@ def status_data(cfg: config_mod.Config) -> dict[str, Any]:
     }
 
 
+commands = typer.Typer()  # this module's top-level commands and groups; register() adds them to the root app
+
+
+@commands.command()
+def init(
+    ctx: typer.Context,
+    email: str = typer.Option(..., "--email", help="Your own address (the author of mail you BCC)."),
+    dropbox: Optional[str] = typer.Option(None, "--dropbox", help="Dropbox address (default: random crm+…@your domain)."),
+    db_url: Optional[str] = typer.Option(None, "--db", help="Database URL (default: embedded SQLite)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default: XDG data dir)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="Your IANA time zone (default: this machine's)."),
+    language: str = typer.Option("ru", "--language", help="Digest language: ru or en."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing config."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Write a config, create the database, print the dropbox address."""
+    path = state(ctx).config_path or config_mod.default_config_path()
+    zone = timezone or config_mod.machine_timezone()
+    result = init_config(Path(path), email, dropbox, db_url, data_dir, zone, language, force)
+    result["timezone_source"] = "--timezone" if timezone else "this machine's"
+
+    def render(r: dict[str, Any]) -> None:
+        console.print(f"config:   {r['config']}\ndatabase: {r['database']}\nlisten:   {r['listen']}")
+        console.print(f"timezone: {r['timezone']}  ({r['timezone_source']}; digests and times are shown in it)")
+        console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
+        if r.get("dropbox_note"):
+            console.print(f"          {r['dropbox_note']}")
+        console.print("next:     mailcrm serve")
+        for w in r["warnings"]:
+            err_console.print(f"warning: {w}", soft_wrap=True)
+
+    emit(result, as_json, render)
+
+
+@commands.command()
+def serve(
+    ctx: typer.Context,
+    listen: Optional[str] = typer.Option(None, "--listen", help="Override [smtp] host:port, e.g. 127.0.0.1:2525."),
+    web: Optional[str] = typer.Option(None, "--web", help="Serve the web listener (form intake) on HOST:PORT; "
+                                      "overrides [web] listen."),
+) -> None:
+    """Run the daemon: SMTP dropbox, web intake, IMAP sources, ingest worker, digest scheduler."""
+    from mailcrm import daemon
+
+    cfg = load_config(ctx)
+    log.setup(cfg.log.level, cfg.log.format)
+    daemon.serve(cfg, daemon.parse_listen(listen) if listen else None,
+                 daemon.parse_listen(web) if web else None)
+
+
+@commands.command()
+def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Spool depth, quarantine, last message, per-source health."""
+    data = status_data(load_config(ctx))
+
+    def render(d: dict[str, Any]) -> None:
+        dm = d["daemon"]
+        console.print(f"daemon: running (pid {dm['pid']}, since {dm['started_at']})" if dm["running"] else "daemon: not running")
+        console.print(f"database: {d['database']}  spool: {d['spool_depth']}  quarantine: {d['quarantine']}")
+        c = d["counts"]
+        console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
+        if "raw_bytes" in c:
+            console.print(f"raw mail kept: {c['raw_messages']} messages, {c['raw_bytes'] / 1e6:.1f} MB")
+        lm = d["last_message"]
+        console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
+        g = d["sources"][0].get("guard")
+        if g:
+            console.print(f"smtp: auth failures {g['auth_failures']}  lockouts {g['auth_lockouts']}  "
+                          f"locked now {len(g['locked_addresses'])}  refused connections "
+                          f"{g['connections_refused_total'] + g['connections_refused_per_address']}")
+        print_table("sources", ["name", "ok at", "error"],
+                    [(s["name"], s.get("ok_at") or s.get("listen"), s.get("error")) for s in d["sources"]])
+        print_table("digests", ["user", "at", "last", "status", "error"],
+                    [(g["user"], f"{g['digest_time']} {g['timezone']}", g["last_date"], g["last_status"], g["error"])
+                     for g in d["digests"]])
+        for w in d["warnings"]:
+            err_console.print(f"warning: {w}", soft_wrap=True)
+
+    emit(data, as_json, render)
+
+
+@commands.command()
+def inspect(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="A raw message (.eml)."),
+    user_address: list[str] = typer.Option([], "--user-address", help="An address of yours (repeatable)."),
+    client_ip: Optional[str] = typer.Option(None, "--client-ip", help="SMTP client address, for SPF."),
+    helo: Optional[str] = typer.Option(None, "--helo", help="SMTP HELO name, for SPF."),
+    mail_from: Optional[str] = typer.Option(None, "--mail-from", help="Envelope sender, for SPF."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show what the parser makes of a message (and its DKIM/SPF/DMARC/ARC verdicts), without touching the store."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror}") from None
+    users = frozenset(a.lower() for a in user_address)
+    dropboxes: frozenset[str] = frozenset()
+    region = config_mod.DEFAULT_PHONE_REGION
+    security = config_mod.SecurityConfig()
+    try:
+        cfg = load_config(ctx)
+        security = cfg.security
+        if not users:
+            users, dropboxes = cfg.user_addresses(), cfg.dropbox_addresses()
+            region = cfg.phone_region()
+    except ConfigError:
+        pass
+    facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
+    doc = facts.to_json()
+    verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
+                     mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
+    doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
+    emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
+
+
+@quarantine_app.command("list")
+def quarantine_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List quarantined messages with their reasons."""
+    spool = Spool(load_config(ctx).spool_path())
+    rows = [{"id": i.id, "source": i.meta.source, "received_at": i.meta.received_at, "reason": i.meta.reason,
+             "mail_from": i.meta.mail_from, "size": i.path.stat().st_size,
+             "spool_file": i.meta.spool_file} for i in spool.quarantined()]
+    emit(rows, as_json, lambda r: print_table("quarantine", ["id", "source", "received", "reason"],
+                                              [(x["id"], x["source"], x["received_at"], x["reason"]) for x in r]))
+
+
+@quarantine_app.command("show")
+def quarantine_show(ctx: typer.Context, item_id: str, as_json: bool = typer.Option(False, "--json"),
+                    raw: bool = typer.Option(False, "--raw", help="Print the raw message.")) -> None:
+    """Show one quarantined message: reason, envelope, parsed headers (or --raw bytes)."""
+    spool = Spool(load_config(ctx).spool_path())
+    item = spool.get_quarantined(item_id)
+    if item is None:
+        raise UsageError(f"no quarantined message {item_id!r} (see `mailcrm quarantine list`)")
+    data = item.read()
+    if raw:
+        typer.echo(data.decode("utf-8", "replace"))
+        return
+    facts = parse_message(data)
+    doc = {"id": item.id, "meta": item.meta.__dict__, "parsed": facts.to_json()}
+    emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False, default=str)))
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    ctx: typer.Context,
+    item_id: Optional[str] = typer.Argument(None, help="Id (prefix) of one item; omit with --all."),
+    all_items: bool = typer.Option(False, "--all", help="Retry every quarantined message."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Move quarantined messages back to the spool and process them now."""
+    from mailcrm.ingest import requeue
+
+    cfg = load_config(ctx)
+    spool = Spool(cfg.spool_path())
+    if all_items:
+        items = list(spool.quarantined())
+    elif item_id:
+        one = spool.get_quarantined(item_id)
+        if one is None:
+            raise UsageError(f"no quarantined message {item_id!r}")
+        items = [one]
+    else:
+        raise UsageError("give an id or --all")
+    outcomes = requeue.retry_quarantined(cfg, spool, items)
+    emit({"retried": len(items), "outcomes": outcomes}, as_json,
+         lambda d: console.print(f"retried {d['retried']}: " + ", ".join(f"{k}={v}" for k, v in d["outcomes"].items())))
+
+
+@dropbox_app.command("rotate")
+def dropbox_rotate(
+    ctx: typer.Context,
+    user: Optional[str] = typer.Option(None, "--user", help="Which user (default: the only one)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Replace a leaked dropbox address with a new random one (edits the config file)."""
+    cfg = load_config(ctx)
+    if user:
+        u = cfg.user_for_address(user)
+    elif len(cfg.users) == 1:
+        u = cfg.users[0]
+    else:
+        raise UsageError("several users: say which with --user")
+    if u is None:
+        raise UsageError(f"no user {user!r} in {cfg.source}")
+    new = new_dropbox(u.email)
+    path = Path(cfg.source)
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(r'(dropbox\s*=\s*)(["\'])' + re.escape(u.dropbox) + r"\2", re.I)
+    if not pattern.search(text):
+        raise ConfigError(f"{path}: cannot find dropbox = {u.dropbox!r} to replace")
+    text = pattern.sub(lambda m: f"{m.group(1)}{_toml_str(new)}", text, count=1)
+    config_mod.parse(text, str(path))
+    tmp = path.with_suffix(".tmp")
+    write_private(tmp, text.encode("utf-8"))
+    tmp.replace(path)
+    cfg = config_mod.load(path)
+    cases.sync_users(open_store(cfg), cfg)
+    emit({"user": u.email, "old": u.dropbox, "dropbox": new}, as_json,
+         lambda d: console.print(f"new dropbox for {d['user']}: {d['dropbox']} "
+                                 "(restart `mailcrm serve`; the old address is refused from now on)"))
+
+
+commands.add_typer(quarantine_app, name="quarantine")
+commands.add_typer(dropbox_app, name="dropbox")
+
+
 def register(app: typer.Typer) -> None:
-    """Add init, serve, status, inspect, quarantine and dropbox commands."""
-
-    @app.command()
-    def init(
-        ctx: typer.Context,
-        email: str = typer.Option(..., "--email", help="Your own address (the author of mail you BCC)."),
-        dropbox: Optional[str] = typer.Option(None, "--dropbox", help="Dropbox address (default: random crm+…@your domain)."),
-        db_url: Optional[str] = typer.Option(None, "--db", help="Database URL (default: embedded SQLite)."),
-        data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default: XDG data dir)."),
-        timezone: Optional[str] = typer.Option(None, "--timezone", help="Your IANA time zone (default: this machine's)."),
-        language: str = typer.Option("ru", "--language", help="Digest language: ru or en."),
-        force: bool = typer.Option(False, "--force", help="Overwrite an existing config."),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    ) -> None:
-        """Write a config, create the database, print the dropbox address."""
-        path = state(ctx).config_path or config_mod.default_config_path()
-        zone = timezone or config_mod.machine_timezone()
-        result = init_config(Path(path), email, dropbox, db_url, data_dir, zone, language, force)
-        result["timezone_source"] = "--timezone" if timezone else "this machine's"
-
-        def render(r: dict[str, Any]) -> None:
-            console.print(f"config:   {r['config']}\ndatabase: {r['database']}\nlisten:   {r['listen']}")
-            console.print(f"timezone: {r['timezone']}  ({r['timezone_source']}; digests and times are shown in it)")
-            console.print(f"dropbox:  {r['dropbox']}  (BCC this address; keep it secret)")
-            if r.get("dropbox_note"):
-                console.print(f"          {r['dropbox_note']}")
-            console.print("next:     mailcrm serve")
-            for w in r["warnings"]:
-                err_console.print(f"warning: {w}", soft_wrap=True)
-
-        emit(result, as_json, render)
-
-    @app.command()
-    def serve(
-        ctx: typer.Context,
-        listen: Optional[str] = typer.Option(None, "--listen", help="Override [smtp] host:port, e.g. 127.0.0.1:2525."),
-        web: Optional[str] = typer.Option(None, "--web", help="Serve the web listener (form intake) on HOST:PORT; "
-                                          "overrides [web] listen."),
-    ) -> None:
-        """Run the daemon: SMTP dropbox, web intake, IMAP sources, ingest worker, digest scheduler."""
-        from mailcrm import daemon
-
-        cfg = load_config(ctx)
-        log.setup(cfg.log.level, cfg.log.format)
-        daemon.serve(cfg, daemon.parse_listen(listen) if listen else None,
-                     daemon.parse_listen(web) if web else None)
-
-    @app.command()
-    def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-        """Spool depth, quarantine, last message, per-source health."""
-        data = status_data(load_config(ctx))
-
-        def render(d: dict[str, Any]) -> None:
-            dm = d["daemon"]
-            console.print(f"daemon: running (pid {dm['pid']}, since {dm['started_at']})" if dm["running"] else "daemon: not running")
-            console.print(f"database: {d['database']}  spool: {d['spool_depth']}  quarantine: {d['quarantine']}")
-            c = d["counts"]
-            console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
-            if "raw_bytes" in c:
-                console.print(f"raw mail kept: {c['raw_messages']} messages, {c['raw_bytes'] / 1e6:.1f} MB")
-            lm = d["last_message"]
-            console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
-            g = d["sources"][0].get("guard")
-            if g:
-                console.print(f"smtp: auth failures {g['auth_failures']}  lockouts {g['auth_lockouts']}  "
-                              f"locked now {len(g['locked_addresses'])}  refused connections "
-                              f"{g['connections_refused_total'] + g['connections_refused_per_address']}")
-            print_table("sources", ["name", "ok at", "error"],
-                        [(s["name"], s.get("ok_at") or s.get("listen"), s.get("error")) for s in d["sources"]])
-            print_table("digests", ["user", "at", "last", "status", "error"],
-                        [(g["user"], f"{g['digest_time']} {g['timezone']}", g["last_date"], g["last_status"], g["error"])
-                         for g in d["digests"]])
-            for w in d["warnings"]:
-                err_console.print(f"warning: {w}", soft_wrap=True)
-
-        emit(data, as_json, render)
-
-    @app.command()
-    def inspect(
-        ctx: typer.Context,
-        file: Path = typer.Argument(..., help="A raw message (.eml)."),
-        user_address: list[str] = typer.Option([], "--user-address", help="An address of yours (repeatable)."),
-        client_ip: Optional[str] = typer.Option(None, "--client-ip", help="SMTP client address, for SPF."),
-        helo: Optional[str] = typer.Option(None, "--helo", help="SMTP HELO name, for SPF."),
-        mail_from: Optional[str] = typer.Option(None, "--mail-from", help="Envelope sender, for SPF."),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    ) -> None:
-        """Show what the parser makes of a message (and its DKIM/SPF/DMARC/ARC verdicts), without touching the store."""
-        try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{file}: cannot read: {exc.strerror}") from None
-        users = frozenset(a.lower() for a in user_address)
-        dropboxes: frozenset[str] = frozenset()
-        region = config_mod.DEFAULT_PHONE_REGION
-        security = config_mod.SecurityConfig()
-        try:
-            cfg = load_config(ctx)
-            security = cfg.security
-            if not users:
-                users, dropboxes = cfg.user_addresses(), cfg.dropbox_addresses()
-                region = cfg.phone_region()
-        except ConfigError:
-            pass
-        facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
-        doc = facts.to_json()
-        verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
-                         mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
-        doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
-        emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
-
-    @quarantine_app.command("list")
-    def quarantine_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
-        """List quarantined messages with their reasons."""
-        spool = Spool(load_config(ctx).spool_path())
-        rows = [{"id": i.id, "source": i.meta.source, "received_at": i.meta.received_at, "reason": i.meta.reason,
-                 "mail_from": i.meta.mail_from, "size": i.path.stat().st_size,
-                 "spool_file": i.meta.spool_file} for i in spool.quarantined()]
-        emit(rows, as_json, lambda r: print_table("quarantine", ["id", "source", "received", "reason"],
-                                                  [(x["id"], x["source"], x["received_at"], x["reason"]) for x in r]))
-
-    @quarantine_app.command("show")
-    def quarantine_show(ctx: typer.Context, item_id: str, as_json: bool = typer.Option(False, "--json"),
-                        raw: bool = typer.Option(False, "--raw", help="Print the raw message.")) -> None:
-        """Show one quarantined message: reason, envelope, parsed headers (or --raw bytes)."""
-        spool = Spool(load_config(ctx).spool_path())
-        item = spool.get_quarantined(item_id)
-        if item is None:
-            raise UsageError(f"no quarantined message {item_id!r} (see `mailcrm quarantine list`)")
-        data = item.read()
-        if raw:
-            typer.echo(data.decode("utf-8", "replace"))
-            return
-        facts = parse_message(data)
-        doc = {"id": item.id, "meta": item.meta.__dict__, "parsed": facts.to_json()}
-        emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False, default=str)))
-
-    @quarantine_app.command("retry")
-    def quarantine_retry(
-        ctx: typer.Context,
-        item_id: Optional[str] = typer.Argument(None, help="Id (prefix) of one item; omit with --all."),
-        all_items: bool = typer.Option(False, "--all", help="Retry every quarantined message."),
-        as_json: bool = typer.Option(False, "--json"),
-    ) -> None:
-        """Move quarantined messages back to the spool and process them now."""
-        from mailcrm.ingest import requeue
-
-        cfg = load_config(ctx)
-        spool = Spool(cfg.spool_path())
-        if all_items:
-            items = list(spool.quarantined())
-        elif item_id:
-            one = spool.get_quarantined(item_id)
-            if one is None:
-                raise UsageError(f"no quarantined message {item_id!r}")
-            items = [one]
-        else:
-            raise UsageError("give an id or --all")
-        outcomes = requeue.retry_quarantined(cfg, spool, items)
-        emit({"retried": len(items), "outcomes": outcomes}, as_json,
-             lambda d: console.print(f"retried {d['retried']}: " + ", ".join(f"{k}={v}" for k, v in d["outcomes"].items())))
-
-    @dropbox_app.command("rotate")
-    def dropbox_rotate(
-        ctx: typer.Context,
-        user: Optional[str] = typer.Option(None, "--user", help="Which user (default: the only one)."),
-        as_json: bool = typer.Option(False, "--json"),
-    ) -> None:
-        """Replace a leaked dropbox address with a new random one (edits the config file)."""
-        cfg = load_config(ctx)
-        if user:
-            u = cfg.user_for_address(user)
-        elif len(cfg.users) == 1:
-            u = cfg.users[0]
-        else:
-            raise UsageError("several users: say which with --user")
-        if u is None:
-            raise UsageError(f"no user {user!r} in {cfg.source}")
-        new = new_dropbox(u.email)
-        path = Path(cfg.source)
-        text = path.read_text(encoding="utf-8")
-        pattern = re.compile(r'(dropbox\s*=\s*)(["\'])' + re.escape(u.dropbox) + r"\2", re.I)
-        if not pattern.search(text):
-            raise ConfigError(f"{path}: cannot find dropbox = {u.dropbox!r} to replace")
-        text = pattern.sub(lambda m: f"{m.group(1)}{_toml_str(new)}", text, count=1)
-        config_mod.parse(text, str(path))
-        tmp = path.with_suffix(".tmp")
-        write_private(tmp, text.encode("utf-8"))
-        tmp.replace(path)
-        cfg = config_mod.load(path)
-        cases.sync_users(open_store(cfg), cfg)
-        emit({"user": u.email, "old": u.dropbox, "dropbox": new}, as_json,
-             lambda d: console.print(f"new dropbox for {d['user']}: {d['dropbox']} "
-                                     "(restart `mailcrm serve`; the old address is refused from now on)"))
-
-    app.add_typer(quarantine_app, name="quarantine")
-    app.add_typer(dropbox_app, name="dropbox")
+    """Add this module's commands to the root app."""
+    app.add_typer(commands)

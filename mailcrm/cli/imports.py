@@ -180,7 +180,13 @@ def export_contacts_cmd(
                                                        f"({s['addresses']} addresses) to {s['output']}"))
 
 
+commands = typer.Typer()  # this module's top-level commands and groups; register() adds them to the root app
+
+
+commands.add_typer(import_app, name="import")
+commands.add_typer(export_app, name="export")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the `import` and `export` command groups."""
-    app.add_typer(import_app, name="import")
-    app.add_typer(export_app, name="export")
+    """Add this module's commands to the root app."""
+    app.add_typer(commands)
