@@ -22,6 +22,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from mailcrm.domain.leads import LEAD_FIELDS
 from mailcrm.errors import ConfigError
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
+from mailcrm.parse.subaddress import subaddress_of
 
 DEFAULT_STAGES: dict[str, dict[str, int | str | None]] = {
     # stage: first_after (days after entering the stage, or after the deal opened when
@@ -172,7 +173,7 @@ class ImapConfig(_Strict):
     password_file: str | None = None
     password_env: str | None = None
     folders: dict[str, Literal["dropbox", "inbox", "sent"]] = Field(
-        default_factory=lambda: {"INBOX": "dropbox"}  # type: ignore[arg-type,dict-item]
+        default_factory=lambda: {"INBOX": "dropbox"}  # type: ignore[arg-type]
     )
     user: str | None = None  # which [[users]] email this account belongs to (default: the first user)
     after_ingest: Literal["flag", "move", "none"] = "flag"  # dropbox role only
@@ -597,12 +598,7 @@ def machine_timezone() -> str:
 
 def dropbox_matches(dropbox: str, address: str) -> bool:
     """True when ``address`` is ``dropbox`` or a sub-address of it (crm+k3f9+deal@ for crm+k3f9@)."""
-    a = address.lower()
-    if a == dropbox:
-        return True
-    local, _, domain = dropbox.partition("@")
-    a_local, _, a_domain = a.partition("@")
-    return a_domain == domain and a_local.startswith(local + "+")
+    return subaddress_of(address, dropbox) is not None
 
 
 def _networks(values: list[str], problem: str) -> list[str]:

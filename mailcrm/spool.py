@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mailcrm.private_files import open_private, private_dir, write_private
 
@@ -117,6 +117,49 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_durable(path: Path, data: bytes) -> None:
     write_private(path, data, fsync=True)  # 0600: raw mail and the dropbox address are private
+
+
+class Inlet(Protocol):
+    """What a source needs of the queue: put one raw message with its metadata."""
+
+    def put(self, raw: bytes, meta: SpoolMeta) -> str:
+        """Accept one message; returns its id."""
+        ...
+
+
+class WorkQueue(Protocol):
+    """What a worker needs of its queue: the disk ``Spool`` (live mail) and the import's in-memory batch.
+
+    Both implement it; neither is a subclass of the other.
+    """
+
+    def claim(self, limit: int = 100, only: set[str] | None = None) -> list[SpoolItem]:
+        """Claim up to ``limit`` waiting items (or just ``only``)."""
+        ...
+
+    def unclaim(self, items: list[SpoolItem]) -> None:
+        """Give claimed items back untouched."""
+        ...
+
+    def done(self, item: SpoolItem) -> None:
+        """Forget an item whose transaction committed."""
+        ...
+
+    def release(self, item: SpoolItem, error: str | None = None) -> None:
+        """Give an item back after a transient failure, counting the attempt."""
+        ...
+
+    def quarantine(self, item: SpoolItem, reason: str) -> None:
+        """Keep the raw bytes durably, with the reason, out of the queue."""
+        ...
+
+    def depth(self) -> int:
+        """Items waiting or claimed."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until woken or ``timeout``; True when woken."""
+        ...
 
 
 class Spool:

@@ -106,3 +106,12 @@ def test_transactions_only_in_app_and_store() -> None:
 def test_the_checks_see_transactions() -> None:
     """The transaction finder is not vacuous: app/ does open transactions."""
     assert any(_opens_transactions(p) for p in _package("app"))
+
+
+def test_only_the_cli_speaks_of_usage_errors() -> None:
+    """Layers under the CLI raise domain errors (NotFound, Invalid, ConfigError), never the CLI's UsageError."""
+    bad = [f"{p.relative_to(PKG)} imports {n}" for p in sorted(PKG.rglob("*.py"))
+           if p.relative_to(PKG).parts[0] != "cli" and p.name != "errors.py"
+           for n in _imports(p) if n == "mailcrm.errors.UsageError"]
+    assert not bad, bad
+    assert _offences(_package("cli"), ("mailcrm.errors.UsageError",)), "the check sees the CLI's own use"

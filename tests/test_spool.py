@@ -75,3 +75,24 @@ def test_one_claiming_process_per_spool(tmp_path: Path) -> None:
     other = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "spool")], capture_output=True, text=True,
                            timeout=60)
     assert other.stdout.strip() == "True", other.stderr
+
+
+def test_the_import_batch_is_a_work_queue_not_a_spool_subclass(tmp_path) -> None:
+    """The worker takes any WorkQueue; the import's in-memory batch implements it without inheriting the disk spool."""
+    from mailcrm.ingest.import_runner import BatchSpool
+    from mailcrm.spool import Spool, SpoolMeta
+
+    assert not issubclass(BatchSpool, Spool)
+    batch = BatchSpool(tmp_path / "staging", tmp_path / "quarantine")
+    first = batch.put(b"Subject: a\r\n\r\nx", SpoolMeta(source="import:mbox"))
+    second = batch.put(b"Subject: b\r\n\r\ny", SpoolMeta(source="import:mbox"))
+    claimed = batch.claim(limit=1)
+    assert [i.id for i in claimed] == [first] and batch.depth() == 2
+    batch.unclaim(claimed)
+    both = batch.claim()
+    assert [i.id for i in both] == [first, second]
+    batch.done(both[0])
+    batch.quarantine(both[1], "unprocessable: test")
+    assert batch.depth() == 0
+    kept = list((tmp_path / "quarantine").glob("*.msg"))
+    assert len(kept) == 1 and b"Subject: b" in kept[0].read_bytes()

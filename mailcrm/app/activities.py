@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mailcrm.app.contact_refs import find_contact_ref
 from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
-from mailcrm.errors import NotFound, UsageError
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
@@ -35,7 +35,7 @@ def log_call(session: Session, address: str, *, note: str | None = None, when: d
 def add_note(session: Session, address: str, text: str, *, user_id: int | None = None) -> Activity:
     """Add a note to the contact's timeline."""
     if not text.strip():
-        raise UsageError("a note needs some text")
+        raise Invalid("a note needs some text")
     contact = contact_for(session, address)
     act = Activity(contact_id=contact.id, user_id=user_id, kind="note", at=utcnow(), text=text.strip(), data={})
     session.add(act)
@@ -47,7 +47,7 @@ def tag_row(session: Session, name: str, *, create: bool = True) -> Tag | None:
     """The tag called ``name`` (created when ``create``)."""
     name = name.strip()
     if not name:
-        raise UsageError("empty tag name")
+        raise Invalid("empty tag name")
     row = session.scalar(select(Tag).where(Tag.name == name[:200]))
     if row is None and create:
         row = Tag(name=name[:200])
@@ -64,7 +64,7 @@ def carried_tag(session: Session, name: str) -> Tag:
     """
     want = search.fold(name.strip())
     if not want:
-        raise UsageError("empty tag name")
+        raise Invalid("empty tag name")
     used = dict(session.execute(select(Tag.name, Tag.id).where(Tag.id.in_(select(ContactTag.tag_id).distinct()))).all())
     folded = {search.fold(n): n for n in used}
     if want in folded:
@@ -89,10 +89,10 @@ def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
 
 
 def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
-    """Remove tags from a contact; returns the contact's tags afterwards (UsageError: no such contact)."""
+    """Remove tags from a contact; returns the contact's tags afterwards (NotFound: no such contact)."""
     contact = find_contact_ref(session, address)
     if contact is None:
-        raise UsageError(f"no contact with address {address!r}")
+        raise NotFound(f"no contact with address {address!r}")
     for name in tags:
         tag = tag_row(session, name, create=False)
         if tag is not None and session.get(ContactTag, (contact.id, tag.id)) is not None:
@@ -113,9 +113,9 @@ def add_special_date(session: Session, label: str, spec: DateSpec, *, address: s
                      tag: str | None = None) -> SpecialDate:
     """Remember a date for a contact (by address) or for everyone with a tag."""
     if (address is None) == (tag is None):
-        raise UsageError("give either ADDR or --tag TAG")
+        raise Invalid("give either ADDR or --tag TAG")
     if not label.strip():
-        raise UsageError("a date needs a label")
+        raise Invalid("a date needs a label")
     row = SpecialDate(label=label.strip()[:300], month=spec.month, day=spec.day, year=spec.year, rule=spec.rule,
                       status="active")
     if address is not None:

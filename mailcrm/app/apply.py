@@ -23,11 +23,11 @@ from mailcrm.app import companies as company_store
 from mailcrm.app import works as work_store
 from mailcrm.app.deals import ThreadDeals
 from mailcrm.config import Config, dropbox_matches
-from mailcrm.domain.attach import Context, Plan, is_automated_sender, plan_message
+from mailcrm.domain.attach import Context, Plan, plan_message
 from mailcrm.errors import IngestError, Rejected, StoreUnavailable, Transient, Unprocessable
 from mailcrm.ingest.parse_settings import parse_job
 from mailcrm.outcomes import Outcome
-from mailcrm.parse.addresses import domain_of, is_free_mail
+from mailcrm.parse.addresses import domain_of, is_automated_sender, is_free_mail
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import SpoolItem, SpoolMeta
 from mailcrm.store import db

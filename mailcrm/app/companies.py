@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.parse.addresses import normalize_address
+from mailcrm.parse.companies import normalize_company
 from mailcrm.parse.facts import Address, Signature
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Company, CompanySuggestion, Contact, EmailAddress, Message, SignatureSeen
@@ -56,13 +57,13 @@ def _group_by_signature(session: Session, contact: Contact, company_name: str, m
     if current.source == "domain" and current.name == current.domain and named is None:
         # First signature seen at this domain: the company gets its real name.
         current.name = company_name.strip()[:300]
-        current.key = repo.normalize_company(company_name) or current.key
+        current.key = normalize_company(company_name) or current.key
         return
     target = named
     kind = "merge" if named is not None and current.source == "domain" else "contact_company"
     # Two spellings of one company ("ООО «Ромашка»", "Ромашка") are one proposal, not two.
-    key = repo.normalize_company(company_name)
-    exists = any(repo.normalize_company(name or "") == key for name in session.scalars(
+    key = normalize_company(company_name)
+    exists = any(normalize_company(name or "") == key for name in session.scalars(
         select(CompanySuggestion.company_name).where(
             CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending")))
     if not exists:
@@ -132,7 +133,7 @@ def company_card(session: Session, name: str) -> dict[str, Any]:
     if company is None:
         company = session.scalar(select(Company).where(func.lower(Company.name) == name.lower()))
     if company is None:
-        raise UsageError(f"no company named {name!r}")
+        raise NotFound(f"no company named {name!r}")
     people = list(session.scalars(select(Contact).where(Contact.company_id == company.id,
                                                         Contact.status == "active").order_by(Contact.name)))
     ids = [p.id for p in people]
@@ -161,7 +162,7 @@ def decide_suggestion(session: Session, suggestion_id: int, accept: bool) -> dic
     """Accept (apply) or reject one proposal."""
     s = session.get(CompanySuggestion, suggestion_id)
     if s is None or s.status != "pending":
-        raise UsageError(f"no pending suggestion {suggestion_id}")
+        raise NotFound(f"no pending suggestion {suggestion_id}")
     s.status = "accepted" if accept else "rejected"
     if accept:
         contact = session.get(Contact, s.contact_id) if s.contact_id else None
@@ -173,7 +174,7 @@ def decide_suggestion(session: Session, suggestion_id: int, accept: bool) -> dic
             address = normalize_address(s.data["address"])
             owner = repo.find_address(session, address)
             if owner is not None and owner.contact_id != contact.id:
-                raise UsageError(f"{address} already belongs to another contact; merge the two instead")
+                raise Invalid(f"{address} already belongs to another contact; merge the two instead")
             if owner is None:
                 session.add(EmailAddress(address=address, contact_id=contact.id, status="active"))
         elif s.kind == "new_contact" and s.data.get("address"):
@@ -187,7 +188,7 @@ def merge_companies(session: Session, keep_id: int, drop_id: int) -> None:
     """Move everyone from ``drop_id`` to ``keep_id``; the dropped company stays as 'merged'."""
     keep, drop = session.get(Company, keep_id), session.get(Company, drop_id)
     if keep is None or drop is None or keep.id == drop.id:
-        raise UsageError("merge needs two different companies")
+        raise Invalid("merge needs two different companies")
     for c in session.scalars(select(Contact).where(Contact.company_id == drop.id)):
         c.company_id = keep.id
     drop.status = "merged"

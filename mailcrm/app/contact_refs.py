@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.domain.leads import normalize_phone
-from mailcrm.errors import NotFound, UsageError
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.parse.addresses import is_valid_address, normalize_address
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository as repo
@@ -54,8 +54,8 @@ def contact_for_ref(session: Session, ref: str, *, source: str = "cli", region: 
     a = normalize_address(ref)
     if not is_valid_address(a):
         if sum(ch.isdigit() for ch in ref) >= 5 and "@" not in ref:
-            raise UsageError(f"not a phone number: {ref!r}")
-        raise UsageError(f"not an email address or phone number: {ref!r}")
+            raise Invalid(f"not a phone number: {ref!r}")
+        raise Invalid(f"not an email address or phone number: {ref!r}")
     return repo.find_or_create_contact(session, a, source=source)
 
 

@@ -7,19 +7,19 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mailcrm.config import DEFAULT_PHONE_REGION
 from mailcrm.domain.leads import normalize_phone as phone_e164
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid, NotFound
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository as repo
 from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, DealContact, EmailAddress, Participant, SignatureSeen
 
 
 def normalize_phone(text: str, region: str = DEFAULT_PHONE_REGION) -> str:
-    """A phone typed by the user -> E.164 (extension kept as ;ext=N); UsageError if it is none."""
+    """A phone typed by the user -> E.164 (extension kept as ;ext=N); NotFound if it is none."""
     out = phone_e164(text, region)
     if out is None:
-        raise UsageError(f"not a phone number: {text!r}")
+        raise Invalid(f"not a phone number: {text!r}")
     return out
 
 
@@ -51,9 +51,9 @@ def merge_contacts(session: Session, keep_address: str, drop_address: str) -> di
     drop = repo.find_contact(session, drop_address)
     if keep is None or drop is None:
         missing = keep_address if keep is None else drop_address
-        raise UsageError(f"no contact with address {missing}")
+        raise NotFound(f"no contact with address {missing}")
     if keep.id == drop.id:
-        raise UsageError("both addresses already belong to one contact")
+        raise Invalid("both addresses already belong to one contact")
     session.execute(update(EmailAddress).where(EmailAddress.contact_id == drop.id).values(contact_id=keep.id))
     search.mark(session, (keep.id,))  # its addresses moved by a Core update
     session.execute(update(Participant).where(Participant.contact_id == drop.id).values(contact_id=keep.id))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailcrm.app.contact_refs import contact_for_ref
 from mailcrm.domain import deal_states
-from mailcrm.errors import Invalid, UsageError
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.store import repository as repo
 from mailcrm.store.models import (
     Activity,
@@ -42,23 +42,23 @@ def contact_for(session: Session, address: str, *, source: str = "cli") -> Conta
 
 
 def parse_amount(amount: str | None) -> Decimal | None:
-    """"150000" / "150 000,50" -> Decimal (UsageError on junk)."""
+    """"150000" / "150 000,50" -> Decimal (Refused on junk)."""
     if amount is None:
         return None
     try:
         value = Decimal(amount.replace(" ", "").replace("\u00a0", "").replace(",", "."))
     except InvalidOperation:
-        raise UsageError(f"--amount {amount!r}: expected a number such as 150000 or 1500.50") from None
+        raise Invalid(f"--amount {amount!r}: expected a number such as 150000 or 1500.50") from None
     if value < 0 or value >= Decimal("1e12"):
-        raise UsageError(f"--amount {amount!r}: out of range")
+        raise Invalid(f"--amount {amount!r}: out of range")
     return value
 
 
 def get_deal(session: Session, deal_id: int) -> Deal:
-    """The deal with this id (UsageError when there is none)."""
+    """The deal with this id (Refused when there is none)."""
     deal = session.get(Deal, deal_id)
     if deal is None or deal.status == "deleted":
-        raise UsageError(f"no deal #{deal_id}")
+        raise NotFound(f"no deal #{deal_id}")
     return deal
 
 
@@ -100,9 +100,9 @@ def create_deal(
     """Open a deal with its people; the company defaults to the first person's company."""
     title = title.strip()
     if not title:
-        raise UsageError("a deal needs a title")
+        raise Invalid("a deal needs a title")
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
-        raise UsageError(f"--currency {currency!r}: expected a 3-letter code such as RUB")
+        raise Invalid(f"--currency {currency!r}: expected a 3-letter code such as RUB")
     at = at or utcnow()
     company_id: int | None = None
     if company:
@@ -133,7 +133,7 @@ def move_deal(session: Session, deal_id: int, stage: str, *, at: dt.datetime | N
         raise Invalid(f"deal #{deal_id}: {why}")
     at = at or utcnow()
     if stage == LOST and not (lost_reason or deal.lost_reason):
-        raise UsageError(f"deal #{deal_id}: say why it was lost (--reason TEXT)")
+        raise Invalid(f"deal #{deal_id}: say why it was lost (--reason TEXT)")
     old = deal.stage
     deal.stage = stage
     deal.stage_changed_at = at

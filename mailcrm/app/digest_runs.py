@@ -112,7 +112,7 @@ def mark_sending(factory: sessionmaker[Session], run_id: int, instance_id: str) 
         result = s.execute(update(DigestRun).where(
             DigestRun.id == run_id, DigestRun.status == CLAIMED, DigestRun.claimed_by == instance_id[:200],
         ).values(status=SENDING, claimed_at=utcnow()))
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_retrying(factory: sessionmaker[Session], run_id: int, error: str, *, user: str | None = None,

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcrm.config import DEFAULT_PHONE_REGION
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid, Refused
 from mailcrm.parse.addresses import domain_of, is_free_mail
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Contact, ContactTag, EmailAddress, Tag
 from mailcrm.store.phones import contacts_with_phone
@@ -153,11 +153,11 @@ def import_rows(factory: sessionmaker[Session], rows: list[SheetRow], bad: list[
         for r in rows:
             try:
                 decisions.append(apply_row(session, r, cache))
-            except UsageError:
+            except Refused:
                 raise
             except Exception as exc:  # noqa: BLE001 - name the row; nothing half-imported
                 # No savepoint per row: pysqlite's SAVEPOINT handling would commit a --dry-run.
-                raise UsageError(f"{r.sheet} row {r.row}: {type(exc).__name__}: {str(exc)[:200]}; "
+                raise Invalid(f"{r.sheet} row {r.row}: {type(exc).__name__}: {str(exc)[:200]}; "
                                  "nothing was imported") from None
         if dry_run:
             session.rollback()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from pathlib import Path
 from typing import Any, Optional
@@ -11,12 +10,13 @@ from typing import Any, Optional
 import typer
 
 from mailcrm import config as config_mod
-from mailcrm import log, runtime
+from mailcrm import config_edit, log, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import shown_url
 from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table, state
 from mailcrm.errors import ConfigError, UsageError
 from mailcrm.parse.addresses import is_free_mail
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.parse.message import parse_message
 from mailcrm.private_files import write_private
 from mailcrm.spool import Spool
@@ -242,7 +242,7 @@ def inspect(
         raise UsageError(f"{file}: cannot read: {exc.strerror}") from None
     users = frozenset(a.lower() for a in user_address)
     dropboxes: frozenset[str] = frozenset()
-    region = config_mod.DEFAULT_PHONE_REGION
+    region = DEFAULT_PHONE_REGION
     security = config_mod.SecurityConfig()
     try:
         cfg = load_config(ctx)
@@ -332,15 +332,7 @@ def dropbox_rotate(
         raise UsageError(f"no user {user!r} in {cfg.source}")
     new = new_dropbox(u.email)
     path = Path(cfg.source)
-    text = path.read_text(encoding="utf-8")
-    pattern = re.compile(r'(dropbox\s*=\s*)(["\'])' + re.escape(u.dropbox) + r"\2", re.I)
-    if not pattern.search(text):
-        raise ConfigError(f"{path}: cannot find dropbox = {u.dropbox!r} to replace")
-    text = pattern.sub(lambda m: f"{m.group(1)}{_toml_str(new)}", text, count=1)
-    config_mod.parse(text, str(path))
-    tmp = path.with_suffix(".tmp")
-    write_private(tmp, text.encode("utf-8"))
-    tmp.replace(path)
+    config_edit.set_user_dropbox(path, u.email, new)
     cfg = config_mod.load(path)
     cases.sync_users(open_store(cfg), cfg)
     emit({"user": u.email, "old": u.dropbox, "dropbox": new}, as_json,

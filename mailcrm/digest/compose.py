@@ -14,19 +14,19 @@ from mailcrm.digest.collect import Window, collect
 from mailcrm.digest.render import Rendered, render
 from mailcrm.digest.rules import Digest, RepeatItem, build_digest
 from mailcrm.domain.cadence import rules_from_mapping
-from mailcrm.errors import UsageError
+from mailcrm.errors import ConfigError, NotFound
 from mailcrm.store.models import User, WorkWarning
 
 
 def pick_user(cfg: Config, address: str | None) -> UserConfig:
-    """The configured user owning ``address`` (the first user when None); UsageError otherwise."""
+    """The configured user owning ``address`` (the first user when None); Refused otherwise."""
     if not cfg.users:
-        raise UsageError("no [[users]] in the config; run `mailcrm init`")
+        raise ConfigError("no [[users]] in the config; run `mailcrm init`")
     if address is None:
         return cfg.users[0]
     user = cfg.user_for_address(address.strip().lower())
     if user is None:
-        raise UsageError(f"{address} is not a configured user ([[users]] email or addresses)")
+        raise NotFound(f"{address} is not a configured user ([[users]] email or addresses)")
     return user
 
 
@@ -40,7 +40,7 @@ def user_id(session: Session, user: UserConfig) -> int:
     """The store id of a configured user (users are synced at start and by the CLI)."""
     uid = session.scalar(select(User.id).where(User.email == user.email))
     if uid is None:
-        raise UsageError(f"user {user.email} is not in the store yet; run `mailcrm serve` or `mailcrm status` once")
+        raise NotFound(f"user {user.email} is not in the store yet; run `mailcrm serve` or `mailcrm status` once")
     return uid
 
 

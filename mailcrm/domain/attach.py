@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mailcrm.parse.addresses import is_automated_sender
 from mailcrm.parse.facts import Address, MessageFacts
+from mailcrm.parse.subaddress import subaddress_of
 
 DIRECTION_OUT = "out"
 DIRECTION_IN = "in"
@@ -70,12 +71,7 @@ def _others(addrs: tuple[Address, ...], ctx: Context) -> list[Address]:
 
 
 def _is_dropbox_sub(address: str, dropboxes: frozenset[str]) -> bool:
-    local, _, domain = address.partition("@")
-    for d in dropboxes:
-        d_local, _, d_domain = d.partition("@")
-        if domain == d_domain and local.startswith(d_local + "+"):
-            return True
-    return False
+    return any(subaddress_of(address, d) for d in dropboxes)  # "" (the dropbox itself) is handled by the caller
 
 
 

@@ -30,7 +30,7 @@ from mailcrm.config import Config
 from mailcrm.errors import StoreUnavailable
 from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker
-from mailcrm.spool import INCOMING, QUARANTINE, Spool, SpoolItem, SpoolMeta
+from mailcrm.spool import QUARANTINE, Spool, SpoolItem, SpoolMeta
 
 BATCH = 200
 Progress = Callable[[int, int | None], None]  # (messages done, total or None)
@@ -66,21 +66,27 @@ class MemoryItem(SpoolItem):
         return self.raw
 
 
-class BatchSpool(Spool):
-    """The worker's spool for imports: items in memory; only quarantined ones reach the disk.
+class BatchSpool:
+    """The worker's queue for imports (a ``WorkQueue``): items in memory; only quarantined ones reach the disk.
 
-    ``root`` is a private staging directory; quarantined files are then renamed into
-    ``quarantine_to`` (the daemon spool's quarantine/, same file system).
+    ``root`` is a private staging ``Spool`` that quarantined messages are written to durably before they
+    are renamed into ``quarantine_to`` (the daemon spool's quarantine/, same file system).
     """
 
     def __init__(self, root: Path, quarantine_to: Path) -> None:
-        super().__init__(root)
+        self.root = root
+        self.staging = Spool(root)
         self.quarantine_to = quarantine_to
         quarantine_to.mkdir(parents=True, exist_ok=True)
         self._items: dict[str, MemoryItem] = {}
+        self._claimed: set[str] = set()
         self._seq = 0
 
-    def put(self, raw: bytes, meta: SpoolMeta, wake: bool = True) -> str:
+    def recover(self) -> int:
+        """Give back what a killed run left claimed in the staging spool."""
+        return self.staging.recover()
+
+    def put(self, raw: bytes, meta: SpoolMeta) -> str:
         """Hold one message for the next drain (not durable: the source still has it)."""
         self._seq += 1
         item_id = f"import-{os.getpid()}-{self._seq:09d}"
@@ -103,6 +109,11 @@ class BatchSpool(Spool):
                 break
         return out
 
+    def unclaim(self, items: list[SpoolItem]) -> None:
+        """Give claimed messages back untouched."""
+        for item in items:
+            self._claimed.discard(item.id)
+
     def done(self, item: SpoolItem) -> None:
         """Forget a committed message."""
         self._items.pop(item.id, None)
@@ -116,11 +127,11 @@ class BatchSpool(Spool):
 
     def quarantine(self, item: SpoolItem, reason: str) -> None:
         """Write the message durably with its reason into the daemon spool's quarantine."""
-        disk_id = super().put(item.read(), item.meta)
-        disk = super()._load(INCOMING, disk_id)
-        if disk is None:  # pragma: no cover - we just wrote it
+        disk_id = self.staging.put(item.read(), item.meta, wake=False)
+        disk = self.staging.claim(limit=1, only={disk_id})
+        if not disk:  # pragma: no cover - we just wrote it
             raise OSError(f"spool item {disk_id} vanished")
-        super().quarantine(disk, reason)
+        self.staging.quarantine(disk[0], reason)
         os.rename(self.root / QUARANTINE / f"{disk_id}.msg", self.quarantine_to / f"{disk_id}.msg")
         fd = os.open(self.quarantine_to, os.O_RDONLY)
         try:
@@ -132,6 +143,10 @@ class BatchSpool(Spool):
     def depth(self) -> int:
         """Messages still held (not committed, not quarantined)."""
         return len(self._items)
+
+    def wait(self, timeout: float) -> bool:
+        """Nothing arrives while a batch drains: never blocks."""
+        return bool(self._items)
 
 
 class ImportSession:

@@ -25,7 +25,7 @@ from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied
 from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.spool import CorruptItem, Spool, SpoolItem
+from mailcrm.spool import CorruptItem, SpoolItem, WorkQueue
 from mailcrm.trust.dns import lookup_for
 from mailcrm.trust.verify import verify_spooled
 
@@ -48,7 +48,7 @@ class Prepared:
 class Worker:
     """Processes spooled messages into the store."""
 
-    def __init__(self, cfg: Config, factory: sessionmaker[Session], spool: Spool,
+    def __init__(self, cfg: Config, factory: sessionmaker[Session], spool: WorkQueue,
                  parser: ParsePool | None = None) -> None:
         self.cfg = cfg
         self.parser = parser or ParsePool(0)
@@ -302,7 +302,7 @@ def start_thread(worker: Worker, stop: threading.Event) -> threading.Thread:
     return t
 
 
-def wait_idle(spool: Spool, timeout: float = 10.0) -> bool:
+def wait_idle(spool: WorkQueue, timeout: float = 10.0) -> bool:
     """Wait until the spool is empty (tests and imports)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

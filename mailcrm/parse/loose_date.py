@@ -145,7 +145,7 @@ def parse_loose_date(text: str | None, default_tz: dt.tzinfo | None = None) -> d
         return None
     year_first = bool(_ISO_ANYWHERE.search(cleaned))
     try:
-        value = du_parser.parse(cleaned, dayfirst=not year_first, yearfirst=year_first, fuzzy=True,
+        value: dt.datetime = du_parser.parse(cleaned, dayfirst=not year_first, yearfirst=year_first, fuzzy=True,
                                 tzinfos={k.upper(): v for k, v in _ZONES.items()}, default=dt.datetime(1900, 1, 1))
     except (ValueError, OverflowError, TypeError):
         return None

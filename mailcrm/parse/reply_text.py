@@ -154,7 +154,8 @@ def _quotequail_cut(lines: list[str]) -> int | None:
         return None
     if len(parts) < 2 or not parts[0][0]:
         return None
-    return parts[0][1].count("\n") + (1 if parts[0][1] else 0)
+    head: str = parts[0][1]
+    return head.count("\n") + (1 if head else 0)
 
 
 def _trim(lines: list[str]) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import ImapConfig
 from mailcrm.parse.addresses import is_mail_system
-from mailcrm.spool import Spool, SpoolMeta
+from mailcrm.spool import Inlet, SpoolMeta
 
 BATCH = 200  # UIDs per FETCH: large enough to amortise round trips, small enough for memory
 HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (FROM SENDER RETURN-PATH AUTO-SUBMITTED CONTENT-TYPE SUBJECT X-AUTOREPLY PRECEDENCE)]"
@@ -125,7 +125,7 @@ class FolderSync:
     account: ImapConfig
     folder: str
     role: str
-    spool: Spool
+    spool: Inlet
     factory: sessionmaker[Session]
     source: str  # SpoolMeta.source: "imap:<account>" or "import:imap:<account>"
     checkpoint: str  # SourceState name

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import Config, ImapConfig
-from mailcrm.errors import ConfigError, UsageError
+from mailcrm.errors import ConfigError, Invalid, NotFound
 from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress
 from mailcrm.sources.imap_fetch import FolderSync, connect
 
@@ -29,14 +29,14 @@ _SENT_NAMES = ("sent", "отправленные", "sent items", "sent messages"
 
 def resolve_account(cfg: Config, account: str, folder: str | None, password_file: Path | None,
                     role: str | None, create_contacts: bool | None) -> tuple[ImapConfig, str, str]:
-    """(account config, folder, role) from a configured name or a URL; UsageError on bad input."""
+    """(account config, folder, role) from a configured name or a URL; Refused on bad input."""
     if "://" not in account:
         acct = next((a for a in cfg.imap if a.name == account), None)
         if acct is None:
             names = ", ".join(a.name for a in cfg.imap) or "none configured"
-            raise UsageError(f"no [[imap]] account named {account!r} ({names}); or give a URL imaps://user@host/Folder")
+            raise NotFound(f"no [[imap]] account named {account!r} ({names}); or give a URL imaps://user@host/Folder")
         if folder is None:
-            raise UsageError("--folder is required with a configured account")
+            raise Invalid("--folder is required with a configured account")
         if password_file is not None:
             acct = acct.model_copy(update={"password_file": str(password_file), "password_env": None})
         if create_contacts is not None:
@@ -44,13 +44,13 @@ def resolve_account(cfg: Config, account: str, folder: str | None, password_file
         return acct, folder, role or acct.folders.get(folder) or _default_role(folder)
     url = urllib.parse.urlsplit(account)
     if url.scheme not in _SCHEMES or not url.hostname or not url.username:
-        raise UsageError(f"{account}: expected imaps://user@host[:port]/Folder (or imap://, imap+plain://)")
+        raise Invalid(f"{account}: expected imaps://user@host[:port]/Folder (or imap://, imap+plain://)")
     security, default_port = _SCHEMES[url.scheme]
     folder = folder or urllib.parse.unquote(url.path.lstrip("/")) or None
     if folder is None:
-        raise UsageError(f"{account}: no folder: add /Folder to the URL or --folder")
+        raise NotFound(f"{account}: no folder: add /Folder to the URL or --folder")
     if password_file is None:
-        raise UsageError("--password-file is required with an IMAP URL")
+        raise Invalid("--password-file is required with an IMAP URL")
     role = role or _default_role(folder)
     try:
         port = url.port or default_port
@@ -60,9 +60,9 @@ def resolve_account(cfg: Config, account: str, folder: str | None, password_file
             folders={folder: role}, create_contacts=True if create_contacts is None else create_contacts,
         ))
     except ValidationError as exc:
-        raise UsageError(f"{account}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        raise Invalid(f"{account}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     except ValueError as exc:
-        raise UsageError(f"{account}: {exc}") from None
+        raise Invalid(f"{account}: {exc}") from None
     return acct, folder, role
 
 
@@ -76,7 +76,7 @@ def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folde
                 create_contacts: bool | None = None, progress: Progress | None = None) -> ImportReport:
     """Copy a folder into the store through the worker, batch by batch; resumable and idempotent."""
     if role is not None and role not in ("dropbox", "inbox", "sent"):
-        raise UsageError(f"--role {role!r}: expected dropbox, inbox or sent")
+        raise Invalid(f"--role {role!r}: expected dropbox, inbox or sent")
     acct, folder, role = resolve_account(cfg, account, folder, password_file, role, create_contacts)
     name = imap_state.folder_key(acct.name, folder, prefix="import:imap")
     resumed = imap_state.load(factory, name)
@@ -91,11 +91,11 @@ def import_imap(cfg: Config, factory: sessionmaker[Session], account: str, folde
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (and never the password)
-        raise UsageError(f"{acct.host}:{acct.port}: cannot log in: {type(exc).__name__}: {exc}") from None
+        raise Invalid(f"{acct.host}:{acct.port}: cannot log in: {type(exc).__name__}: {exc}") from None
     session = ImportSession(cfg, factory, report)
     try:
         if not client.folder_exists(folder):
-            raise UsageError(f"{acct.name}: no folder {folder!r}")
+            raise NotFound(f"{acct.name}: no folder {folder!r}")
 
         sync = FolderSync(client, acct, folder, role, session.spool, factory, report.source, name, since=since,
                           readonly=True, progress=progress, on_batch=session.drain, read_ahead=True)

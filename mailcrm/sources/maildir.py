@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import Config
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid
 from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress, run_positional
 from mailcrm.spool import SpoolMeta
 
@@ -19,7 +20,7 @@ def import_maildir(cfg: Config, factory: sessionmaker[Session], path: Path, prog
     """Import a Maildir; keys sort by delivery time, so the checkpoint is the last key committed."""
     path = path.expanduser().resolve()
     if not (path / "cur").is_dir() or not (path / "new").is_dir():
-        raise UsageError(f"{path}: not a Maildir (needs cur/ and new/)")
+        raise Invalid(f"{path}: not a Maildir (needs cur/ and new/)")
     name = f"import:maildir:{path}"
     last = imap_state.load(factory, name).state.get("position")
     box = mailbox.Maildir(str(path), factory=None, create=False)
@@ -27,7 +28,7 @@ def import_maildir(cfg: Config, factory: sessionmaker[Session], path: Path, prog
     report = ImportReport(source="import:maildir", checkpoint=name, resumed_from=last)
     session = ImportSession(cfg, factory, report)
 
-    def items():  # type: ignore[no-untyped-def]
+    def items() -> Iterator[tuple[str, bytes]]:
         for key in keys:
             try:
                 yield key, box.get_bytes(key)

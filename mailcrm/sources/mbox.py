@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailcrm.app import checkpoints as imap_state
 from mailcrm.config import Config
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.ingest.import_runner import ImportReport, ImportSession, Progress, run_positional
 from mailcrm.spool import SpoolMeta
 
@@ -19,18 +20,18 @@ def import_mbox(cfg: Config, factory: sessionmaker[Session], path: Path, progres
     """Import an mbox file from the last committed position on (role "sent": your mail creates contacts)."""
     path = path.expanduser().resolve()
     if not path.is_file():
-        raise UsageError(f"{path}: no such mbox file")
+        raise NotFound(f"{path}: no such mbox file")
     name = f"import:mbox:{path}"
     start = int(imap_state.load(factory, name).state.get("position", -1)) + 1
     try:
         box = mailbox.mbox(str(path), create=False)
         keys = box.keys()  # one scan for "From " lines (the table of contents)
     except (OSError, mailbox.Error) as exc:
-        raise UsageError(f"{path}: cannot read as mbox: {exc}") from None
+        raise Invalid(f"{path}: cannot read as mbox: {exc}") from None
     report = ImportReport(source="import:mbox", checkpoint=name, resumed_from=start or None)
     session = ImportSession(cfg, factory, report)
 
-    def items():  # type: ignore[no-untyped-def]
+    def items() -> Iterator[tuple[int, bytes]]:
         for i, key in enumerate(keys):
             if i >= start:
                 yield i, box.get_bytes(key)

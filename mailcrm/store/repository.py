@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from mailcrm.errors import UsageError
+from mailcrm.errors import NotFound
 from mailcrm.parse.addresses import domain_of, is_free_mail, normalize_address
 from mailcrm.parse.companies import normalize_company
 from mailcrm.store import db, message_rows
@@ -470,10 +470,10 @@ def timeline(session: Session, contact_ids: list[int], limit: int | None = None)
 
 def contact_card(session: Session, address: str, limit: int | None = None) -> dict[str, Any]:
     """The card of the contact owning ``address`` plus its newest ``limit`` timeline items (all for
-    None) and ``timeline_total``, the size of the whole timeline (UsageError if unknown)."""
+    None) and ``timeline_total``, the size of the whole timeline (Refused if unknown)."""
     c = find_contact(session, address)
     if c is None:
-        raise UsageError(f"no contact with address {normalize_address(address)}")
+        raise NotFound(f"no contact with address {normalize_address(address)}")
     ids = [c.id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == c.id)))
     card = contact_summary(session, c)
     card["timeline"] = timeline(session, ids, limit)

@@ -112,7 +112,7 @@ def _collect(session: Session, flush_context: UOWTransaction) -> None:
             contacts.add(obj.contact_id)
         elif isinstance(obj, Company) and obj in session.dirty:
             companies.add(obj.id)
-    contacts.discard(None)  # type: ignore[arg-type]
+    contacts.discard(None)
 
 
 @event.listens_for(Session, "before_commit")

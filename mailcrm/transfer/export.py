@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid
 from mailcrm.parse.names import parse_person_name
 from mailcrm.private_files import touch_private, write_private
 
@@ -108,7 +108,7 @@ def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None =
         for t in tags:
             groups.setdefault(t, []).append(c)
     wb = openpyxl.Workbook()
-    wb.remove(wb.active)  # type: ignore[arg-type]
+    wb.remove(wb.active)
     used: set[str] = set()
     for tag_name in sorted(groups, key=lambda t: (t == UNTAGGED, t)):
         ws = wb.create_sheet(_sheet_title(tag_name, used))
@@ -189,9 +189,9 @@ def to_vcard(contacts: list[ExportContact]) -> str:
 def check_format(fmt: str, output: Path | None) -> None:
     """Refuse an unknown format, or xlsx without an output file."""
     if fmt not in ("csv", "xlsx", "vcard"):
-        raise UsageError(f"--format {fmt!r}: expected csv, xlsx or vcard")
+        raise Invalid(f"--format {fmt!r}: expected csv, xlsx or vcard")
     if fmt == "xlsx" and output is None:
-        raise UsageError("--format xlsx needs --output FILE.xlsx")
+        raise Invalid("--format xlsx needs --output FILE.xlsx")
 
 
 def export_contacts(contacts: list[ExportContact], fmt: str, output: Path | None, tag: str | None = None,
@@ -210,5 +210,5 @@ def export_contacts(contacts: list[ExportContact], fmt: str, output: Path | None
     try:
         write_private(output, text.encode("utf-8"))  # 0600: contacts are personal data
     except OSError as exc:
-        raise UsageError(f"{output}: cannot write: {exc.strerror}") from None
+        raise Invalid(f"{output}: cannot write: {exc.strerror}") from None
     return summary, None

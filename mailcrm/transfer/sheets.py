@@ -19,7 +19,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from mailcrm.errors import UsageError
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.transfer.export import NEEDS_QUOTE
 
@@ -224,11 +224,11 @@ def _join(values: list[str] | None, sep: str = " ") -> str | None:
 
 
 def read_file(path: Path, region: str = DEFAULT_PHONE_REGION, tag: str | None = None) -> tuple[list[SheetRow], list[BadRow]]:
-    """Read every sheet of an .xlsx (or the one table of a .csv); UsageError when unreadable."""
+    """Read every sheet of an .xlsx (or the one table of a .csv); Refused when unreadable."""
     extra = [tag.strip().casefold()] if tag and tag.strip() else []
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise NotFound(f"{path}: no such file")
     rows: list[SheetRow] = []
     bad: list[BadRow] = []
     if suffix in (".xlsx", ".xlsm"):
@@ -237,7 +237,7 @@ def read_file(path: Path, region: str = DEFAULT_PHONE_REGION, tag: str | None = 
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - zip/xml errors of a broken file: one line
-            raise UsageError(f"{path}: cannot read as xlsx: {type(exc).__name__}: {exc}") from None
+            raise Invalid(f"{path}: cannot read as xlsx: {type(exc).__name__}: {exc}") from None
         try:
             for ws in wb.worksheets:
                 r, b = parse_table(ws.title, ws.iter_rows(values_only=True), region, extra)
@@ -261,4 +261,4 @@ def read_file(path: Path, region: str = DEFAULT_PHONE_REGION, tag: str | None = 
         table = csv.reader(io.StringIO(text), dialect)
         return parse_table(path.name, (tuple(csv_cell(c) for c in r) for r in table), region, extra,
                            sheet_tags=False)
-    raise UsageError(f"{path}: expected a .xlsx or .csv file")
+    raise Invalid(f"{path}: expected a .xlsx or .csv file")
