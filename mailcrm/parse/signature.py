@@ -4,7 +4,8 @@ Which lines are the signature is decided by a learned line classifier (signature
 logistic regression over the per-line features of signature_features, after Carvalho & Cohen
 2004 and mailgun/talon), not by hand-written anchors: each of the last WINDOW non-empty lines of
 the author's own text (quoted history cut off first) gets a log-odds of being signature, and the
-block is the suffix of those lines whose log-odds sum is highest, when that sum is positive.
+block is the suffix of those lines whose log-odds sum is highest, when that sum is above the
+model's threshold (calibrated at training time, leaning towards "no signature").
 Fields are then read by signature_fields. Pure: str and explicit arguments in, a frozen
 Signature (or None) out; never raises.
 """
@@ -17,9 +18,9 @@ from mailcrm.parse.facts import DEFAULT_PHONE_REGION, Address, Signature
 from mailcrm.parse.quoted import own_lines
 from mailcrm.parse.signature_features import DELIM, NAMES_SOMEONE, candidate_lines, line_features, signoff_kind
 from mailcrm.parse.signature_fields import classify_line, read_fields, sender_tokens
-from mailcrm.parse.signature_model import line_logits
+from mailcrm.parse.signature_model import line_logits, threshold
 
-__all__ = ["extract_signature", "own_text_lines", "signature_start"]
+__all__ = ["best_suffix", "extract_signature", "own_text_lines", "signature_start"]
 
 
 def own_text_lines(text: str, unquoted: bool = False) -> list[str]:
@@ -39,6 +40,19 @@ def _content_end(lines: list[str]) -> int:
     return end
 
 
+def best_suffix(feats: list[list[str]], logits: list[float]) -> tuple[float, int | None]:
+    """The suffix of candidate lines whose log-odds add up highest, and that sum (0.0, None when
+    none is positive), among those that name someone: a signature says who wrote ("503-810-1105"
+    alone is not one)."""
+    best, best_at, run, named = 0.0, None, 0.0, False
+    for p in range(len(feats) - 1, -1, -1):
+        run += logits[p]
+        named = named or not NAMES_SOMEONE.isdisjoint(feats[p])
+        if run > best and named:
+            best, best_at = run, p
+    return best, best_at
+
+
 def signature_start(lines: list[str], sender: set[str]) -> int | None:
     """Index of the first signature line in ``lines`` (as given by ``own_text_lines``), or None."""
     end = _content_end(lines)
@@ -46,16 +60,9 @@ def signature_start(lines: list[str], sender: set[str]) -> int | None:
     if not cand:
         return None
     feats = line_features(lines[:end], cand, sender)
-    logits = line_logits(feats)
-    # The best suffix: the one whose lines' log-odds add up highest (0 for no signature), among
-    # those that name someone: a signature says who wrote ("503-810-1105" alone is not one).
-    best, best_at, run, named = 0.0, None, 0.0, False
-    for p in range(len(cand) - 1, -1, -1):
-        run += logits[p]
-        named = named or not NAMES_SOMEONE.isdisjoint(feats[p])
-        if run > best and named:
-            best, best_at = run, p
-    if best_at is None:
+    best, best_at = best_suffix(feats, line_logits(feats))
+    # The model's calibrated threshold (scripts/train_signature.py): a weak block is no signature.
+    if best_at is None or best <= threshold():
         return None
     start = cand[best_at]
     while start > 0 and (DELIM.match(lines[start - 1]) or not lines[start - 1].strip()):

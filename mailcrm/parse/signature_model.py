@@ -12,7 +12,7 @@ import threading
 from importlib import resources
 from typing import Any
 
-__all__ = ["MODEL_FILE", "load_model", "line_logits"]
+__all__ = ["MODEL_FILE", "load_model", "line_logits", "threshold"]
 
 MODEL_FILE = "signature_model.json"
 
@@ -37,3 +37,8 @@ def line_logits(features: list[list[str]]) -> list[float]:
     weights: dict[str, float] = model["weights"]
     bias = float(model["bias"])
     return [bias + sum(weights.get(f, 0.0) for f in feats) for feats in features]
+
+
+def threshold() -> float:
+    """The least log-odds sum a block needs to be a signature (0.0 in models without one)."""
+    return float(load_model().get("threshold", 0.0))
