@@ -156,6 +156,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
     # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
     # (a join over all deal messages lets PostgreSQL choose a scan of every message).
     deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at, Deal.source,
+                                  Deal.amount, Deal.currency,
                                   Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"))
                   .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
     if not deals:
@@ -195,7 +196,8 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
         id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
         stage_changed_at=deal.stage_changed_at, company=company,
         people=tuple(persons[c] for c in members.get(deal.id, []) if c in persons), last_touch=last_touch,
-        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None, source=deal.source)
+        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None, source=deal.source,
+        amount=deal.amount, currency=deal.currency)
         for deal, company, last_touch, last_out, last_msg in picked]
 
 
