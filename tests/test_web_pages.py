@@ -52,6 +52,7 @@ class Site:
                 s.add(EmailAddress(address=addr, contact_id=c.id))
         self.ctx = WebContext(self.cfg, Spool(tmp / "spool"), self.factory)
         self.app = create_app(self.ctx)
+        self.state: dict[str, object] = {}  # per-test values (an API token issued once)
 
     def client(self, **headers: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app, client=("127.0.0.1", 5000)),

@@ -230,10 +230,12 @@ def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     r = _latest_in_window(IN_ROLES, Message.date >= since, Message.kind.in_(("received", "forward")),
                           Message.status == "active", _mine(w))
     # One statement: the window gives each person's latest mail, one seek finds our latest answer.
-    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES, r.c.cid))
+    # A call logged after the mail (the Today page's "done", a digest reply's "3 done") answers it too.
+    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES, r.c.cid),
+                                 _last_call(r.c.cid))
                  .where(r.c.rank == 1).order_by(r.c.cid))
-    return [(cid, MessageRef(subject or "", date)) for cid, subject, date, last_out in rows
-            if last_out is None or last_out < date]
+    return [(cid, MessageRef(subject or "", date)) for cid, subject, date, last_out, last_call in rows
+            if (last_out is None or last_out < date) and (last_call is None or last_call < date)]
 
 
 def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
