@@ -43,7 +43,8 @@ def funnel_by_tag(store: Store) -> list[dict[str, Any]]:
                                                .where(Deal.status == "won"))}
     rows: dict[str | None, Counter[str]] = defaultdict(Counter)
     for cid, answer in pitches:
-        for tag in tags.get(cid) or [None]:
+        names: list[str | None] = list(tags.get(cid, ())) or [None]
+        for tag in names:
             c = rows[tag]
             c["sent"] += 1
             c["answered"] += answer != "none"
