@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -233,3 +234,34 @@ def test_search_as_you_type(site: Site) -> None:  # noqa: F811
             assert "Никого не нашлось" in r.text and "<b>nobody" not in r.text
 
     asyncio.run(run())
+
+
+def test_digest_mail_from_the_config(tmp_path: Path, db_url: str) -> None:
+    """compose takes [cadence.stage_labels] and [web] public_url from the config: the morning mail of a
+    Russian user names the stage as configured, shows the amount and links the deal and the Today page."""
+    from conftest import free_port, make_config_text
+
+    from mailcrm import config
+    from mailcrm.store import migrate
+
+    extra = ('[cadence.stage_labels.ru]\ninvoiced = "ждём оплату"\n'
+             '[web]\nlisten = "127.0.0.1:0"\npublic_url = "https://crm.example.org"\n')
+    cfg = config.parse(make_config_text(tmp_path, db_url, free_port(), extra=extra), str(tmp_path / "c.toml"))
+    assert cfg.cadence.labels("ru")["invoiced"] == "ждём оплату" and cfg.cadence.labels("ru")["paid"] == "оплачено"
+    engine = db.make_engine(db_url)
+    try:
+        migrate.upgrade(engine)
+        store = Store(engine, db.session_factory(engine))
+        cases.sync_users(store, cfg)
+        deal = cases.add_deal(store, cfg, "Счёт театру", ["alena@theatre.example"], stage="invoiced", company=None,
+                              amount="150000", currency="RUB")
+        with db.transaction(store.factory) as s:
+            d = s.get(Deal, deal["id"])
+            d.opened_at = d.stage_changed_at = dt.datetime.utcnow() - dt.timedelta(days=3)
+        _digest, mail = cases.preview_digest(store, cfg, cfg.users[0], dt.date.today())
+        assert "этап: ждём оплату, 150\u00a0000\u00a0₽" in mail.text and "invoiced" not in mail.text
+        assert f'href="https://crm.example.org/deals#deal-{deal["id"]}"' in mail.html
+        assert 'href="https://crm.example.org/today"' in mail.html
+        assert 'href="https://crm.example.org/contacts/alena@theatre.example"' in mail.html
+    finally:
+        engine.dispose()
