@@ -222,6 +222,15 @@ class CadenceConfig(_Strict):
     default_stage: str = "lead"
     closed_stages: list[str] = Field(default_factory=lambda: ["won", "lost"])
     quiet_after_days: int = Field(default=42, ge=1)  # "quiet outreach": sent, no reply for 6+ weeks
+    # Stage names shown to people, per language ([cadence.stage_labels.ru] invoiced = "счёт выставлен"):
+    # over the built-in labels of the default stages (domain/deal_states.STAGE_LABELS).
+    stage_labels: dict[Literal["ru", "en"], dict[str, str]] = Field(default_factory=dict)
+
+    def labels(self, language: str) -> dict[str, str]:
+        """Stage -> label in ``language`` (built-in labels, the configured ones over them)."""
+        from mailcrm.domain.deal_states import stage_labels
+
+        return stage_labels(language, {str(k): v for k, v in self.stage_labels.items()}.get(language))
 
     @model_validator(mode="after")
     def _default_known(self) -> "CadenceConfig":

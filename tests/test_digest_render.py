@@ -115,3 +115,28 @@ def test_quiet_heading_uses_the_plural_of_its_day_count() -> None:
     assert "нет ответа 42 дня и дольше" in render(d, "ru", 42).text
     assert "нет ответа 45 дней и дольше" in render(d, "ru", 45).html
     assert "no reply for 42 days or longer" in render(d, "en", 42).text
+
+
+def test_stage_names_amounts_links_and_phones() -> None:
+    """A Russian digest names stages in Russian and shows a deal's amount; lines link to the web pages."""
+    import dataclasses
+    from decimal import Decimal
+
+    snap = _snapshot()
+    invoiced = dataclasses.replace(snap.deals[0], amount=Decimal("150000.00"), currency="RUB")
+    snap = dataclasses.replace(snap, deals=(invoiced, *snap.deals[1:]))
+    d = build_digest(snap, today=TODAY, tz=ZoneInfo("Europe/Moscow"), stages=STAGES)
+    ru = render(d, "ru", 42, public_url="https://crm.example.org/")
+    assert "этап: invoiced" not in ru.text and "этап: счёт выставлен, 150\u00a0000\u00a0₽" in ru.text
+    assert "счёт выставлен, 150\u00a0000\u00a0₽" in ru.html
+    assert 'href="https://crm.example.org/deals#deal-1"' in ru.html and "https://crm.example.org/deals#deal-1" in ru.text
+    assert 'href="https://crm.example.org/contacts/evil@x.ru"' in ru.html
+    assert 'href="https://crm.example.org/today"' in ru.html and "https://crm.example.org/today" in ru.text
+    assert 'href="tel:+74951234567"' in ru.html
+    en = render(d, "en", 42, labels={"invoiced": "invoice out"})
+    assert "stage: invoice out, 150,000\u00a0RUB" in en.text
+    assert "crm.example.org" not in en.html and "/deals#" not in en.html  # no public_url: no links
+    # Without a label a stage of one's own is its name.
+    own = dataclasses.replace(d, call_today=(dataclasses.replace(d.call_today[0], deal=dataclasses.replace(
+        invoiced, stage="casting_call")),))
+    assert "этап: casting call" in render(own, "ru", 42).text

@@ -7,9 +7,12 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
+import schemathesis
 from conftest import free_port, make_config_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,10 +48,29 @@ def test_api_needs_a_live_token_and_answers_json(site: Site) -> None:  # noqa: F
     deals = _get(site, "/api/v1/deals", token, status="open").json()
     assert deals[0]["title"] == "Пьеса" and deals[0]["amount"] == "150000.00" and deals[0]["stage"] == "lead"
     assert _get(site, "/api/v1/companies", token).status_code == 200
+    cases.edit_contact(Store(site.engine, site.factory), "alena@theatre.example", name=None, title=None,
+                       company="Театр «Ёлка»", phones=None, region="RU")
+    r = _get(site, "/api/v1/companies/" + quote("Театр «Ёлка»", safe=""), token)
+    assert r.status_code == 200 and [p["name"] for p in r.json()["people"]] == ["Алёна Ёлкина"], r.text
+    assert _get(site, "/api/v1/companies/nothing-here", token).status_code == 404
     assert _get(site, "/api/v1/nothing", token).status_code == 404
     schema = _get(site, "/api/v1/openapi.json", None).json()
     assert schema["openapi"].startswith("3.") and set(schema["paths"]) == {
-        "/api/v1/contacts", "/api/v1/contacts/{ref}", "/api/v1/companies", "/api/v1/deals"}
+        "/api/v1/contacts", "/api/v1/contacts/{ref}", "/api/v1/companies", "/api/v1/companies/{name}",
+        "/api/v1/deals", "/api/v1/digest"}
+    # Parameters outside the schema are refused with the reason, not silently clamped.
+    for params in ({"limit": "0"}, {"limit": "501"}, {"limit": "ten"}, {"q": "x" * 201}):
+        r = _get(site, "/api/v1/contacts", token, **params)
+        assert r.status_code == 400 and r.json()["error"].split(":")[0] in ("limit", "q"), (params, r.text)
+    assert _get(site, "/api/v1/deals", token, status="maybe").status_code == 400
+    # The digest: the token's user's sections, summary and numbered lines (the lead is new today).
+    digest = _get(site, "/api/v1/digest", token)
+    assert digest.status_code == 200, digest.text
+    body = digest.json()
+    assert body["user_email"] == "me@example.org" and body["summary"]["new_leads"] == 1
+    assert body["new_leads"][0]["title"] == "Пьеса" and body["new_leads"][0]["amount"] == "150000.00"
+    assert body["lines"][0] == {"n": 1, "kind": "deal", "ref": body["new_leads"][0]["id"], "label": "Пьеса"}
+    assert _get(site, "/api/v1/digest", None).status_code == 401
     assert web_accounts.revoke_tokens(site.factory, site.cfg, "me@example.org")["revoked"] == 1
     assert _get(site, "/api/v1/contacts", token).status_code == 401
     # A web session cookie is not an API token.
@@ -96,3 +118,23 @@ def test_token_command(tmp_path: Path) -> None:
     assert r.returncode == 0 and '"revoked": 1' in r.stdout
     r = cli("web", "token", "stranger@example.org")
     assert r.returncode == 2 and "not a user" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture
+def api_schema(site: Site) -> Any:  # noqa: F811
+    """The API's own OpenAPI schema, loaded through the ASGI app (no socket)."""
+    return schemathesis.openapi.from_asgi("/api/v1/openapi.json", site.app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_schemathesis(case: Any, site: Site) -> None:  # noqa: F811
+    """schemathesis (bounded: 12 examples per operation, valid and invalid ones) against the schema: no 5xx,
+    every status and body as declared, invalid parameters refused with 4xx, the token required."""
+    token = site.state.get("token")
+    if token is None:
+        token = site.state["token"] = str(web_accounts.issue_token(site.factory, site.cfg, "me@example.org")["token"])
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})

@@ -52,6 +52,7 @@ class Site:
                 s.add(EmailAddress(address=addr, contact_id=c.id))
         self.ctx = WebContext(self.cfg, Spool(tmp / "spool"), self.factory)
         self.app = create_app(self.ctx)
+        self.state: dict[str, object] = {}  # per-test values (an API token issued once)
 
     def client(self, **headers: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app, client=("127.0.0.1", 5000)),
@@ -227,7 +228,8 @@ def test_deals_board_move_won_lost(site: Site) -> None:
         async with site.client() as http:
             await _login(http, "me@example.org")
             r = await http.get("/deals")
-            assert r.status_code == 200 and "Пьеса для театра" in r.text and "150,000 RUB" in r.text
+            assert r.status_code == 200 and "Пьеса для театра" in r.text and "150\u00a0000\u00a0₽" in r.text
+            assert "Бриф" in r.text or "бриф" in r.text  # stage names in the user's language
             assert f'class="deal overdue" id="deal-{old["id"]}"' in r.text
             assert f'class="deal" id="deal-{fresh["id"]}"' in r.text and "просрочено" in r.text
             csrf = _csrf(r.text)

@@ -102,12 +102,12 @@ def decide_suggestion(store: Store, suggestion_id: int, accept: bool) -> dict[st
         return companies.decide_suggestion(s, suggestion_id, accept=accept)
 
 
-def company_card(store: Store, name: str) -> dict[str, Any]:
-    """A company's people and combined timeline."""
+def company_card(store: Store, name: str, limit: int | None = None) -> dict[str, Any]:
+    """A company's people and combined timeline (newest first; at most ``limit`` items)."""
     from mailcrm.app.outreach import works_of_contacts
 
     with transaction(store.factory) as s:
-        card = companies.company_card(s, name)
+        card = companies.company_card(s, name, limit)
         card["works"] = works_of_contacts(s, [p["id"] for p in card["people"]])  # anyone there received (issue 22)
         return card
 
@@ -255,6 +255,41 @@ def preview_digest(store: Store, cfg: Config, user: UserConfig, day: dt.date) ->
 
     with transaction(store.factory) as s:
         return make_digest(s, cfg, user, day)
+
+
+TODAY_KINDS = ("deal", "follow_up", "contact")
+
+
+def act_on_today_line(store: Store, cfg: Config, user: UserConfig, kind: str, ref: int, action: str,
+                      days: int = 1, now: dt.datetime | None = None) -> dict[str, Any]:
+    """"done" (logs a call; a follow-up is closed) or "snooze N days" on a line of the Today page.
+
+    The same step as a digest reply's "3 done" / "3 snooze 2d" (``digest_replies.act_on_line``).
+    """
+    from zoneinfo import ZoneInfo
+
+    from mailcrm.app.digest_replies import act_on_line
+    from mailcrm.errors import NotFound
+    from mailcrm.parse.digest_commands import LineCommand
+    from mailcrm.store.models import Deal, FollowUp, utcnow
+
+    if kind not in TODAY_KINDS:
+        raise Invalid(f"unknown line kind {kind!r}; expected one of {', '.join(TODAY_KINDS)}")
+    if action not in ("done", "snooze"):
+        raise Invalid(f"unknown action {action!r}; expected done or snooze")
+    if action == "snooze" and not 1 <= days <= 365:
+        raise Invalid("snooze for 1 to 365 days")
+    now = now or utcnow()
+    today = now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(user.timezone)).date()
+    command = LineCommand(0, "done" if action == "done" else "snooze", text="done (Today page)" if action == "done" else "",
+                          until=today + dt.timedelta(days=days) if action == "snooze" else None)
+    with transaction(store.factory) as s:
+        model = {"deal": Deal, "follow_up": FollowUp, "contact": Contact}[kind]
+        if s.get(model, ref) is None:
+            raise NotFound(f"no {kind.replace('_', '-')} {ref}")
+        uid = s.scalar(select(User.id).where(User.email == user.email))
+        text = act_on_line(s, uid, {"web": "today", "day": today.isoformat()}, kind, ref, command, now)
+        return {"kind": kind, "ref": ref, "action": action, "text": text}
 
 
 # -- exports -------------------------------------------------------------------------------------

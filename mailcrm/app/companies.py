@@ -126,7 +126,7 @@ def list_companies(session: Session) -> list[dict[str, Any]]:
             for c, n in session.execute(q)]
 
 
-def company_card(session: Session, name: str) -> dict[str, Any]:
+def company_card(session: Session, name: str, limit: int | None = None) -> dict[str, Any]:
     """People and the merged timeline of one company (by name, normalised name or domain)."""
     company = session.scalar(select(Company).where(Company.domain == name.lower())) or repo.company_by_name(
         session, name, create=False)
@@ -140,7 +140,7 @@ def company_card(session: Session, name: str) -> dict[str, Any]:
     return {
         "id": company.id, "name": company.name, "domain": company.domain,
         "people": [repo.contact_summary(session, p) for p in people],
-        "timeline": repo.timeline(session, ids) if ids else [],
+        "timeline": repo.timeline(session, ids, limit) if ids else [],
     }
 
 

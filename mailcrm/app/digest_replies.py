@@ -121,21 +121,26 @@ def _apply(session: Session, run: DigestRun, line: dict[str, Any] | None, c: Lin
         return {**base, "ok": False, "text": f"no line {c.number} in the digest of {run.local_date.isoformat()}"}
     try:
         with session.begin_nested():
-            text = _act(session, run, str(line["kind"]), int(line["ref"]), c, now)
+            text = act_on_line(session, run.user_id, {"digest": run.local_date.isoformat(), "line": c.number},
+                               str(line["kind"]), int(line["ref"]), c, now)
     except (Refused, IntegrityError) as exc:
         return {**base, "ok": False, "text": str(exc).splitlines()[0][:300]}
     return {**base, "ok": True, "text": text}
 
 
-def _act(session: Session, run: DigestRun, kind: str, ref: int, c: LineCommand, now: dt.datetime) -> str:
-    """Do what ``c`` asks to the deal, follow-up or contact ``ref``; returns what was done."""
+def act_on_line(session: Session, user_id: int | None, data: dict[str, Any], kind: str, ref: int, c: LineCommand,
+                now: dt.datetime) -> str:
+    """Do what ``c`` asks to the deal, follow-up or contact ``ref`` of a digest line; returns what was done.
+
+    The digest reply and the web's Today page both act through here (``data`` is kept on the activity:
+    which digest and line, or the web page)."""
     if kind == "deal":
         contact_ids = deal_store.deal_contact_ids(session, ref)
         contact = contact_ids[0] if contact_ids else None
         if c.action in ("won", "lost"):
             deal_store.move_deal(session, ref, c.action, at=now, lost_reason=(c.text or None) if c.action == "lost" else None)
             return f"deal moved to {c.action}" + (f" ({c.text})" if c.text else "")
-        return _activity(session, run, c, now, contact_id=contact, deal_id=ref)
+        return _activity(session, user_id, data, c, now, contact_id=contact, deal_id=ref)
     if kind == "follow_up":
         fu = session.get(FollowUp, ref)
         if fu is None:
@@ -152,19 +157,19 @@ def _act(session: Session, run: DigestRun, kind: str, ref: int, c: LineCommand, 
             fu.status, fu.cancelled_at = "done", now
             return "follow-up closed"
         fu.status, fu.cancelled_at = "done", now
-        return _activity(session, run, c, now, contact_id=contact) + "; follow-up closed"
+        return _activity(session, user_id, data, c, now, contact_id=contact) + "; follow-up closed"
     if c.action in ("won", "lost"):
         raise Invalid(f"line {c.number} is a person, not a deal")
-    return _activity(session, run, c, now, contact_id=ref)
+    return _activity(session, user_id, data, c, now, contact_id=ref)
 
 
-def _activity(session: Session, run: DigestRun, c: LineCommand, now: dt.datetime, *, contact_id: int | None,
-              deal_id: int | None = None) -> str:
+def _activity(session: Session, user_id: int | None, data: dict[str, Any], c: LineCommand, now: dt.datetime, *,
+              contact_id: int | None, deal_id: int | None = None) -> str:
     """A call, note, snooze or "done" on the timeline (a call and "done" are touches for cadence)."""
     kind = {"done": "call", "call": "call", "note": "note", "snooze": "snooze"}[c.action]
     text = c.text if c.action != "done" else (c.text or "done (digest reply)")
-    session.add(Activity(contact_id=contact_id, deal_id=deal_id, user_id=run.user_id, kind=kind, at=now,
-                         text=text, due=c.until, data={"digest": run.local_date.isoformat(), "line": c.number}))
+    session.add(Activity(contact_id=contact_id, deal_id=deal_id, user_id=user_id, kind=kind, at=now,
+                         text=text, due=c.until, data=data))
     session.flush()
     if c.action == "snooze" and c.until is not None:
         return f"snoozed until {c.until.isoformat()}"

@@ -156,6 +156,7 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
     # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
     # (a join over all deal messages lets PostgreSQL choose a scan of every message).
     deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, Deal.opened_at, Deal.stage_changed_at, Deal.source,
+                                  Deal.amount, Deal.currency,
                                   Company.name.label("company"), _thread_latest("id", Deal.id).label("thread_mid"))
                   .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
     if not deals:
@@ -195,7 +196,8 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
         id=deal.id, title=deal.title, stage=deal.stage, opened_at=deal.opened_at,
         stage_changed_at=deal.stage_changed_at, company=company,
         people=tuple(persons[c] for c in members.get(deal.id, []) if c in persons), last_touch=last_touch,
-        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None, source=deal.source)
+        last_out=last_out, last_message=msgs.get(last_msg) if last_msg is not None else None, source=deal.source,
+        amount=deal.amount, currency=deal.currency)
         for deal, company, last_touch, last_out, last_msg in picked]
 
 
@@ -228,10 +230,12 @@ def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     r = _latest_in_window(IN_ROLES, Message.date >= since, Message.kind.in_(("received", "forward")),
                           Message.status == "active", _mine(w))
     # One statement: the window gives each person's latest mail, one seek finds our latest answer.
-    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES, r.c.cid))
+    # A call logged after the mail (the Today page's "done", a digest reply's "3 done") answers it too.
+    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES, r.c.cid),
+                                 _last_call(r.c.cid))
                  .where(r.c.rank == 1).order_by(r.c.cid))
-    return [(cid, MessageRef(subject or "", date)) for cid, subject, date, last_out in rows
-            if last_out is None or last_out < date]
+    return [(cid, MessageRef(subject or "", date)) for cid, subject, date, last_out, last_call in rows
+            if (last_out is None or last_out < date) and (last_call is None or last_call < date)]
 
 
 def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:

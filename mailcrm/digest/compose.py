@@ -69,4 +69,5 @@ def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date)
     digest = build_digest(snapshot, today=today, tz=tz, stages=rules_from_mapping(cfg.cadence.stages),
                           lead_stage=cfg.cadence.default_stage)
     digest = dataclasses.replace(digest, repeats=_repeats(session, window.user_id, today, tz))
-    return digest, render(digest, user.language, cfg.cadence.quiet_after_days)
+    return digest, render(digest, user.language, cfg.cadence.quiet_after_days, labels=cfg.cadence.labels(user.language),
+                          public_url=cfg.web.public_url if cfg.web else "")

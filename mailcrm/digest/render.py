@@ -7,13 +7,18 @@ called ``<script>`` stays text), plain text without (nothing there is markup).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
 
-from mailcrm.digest.rules import Digest, section_offsets
+from mailcrm.digest.rules import Digest, Person, section_offsets
+from mailcrm.domain.deal_states import stage_label, stage_labels
+from mailcrm.domain.money import format_amount
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -55,6 +60,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "everyone_tagged": "everyone tagged",
         "no_phone": "no phone",
         "footer": "Sent by mailcrm to {email}; time zone {tz}.",
+        "on_web": "The same on the web: {url}",
         "follow_ups": "Follow up: no answer yet",
         "reminder": "reminder",
         "due_since": "due since {date}",
@@ -100,6 +106,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "everyone_tagged": "все с тегом",
         "no_phone": "нет телефона",
         "footer": "Сводку прислал mailcrm для {email}; часовой пояс {tz}.",
+        "on_web": "То же на сайте: {url}",
         "follow_ups": "Напомнить: ответа пока нет",
         "reminder": "напоминание",
         "due_since": "срок с {date}",
@@ -151,9 +158,34 @@ _TEXT_ENV = _environment(False)
 _HTML_ENV = _environment(True)
 
 
-def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> Rendered:
-    """Subject, text and HTML of a digest in ``language`` (ru or en)."""
+def tel_uri(phone: str) -> str:
+    """A phone as a ``tel:`` link target: the digits and a leading +, nothing a dialer trips on."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return "tel:" + ("+" if phone.strip().startswith("+") else "") + digits
+
+
+def contact_path(person: Person) -> str | None:
+    """The web page of a person: /contacts/<first address, else first phone>; None without either."""
+    ref = person.address or (person.phones[0] if person.phones else None)
+    return f"/contacts/{quote(ref, safe='@+')}" if ref else None
+
+
+def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42, *,
+           labels: Mapping[str, str] | None = None, public_url: str = "") -> Rendered:
+    """Subject, text and HTML of a digest in ``language`` (ru or en).
+
+    ``labels``: stage -> name in ``language`` (default: the built-in labels); ``public_url``: where the
+    web pages are (``[web] public_url``): each line then links to its page, and the digest to /today.
+    """
     strings = STRINGS.get(language, STRINGS["en"])
+    names = dict(labels) if labels is not None else stage_labels(language)
+    base = public_url.rstrip("/")
+
+    def link(path: str | None) -> str:
+        return f"{base}{path}" if base and path else ""
+
+    def money(amount: Decimal | None, currency: str | None) -> str:
+        return format_amount(amount, currency, language)
     tz = ZoneInfo(digest.timezone)
 
     def days(n: int) -> str:
@@ -173,6 +205,8 @@ def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42) -> 
         "d": digest, "s": strings, "days": days, "local": local, "day": day,
         "name": f", {digest.user_name}" if digest.user_name else "", "quiet_days": quiet_after_days,
         "lang": language if language in STRINGS else "en", "off": section_offsets(digest),
+        "stage": lambda st: stage_label(st, names), "money": money, "link": link, "page": contact_path,
+        "tel": tel_uri,
     }
     return Rendered(subject=subject, text=_TEXT_ENV.get_template("digest.txt.j2").render(ctx),
                     html=_HTML_ENV.get_template("digest.html.j2").render(ctx), empty=digest.is_empty)

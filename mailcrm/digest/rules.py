@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from mailcrm.domain.cadence import Due, StageRule, evaluate, local_date
@@ -59,6 +60,8 @@ class DealSnap:
     last_out: dt.datetime | None  # our own touches only (mail sent, calls)
     last_message: MessageRef | None
     source: str | None = None  # "form:<name>": a lead from a web form or a form's notification mail
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)

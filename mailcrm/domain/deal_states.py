@@ -28,3 +28,22 @@ def refusal(status: str, stage: str, target: str, *, reopen: bool = False) -> st
     if target == stage:
         return f"it is already in stage {stage!r}"
     return None
+
+
+# Stage names as people read them, per language; ``[cadence.stage_labels.<lang>]`` overrides or adds.
+STAGE_LABELS: dict[str, dict[str, str]] = {
+    "ru": {"lead": "обращение", "brief": "бриф", "invoiced": "счёт выставлен", "paid": "оплачено",
+           "in_progress": "в работе", "won": "выиграна", "lost": "проиграна"},
+    "en": {"lead": "lead", "brief": "brief", "invoiced": "invoiced", "paid": "paid", "in_progress": "in progress",
+           "won": "won", "lost": "lost"},
+}
+
+
+def stage_labels(language: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Stage -> label in ``language``: the built-in labels, then the configured ones over them."""
+    return {**STAGE_LABELS.get(language, STAGE_LABELS["en"]), **(overrides or {})}
+
+
+def stage_label(stage: str, labels: dict[str, str]) -> str:
+    """One stage's label; a stage nobody labelled is shown by its name, underscores as spaces."""
+    return labels.get(stage) or stage.replace("_", " ")

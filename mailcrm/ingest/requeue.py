@@ -35,9 +35,16 @@ def retry_quarantined(cfg: Config, spool: Spool, items: Sequence[SpoolItem]) -> 
         store.close()
         return outcomes
     # A running daemon owns the spool's claims: hand the items back to it and wait.
+    hand_back(spool, items)
+    return _await_daemon(spool, ids)
+
+
+def hand_back(spool: Spool, items: Sequence[SpoolItem]) -> list[str]:
+    """Move quarantined ``items`` back to the spool for the running daemon's worker (the web's "retry":
+    it runs inside the daemon, so it does not wait); returns their ids."""
     for it in items:
         spool.requeue(it)
-    return _await_daemon(spool, ids)
+    return [it.id for it in items]
 
 
 def _await_daemon(spool: Spool, ids: set[str], timeout: float = 120.0) -> dict[str, str]:

@@ -8,9 +8,11 @@ them by tests/test_web_api.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,12 +20,15 @@ from starlette.routing import BaseRoute, Route
 
 from mailcrm.app import cases, web_accounts
 from mailcrm.app.web_accounts import WebUser
+from mailcrm.digest.rules import numbered_lines
 from mailcrm.errors import NotFound, Refused
 from mailcrm.web.app import WebContext
 from mailcrm.web.pages import _store, clean_text, search_contacts
 
 PREFIX = "/api/v1"
 MAX_LIMIT = 500
+MAX_QUERY = 200
+DEAL_STATUSES = ("open", "won", "lost")
 
 
 def jsonable(value: Any) -> Any:
@@ -44,11 +49,35 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+class BadParameter(Exception):
+    """A query parameter outside what the schema allows: 400 with the reason."""
+
+
 def _limit(request: Request, default: int) -> int:
-    try:
-        return max(1, min(int(request.query_params.get("limit", default)), MAX_LIMIT))
-    except ValueError:
+    raw = request.query_params.get("limit")
+    if raw is None:
         return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(f"limit: expected an integer from 1 to {MAX_LIMIT}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise BadParameter(f"limit: expected an integer from 1 to {MAX_LIMIT}")
+    return value
+
+
+def _query(request: Request) -> str:
+    q = request.query_params.get("q", "")
+    if len(q) > MAX_QUERY:
+        raise BadParameter(f"q: at most {MAX_QUERY} characters")
+    return q.strip()
+
+
+def _status(request: Request) -> str | None:
+    status = request.query_params.get("status")
+    if status is not None and status not in DEAL_STATUSES:
+        raise BadParameter(f"status: one of {', '.join(DEAL_STATUSES)}")
+    return status
 
 
 _OBJ = {"type": "object", "additionalProperties": True}
@@ -59,7 +88,7 @@ _ERR = {"description": "error", "content": {"application/json": {"schema": {
 def _op(summary: str, schema: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"get": {"summary": summary, "parameters": params or [], "security": [{"bearer": []}], "responses": {
         "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
-        "401": _ERR, "404": _ERR}}}
+        "400": _ERR, "401": _ERR, "404": _ERR}}}
 
 
 _LIMIT = {"name": "limit", "in": "query", "required": False,
@@ -72,15 +101,28 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         f"{PREFIX}/contacts": _op("Contacts matching q (name, address, company, title)", {"type": "array", "items": _OBJ},
                                   [{"name": "q", "in": "query", "required": False,
-                                    "schema": {"type": "string", "maxLength": 200}}, _LIMIT]),
+                                    "schema": {"type": "string", "maxLength": MAX_QUERY}}, _LIMIT]),
         f"{PREFIX}/contacts/{{ref}}": _op("A contact's card and timeline (by address or phone)", _OBJ,
                                           [{"name": "ref", "in": "path", "required": True,
                                             "schema": {"type": "string", "minLength": 1, "maxLength": 320}},
                                            _LIMIT]),
         f"{PREFIX}/companies": _op("Companies with head counts", {"type": "array", "items": _OBJ}),
+        f"{PREFIX}/companies/{{name}}": _op("A company's people and combined timeline (by name or domain)", _OBJ,
+                                           [{"name": "name", "in": "path", "required": True,
+                                             "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                                            _LIMIT]),
         f"{PREFIX}/deals": _op("Deals, newest first", {"type": "array", "items": _OBJ},
                                [{"name": "status", "in": "query", "required": False,
-                                 "schema": {"type": "string", "enum": ["open", "won", "lost"]}}]),
+                                 "schema": {"type": "string", "enum": list(DEAL_STATUSES)}}]),
+        f"{PREFIX}/digest": _op("The token's user's digest for their local today (the morning mail's data: sections, "
+                                "summary counts, numbered lines)", {
+                                    "type": "object", "required": ["today", "summary", "lines", "call_today"],
+                                    "properties": {"today": {"type": "string", "format": "date"},
+                                                   "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                                   "lines": {"type": "array", "items": _OBJ},
+                                                   "call_today": {"type": "array", "items": _OBJ},
+                                                   "empty": {"type": "boolean"}},
+                                    "additionalProperties": True}),
     },
 }
 
@@ -97,30 +139,47 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
     def endpoint(fn: Any) -> Any:
         async def handle(request: Request) -> Response:
-            if await authed(request) is None:
+            user = await authed(request)
+            if user is None:
                 return _error(401, "a bearer token is required (mailcrm web token ADDR)")
             try:
-                data = await asyncio.to_thread(fn, request)
+                data = await asyncio.to_thread(fn, request, user)
+            except BadParameter as exc:
+                return _error(400, str(exc))
             except Refused as exc:
                 return _error(404, str(exc))
             return JSONResponse(jsonable(data))
         return handle
 
-    def contacts(request: Request) -> Any:
-        return search_contacts(ctx, request.query_params.get("q", "").strip()[:200], _limit(request, 50))
+    def contacts(request: Request, user: WebUser) -> Any:
+        return search_contacts(ctx, _query(request), _limit(request, 50))
 
-    def contact(request: Request) -> Any:
+    def contact(request: Request, user: WebUser) -> Any:
         ref = request.path_params["ref"]
         if clean_text(ref) != ref:
             raise NotFound(f"no contact {ref!r}")
         return cases.contact_card(_store(ctx), ref, _limit(request, 200))
 
-    def companies(request: Request) -> Any:
+    def companies(request: Request, user: WebUser) -> Any:
         return cases.list_companies(_store(ctx))
 
-    def deals(request: Request) -> Any:
-        status = request.query_params.get("status")
-        return cases.list_deals(_store(ctx), None, status if status in ("open", "won", "lost") else None)
+    def company(request: Request, user: WebUser) -> Any:
+        name = request.path_params["name"]
+        if clean_text(name) != name or not name.strip():
+            raise NotFound(f"no company named {name!r}")
+        return cases.company_card(_store(ctx), name, _limit(request, 200))
+
+    def deals(request: Request, user: WebUser) -> Any:
+        return cases.list_deals(_store(ctx), None, _status(request))
+
+    def digest(request: Request, user: WebUser) -> Any:
+        ucfg = ctx.cfg.user_for_address(user.email)
+        if ucfg is None:
+            raise NotFound(f"{user.email} is no longer a user in the config")
+        day = dt.datetime.now(dt.timezone.utc).astimezone(ZoneInfo(ucfg.timezone)).date()
+        d, _rendered = cases.preview_digest(_store(ctx), ctx.cfg, ucfg, day)
+        return {**dataclasses.asdict(d), "summary": d.summary(), "empty": d.is_empty,
+                "lines": [line.to_json() for line in numbered_lines(d)]}
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -133,6 +192,8 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         Route(f"{PREFIX}/contacts", endpoint(contacts)),
         Route(f"{PREFIX}/contacts/{{ref}}", endpoint(contact)),
         Route(f"{PREFIX}/companies", endpoint(companies)),
+        Route(f"{PREFIX}/companies/{{name}}", endpoint(company)),
         Route(f"{PREFIX}/deals", endpoint(deals)),
+        Route(f"{PREFIX}/digest", endpoint(digest)),
         Route(f"{PREFIX}/{{rest:path}}", not_found),
     ]

@@ -28,7 +28,8 @@ from mailcrm.errors import ConfigError
 from mailcrm.spool import Spool
 
 # Modules under mailcrm.web that contribute routes, in order (each has ``routes(ctx)``).
-ROUTE_MODULES: tuple[str, ...] = ("intake", "auth", "pages", "deals_board", "bounces_page", "api")
+ROUTE_MODULES: tuple[str, ...] = ("intake", "auth", "pages", "today_page", "companies_page", "quarantine_page",
+                                  "charts_page", "deals_board", "bounces_page", "api")
 
 
 @dataclass

@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute
 from mailcrm.app import cases
 from mailcrm.app.web_accounts import WebUser
 from mailcrm.config import Config
+from mailcrm.domain.deal_states import stage_label
+from mailcrm.domain.money import format_amount
 from mailcrm.errors import Refused
 from mailcrm.store.models import utcnow
 from mailcrm.web.app import WebContext
@@ -49,8 +51,10 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         columns = await asyncio.to_thread(board, ctx)
         token, new = csrf_token(request)
         stages = [c["stage"] for c in columns]
+        labels = ctx.cfg.cadence.labels(user.language)
         resp = render("deals.html", user.language, status_code=status, user=user, csrf=token, columns=columns,
-                      stages=stages, error=error)
+                      stages=stages, error=error, stage=lambda s: stage_label(s, labels),
+                      money=lambda a, c: format_amount(a, c, user.language))
         return with_csrf(resp, request, ctx, token, new)
 
     async def board_page(request: Request, user: WebUser) -> Response:

@@ -79,6 +79,12 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         resp = render("search.html", user.language, user=user, csrf=token, q=query, rows=rows, ref=contact_ref)
         return with_csrf(resp, request, ctx, token, new)
 
+    async def results(request: Request, user: WebUser) -> Response:
+        # The result table alone, for search.js (search as you type); the same rows as the page.
+        query = request.query_params.get("q", "").strip()[:200]
+        rows = await asyncio.to_thread(search_contacts, ctx, query) if query else []
+        return render("_results.html", user.language, q=query, rows=rows, ref=contact_ref)
+
     async def contact(request: Request, user: WebUser) -> Response:
         ref = request.path_params["ref"]
         try:
@@ -96,4 +102,4 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                       more=more, when=lambda at: local_time(at, user.timezone), tz=user.timezone)
         return with_csrf(resp, request, ctx, token, new)
 
-    return [page(ctx, "/", search), page(ctx, "/contacts/{ref}", contact)]
+    return [page(ctx, "/", search), page(ctx, "/search/results", results), page(ctx, "/contacts/{ref}", contact)]
