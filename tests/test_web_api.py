@@ -63,6 +63,9 @@ def test_api_needs_a_live_token_and_answers_json(site: Site) -> None:  # noqa: F
         r = _get(site, "/api/v1/contacts", token, **params)
         assert r.status_code == 400 and r.json()["error"].split(":")[0] in ("limit", "q"), (params, r.text)
     assert _get(site, "/api/v1/deals", token, status="maybe").status_code == 400
+    misspelt = _get(site, "/api/v1/contacts", token, qq="Петров")
+    assert misspelt.status_code == 400 and "'qq'" in misspelt.json()["error"] and "limit, q" in misspelt.json()["error"]
+    assert _get(site, "/api/v1/digest", token, day="2026-01-01").status_code == 400
     # The digest: the token's user's sections, summary and numbered lines (the lead is new today).
     digest = _get(site, "/api/v1/digest", token)
     assert digest.status_code == 200, digest.text

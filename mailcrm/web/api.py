@@ -137,11 +137,17 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             return None
         return await asyncio.to_thread(web_accounts.token_user, ctx.factory, ctx.cfg, token.strip())
 
-    def endpoint(fn: Any) -> Any:
+    def endpoint(fn: Any, path: str) -> Any:
+        declared = {p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
         async def handle(request: Request) -> Response:
             user = await authed(request)
             if user is None:
                 return _error(401, "a bearer token is required (mailcrm web token ADDR)")
+            unknown = sorted(set(request.query_params) - declared)
+            if unknown:  # a misspelt parameter is an error, not silently a different question
+                return _error(400, f"unknown parameter {unknown[0]!r}; this endpoint takes "
+                                   + (", ".join(sorted(declared)) or "no parameters"))
             try:
                 data = await asyncio.to_thread(fn, request, user)
             except BadParameter as exc:
@@ -189,11 +195,11 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
     return [
         Route(f"{PREFIX}/openapi.json", openapi),
-        Route(f"{PREFIX}/contacts", endpoint(contacts)),
-        Route(f"{PREFIX}/contacts/{{ref}}", endpoint(contact)),
-        Route(f"{PREFIX}/companies", endpoint(companies)),
-        Route(f"{PREFIX}/companies/{{name}}", endpoint(company)),
-        Route(f"{PREFIX}/deals", endpoint(deals)),
-        Route(f"{PREFIX}/digest", endpoint(digest)),
+        Route(f"{PREFIX}/contacts", endpoint(contacts, f"{PREFIX}/contacts")),
+        Route(f"{PREFIX}/contacts/{{ref}}", endpoint(contact, f"{PREFIX}/contacts/{{ref}}")),
+        Route(f"{PREFIX}/companies", endpoint(companies, f"{PREFIX}/companies")),
+        Route(f"{PREFIX}/companies/{{name}}", endpoint(company, f"{PREFIX}/companies/{{name}}")),
+        Route(f"{PREFIX}/deals", endpoint(deals, f"{PREFIX}/deals")),
+        Route(f"{PREFIX}/digest", endpoint(digest, f"{PREFIX}/digest")),
         Route(f"{PREFIX}/{{rest:path}}", not_found),
     ]
