@@ -269,6 +269,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
         contacts = list(s.scalars(q).unique())
         ids = [c.id for c in contacts]
         emails: dict[int, list[str]] = {}
+        address_status: dict[int, list[str]] = {}
         tags: dict[int, list[str]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
@@ -277,6 +278,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
                 eq = eq.where(EmailAddress.status.in_(statuses))
             for a in s.scalars(eq):
                 emails.setdefault(a.contact_id, []).append(a.address)
+                address_status.setdefault(a.contact_id, []).append(a.status or "active")
             tq = (select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
                   .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name))
             for cid, name in s.execute(tq):
@@ -284,6 +286,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
         companies = {c.id: c.name for c in s.scalars(select(Company))}
         return [
             ExportContact(c.id, c.name, companies.get(c.company_id) if c.company_id else None, c.title,
-                          list(c.phones or []), c.city, c.website, c.notes, emails[c.id], tags.get(c.id, []))
+                          list(c.phones or []), c.city, c.website, c.notes, emails[c.id], tags.get(c.id, []),
+                          address_status[c.id])
             for c in contacts if emails.get(c.id)
         ]
