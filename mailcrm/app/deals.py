@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mailcrm.app.contact_refs import contact_for_ref
 from mailcrm.domain import deal_states
 from mailcrm.errors import Invalid, UsageError
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository as repo
 from mailcrm.store.models import (
     Activity,
@@ -36,9 +37,9 @@ from mailcrm.store.models import (
 WON, LOST = "won", "lost"
 
 
-def contact_for(session: Session, address: str, *, source: str = "cli") -> Contact:
-    """The contact owning ``address`` (or this phone number); an unknown one becomes a contact."""
-    return contact_for_ref(session, address, source=source)
+def contact_for(session: Session, address: str, *, source: str = "cli", region: str = DEFAULT_PHONE_REGION) -> Contact:
+    """The contact owning ``address`` (or this phone number, local ones read in ``region``); an unknown one becomes a contact."""
+    return contact_for_ref(session, address, source=source, region=region)
 
 
 def parse_amount(amount: str | None) -> Decimal | None:

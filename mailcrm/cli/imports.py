@@ -159,7 +159,7 @@ def export_contacts_cmd(
     ctx: typer.Context,
     fmt: str = typer.Option("csv", "--format", help="csv (Mailchimp audience), xlsx (sheet per tag) or vcard."),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only contacts with this tag."),
-    include_bounced: bool = typer.Option(False, "--include-bounced", help="Also export bounced and suspect addresses, each with its status in a column of its own."),
+    include_bounced: bool = typer.Option(False, "--include-bounced", help="Also bounced and suspect addresses, with a status column."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (needs --output)."),
 ) -> None:
