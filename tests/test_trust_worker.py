@@ -179,3 +179,35 @@ def test_a_login_proves_only_its_own_users_addresses(store, tmp_path: Path, dns_
     assert run(w, mail("own-1@example.org", "ivan@theatre.example"),
                SpoolMeta(source="smtp", mail_from="me@example.org", auth_user="me@example.org", evidence=ev)) \
         == Outcome.STORED
+
+
+def test_mail_forwarded_through_a_trusted_arc_sealer(store, tmp_path: Path, dns_stub: DnsStub) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The user's mail re-signed by a mailing service: proven by ARC only when that sealer is trusted."""
+    import dkim
+    from dkim_keys import keypair, sign
+
+    _, factory = store
+    dns_stub.add_txt("s1._domainkey.example.org", keypair()[1])
+    dns_stub.add_txt("arc._domainkey.lists.example", keypair("list")[1])
+    dns_stub.add_txt("_dmarc.example.org", "v=DMARC1; p=reject")
+
+    def forwarded(mid: str, to: str) -> bytes:
+        msg = ("Authentication-Results: lists.example; dkim=pass header.d=example.org\r\n".encode()
+               + sign(mail(mid, to), "example.org").replace(b"Subject: About", b"Subject: [team] About"))
+        return b"".join(dkim.arc_sign(msg, b"arc", b"lists.example", keypair("list")[0], b"lists.example",
+                                      include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])) + msg
+
+    ev = {"client_ip": "198.51.100.7", "helo": "mx.lists.example", "authenticated": False, "trusted_network": False}
+    meta = dict(source="smtp", mail_from="bounces@lists.example", evidence=ev)
+    for trusted, outcome in (("", Outcome.QUARANTINED), ('"lists.example"', Outcome.STORED)):
+        cfg = config.parse(cfg_text(dns_stub).replace("[security]\n", f"[security]\ntrusted_arc_sealers = [{trusted}]\n"),
+                           "test")
+        with db.transaction(factory) as s:
+            repository.sync_users(s, cfg)
+        w = Worker(cfg, factory, Spool(tmp_path / f"spool-{bool(trusted)}"), ParsePool(0))
+        mid = f"arc-{bool(trusted)}@example.org"
+        assert run(w, forwarded(mid, f"p{bool(trusted)}@theatre.example"), SpoolMeta(**meta)) == outcome
+    proof, auth = proof_of(factory, "arc-True@example.org")
+    assert proof == "arc" and auth is not None
+    assert (auth["dkim"], auth["arc"], auth["arc_sealer"], auth["arc_trusted"]) == ("fail", "pass", "lists.example", True)
+    assert known(factory, "ptrue@theatre.example") and not known(factory, "pfalse@theatre.example")

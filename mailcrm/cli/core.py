@@ -255,7 +255,8 @@ def inspect(
     facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
     doc = facts.to_json()
     verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
-                     mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
+                     mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids),
+                     trusted_arc_sealers=frozenset(security.trusted_arc_sealers))
     doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
     emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
 

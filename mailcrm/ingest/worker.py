@@ -63,6 +63,7 @@ class Worker:
         self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
         self.lookup = lookup_for(cfg.security.dns_server, cfg.security.dns_timeout)
         self.authserv_ids = frozenset(cfg.security.trusted_authserv_ids)
+        self.arc_sealers = frozenset(cfg.security.trusted_arc_sealers)
 
     def on_committed(self, callback: AckCallback) -> None:
         """Call ``callback(item, outcome)`` after each item's transaction committed (IMAP acks)."""
@@ -110,7 +111,8 @@ class Worker:
         if meta.auth is not None and "temperror" not in {meta.auth.get(k) for k in ("dkim", "spf", "dmarc", "arc")}:
             return
         try:
-            meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids)
+            meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids,
+                                       self.arc_sealers)
         except Exception as exc:  # noqa: BLE001 - a verifier bug must not stop ingest: no verdict, no proof
             self.log.error("sender verification failed", spool_id=item.id, error=f"{type(exc).__name__}: {exc}")
             meta.auth = {"dkim": "temperror", "spf": "temperror", "dmarc": "temperror", "arc": "temperror",

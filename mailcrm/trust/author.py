@@ -2,8 +2,10 @@
 
 An author claiming a user's address is proven by (in this order): a path the user controls
 (IMAP sent/inbox roles, ``mailcrm import``), an authenticated SMTP session, a trusted network,
-an aligned DKIM or SPF pass (RFC 7489 identifier alignment), or a pass in an Authentication-
-Results header from a trusted authserv-id.  Mail that claims no user address (a correspondent,
+an aligned DKIM or SPF pass (RFC 7489 identifier alignment), a pass in an Authentication-
+Results header from a trusted authserv-id, or a validated ARC chain whose newest seal is by a
+trusted sealer and whose ARC-Authentication-Results show an aligned DKIM or SPF pass.  An ARC
+pass by anyone else is recorded, never counted: anyone can seal a chain of their own.  Mail that claims no user address (a correspondent,
 a delivery report, an auto-reply) is not judged here: it cannot act as the user.
 """
 
@@ -24,7 +26,7 @@ class Judgement:
     """The proof found (None when none was needed), and what the policy does with the message."""
 
     claims_user: bool
-    # source | smtp-auth | trusted-network | dkim | spf | authentication-results; "none": unproven
+    # source | smtp-auth | trusted-network | dkim | spf | authentication-results | arc; "none": unproven
     # (quarantined, or stored flagged under "mark"); "unchecked": unproven under "off".
     proof: str | None
     action: Action
@@ -65,6 +67,8 @@ def find_proof(evidence: dict[str, Any], verdict: dict[str, Any] | None, header_
             return "dkim" if any(aligned(d, from_domain) for d in verdict.get("dkim_domains") or []) else "spf"
         if verdict.get("authres") == "pass":
             return "authentication-results"
+        if verdict.get("arc_trusted") and verdict.get("arc") == "pass":
+            return "arc"  # a trusted sealer's ARC-Authentication-Results (RFC 8617), chain validated
         return None
     # Only the envelope claims the user: its SPF pass for that very domain, or a DKIM signature of it.
     if envelope_from in claimed:
