@@ -33,7 +33,7 @@ from mailcrm.spool import SpoolItem, SpoolMeta
 from mailcrm.store import db
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
-from mailcrm.trust.author import Judgement, judge
+from mailcrm.trust.author import Judgement, judge, judge_form_sender
 
 STORED = Outcome.STORED
 DUPLICATE = Outcome.DUPLICATE
@@ -85,6 +85,18 @@ def stage_form_mail(session: Session, job: Job) -> None:
     if found is None:
         return
     fcfg, forwarded = found
+    if forwarded:
+        # The user's forward: the user's proof (stage_author quarantines or flags it when missing,
+        # and a flagged forward creates nothing, so it is no lead either).
+        if _judgement(job).action != "accept":
+            return
+    else:
+        sender = leads.matched_sender(fcfg, job.facts)
+        j = judge_form_sender(job.cfg.security.author_auth, job.meta.source, job.meta.evidence, job.meta.auth,
+                              sender, (job.meta.mail_from or "").lower() or None, sender)
+        if j.action != "accept":
+            raise Rejected(j.reason or "unauthenticated_form_sender")
+        job.judgement = j
     job.outcome = leads.lead_from_mail(session, job.cfg, fcfg, job.facts, job.raw, job.now, forwarded=forwarded)
 
 

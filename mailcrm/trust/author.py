@@ -19,6 +19,7 @@ from mailcrm.trust.verify import aligned
 Policy = Literal["require", "mark", "off"]
 Action = Literal["accept", "mark", "quarantine"]
 UNAUTHENTICATED = "unauthenticated_author"
+UNAUTHENTICATED_FORM = "unauthenticated_form_sender"
 
 
 @dataclass(frozen=True)
@@ -98,3 +99,26 @@ def judge(policy: Policy, source: str, role: str | None, evidence: dict[str, Any
     temp = [k for k in ("dkim", "spf", "dmarc") if verdict and verdict.get(k) == "temperror"]
     reason = UNAUTHENTICATED + (f" (DNS temperror: {', '.join(temp)})" if temp else "")
     return Judgement(True, "none", "quarantine" if policy == "require" else "mark", reason)
+
+
+def judge_form_sender(policy: Policy, source: str, evidence: dict[str, Any] | None, verdict: dict[str, Any] | None,
+                      header_from: str | None, envelope_from: str | None, sender: str) -> Judgement:
+    """Is a form builder's notification mail really from ``sender`` (the [[forms]] address it matched)?
+
+    The same proof as a user's own mail, for the sender's domain: an aligned DKIM or SPF pass,
+    a trusted network, a trusted Authentication-Results or ARC pass.  A user's SMTP login proves
+    nothing about a robot's address.  A lead is nothing but what it creates, so "mark" cannot
+    store it powerless: unproven, it is quarantined under "require" and "mark" alike.
+    """
+    if source.startswith("import"):
+        return Judgement(True, "source", "accept")
+    if evidence is None:  # a sidecar written before sender authentication existed: as before
+        return Judgement(True, None, "accept")
+    proof = find_proof(evidence, verdict, header_from, envelope_from, {sender}, frozenset())
+    if proof is not None:
+        return Judgement(True, proof, "accept")
+    if policy == "off":
+        return Judgement(True, "unchecked", "accept")
+    temp = [k for k in ("dkim", "spf", "dmarc") if verdict and verdict.get(k) == "temperror"]
+    reason = UNAUTHENTICATED_FORM + (f" (DNS temperror: {', '.join(temp)})" if temp else "")
+    return Judgement(True, "none", "quarantine", reason)
