@@ -242,6 +242,9 @@ class DigestConfig(_Strict):
     from_address: str = "mailcrm@localhost"
     empty_day: Literal["line", "none"] = "line"  # a day with nothing: one short line, or no mail
     max_retries: int = Field(default=5, ge=0)
+    # Answers by mail (digest replies, +find ...) the relay refused or could not take: first retry
+    # after this many seconds, then twice as long each time, up to an hour; never dropped.
+    answer_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     def relay_password(self) -> str | None:
         """The relay password (never logged)."""

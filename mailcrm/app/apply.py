@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcrm.app import address_commands, deals, digest_replies, follow_ups, leads
+from mailcrm.app import address_commands, answer_outbox, deals, digest_replies, follow_ups, leads
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
 from mailcrm.app import works as work_store
@@ -110,6 +110,7 @@ def stage_digest_reply(session: Session, job: Job) -> None:
         outcome = address_commands.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.now)
         if outcome is not None and outcome.status == "help":
             job.reply = outcome  # an unknown sub-address: recorded as usual, and answered with the help
+            _owe_answer(session, job)
             return
     if outcome is None:
         return
@@ -119,6 +120,13 @@ def stage_digest_reply(session: Session, job: Job) -> None:
     if outcome.status == "refused":
         raise Rejected(f"digest reply refused: {outcome.reason}")
     job.reply, job.outcome = outcome, SKIPPED
+    _owe_answer(session, job)
+
+
+def _owe_answer(session: Session, job: Job) -> None:
+    """Keep the answer in this transaction (answer_outbox); the daemon sends it after the commit."""
+    if job.reply is not None and job.reply.answer_to and job.facts is not None:
+        answer_outbox.enqueue(session, job.cfg, job.reply, job.facts, job.now)
 
 
 def stage_plan(session: Session, job: Job) -> None:

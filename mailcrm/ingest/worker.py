@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm import log
 from mailcrm.app import apply, leads
 from mailcrm.config import Config
-from mailcrm.digest import answers
 from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
 from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied, Pending
 from mailcrm.ingest.parse_settings import ParseSettings
@@ -172,8 +171,8 @@ class Worker:
             self.spool.done(item)
             self.processed += 1
             results[item.id] = outcome
-            if job.reply is not None and job.reply.answer_to and job.facts is not None:
-                answers.send_answer(self.cfg, job.reply, job.facts)  # after the commit: at most once
+            # An answer owed (job.reply) was written to answer_outbox in the same transaction: the
+            # daemon's answer sender, kicked by _notify, mails it and retries it (app/answer_outbox.py).
             self._notify(item, outcome)
         return results
 
