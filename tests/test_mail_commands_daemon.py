@@ -10,6 +10,7 @@ and sent once.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -170,6 +171,7 @@ def test_an_answer_the_relay_cannot_take_is_kept_and_sent_once_later(store, tmp_
         # Backoff: after n failed attempts the next one waits 1 + 2 + ... + 2^(n-1) = 2^n - 1 s from the first.
         assert (r.next_attempt_at - r.created_at).total_seconds() >= 2 ** r.attempts - 1 - 0.5
         assert relay.count() == 0
+        assert json.loads(daemon.cli("status", "--json").stdout)["counts"]["answers_waiting"] == 1
         relay.start()
         assert _wait(lambda: len(_answers(relay, "kino.example")) == 1, 30), daemon.log_path.read_text()[-3000:]
         answer = _answers(relay, "kino.example")[0]
@@ -185,6 +187,7 @@ def test_an_answer_the_relay_cannot_take_is_kept_and_sent_once_later(store, tmp_
         time.sleep(3)
         assert len(_answers(relay, "kino.example")) == 1
         assert relay.count() == 1
+        assert json.loads(daemon.cli("status", "--json").stdout)["counts"]["answers_waiting"] == 0
     finally:
         daemon.stop()
         relay.stop()

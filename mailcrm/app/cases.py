@@ -237,6 +237,9 @@ def status(store: Store, cfg: Config) -> dict[str, Any]:
         from mailcrm.app.proof import raw_size
 
         counts.update(raw_size(s))  # raw mail kept, content-addressed (issue 22)
+        from mailcrm.app.answer_outbox import waiting
+
+        counts["answers_waiting"] = waiting(s)  # answers by mail the relay has not taken yet
         for row in s.scalars(select(SourceState).order_by(SourceState.name)):
             sources.append({"name": row.name, "ok_at": row.ok_at, "error": row.error, "error_at": row.error_at,
                             "uidvalidity": row.uidvalidity, "last_uid": row.last_uid, "state": row.state})

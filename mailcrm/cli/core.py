@@ -207,6 +207,8 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
         if "raw_bytes" in c:
             console.print(f"raw mail kept: {c['raw_messages']} messages, {c['raw_bytes'] / 1e6:.1f} MB")
+        if c.get("answers_waiting"):
+            console.print(f"answers by mail waiting for the relay: {c['answers_waiting']}")
         lm = d["last_message"]
         console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
         g = d["sources"][0].get("guard")
