@@ -252,6 +252,9 @@ class DigestConfig(_Strict):
     from_address: str = "mailcrm@localhost"
     empty_day: Literal["line", "none"] = "line"  # a day with nothing: one short line, or no mail
     max_retries: int = Field(default=5, ge=0)
+    # Answers by mail (digest replies, +find ...) the relay refused or could not take: first retry
+    # after this many seconds, then twice as long each time, up to an hour; never dropped.
+    answer_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     def relay_password(self) -> str | None:
         """The relay password (never logged)."""
@@ -298,6 +301,9 @@ class SecurityConfig(_Strict):
     trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Authentication-Results headers (RFC 8601) honoured only from these authserv-ids.
     trusted_authserv_ids: list[str] = Field(default_factory=list)
+    # ARC sealers (RFC 8617, the d= of an ARC-Seal) whose sealed results may prove an author: a
+    # mailing service that forwards and re-signs the user's mail.  Empty: an ARC pass proves nothing.
+    trusted_arc_sealers: list[str] = Field(default_factory=list)
     # DNS server for DKIM/SPF/DMARC lookups as "HOST:PORT" (empty: the system resolver).
     dns_server: str = ""
     dns_timeout: float = Field(default=3.0, gt=0, le=30)  # seconds per lookup
@@ -312,6 +318,15 @@ class SecurityConfig(_Strict):
     @classmethod
     def _ids(cls, v: list[str]) -> list[str]:
         return [x.strip().lower() for x in v if x.strip()]
+
+    @field_validator("trusted_arc_sealers")
+    @classmethod
+    def _sealers(cls, v: list[str]) -> list[str]:
+        out = [x.strip().lower().rstrip(".") for x in v if x.strip()]
+        for d in out:
+            if "." not in d or "@" in d or any(ch.isspace() for ch in d):
+                raise ValueError(f"not a domain: {d!r} (e.g. \"lists.example.org\")")
+        return out
 
     @field_validator("dns_server")
     @classmethod

@@ -67,6 +67,8 @@ class Daemon:
         self.web: Any = None
         self.notifier: asyncio.Task[None] | None = None
         self.notify_wake: asyncio.Event | None = None
+        self.answerer: asyncio.Task[None] | None = None
+        self.answer_wake: asyncio.Event | None = None
         self.log = log.get("mailcrm.daemon")
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -142,6 +144,22 @@ class Daemon:
 
         if self.cfg.digest.enabled:  # the relay the notices go through is the digest's
             self.worker.on_committed(lead_committed)
+        # Answers owed by mail (answer_outbox) go out after each commit, and again when a retry is due.
+        self.answer_wake = asyncio.Event()
+        answer_wake = self.answer_wake
+        answer_asked = threading.Event()
+
+        def set_answer_wake() -> None:
+            answer_asked.clear()
+            answer_wake.set()
+
+        def answer_committed(item: Any, outcome: Any) -> None:
+            if item.meta.kind != "intake" and not answer_asked.is_set():
+                answer_asked.set()
+                loop.call_soon_threadsafe(set_answer_wake)
+
+        self.worker.on_committed(answer_committed)
+        self.answerer = asyncio.create_task(self._send_answers())
         if self.web_listen is not None:
             # The worker thread holds the GIL for CPU-bound stretches (ORM work); with the default
             # 5 ms switch interval every HTTP answer waits behind it.  1 ms keeps answers prompt.
@@ -200,13 +218,38 @@ class Daemon:
                 pass
             self.notify_wake.clear()
 
+    async def _send_answers(self) -> None:
+        """Mail the answers owed (app/answer_outbox.py); sleep until the next commit or the next retry due."""
+        from mailcrm.app import answer_outbox
+        from mailcrm.store.models import utcnow
+
+        assert self.answer_wake is not None
+        while True:
+            timeout = 30.0
+            try:
+                await answer_outbox.deliver_due(self.factory, self.cfg)
+                due = await asyncio.to_thread(answer_outbox.next_due, self.factory)
+                if due is not None:
+                    timeout = min(timeout, max(0.05, (due - utcnow()).total_seconds()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive a database hiccup
+                self.log.warning("answer sender error", error=f"{type(exc).__name__}: {exc}")
+            try:
+                await asyncio.wait_for(self.answer_wake.wait(), timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+            self.answer_wake.clear()
+
     async def stop(self) -> None:
         """Drain and stop everything in reverse order."""
         self.log.info("stopping")
-        if self.notifier is not None:
-            self.notifier.cancel()
+        for task in (self.notifier, self.answerer):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self.notifier
+                await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
         if self.web is not None:

@@ -18,11 +18,11 @@ from mailcrm.spool import SpoolMeta
 from mailcrm.store import db, repository
 from mailcrm.store.models import FollowUp, Message
 
-CFG = config.parse(
-    '[digest]\nfrom_address = "mailcrm@example.org"\n'
-    '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\n'
-    'timezone = "Europe/Moscow"\nlanguage = "en"\n'
-    '[[users]]\nemail = "ann@example.org"\ndropbox = "crm+ann@example.org"\n', "test")
+CFG_TEXT = ('[digest]\nfrom_address = "mailcrm@example.org"\n'
+            '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\n'
+            'timezone = "Europe/Moscow"\nlanguage = "en"\n'
+            '[[users]]\nemail = "ann@example.org"\ndropbox = "crm+ann@example.org"\n')
+CFG = config.parse(CFG_TEXT, "test")
 NOON = dt.datetime(2026, 3, 10, 9, 0)
 
 
@@ -130,3 +130,67 @@ def test_find_answers_with_cards_or_a_list_to_narrow(store) -> None:  # type: ig
     assert listed.startswith('5 contacts match "kino.example"; narrow it down')
     assert "actor3@kino.example" in listed
     assert find("Сидоров", "f6@me") == 'Nothing matches "сидоров".\n'
+
+
+def _with_play(to: str, mid: str, when: dt.datetime) -> bytes:
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "Me <me@example.org>", to, "Пьеса «Чайка-2»"
+    m["Date"], m["Message-ID"] = format_datetime(when.replace(tzinfo=dt.timezone.utc)), f"<{mid}>"
+    m.set_content("Добрый день! Посылаю пьесу.")
+    m.add_attachment(b"%PDF-1.4 the play Chayka-2, act one ..." * 50, maintype="application",
+                     subtype="octet-stream", filename="Чайка-2.pdf")
+    return m.as_bytes()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_outreach_answers_with_the_works_list_or_the_closest_titles(store, language: str) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    cfg = config.parse(CFG_TEXT.replace('language = "en"', f'language = "{language}"'), "test")
+
+    def ingest(raw: bytes, meta: SpoolMeta) -> pipeline.Job:
+        with db.transaction(factory) as s:
+            repository.sync_users(s, cfg)
+            return pipeline.ingest(s, cfg, meta, raw, now=NOON + dt.timedelta(days=30))
+
+    sent_meta = SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret@example.org"])
+    ingest(_with_play("Пётр Иванов <petr@bulvar.example>", "p1@me", NOON), sent_meta)
+    ingest(_with_play("Anna Lee <anna@film.example>", "p2@me", NOON + dt.timedelta(days=1)), sent_meta)
+    ingest(_mail("Re: Пьеса", "me@example.org", mid="r1@bulvar", sender="Пётр Иванов <petr@bulvar.example>",
+                 body="К сожалению, нам это не подходит.", when=NOON + dt.timedelta(days=5),
+                 extra="In-Reply-To: <p1@me>\r\nReferences: <p1@me>\r\n"),
+           SpoolMeta(source="imap:box", role="inbox"))
+    ingest(_mail("Привет", "Olga <olga@lenkom.example>", mid="o1@me"), sent_meta)  # never got the play
+    before = _count(factory)
+
+    def ask(subject: str, mid: str) -> str:
+        job = ingest(_mail(subject, "crm+secret+outreach@example.org", mid=mid), _box("outreach"))
+        assert job.outcome == Outcome.SKIPPED and job.reply is not None and job.reply.answer_to == "me@example.org"
+        return job.reply.text or ""
+
+    text = ask("Чайка-2", "q1@me")
+    ru = language == "ru"
+    assert text.splitlines()[0] == ("«Чайка-2»: получили 2, ответили 1, ещё не получали 1." if ru
+                                    else '"Чайка-2": sent to 2, 1 answered, 1 not sent yet.')
+    petr = next(line for line in text.splitlines() if "petr@bulvar.example" in line)
+    assert petr.startswith("- 2026-03-10 Пётр Иванов <petr@bulvar.example>")
+    assert petr.endswith("отказ 2026-03-15" if ru else "declined 2026-03-15")
+    anna = next(line for line in text.splitlines() if "anna@film.example" in line)
+    assert anna.startswith("- 2026-03-11") and anna.endswith("нет ответа" if ru else "no answer")
+    assert text.index("anna@film.example") < text.index("petr@bulvar.example")  # newest sent first
+    assert "olga@lenkom.example" in text.split("Ещё не получали:" if ru else "Not sent yet:")[1]
+    assert ask("Fwd: «чайка-2»", "q2@me").splitlines()[0] == text.splitlines()[0]  # prefixes, quotes, case
+    # An unknown title: the closest titles and how to ask.
+    wrong = ask("Чайка 3", "q3@me")
+    assert wrong.splitlines()[0] == ("Произведение «Чайка 3» не найдено. Может быть, одно из этих:" if ru
+                                     else 'No work "Чайка 3". Did you mean one of these?')
+    assert "- Чайка-2" in wrong and "crm+secret+outreach@example.org" in wrong
+    nothing = ask("Гамлет", "q4@me")  # nothing close: the latest works are listed
+    assert "- Чайка-2" in nothing and ("Последние произведения" in nothing if ru else "The latest works" in nothing)
+    assert "crm+secret+outreach@example.org" in ask("", "q5@me")
+    assert _count(factory) == before  # questions are not history
+    # Only the dropbox's user may ask.
+    with pytest.raises(Rejected, match="not by the dropbox's user"):
+        ingest(_mail("Чайка-2", "crm+secret+outreach@example.org", mid="q6@x", sender="eve@attacker.example"),
+               _box("outreach", sender="eve@attacker.example"))

@@ -18,7 +18,14 @@ from sqlalchemy import select
 from mailcrm.app.sheet_import import import_rows
 from mailcrm.store import db, migrate
 from mailcrm.store.models import EmailAddress
-from mailcrm.transfer.export import MAILCHIMP_COLUMNS, ExportContact, split_name, to_vcard
+from mailcrm.transfer.export import (
+    CSV_STATUS_COLUMN,
+    MAILCHIMP_COLUMNS,
+    XLSX_STATUS_COLUMN,
+    ExportContact,
+    split_name,
+    to_vcard,
+)
 from mailcrm.transfer.sheets import SheetRow, read_file
 
 
@@ -140,3 +147,48 @@ def test_vcard_4(tmp_path: Path) -> None:
     assert "NOTE:звонить\\; утром\\, после 11\r\n" in unfolded
     assert "TEL;VALUE=uri:tel:+74951234567\r\n" in unfolded and "EMAIL;PREF=1:ivan@mht.ru\r\n" in unfolded
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+
+
+def _make_suspect(tmp_path: Path, address: str) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    with db.transaction(db.session_factory(engine)) as s:
+        addr = s.scalar(select(EmailAddress).where(EmailAddress.address == address))
+        assert addr is not None
+        addr.status = "suspect"
+    engine.dispose()
+
+
+def test_include_bounced_marks_each_address_status(tmp_path: Path) -> None:
+    """Suspect addresses are left out by default; with --include-bounced every address says its status."""
+    config = _setup(tmp_path)
+    _make_suspect(tmp_path, "press@mht.ru")
+    default = list(csv.reader(io.StringIO(_cli(config, "export", "contacts", "--format", "csv").stdout)))
+    assert tuple(default[0]) == MAILCHIMP_COLUMNS  # the plain Mailchimp layout: no status column
+    assert {r[0] for r in default[1:]} == {"ivan@mht.ru", "anna@mosfilm.ru"}  # suspect and bounced left out
+    res = _cli(config, "export", "contacts", "--format", "csv", "--include-bounced")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(io.StringIO(res.stdout)))
+    assert tuple(rows[0]) == (*MAILCHIMP_COLUMNS, CSV_STATUS_COLUMN)
+    status = {r[0]: r[-1] for r in rows[1:]}
+    assert status == {"ivan@mht.ru": "active", "press@mht.ru": "suspect", "olga@lenkom.ru": "bounced",
+                      "anna@mosfilm.ru": "active"}
+    assert all(len(r) == len(rows[0]) for r in rows)
+
+    out = tmp_path / "status.xlsx"
+    assert _cli(config, "export", "contacts", "--format", "xlsx", "-o", str(out), "--include-bounced").returncode == 0
+    ws = openpyxl.load_workbook(out)["театры"]
+    header = [c.value for c in ws[1]]
+    assert header[-1] == XLSX_STATUS_COLUMN
+    by_email = {r[0]: r[-1] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert by_email == {"ivan@mht.ru; press@mht.ru": "active; suspect", "olga@lenkom.ru": "bounced"}
+    rows_back, bad = read_file(out)  # the status column does not disturb a re-import
+    assert not bad and {r.emails[0] for r in rows_back} >= {"ivan@mht.ru", "olga@lenkom.ru"}
+    plain = tmp_path / "plain.xlsx"
+    assert _cli(config, "export", "contacts", "--format", "xlsx", "-o", str(plain)).returncode == 0
+    assert XLSX_STATUS_COLUMN not in [c.value for c in openpyxl.load_workbook(plain)["театры"][1]]
+
+    card = subprocess.run([sys.executable, "-m", "mailcrm", "export", "contacts", "--format", "vcard",
+                           "--include-bounced", "--tag", "театры"], env=dict(os.environ, MAILCRM_CONFIG=str(config)),
+                          capture_output=True, timeout=60).stdout.decode().replace("\r\n ", "")
+    assert "EMAIL;PREF=1:ivan@mht.ru\r\n" in card and "EMAIL;X-MAILCRM-STATUS=suspect:press@mht.ru\r\n" in card
+    assert "EMAIL;PREF=1;X-MAILCRM-STATUS=bounced:olga@lenkom.ru\r\n" in card

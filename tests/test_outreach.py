@@ -275,6 +275,53 @@ def test_proof_export_verify_and_tampering(store, tmp_path: Path) -> None:  # ty
     assert any(p.startswith("store ledger: entry 1: missing") for p in problems)
 
 
+def test_proof_export_shows_the_stored_verdicts_not_recomputed(store, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each message in the proof carries the verdicts stored at ingest and how its author was proven."""
+    engine, factory = store
+    cfg = cfg_for()
+    st = Store(engine, factory)
+    # The sent copy came over SMTP from outside, proven by an aligned DKIM pass (the worker's verdict,
+    # kept in the sidecar); its own headers claim something else, which the proof shows apart.
+    raw = (b"Authentication-Results: mx.other.example; dkim=fail header.d=example.org\r\n"
+           + sent("Пётр Иванов <petr@bulvar.ru>", "Пьеса «Чайка-2»", [("Чайка-2.pdf", PLAY)], D1, "p1@x"))
+    verdict = {"dkim": "pass", "spf": "softfail", "helo_spf": "none", "dmarc": "pass", "arc": "none", "aligned": True,
+               "from_domain": "example.org", "dkim_domains": ["example.org"], "spf_domain": "example.org"}
+    meta = SpoolMeta(source="smtp", mail_from="me@example.org", rcpt_tos=["crm+secret@example.org"],
+                     evidence={"client_ip": "198.51.100.7", "helo": "laptop", "authenticated": False,
+                               "trusted_network": False}, auth=verdict)
+    with db.transaction(factory) as s:
+        repository.sync_users(s, cfg)
+        assert pipeline.ingest(s, cfg, meta, raw).outcome == pipeline.STORED
+    ingest(factory, cfg, reply("Пётр Иванов <petr@bulvar.ru>", "К сожалению, нам это не подходит.",
+                               dt.datetime(2025, 3, 20, 9), "r1@bulvar.ru", "p1@x"), role="inbox")
+
+    def no_dns(*args: object, **kw: object) -> None:
+        raise AssertionError("the proof export must not verify again")
+
+    monkeypatch.setattr("mailcrm.trust.verify.verify", no_dns)
+    monkeypatch.setattr("dkim.verify", no_dns)
+    m = proof.export(st, "petr@bulvar.ru", "Чайка-2", tmp_path / "proof")
+    by_id = {e["message_id"]: e for e in m["messages"]}
+    sent_auth = by_id["p1@x"]["auth"]
+    assert (sent_auth["proof"], sent_auth["proven"], sent_auth["flagged"]) == ("dkim", True, False)
+    assert (sent_auth["dkim"], sent_auth["spf"], sent_auth["dmarc"], sent_auth["aligned"]) == ("pass", "softfail", "pass", True)
+    assert sent_auth["dkim_domains"] == ["example.org"] and "aligned DKIM" in sent_auth["how"]
+    assert by_id["p1@x"]["auth_headers"]["authentication-results"] == [
+        "mx.other.example; dkim=fail header.d=example.org"]  # what the headers say, kept apart
+    answer = by_id["r1@bulvar.ru"]["auth"]  # read from the inbox folder: a correspondent's, nothing to prove
+    assert answer["proven"] is False and answer["proof"] is None and "no verdict stored" in answer["how"]
+    text = (tmp_path / "proof" / "summary.txt").read_text(encoding="utf-8")
+    assert "author: proven: aligned DKIM pass (dkim=pass spf=softfail dmarc=pass arc=none)" in text
+    assert proof.verify(tmp_path / "proof", st) == []
+    # A copy stored flagged (author_auth = "mark") says so.
+    with db.transaction(factory) as s:
+        s.execute(Message.__table__.update().where(Message.message_id == "p1@x").values(author_proof="none"))
+    flagged = proof.export(st, "petr@bulvar.ru", "Чайка-2", tmp_path / "proof2")["messages"]
+    f = next(e for e in flagged if e["message_id"] == "p1@x")["auth"]
+    assert (f["proven"], f["flagged"]) == (False, True) and "NOT proven" in f["how"]
+
+
 def test_cli_outreach_csv_json_check_exit_and_proof(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from mailcrm.cli import _register, app
 

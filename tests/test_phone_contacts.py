@@ -57,3 +57,26 @@ def test_unknown_phone_and_junk(cfg_path: Path) -> None:
     assert isinstance(res.exception, UsageError) and "no contact with phone +79990000000" in str(res.exception)
     res = RUNNER.invoke(app, ["--config", str(cfg_path), "note", "nobody", "x"])
     assert isinstance(res.exception, UsageError) and "not an email address or phone number" in str(res.exception)
+
+
+def test_local_numbers_read_in_the_users_region(tmp_path: Path, db_url: str) -> None:
+    """A number typed without a country code is read in the user's `phone_region`, not a fixed RU."""
+    path = tmp_path / "de.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[database]\nurl = "{db_url}"\n[digest]\nenabled = false\n'
+                    '[[users]]\nemail = "me@example.de"\nname = "Me"\ndropbox = "crm+secret@example.de"\n'
+                    'phone_region = "DE"\n')
+    call = run(path, "log", "call", "030 12345678", "--note", "Berlin")  # a Berlin number, local German form
+    assert call["new_contact"] is True
+    card = run(path, "show", "030 1234 5678")
+    assert card["id"] == call["contact_id"] and card["phones"] == ["+493012345678"]
+    assert run(path, "note", "+49 30 12345678", "Angebot")["contact_id"] == call["contact_id"]
+    assert run(path, "tag", "030-12345678", "theater")["new_contact"] is False
+    deal = run(path, "deal", "add", "Gastspiel", "--contact", "(030) 12345678")
+    assert [p["id"] for p in deal["people"]] == [call["contact_id"]]
+    assert run(path, "untag", "030 12345678", "theater")["tags"] == []
+    assert run(path, "date", "add", "030 12345678", "Premiere", "--on", "05-01")["contact_id"] == call["contact_id"]
+    # The same digits under the default region (RU) are no phone number at all: the region really is the user's.
+    ru = path.with_name("ru.toml")
+    ru.write_text(path.read_text().replace('phone_region = "DE"\n', ""))
+    res = RUNNER.invoke(app, ["--config", str(ru), "note", "030 12345678", "x"])
+    assert isinstance(res.exception, UsageError) and "not a phone number" in str(res.exception)

@@ -59,6 +59,41 @@ def test_arc_pass_fail_and_temperror(lookup: Lookup) -> None:
     assert verify(slow, lookup).arc == "temperror"
 
 
+def _forwarded_by(sealer: str, results: str, selector: bytes = b"arc") -> bytes:
+    """RAW signed by example.org, modified by a mailing service (subject tag: the DKIM signature breaks),
+    which records what it saw in Authentication-Results and seals (dkimpy's ARC signing)."""
+    msg = (f"Authentication-Results: {sealer}; {results}\r\n".encode()
+           + sign(RAW, "example.org").replace(b"Subject: hi", b"Subject: [list] hi"))
+    return b"".join(dkim.arc_sign(msg, selector, sealer.encode(), keypair("list")[0], sealer.encode(),
+                                  include_headers=HEADERS)) + msg
+
+
+def test_arc_proves_only_through_a_trusted_sealer(lookup: Lookup, dns_stub: DnsStub) -> None:  # noqa: F811
+    dns_stub.add_txt("arc._domainkey.lists.partner.example", keypair("list")[1])
+    good = _forwarded_by("list.example", "dkim=pass header.d=example.org")
+    v = verify(good, lookup)
+    assert (v.dkim, v.arc, v.arc_sealer, v.aligned) == ("fail", "pass", "list.example", False)  # recorded...
+    assert v.arc_trusted is False  # ...but no sealer is trusted by default: an ARC pass is no proof
+    v = verify(good, lookup, trusted_arc_sealers=frozenset({"list.example"}))
+    assert (v.arc, v.arc_trusted) == ("pass", True)
+    # A chain that validates, sealed by a domain nobody trusts (anyone can seal their own chain).
+    other = _forwarded_by("lists.partner.example", "dkim=pass header.d=example.org")
+    v = verify(other, lookup, trusted_arc_sealers=frozenset({"list.example"}))
+    assert (v.arc, v.arc_sealer, v.arc_trusted) == ("pass", "lists.partner.example", False)
+    assert verify(other, lookup, trusted_arc_sealers=frozenset({"partner.example"})).arc_trusted  # a sub-domain
+    # The trusted sealer saw no aligned pass (a DKIM pass of another domain, an SPF fail): nothing proven.
+    for results in ("dkim=pass header.d=attacker.example", "spf=fail smtp.mailfrom=me@example.org",
+                    "dkim=fail header.d=example.org"):
+        v = verify(_forwarded_by("list.example", results), lookup, trusted_arc_sealers=frozenset({"list.example"}))
+        assert (v.arc, v.arc_trusted) == ("pass", False), results
+    spf = _forwarded_by("list.example", "spf=pass smtp.mailfrom=me@news.example.org")  # relaxed SPF alignment
+    assert verify(spf, lookup, trusted_arc_sealers=frozenset({"list.example"})).arc_trusted
+    # A chain that does not validate (changed after sealing) proves nothing, whoever sealed it.
+    broken = good.replace(b"Hello", b"Hello, changed")
+    v = verify(broken, lookup, trusted_arc_sealers=frozenset({"list.example"}))
+    assert (v.arc, v.arc_trusted) == ("fail", False)
+
+
 def test_dns_failures_are_temperrors(lookup: Lookup) -> None:
     slow = RAW.replace(b"me@example.org", b"me@slow.example")
     v = verify(slow, lookup, ip="192.0.2.7", helo="h.example", mail_from="me@slow.example")

@@ -179,3 +179,105 @@ def test_a_login_proves_only_its_own_users_addresses(store, tmp_path: Path, dns_
     assert run(w, mail("own-1@example.org", "ivan@theatre.example"),
                SpoolMeta(source="smtp", mail_from="me@example.org", auth_user="me@example.org", evidence=ev)) \
         == Outcome.STORED
+
+
+def test_mail_forwarded_through_a_trusted_arc_sealer(store, tmp_path: Path, dns_stub: DnsStub) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The user's mail re-signed by a mailing service: proven by ARC only when that sealer is trusted."""
+    import dkim
+    from dkim_keys import keypair, sign
+
+    _, factory = store
+    dns_stub.add_txt("s1._domainkey.example.org", keypair()[1])
+    dns_stub.add_txt("arc._domainkey.lists.example", keypair("list")[1])
+    dns_stub.add_txt("_dmarc.example.org", "v=DMARC1; p=reject")
+
+    def forwarded(mid: str, to: str) -> bytes:
+        msg = ("Authentication-Results: lists.example; dkim=pass header.d=example.org\r\n".encode()
+               + sign(mail(mid, to), "example.org").replace(b"Subject: About", b"Subject: [team] About"))
+        return b"".join(dkim.arc_sign(msg, b"arc", b"lists.example", keypair("list")[0], b"lists.example",
+                                      include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])) + msg
+
+    ev = {"client_ip": "198.51.100.7", "helo": "mx.lists.example", "authenticated": False, "trusted_network": False}
+    meta = dict(source="smtp", mail_from="bounces@lists.example", evidence=ev)
+    for trusted, outcome in (("", Outcome.QUARANTINED), ('"lists.example"', Outcome.STORED)):
+        cfg = config.parse(cfg_text(dns_stub).replace("[security]\n", f"[security]\ntrusted_arc_sealers = [{trusted}]\n"),
+                           "test")
+        with db.transaction(factory) as s:
+            repository.sync_users(s, cfg)
+        w = Worker(cfg, factory, Spool(tmp_path / f"spool-{bool(trusted)}"), ParsePool(0))
+        mid = f"arc-{bool(trusted)}@example.org"
+        assert run(w, forwarded(mid, f"p{bool(trusted)}@theatre.example"), SpoolMeta(**meta)) == outcome
+    proof, auth = proof_of(factory, "arc-True@example.org")
+    assert proof == "arc" and auth is not None
+    assert (auth["dkim"], auth["arc"], auth["arc_sealer"], auth["arc_trusted"]) == ("fail", "pass", "lists.example", True)
+    assert known(factory, "ptrue@theatre.example") and not known(factory, "pfalse@theatre.example")
+
+
+TILDA = ("From: Tilda <robot@tilda.ws>\r\nTo: crm+secret@example.org\r\nReply-To: anna@client.example\r\n"
+         "Subject: New lead from site.example\r\nMessage-ID: <{mid}>\r\nDate: Sun, 06 Dec 2026 10:00:00 +0300\r\n"
+         "Content-Type: text/plain; charset=utf-8\r\n\r\nName: Anna\r\nPhone: +7 921 111-22-33\r\n")
+
+
+def _leads(factory) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    from mailcrm.store.models import Lead
+
+    with factory() as s:
+        return int(s.scalar(select(func.count()).select_from(Lead)) or 0)
+
+
+@pytest.mark.parametrize("policy", ["require", "mark", "off"])
+def test_form_notification_mail_needs_the_form_senders_proof(store, tmp_path: Path, dns_stub: DnsStub,  # type: ignore[no-untyped-def]  # noqa: F811
+                                                             policy: str) -> None:
+    """[[forms]] from = ... is no longer proof by itself: a forged robot is refused, a signed one is a lead."""
+    from dkim_keys import keypair, sign
+
+    _, factory = store
+    dns_stub.add_txt("s1._domainkey.tilda.ws", keypair("tilda")[1])
+    dns_stub.add_txt("_dmarc.tilda.ws", "v=DMARC1; p=none")
+    cfg = config.parse(cfg_text(dns_stub, policy) + '[[forms]]\nname = "tilda"\nfrom = "robot@tilda.ws"\n', "test")
+    with db.transaction(factory) as s:
+        repository.sync_users(s, cfg)
+    w = Worker(cfg, factory, Spool(tmp_path / "spool"), ParsePool(0))
+    ev = {"client_ip": "198.51.100.7", "helo": "mx.attacker.example", "authenticated": False, "trusted_network": False}
+    meta = dict(source="smtp", mail_from="robot@tilda.ws", rcpt_tos=["crm+secret@example.org"], evidence=ev)
+    forged = TILDA.format(mid="t-forged@tilda.ws").encode()
+    expected = Outcome.STORED if policy == "off" else Outcome.QUARANTINED  # a lead cannot be stored powerless
+    assert run(w, forged, SpoolMeta(**meta)) == expected
+    if policy != "off":
+        [q] = list(w.spool.quarantined())
+        assert "unauthenticated_form_sender" in (q.meta.reason or "")
+        assert _leads(factory) == 0 and not known(factory, "anna@client.example")
+    # Signed by tilda.ws (aligned with From: robot@tilda.ws), from the same untrusted peer: a lead.
+    signed = sign(TILDA.format(mid="t-signed@tilda.ws").encode(), "tilda.ws", key="tilda")
+    assert run(w, signed, SpoolMeta(**meta)) == Outcome.STORED
+    assert _leads(factory) == (2 if policy == "off" else 1) and known(factory, "anna@client.example")
+    # Signed by another domain: not the form sender's proof.
+    dns_stub.add_txt("s1._domainkey.attacker.example", keypair("tilda")[1])
+    other = sign(TILDA.format(mid="t-other@tilda.ws").encode(), "attacker.example", key="tilda")
+    assert run(w, other, SpoolMeta(**meta)) == expected
+
+
+def test_a_users_unproven_forward_of_form_mail_is_no_lead(store, tmp_path: Path, dns_stub: DnsStub) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _, factory = store
+    cfg = config.parse(cfg_text(dns_stub, "mark") + '[[forms]]\nname = "tilda"\nfrom = "robot@tilda.ws"\n', "test")
+    with db.transaction(factory) as s:
+        repository.sync_users(s, cfg)
+    w = Worker(cfg, factory, Spool(tmp_path / "spool"), ParsePool(0))
+    fwd = ("From: Me <me@example.org>\r\nTo: crm+secret@example.org\r\nSubject: Fwd: New lead\r\n"
+           "Message-ID: <fwd-lead@example.org>\r\nDate: Sun, 06 Dec 2026 11:00:00 +0300\r\n\r\n"
+           "---------- Forwarded message ---------\r\nFrom: Tilda <robot@tilda.ws>\r\n"
+           "Date: Sun, 6 Dec 2026 at 10:00\r\nSubject: New lead\r\nTo: <me@example.org>\r\n\r\n"
+           "Name: Anna\r\nEmail: anna@client.example\r\nPhone: +7 921 111-22-33\r\n").encode()
+    ev = {"client_ip": "198.51.100.7", "helo": "laptop", "authenticated": False, "trusted_network": False}
+    # Under "mark" the forward is stored flagged, as any unproven mail of the user's: it makes no lead.
+    assert run(w, fwd, SpoolMeta(source="smtp", mail_from="me@example.org", evidence=ev)) == Outcome.STORED
+    assert _leads(factory) == 0 and not known(factory, "anna@client.example")
+    assert proof_of(factory, "fwd-lead@example.org")[0] == "none"
+    # Logged in (SMTP AUTH): the same forward is the user's, and a lead.
+    ev = {**ev, "authenticated": True}
+    assert run(w, fwd.replace(b"fwd-lead@", b"fwd-lead-2@"),
+               SpoolMeta(source="smtp", mail_from="me@example.org", auth_user="me@example.org", evidence=ev)) \
+        == Outcome.STORED
+    assert _leads(factory) == 1 and known(factory, "anna@client.example")

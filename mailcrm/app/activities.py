@@ -16,14 +16,18 @@ from mailcrm.app.contact_refs import find_contact_ref
 from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
 from mailcrm.errors import Invalid, NotFound
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import search
 from mailcrm.store.models import Activity, Contact, ContactTag, EmailAddress, SpecialDate, Tag, utcnow
 
 
 def log_call(session: Session, address: str, *, note: str | None = None, when: dt.datetime | None = None,
-             user_id: int | None = None) -> Activity:
-    """Record a call with the contact owning ``address`` (a call is a touch for cadence)."""
-    contact = contact_for(session, address)
+             user_id: int | None = None, region: str = DEFAULT_PHONE_REGION) -> Activity:
+    """Record a call with the contact owning ``address`` (a call is a touch for cadence).
+
+    ``region``: the user's phone region, for a phone number written without a country code.
+    """
+    contact = contact_for(session, address, region=region)
     deals = open_deals_of_contact(session, contact.id)
     act = Activity(contact_id=contact.id, deal_id=deals[0] if len(deals) == 1 else None, user_id=user_id,
                    kind="call", at=when or utcnow(), text=note or "", data={})
@@ -32,11 +36,12 @@ def log_call(session: Session, address: str, *, note: str | None = None, when: d
     return act
 
 
-def add_note(session: Session, address: str, text: str, *, user_id: int | None = None) -> Activity:
+def add_note(session: Session, address: str, text: str, *, user_id: int | None = None,
+             region: str = DEFAULT_PHONE_REGION) -> Activity:
     """Add a note to the contact's timeline."""
     if not text.strip():
         raise Invalid("a note needs some text")
-    contact = contact_for(session, address)
+    contact = contact_for(session, address, region=region)
     act = Activity(contact_id=contact.id, user_id=user_id, kind="note", at=utcnow(), text=text.strip(), data={})
     session.add(act)
     session.flush()
@@ -75,9 +80,9 @@ def carried_tag(session: Session, name: str) -> Tag:
     raise NotFound(f"no contact has the tag {name.strip()!r}{hint}")
 
 
-def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
+def tag_contact(session: Session, address: str, tags: list[str], region: str = DEFAULT_PHONE_REGION) -> list[str]:
     """Add tags to a contact; returns the contact's tags afterwards."""
-    contact = contact_for(session, address)
+    contact = contact_for(session, address, region=region)
     for name in tags:
         tag = tag_row(session, name)
         assert tag is not None
@@ -88,9 +93,9 @@ def tag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
     return contact_tags(session, contact.id)
 
 
-def untag_contact(session: Session, address: str, tags: list[str]) -> list[str]:
+def untag_contact(session: Session, address: str, tags: list[str], region: str = DEFAULT_PHONE_REGION) -> list[str]:
     """Remove tags from a contact; returns the contact's tags afterwards (NotFound: no such contact)."""
-    contact = find_contact_ref(session, address)
+    contact = find_contact_ref(session, address, region)
     if contact is None:
         raise NotFound(f"no contact with address {address!r}")
     for name in tags:
@@ -110,7 +115,7 @@ def contact_tags(session: Session, contact_id: int) -> list[str]:
 
 
 def add_special_date(session: Session, label: str, spec: DateSpec, *, address: str | None = None,
-                     tag: str | None = None) -> SpecialDate:
+                     tag: str | None = None, region: str = DEFAULT_PHONE_REGION) -> SpecialDate:
     """Remember a date for a contact (by address) or for everyone with a tag."""
     if (address is None) == (tag is None):
         raise Invalid("give either ADDR or --tag TAG")
@@ -119,7 +124,7 @@ def add_special_date(session: Session, label: str, spec: DateSpec, *, address: s
     row = SpecialDate(label=label.strip()[:300], month=spec.month, day=spec.day, year=spec.year, rule=spec.rule,
                       status="active")
     if address is not None:
-        contact = contact_for(session, address)
+        contact = contact_for(session, address, region=region)
         row.contact_id = contact.id
         session.add(Activity(contact_id=contact.id, kind="date", at=utcnow(), text=f"{row.label}: {describe(spec)}",
                              data={}))

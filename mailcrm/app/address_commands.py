@@ -1,8 +1,9 @@
-"""Mail to a command sub-address of the dropbox (issue 27): ``+pending``, ``+cancel``, ``+find``, help for unknown words.
+"""Mail to a command sub-address of the dropbox (issue 27): ``+pending``, ``+cancel``, ``+find``, ``+outreach``,
+help for unknown words.
 
 Runs in the ingest transaction (``apply.stage_digest_reply``), like digest replies.  Only the user
 owning the dropbox may ask (the trust issue's sender proof will tighten this; until it lands: the
-user's address and the dropbox secret).  A query mail (``+pending``, ``+cancel``, ``+find``) is answered and
+user's address and the dropbox secret).  A query mail (``+pending``, ``+cancel``, ``+find``, ``+outreach``) is answered and
 not recorded as history; a mail BCC'd to an unknown word is recorded as usual and answered with the
 help text, never dropped silently.  Answers go out through ``digest/answers.py`` after the commit.
 """
@@ -19,8 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.app import deals as deal_store
+from mailcrm.app import outreach as works
 from mailcrm.app.digest_replies import ReplyOutcome, may_answer, record_outcome
 from mailcrm.config import Config, UserConfig
+from mailcrm.errors import NotFound
 from mailcrm.parse.digest_commands import automated_reason
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.parse.subaddress import Command, Unknown, classify, help_text, subaddress_of
@@ -48,7 +51,7 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(user.timezone)).date()
     parsed = classify(word, today)
     kind: str
-    if isinstance(parsed, Command) and parsed.kind in ("pending", "cancel", "find"):
+    if isinstance(parsed, Command) and parsed.kind in ("pending", "cancel", "find", "outreach"):
         kind = parsed.kind
     elif isinstance(parsed, Unknown):
         kind = "help"
@@ -77,6 +80,9 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
         text, status = _pending(session, uid, language), "applied"
     elif kind == "find":
         text, status = _find(session, _bare(facts.subject or ""), language, user.phone_region), "applied"
+    elif kind == "outreach":
+        text = _outreach(session, _title(facts.subject or ""), language, ZoneInfo(user.timezone), address)
+        status = "applied"
     else:
         text, status = _cancel(session, uid, facts, now, language), "applied"
     out = ReplyOutcome(status, language=language, text=text)
@@ -170,6 +176,73 @@ def _card(session: Session, c: dict[str, Any], ru: bool) -> str:
         else:
             rows.append(f"  {when} {i['kind']}: {i['text']}")
     return "\n".join(rows)
+
+
+OUTREACH_LIST = 30  # people listed per section of the +outreach answer; the rest are counted
+ANSWER_WORDS = {
+    "ru": {"none": "нет ответа", "replied": "ответили", "declined": "отказ", "interested": "интерес",
+           "deal": "сделка"},
+    "en": {"none": "no answer", "replied": "replied", "declined": "declined", "interested": "interested",
+           "deal": "deal"},
+}
+
+
+def _outreach(session: Session, title: str, language: str, tz: ZoneInfo, address: str) -> str:
+    """The outreach list of the work named ``title`` (app/outreach.py's use case), or the closest titles."""
+    ru = language == "ru"
+    how = (f"Чтобы спросить, пришлите письмо на {address} с названием произведения в теме (как в `mailcrm works`)."
+           if ru else f"To ask, mail {address} with the work's title as the subject (as `mailcrm works` lists it).")
+    if len(title) < 2:
+        return ("В теме нет названия произведения.\n" if ru else "The subject names no work.\n") + how + "\n"
+    try:
+        r = works.outreach_in(session, title)
+    except NotFound:
+        close = works.closest_titles(session, title)
+        if close:
+            head = (f"Произведение «{title}» не найдено. Может быть, одно из этих:" if ru
+                    else f"No work \"{title}\". Did you mean one of these?")
+        else:
+            close = works.recent_titles(session)
+            if ru:
+                head = f"Произведение «{title}» не найдено." + (
+                    " Последние произведения:" if close else " mailcrm ещё не видел ни одного произведения.")
+            else:
+                head = f"No work \"{title}\"." + (" The latest works:" if close else " mailcrm has seen no work yet.")
+        return "\n".join([head, *(f"- {t}" for t in close), "", how]) + "\n"
+    words = ANSWER_WORDS["ru" if ru else "en"]
+
+    def day(value: dt.datetime | None) -> str:
+        return value.replace(tzinfo=dt.timezone.utc).astimezone(tz).date().isoformat() if value else ""
+
+    sent, not_sent = r["sent"], r["not_sent"]
+    answered = sum(1 for x in sent if x["answer"] != "none")
+    title = r["work"]["title"]
+    lines = [(f"«{title}»: получили {len(sent)}, ответили {answered}, ещё не получали {len(not_sent)}." if ru
+              else f"\"{title}\": sent to {len(sent)}, {answered} answered, {len(not_sent)} not sent yet."), ""]
+    if sent:
+        lines.append("Получили (последняя отправка, ответ):" if ru else "Sent to (last sent, answer):")
+    for x in sent[:OUTREACH_LIST]:
+        who = f"{x['name'] or '-'} <{x['address'] or '-'}>" + (f", {x['company']}" if x["company"] else "")
+        answer = words.get(x["answer"], x["answer"]) + (f" {day(x['answer_at'])}" if x["answer_at"] else "")
+        times = (f", {x['times']} раз(а)" if ru else f", {x['times']} times") if x["times"] > 1 else ""
+        dead = (" (адрес не работает)" if ru else " (bounced)") if x["bounced"] else ""
+        lines.append(f"- {day(x['last_sent'])} {who}{times}: {answer}{dead}")
+    if len(sent) > OUTREACH_LIST:
+        lines.append(f"… ещё {len(sent) - OUTREACH_LIST}" if ru else f"… and {len(sent) - OUTREACH_LIST} more")
+    if not_sent:
+        lines += ["", "Ещё не получали:" if ru else "Not sent yet:"]
+        for x in not_sent[:OUTREACH_LIST]:
+            lines.append(f"- {x['name'] or '-'} <{x['address']}>" + (f", {x['company']}" if x["company"] else ""))
+        if len(not_sent) > OUTREACH_LIST:
+            more = len(not_sent) - OUTREACH_LIST
+            lines.append(f"… ещё {more}" if ru else f"… and {more} more")
+    return "\n".join(lines) + "\n"
+
+
+def _title(subject: str) -> str:
+    """The work's title as written in the subject: Re:/Fwd: and quotes taken off, case kept."""
+    text = re.sub(r"^(\s*(re|fwd?|aw|wg|отв|пересл|ответ)\s*(\[\d+\])?\s*:\s*)+", "", subject, flags=re.I)
+    return text.strip().strip("«»\"'“”„ ").strip()
 
 
 def _bare(subject: str) -> str:

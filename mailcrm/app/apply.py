@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcrm.app import address_commands, deals, digest_replies, follow_ups, leads
+from mailcrm.app import address_commands, answer_outbox, deals, digest_replies, follow_ups, leads
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
 from mailcrm.app import works as work_store
@@ -33,7 +33,7 @@ from mailcrm.spool import SpoolItem, SpoolMeta
 from mailcrm.store import db
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, Contact, Message, utcnow
-from mailcrm.trust.author import Judgement, judge
+from mailcrm.trust.author import Judgement, judge, judge_form_sender
 
 STORED = Outcome.STORED
 DUPLICATE = Outcome.DUPLICATE
@@ -85,6 +85,18 @@ def stage_form_mail(session: Session, job: Job) -> None:
     if found is None:
         return
     fcfg, forwarded = found
+    if forwarded:
+        # The user's forward: the user's proof (stage_author quarantines or flags it when missing,
+        # and a flagged forward creates nothing, so it is no lead either).
+        if _judgement(job).action != "accept":
+            return
+    else:
+        sender = leads.matched_sender(fcfg, job.facts)
+        j = judge_form_sender(job.cfg.security.author_auth, job.meta.source, job.meta.evidence, job.meta.auth,
+                              sender, (job.meta.mail_from or "").lower() or None, sender)
+        if j.action != "accept":
+            raise Rejected(j.reason or "unauthenticated_form_sender")
+        job.judgement = j
     job.outcome = leads.lead_from_mail(session, job.cfg, fcfg, job.facts, job.raw, job.now, forwarded=forwarded)
 
 
@@ -98,6 +110,7 @@ def stage_digest_reply(session: Session, job: Job) -> None:
         outcome = address_commands.handle_mail(session, job.cfg, job.meta.rcpt_tos, job.facts, job.now)
         if outcome is not None and outcome.status == "help":
             job.reply = outcome  # an unknown sub-address: recorded as usual, and answered with the help
+            _owe_answer(session, job)
             return
     if outcome is None:
         return
@@ -107,6 +120,13 @@ def stage_digest_reply(session: Session, job: Job) -> None:
     if outcome.status == "refused":
         raise Rejected(f"digest reply refused: {outcome.reason}")
     job.reply, job.outcome = outcome, SKIPPED
+    _owe_answer(session, job)
+
+
+def _owe_answer(session: Session, job: Job) -> None:
+    """Keep the answer in this transaction (answer_outbox); the daemon sends it after the commit."""
+    if job.reply is not None and job.reply.answer_to and job.facts is not None:
+        answer_outbox.enqueue(session, job.cfg, job.reply, job.facts, job.now)
 
 
 def stage_plan(session: Session, job: Job) -> None:

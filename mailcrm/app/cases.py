@@ -21,6 +21,7 @@ from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
 from mailcrm.domain.special_dates import DateSpec
 from mailcrm.errors import Invalid
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository
 from mailcrm.store.db import transaction
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag, User
@@ -59,12 +60,12 @@ def list_contacts(store: Store, search: str | None, limit: int | None,
         return repository.list_contacts(s, search, limit, region)
 
 
-def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any]:
-    """A contact's card and timeline, newest first."""
+def contact_card(store: Store, address: str, limit: int | None, region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
+    """A contact's card and timeline, newest first (``address`` may be a phone number, read in ``region``)."""
     from mailcrm.app.outreach import works_of_contacts
 
     with transaction(store.factory) as s:
-        card = contact_card_ref(s, address, limit)  # by address or phone
+        card = contact_card_ref(s, address, limit, region)  # by address or phone
         ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
         card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
         return card
@@ -146,7 +147,7 @@ def add_deal(store: Store, cfg: Config, title: str, people: list[str], *, stage:
     st = check_stage(cfg, stage or cfg.cadence.default_stage)
     value = deals.parse_amount(amount)
     with transaction(store.factory) as s:
-        ids = [deals.contact_for(s, a).id for a in people]
+        ids = [deals.contact_for(s, a, region=cfg.phone_region()).id for a in people]
         deal = deals.create_deal(s, title=title, contact_ids=ids, stage=st, user_id=_user_id(s, cfg),
                                  company=company, amount=value,
                                  currency=currency or ("RUB" if value is not None else None))
@@ -181,8 +182,8 @@ def deal_card(store: Store, deal_id: int) -> dict[str, Any]:
 def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt.datetime | None) -> dict[str, Any]:
     """Log a call with ``address`` (a contact is created for an unknown one: a lead can come by phone)."""
     with transaction(store.factory) as s:
-        new = find_contact_ref(s, address) is None  # an address or a phone
-        act = activities.log_call(s, address, note=note, when=when, user_id=_user_id(s, cfg))
+        new = find_contact_ref(s, address, cfg.phone_region()) is None  # an address or a phone
+        act = activities.log_call(s, address, note=note, when=when, user_id=_user_id(s, cfg), region=cfg.phone_region())
         return {"id": act.id, "contact_id": act.contact_id, "deal_id": act.deal_id, "at": act.at, "text": act.text,
                 "new_contact": new}
 
@@ -190,29 +191,29 @@ def log_call(store: Store, cfg: Config, address: str, note: str | None, when: dt
 def add_note(store: Store, cfg: Config, address: str, text: str) -> dict[str, Any]:
     """Add a note to a contact's timeline (creating the contact if needed)."""
     with transaction(store.factory) as s:
-        new = find_contact_ref(s, address) is None  # an address or a phone
-        act = activities.add_note(s, address, text, user_id=_user_id(s, cfg))
+        new = find_contact_ref(s, address, cfg.phone_region()) is None  # an address or a phone
+        act = activities.add_note(s, address, text, user_id=_user_id(s, cfg), region=cfg.phone_region())
         return {"id": act.id, "contact_id": act.contact_id, "at": act.at, "text": act.text, "new_contact": new}
 
 
-def tag_contact(store: Store, address: str, tags: list[str]) -> dict[str, Any]:
-    """Add tags to a contact (creating the contact if needed)."""
+def tag_contact(store: Store, address: str, tags: list[str], region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
+    """Add tags to a contact (creating the contact if needed); a phone number is read in ``region``."""
     with transaction(store.factory) as s:
-        new = find_contact_ref(s, address) is None  # an address or a phone
-        return {"address": address, "tags": activities.tag_contact(s, address, tags), "new_contact": new}
+        new = find_contact_ref(s, address, region) is None  # an address or a phone
+        return {"address": address, "tags": activities.tag_contact(s, address, tags, region), "new_contact": new}
 
 
-def untag_contact(store: Store, address: str, tags: list[str]) -> dict[str, Any]:
+def untag_contact(store: Store, address: str, tags: list[str], region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
     """Remove tags from a known contact."""
     with transaction(store.factory) as s:
-        return {"address": address, "tags": activities.untag_contact(s, address, tags)}
+        return {"address": address, "tags": activities.untag_contact(s, address, tags, region)}
 
 
 def add_special_date(store: Store, label: str, spec: DateSpec, *, address: str | None,
-                     tag: str | None) -> dict[str, Any]:
+                     tag: str | None, region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
     """Remember a yearly date for a contact or for everyone with a tag."""
     with transaction(store.factory) as s:
-        row = activities.add_special_date(s, label, spec, address=address, tag=tag)
+        row = activities.add_special_date(s, label, spec, address=address, tag=tag, region=region)
         return {"id": row.id, "label": row.label, "month": row.month, "day": row.day, "year": row.year,
                 "rule": row.rule, "contact_id": row.contact_id, "tag": s.get(Tag, row.tag_id).name if row.tag_id else None}  # type: ignore[union-attr]
 
@@ -236,6 +237,9 @@ def status(store: Store, cfg: Config) -> dict[str, Any]:
         from mailcrm.app.proof import raw_size
 
         counts.update(raw_size(s))  # raw mail kept, content-addressed (issue 22)
+        from mailcrm.app.answer_outbox import waiting
+
+        counts["answers_waiting"] = waiting(s)  # answers by mail the relay has not taken yet
         for row in s.scalars(select(SourceState).order_by(SourceState.name)):
             sources.append({"name": row.name, "ok_at": row.ok_at, "error": row.error, "error_at": row.error_at,
                             "uidvalidity": row.uidvalidity, "last_uid": row.last_uid, "state": row.state})
@@ -304,6 +308,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
         contacts = list(s.scalars(q).unique())
         ids = [c.id for c in contacts]
         emails: dict[int, list[str]] = {}
+        address_status: dict[int, list[str]] = {}
         tags: dict[int, list[str]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
@@ -312,6 +317,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
                 eq = eq.where(EmailAddress.status.in_(statuses))
             for a in s.scalars(eq):
                 emails.setdefault(a.contact_id, []).append(a.address)
+                address_status.setdefault(a.contact_id, []).append(a.status or "active")
             tq = (select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
                   .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name))
             for cid, name in s.execute(tq):
@@ -319,6 +325,7 @@ def export_rows(store: Store, tag: str | None = None, include_bounced: bool = Fa
         companies = {c.id: c.name for c in s.scalars(select(Company))}
         return [
             ExportContact(c.id, c.name, companies.get(c.company_id) if c.company_id else None, c.title,
-                          list(c.phones or []), c.city, c.website, c.notes, emails[c.id], tags.get(c.id, []))
+                          list(c.phones or []), c.city, c.website, c.notes, emails[c.id], tags.get(c.id, []),
+                          address_status[c.id])
             for c in contacts if emails.get(c.id)
         ]

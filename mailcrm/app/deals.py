@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mailcrm.app.contact_refs import contact_for_ref
 from mailcrm.domain import deal_states
 from mailcrm.errors import Invalid, NotFound
+from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository as repo
 from mailcrm.store.models import (
     Activity,
@@ -36,13 +37,13 @@ from mailcrm.store.models import (
 WON, LOST = "won", "lost"
 
 
-def contact_for(session: Session, address: str, *, source: str = "cli") -> Contact:
-    """The contact owning ``address`` (or this phone number); an unknown one becomes a contact."""
-    return contact_for_ref(session, address, source=source)
+def contact_for(session: Session, address: str, *, source: str = "cli", region: str = DEFAULT_PHONE_REGION) -> Contact:
+    """The contact owning ``address`` (or this phone number, local ones read in ``region``); an unknown one becomes a contact."""
+    return contact_for_ref(session, address, source=source, region=region)
 
 
 def parse_amount(amount: str | None) -> Decimal | None:
-    """"150000" / "150 000,50" -> Decimal (Refused on junk)."""
+    """"150000" / "150 000,50" -> Decimal (Invalid on junk)."""
     if amount is None:
         return None
     try:
@@ -55,7 +56,7 @@ def parse_amount(amount: str | None) -> Decimal | None:
 
 
 def get_deal(session: Session, deal_id: int) -> Deal:
-    """The deal with this id (Refused when there is none)."""
+    """The deal with this id (NotFound when there is none)."""
     deal = session.get(Deal, deal_id)
     if deal is None or deal.status == "deleted":
         raise NotFound(f"no deal #{deal_id}")

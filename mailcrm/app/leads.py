@@ -342,6 +342,11 @@ def form_of_mail(cfg: Config, facts: MessageFacts) -> tuple[FormConfig, bool] | 
     return None
 
 
+def matched_sender(fcfg: FormConfig, facts: MessageFacts) -> str:
+    """The From address of a (not forwarded) notification mail that matched ``fcfg``'s senders."""
+    return facts.from_.address.lower() if facts.from_ is not None else ""
+
+
 def lead_from_mail(session: Session, cfg: Config, fcfg: FormConfig, facts: MessageFacts, raw: bytes,
                    received_at: dt.datetime, *, forwarded: bool = False) -> Outcome:
     """A form builder's notification mail -> a lead: fields from an HTML table or ``Name: value`` lines."""

@@ -232,71 +232,104 @@ def correct_answer(store: Store, name: str, address: str, answer: str, note: str
 def outreach(store: Store, name: str, tag: str | None = None) -> dict[str, Any]:
     """Who has the work (and their answer), who has not (working address, minus declines), who has no working address."""
     with transaction(store.factory) as s:
-        w = find_work(s, name)
-        ids = family(s, w)
-        cq = select(Contact.id, Contact.name, Contact.company_id).where(Contact.status == "active")
-        if tag:
-            tag_id = s.scalar(select(Tag.id).where(Tag.name == tag.strip().casefold()))
-            if tag_id is None:
-                raise NotFound(f"no tag {tag!r}")
-            cq = cq.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_id)
-        contacts = s.execute(cq).all()
-        scope = cq.subquery()
-        working: dict[int, str] = {}
-        any_address: dict[int, str] = {}
-        aq = (select(EmailAddress.contact_id, EmailAddress.address, EmailAddress.status)
-              .join(scope, scope.c.id == EmailAddress.contact_id).order_by(EmailAddress.id))
-        for cid, address, status in s.execute(aq):
-            any_address.setdefault(cid, address)
-            if status == "active":
-                working.setdefault(cid, address)
-        companies = dict(s.execute(select(Company.id, Company.name)).all())
-        got: dict[int, dict[str, Any]] = {}
-        by_company: dict[int, list[dict[str, Any]]] = {}
-        rq = (select(WorkRecipient.contact_id, WorkRecipient.company_id, WorkRecipient.first_sent,
-                     WorkRecipient.last_sent, WorkRecipient.times, WorkRecipient.answer, WorkRecipient.answer_at,
-                     Contact.name, WorkRecipient.bounced)
-              .join(Contact, Contact.id == WorkRecipient.contact_id).where(WorkRecipient.work_id.in_(ids)))
-        for cid, company_id, first, last, times, answer, answer_at, cname, bounced in s.execute(rq):
-            row = got.get(cid)
-            if row is None:
-                row = got[cid] = {"contact_id": cid, "name": cname, "company_id": company_id, "first_sent": first,
-                                  "last_sent": last, "times": 0, "answer": "none", "answer_at": None,
-                                  "bounced": False}
-            row["times"] += times
-            row["bounced"] = row["bounced"] or bounced
-            row["first_sent"], row["last_sent"] = min(row["first_sent"], first), max(row["last_sent"], last)
-            if answer != "none" and (row["answer_at"] is None or (answer_at and answer_at > row["answer_at"])):
-                row["answer"], row["answer_at"] = answer, answer_at
-            if company_id is not None:
-                by_company.setdefault(company_id, []).append(row)
-        sent, not_sent, no_address, left_out = [], [], [], []
-        for cid, cname, company_id in contacts:
-            company = companies.get(company_id) if company_id else None
-            base = {"contact_id": cid, "address": working.get(cid) or any_address.get(cid), "name": cname,
-                    "company": company}
-            row = got.get(cid)
-            if row is not None:
-                sent.append({**base, "first_sent": row["first_sent"], "last_sent": row["last_sent"],
-                             "times": row["times"], "answer": row["answer"], "answer_at": row["answer_at"],
-                             "bounced": row["bounced"]})
-                continue
-            if cid not in working:
-                no_address.append(base)
-                continue
-            colleagues = [r for r in by_company.get(company_id, []) if r["contact_id"] != cid] if company_id else []
-            if any(r["answer"] == "declined" for r in colleagues):
-                left_out.append({**base, "reason": "declined at the same company"})
-                continue
-            entry: dict[str, Any] = dict(base)
-            if colleagues:
-                latest = max(colleagues, key=lambda r: r["last_sent"])
-                entry["company_received"] = {"name": latest["name"], "last_sent": latest["last_sent"],
-                                             "answer": latest["answer"]}
-            not_sent.append(entry)
-        sent.sort(key=lambda r: r["last_sent"], reverse=True)
-        return {"work": _work_json(w), "tag": tag, "sent": sent, "not_sent": not_sent,
-                "no_working_address": no_address, "left_out": left_out}
+        return outreach_in(s, name, tag)
+
+
+def outreach_in(s: Session, name: str, tag: str | None = None) -> dict[str, Any]:
+    """``outreach`` inside the caller's transaction (the ``+outreach`` mail command runs in ingest's)."""
+    w = find_work(s, name)
+    ids = family(s, w)
+    cq = select(Contact.id, Contact.name, Contact.company_id).where(Contact.status == "active")
+    if tag:
+        tag_id = s.scalar(select(Tag.id).where(Tag.name == tag.strip().casefold()))
+        if tag_id is None:
+            raise NotFound(f"no tag {tag!r}")
+        cq = cq.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_id)
+    contacts = s.execute(cq).all()
+    scope = cq.subquery()
+    working: dict[int, str] = {}
+    any_address: dict[int, str] = {}
+    aq = (select(EmailAddress.contact_id, EmailAddress.address, EmailAddress.status)
+          .join(scope, scope.c.id == EmailAddress.contact_id).order_by(EmailAddress.id))
+    for cid, address, status in s.execute(aq):
+        any_address.setdefault(cid, address)
+        if status == "active":
+            working.setdefault(cid, address)
+    companies = dict(s.execute(select(Company.id, Company.name)).all())
+    got: dict[int, dict[str, Any]] = {}
+    by_company: dict[int, list[dict[str, Any]]] = {}
+    rq = (select(WorkRecipient.contact_id, WorkRecipient.company_id, WorkRecipient.first_sent,
+                 WorkRecipient.last_sent, WorkRecipient.times, WorkRecipient.answer, WorkRecipient.answer_at,
+                 Contact.name, WorkRecipient.bounced)
+          .join(Contact, Contact.id == WorkRecipient.contact_id).where(WorkRecipient.work_id.in_(ids)))
+    for cid, company_id, first, last, times, answer, answer_at, cname, bounced in s.execute(rq):
+        row = got.get(cid)
+        if row is None:
+            row = got[cid] = {"contact_id": cid, "name": cname, "company_id": company_id, "first_sent": first,
+                              "last_sent": last, "times": 0, "answer": "none", "answer_at": None,
+                              "bounced": False}
+        row["times"] += times
+        row["bounced"] = row["bounced"] or bounced
+        row["first_sent"], row["last_sent"] = min(row["first_sent"], first), max(row["last_sent"], last)
+        if answer != "none" and (row["answer_at"] is None or (answer_at and answer_at > row["answer_at"])):
+            row["answer"], row["answer_at"] = answer, answer_at
+        if company_id is not None:
+            by_company.setdefault(company_id, []).append(row)
+    sent, not_sent, no_address, left_out = [], [], [], []
+    for cid, cname, company_id in contacts:
+        company = companies.get(company_id) if company_id else None
+        base = {"contact_id": cid, "address": working.get(cid) or any_address.get(cid), "name": cname,
+                "company": company}
+        row = got.get(cid)
+        if row is not None:
+            sent.append({**base, "first_sent": row["first_sent"], "last_sent": row["last_sent"],
+                         "times": row["times"], "answer": row["answer"], "answer_at": row["answer_at"],
+                         "bounced": row["bounced"]})
+            continue
+        if cid not in working:
+            no_address.append(base)
+            continue
+        colleagues = [r for r in by_company.get(company_id, []) if r["contact_id"] != cid] if company_id else []
+        if any(r["answer"] == "declined" for r in colleagues):
+            left_out.append({**base, "reason": "declined at the same company"})
+            continue
+        entry: dict[str, Any] = dict(base)
+        if colleagues:
+            latest = max(colleagues, key=lambda r: r["last_sent"])
+            entry["company_received"] = {"name": latest["name"], "last_sent": latest["last_sent"],
+                                         "answer": latest["answer"]}
+        not_sent.append(entry)
+    sent.sort(key=lambda r: r["last_sent"], reverse=True)
+    return {"work": _work_json(w), "tag": tag, "sent": sent, "not_sent": not_sent,
+            "no_working_address": no_address, "left_out": left_out}
+
+
+def closest_titles(s: Session, name: str, n: int = 5) -> list[str]:
+    """Titles of the works whose title or other names are closest to ``name`` (best first)."""
+    import difflib
+
+    titles = dict(s.execute(select(Work.id, Work.title).where(Work.status != "merged")).all())
+    names: dict[str, int] = {t.casefold(): wid for wid, t in titles.items()}
+    for alias_title, wid in s.execute(select(WorkAlias.title, WorkAlias.work_id)):
+        names.setdefault(alias_title.casefold(), wid)
+    query = name.strip().casefold()
+    out: list[str] = []
+    for hit in difflib.get_close_matches(query, list(names), n=n * 3, cutoff=0.4):
+        wid = names[hit]
+        work = s.get(Work, wid)
+        title = work_store.resolve(s, work).title if work is not None else titles.get(wid, hit)
+        if title not in out:
+            out.append(title)
+    # A name typed as part of a longer title ("Чайка" for "Чайка-2") is close too.
+    for wid, title in titles.items():
+        if query and query in title.casefold() and title not in out:
+            out.append(title)
+    return out[:n]
+
+
+def recent_titles(s: Session, n: int = 10) -> list[str]:
+    """The newest works' titles (for an answer that found nothing close)."""
+    return list(s.scalars(select(Work.title).where(Work.status != "merged").order_by(Work.id.desc()).limit(n)))
 
 
 def check(store: Store, addresses: list[str], name: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Proof for a dispute: export a contact's raw messages and ledger entries, and verify such an export.
 
 An export directory holds ``messages/*.eml`` (the bytes as received, from ``raw_messages``),
-``manifest.json`` (each message's sha256, received time, envelope, the authentication verdicts
-its own headers state, and the ledger entries with their chain hashes), ``manifest.sha256``
+``manifest.json`` (each message's sha256, received time, envelope, the sender-authentication
+verdicts stored when it was ingested and how its author was proven (``auth``; never recomputed:
+DNS keys change and rotate, the verdict of the day is the evidence), what its own headers say
+(``auth_headers``), and the ledger entries with their chain hashes), ``manifest.sha256``
 (the manifest's own hash) and ``summary.txt`` (the same, for people).  ``verify`` recomputes
 every hash; with the store at hand it also checks that each entry is still in the ledger,
 unchanged, and that the whole chain is unbroken.
@@ -37,6 +39,7 @@ from mailcrm.store.models import (
     WorkSend,
     utcnow,
 )
+from mailcrm.store.repository import auth_document
 
 FORMAT = "mailcrm-proof/1"
 AUTH_HEADERS = ("authentication-results", "arc-authentication-results", "received-spf", "dkim-signature")
@@ -54,6 +57,33 @@ def auth_verdicts(raw: bytes) -> dict[str, list[str]]:
         if values:
             out[name] = values
     return out
+
+
+# How an author was proven (Message.author_proof, trust/author.py), in words for the summary.
+PROOF_WORDS = {
+    "source": "proven: the user's own path (IMAP sent/inbox folder or `mailcrm import`)",
+    "smtp-auth": "proven: SMTP AUTH login of the user",
+    "trusted-network": "proven: sent from a trusted network",
+    "dkim": "proven: aligned DKIM pass",
+    "spf": "proven: aligned SPF pass",
+    "authentication-results": "proven: Authentication-Results of a trusted server",
+    "arc": "proven: ARC chain sealed by a trusted sealer",
+    "none": "NOT proven (stored flagged, author_auth = mark)",
+    "unchecked": "not checked (author_auth = off)",
+}
+
+
+def stored_auth(m: Message) -> dict[str, Any]:
+    """The verdicts stored at ingest and how the author was proven; ``proven`` says whether it was."""
+    doc = auth_document(m.auth, m.author_proof) or {k: None for k in ("dkim", "spf", "dmarc", "arc", "aligned", "proof")}
+    doc["flagged"] = m.author_proof == "none"
+    doc["proven"] = m.author_proof not in (None, "none", "unchecked")
+    doc["how"] = PROOF_WORDS.get(m.author_proof or "", "no verdict stored (ingested before sender authentication, "
+                                                        "or mail that claims no user's address)")
+    if m.auth:
+        doc["arc_sealer"] = m.auth.get("arc_sealer")
+        doc["dkim_domains"] = m.auth.get("dkim_domains") or []
+    return doc
 
 
 def _entry_json(e: LedgerEntry) -> dict[str, Any]:
@@ -97,11 +127,11 @@ def export(store: Store, address: str, work: str | None, out_dir: Path) -> dict[
             entry: dict[str, Any] = {"message_id": m.message_id, "sha256": m.sha256, "date": m.date.isoformat(),
                                      "received": m.ingested_at.isoformat(), "kind": m.kind, "subject": m.subject,
                                      "source": m.source, "envelope": (m.facts or {}).get("envelope"),
-                                     "file": None, "size": m.size}
+                                     "file": None, "size": m.size, "auth": stored_auth(m)}
             if raw is not None:
                 name = f"messages/{m.date:%Y%m%dT%H%M%S}_{m.sha256[:12]}.eml"
                 (out_dir / name).write_bytes(raw.data)
-                entry.update(file=name, size=len(raw.data), auth=auth_verdicts(raw.data))
+                entry.update(file=name, size=len(raw.data), auth_headers=auth_verdicts(raw.data))
             else:
                 entry["missing"] = "raw bytes not kept for this message"
             messages.append(entry)
@@ -134,11 +164,15 @@ def summary(manifest: dict[str, Any]) -> str:
              + (f", work «{manifest['work']['title']}»" if manifest.get("work") else ""),
              f"Created {manifest['created']} UTC. Check with: mailcrm proof verify DIR", "", "Messages:"]
     for m in manifest["messages"]:
-        auth = "; ".join(v for vs in (m.get("auth") or {}).values() for v in vs)[:200]
         lines.append(f"  {m['date'][:16]}  {m['kind']:<9} sha256 {m['sha256']}  {m.get('file') or '(missing)'}")
         lines.append(f"      subject: {m['subject']}")
-        if auth:
-            lines.append(f"      auth: {auth}")
+        a = m.get("auth") or {}
+        if a:
+            checks = " ".join(f"{k}={a.get(k)}" for k in ("dkim", "spf", "dmarc", "arc") if a.get(k) is not None)
+            lines.append(f"      author: {a.get('how')}" + (f" ({checks})" if checks else ""))
+        headers = "; ".join(v for vs in (m.get("auth_headers") or {}).values() for v in vs)[:200]
+        if headers:
+            lines.append(f"      its headers say: {headers}")
     lines += ["", "Ledger entries (seq, time, kind, hash):"]
     for e in manifest["ledger"]:
         lines.append(f"  #{e['seq']}  {e['content']['at']}  {e['content']['kind']:<10} {e['hash']}")

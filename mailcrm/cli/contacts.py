@@ -92,7 +92,7 @@ def show_cmd(ctx: typer.Context, address: str,
     if limit < 1:
         raise UsageError("--limit must be 1 or more (--all shows everything)")
     cfg = load_config(ctx)
-    card = cases.contact_card(open_store(cfg), address, None if show_all else limit)
+    card = cases.contact_card(open_store(cfg), address, None if show_all else limit, cfg.phone_region())
     emit(card, as_json, lambda c: _render_card(c, user_tz(cfg)))
 
 

@@ -207,6 +207,8 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         console.print(f"contacts: {c['contacts']}  companies: {c['companies']}  messages: {c['messages']}")
         if "raw_bytes" in c:
             console.print(f"raw mail kept: {c['raw_messages']} messages, {c['raw_bytes'] / 1e6:.1f} MB")
+        if c.get("answers_waiting"):
+            console.print(f"answers by mail waiting for the relay: {c['answers_waiting']}")
         lm = d["last_message"]
         console.print("last message: " + (f"{lm['ingested_at']} {lm['kind']} {lm['subject']!r}" if lm else "none"))
         g = d["sources"][0].get("guard")
@@ -255,7 +257,8 @@ def inspect(
     facts = parse_message(raw, user_addresses=users, dropbox_addresses=dropboxes, region=region)
     doc = facts.to_json()
     verdict = verify(raw, lookup_for(security.dns_server, security.dns_timeout), ip=client_ip, helo=helo,
-                     mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids))
+                     mail_from=mail_from, trusted_authserv_ids=frozenset(security.trusted_authserv_ids),
+                     trusted_arc_sealers=frozenset(security.trusted_arc_sealers))
     doc["auth"] = {**(summary(verdict.to_json()) or {}), "detail": verdict.to_json()}
     emit(doc, as_json, lambda d: console.print_json(json.dumps(d, ensure_ascii=False)))
 

@@ -156,14 +156,16 @@ def note_cmd(ctx: typer.Context, address: str, text: str, as_json: bool = JSON) 
 @commands.command("tag")
 def tag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
     """Tag a contact (e.g. `mailcrm tag ivan@theatre.ru театры`)."""
-    out = cases.tag_contact(open_store(load_config(ctx)), address, tags)
+    cfg = load_config(ctx)
+    out = cases.tag_contact(open_store(cfg), address, tags, cfg.phone_region())
     emit(out, as_json, lambda d: console.print("tags: " + ", ".join(d["tags"]) + _new_note(address, d)))
 
 
 @commands.command("untag")
 def untag_cmd(ctx: typer.Context, address: str, tags: list[str], as_json: bool = JSON) -> None:
     """Remove tags from a contact."""
-    out = cases.untag_contact(open_store(load_config(ctx)), address, tags)
+    cfg = load_config(ctx)
+    out = cases.untag_contact(open_store(cfg), address, tags, cfg.phone_region())
     emit(out, as_json, lambda d: console.print("tags: " + (", ".join(d["tags"]) or "none")))
 
 
@@ -184,8 +186,9 @@ def date_add(ctx: typer.Context, args: list[str] = typer.Argument(..., help="ADD
         spec = parse_fixed(on) if on is not None else DateSpec(rule=parse_rule(rule or ""))
     except DateSpecError as exc:
         raise UsageError(str(exc)) from None
-    out = cases.add_special_date(open_store(load_config(ctx)), args[-1], spec,
-                                 address=args[0] if tag is None else None, tag=tag)
+    cfg = load_config(ctx)
+    out = cases.add_special_date(open_store(cfg), args[-1], spec, address=args[0] if tag is None else None, tag=tag,
+                                 region=cfg.phone_region())
     emit(out, as_json, lambda d: console.print(f"date #{d['id']} added: {d['label']}"))
 
 

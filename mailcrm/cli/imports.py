@@ -159,11 +159,11 @@ def export_contacts_cmd(
     ctx: typer.Context,
     fmt: str = typer.Option("csv", "--format", help="csv (Mailchimp audience), xlsx (sheet per tag) or vcard."),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only contacts with this tag."),
-    include_bounced: bool = typer.Option(False, "--include-bounced", help="Also export bounced addresses."),
+    include_bounced: bool = typer.Option(False, "--include-bounced", help="Also bounced and suspect addresses, with a status column."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (needs --output)."),
 ) -> None:
-    """Export contacts as CSV, XLSX or vCard 4.0; bounced addresses are excluded by default."""
+    """Export contacts as CSV, XLSX or vCard 4.0; bounced and suspect addresses are excluded by default."""
     from mailcrm.transfer.export import check_format, export_contacts
 
     if as_json and output is None:

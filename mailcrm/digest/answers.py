@@ -1,22 +1,19 @@
 """Answers to replies to the digest (issue 27): what mailcrm did, mailed back at once through the digest's relay.
 
-Sent by the ingest worker after the reply's transaction committed (at most once: a crash in
-between loses the answer, never repeats the commands).  Every answer carries
+Written to ``answer_outbox`` in the reply's own transaction and sent by the daemon after the commit,
+retried while the relay refuses or is down (app/answer_outbox.py): never lost, commands never repeated.  Every answer carries
 ``Auto-Submitted: auto-replied`` (RFC 3834 section 5) and references the reply, so a vacation
 responder does not answer it and mailcrm's reply handling ignores anything that comes back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
-from mailcrm import log
 from mailcrm.app.digest_replies import ReplyOutcome, answer_text
 from mailcrm.config import Config
-from mailcrm.digest import send as send_mod
 from mailcrm.parse.facts import MessageFacts
 
 
@@ -36,15 +33,3 @@ def build_answer(cfg: Config, outcome: ReplyOutcome, facts: MessageFacts) -> Ema
     msg["Auto-Submitted"] = "auto-replied"
     msg.set_content(answer_text(outcome))
     return msg
-
-
-def send_answer(cfg: Config, outcome: ReplyOutcome, facts: MessageFacts, timeout: float = 30.0) -> bool:
-    """One attempt through the relay from the worker thread; False (logged) when it failed."""
-    logger = log.get("mailcrm.answers")
-    try:
-        asyncio.run(send_mod.send_once(cfg.digest, build_answer(cfg, outcome, facts), timeout=timeout))
-    except send_mod.RelayError as exc:
-        logger.warning("answer not sent", error=str(exc), to=outcome.answer_to)
-        return False
-    logger.info("answer sent", to=outcome.answer_to, commands=len(outcome.results))
-    return True

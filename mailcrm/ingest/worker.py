@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm import log
 from mailcrm.app import apply, leads
 from mailcrm.config import Config
-from mailcrm.digest import answers
 from mailcrm.errors import IngestError, StoreUnavailable, Transient, Unprocessable
 from mailcrm.ingest.parse_pool import Parsed, ParseFailed, ParsePool, ParserDied, Pending
 from mailcrm.ingest.parse_settings import ParseSettings
@@ -63,6 +62,7 @@ class Worker:
         self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
         self.lookup = lookup_for(cfg.security.dns_server, cfg.security.dns_timeout)
         self.authserv_ids = frozenset(cfg.security.trusted_authserv_ids)
+        self.arc_sealers = frozenset(cfg.security.trusted_arc_sealers)
 
     def on_committed(self, callback: AckCallback) -> None:
         """Call ``callback(item, outcome)`` after each item's transaction committed (IMAP acks)."""
@@ -110,7 +110,8 @@ class Worker:
         if meta.auth is not None and "temperror" not in {meta.auth.get(k) for k in ("dkim", "spf", "dmarc", "arc")}:
             return
         try:
-            meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids)
+            meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids,
+                                       self.arc_sealers)
         except Exception as exc:  # noqa: BLE001 - a verifier bug must not stop ingest: no verdict, no proof
             self.log.error("sender verification failed", spool_id=item.id, error=f"{type(exc).__name__}: {exc}")
             meta.auth = {"dkim": "temperror", "spf": "temperror", "dmarc": "temperror", "arc": "temperror",
@@ -170,8 +171,8 @@ class Worker:
             self.spool.done(item)
             self.processed += 1
             results[item.id] = outcome
-            if job.reply is not None and job.reply.answer_to and job.facts is not None:
-                answers.send_answer(self.cfg, job.reply, job.facts)  # after the commit: at most once
+            # An answer owed (job.reply) was written to answer_outbox in the same transaction: the
+            # daemon's answer sender, kicked by _notify, mails it and retries it (app/answer_outbox.py).
             self._notify(item, outcome)
         return results
 

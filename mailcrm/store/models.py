@@ -595,3 +595,26 @@ class TouchRule(Base):
     every_days: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | removed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AnswerOutbox(Base):
+    """An answer mailcrm owes by mail (a digest reply's confirmation, +find/+pending/+outreach, help).
+
+    Written in the transaction that handled the command, so it is never lost; sent by the daemon
+    after the commit and retried with a growing delay while the relay refuses or is down.  Its
+    Message-ID is fixed when it is written: every attempt sends the same message.
+    """
+
+    __tablename__ = "answer_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(1000), unique=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # the whole message, as it goes to the relay
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sending | sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -1,7 +1,10 @@
 """`mailcrm export contacts`: CSV for Mailchimp's audience import, XLSX one sheet per tag, vCard 4.0.
 
-Bounced (and invalid) addresses are left out unless ``include_bounced``: exporting them to a
-mailing tool would only produce more bounces.  A contact with no address left is not exported.
+Bounced, suspect (and invalid) addresses are left out unless ``include_bounced``: exporting them to
+a mailing tool would only produce more bounces.  With ``include_bounced`` each address's status
+(active, suspect, bounced, invalid) is in a column of its own (CSV "Address Status", XLSX "Email
+Status", vCard an ``X-MAILCRM-STATUS`` parameter on EMAIL) so the sheet says which ones not to mail.
+A contact with no address left is not exported.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from mailcrm.private_files import touch_private, write_private
 
 MAILCHIMP_COLUMNS = ("Email Address", "First Name", "Last Name", "Company", "Tags")
 XLSX_COLUMNS = ("Email", "Name", "Company", "Title", "Phone", "City", "Website", "Notes", "Tags")
+CSV_STATUS_COLUMN = "Address Status"
+XLSX_STATUS_COLUMN = "Email Status"  # "; "-separated, in the order of the Email cell
 UNTAGGED = "Без тега"
 
 
@@ -36,6 +41,11 @@ class ExportContact:
     notes: str | None
     emails: list[str]
     tags: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)  # of ``emails``, in order: active | suspect | bounced | invalid
+
+    def status_of(self, i: int) -> str:
+        """The status of ``emails[i]`` ("active" when not known)."""
+        return self.statuses[i] if i < len(self.statuses) else "active"
 
 
 def split_name(name: str | None) -> tuple[str, str]:
@@ -75,15 +85,19 @@ def neutralise_csv(value: str) -> str:
     return "'" + value if NEEDS_QUOTE.match(value) else value
 
 
-def to_csv(contacts: list[ExportContact]) -> str:
-    """Mailchimp audience CSV: one row per address, tags comma-separated in one quoted cell; formulas neutralised."""
+def to_csv(contacts: list[ExportContact], with_status: bool = False) -> str:
+    """Mailchimp audience CSV: one row per address, tags comma-separated in one quoted cell; formulas neutralised.
+
+    ``with_status`` adds the address's status as a last column (Mailchimp ignores columns it does not map).
+    """
     buf = io.StringIO()
     w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    w.writerow(MAILCHIMP_COLUMNS)
+    w.writerow(MAILCHIMP_COLUMNS + ((CSV_STATUS_COLUMN,) if with_status else ()))
     for c in contacts:
         first, last = split_name(c.name)
-        for e in c.emails:
-            w.writerow([neutralise_csv(v) for v in (e, first, last, c.company or "", ",".join(c.tags))])
+        for i, e in enumerate(c.emails):
+            cells = [e, first, last, c.company or "", ",".join(c.tags)] + ([c.status_of(i)] if with_status else [])
+            w.writerow([neutralise_csv(v) for v in cells])
     return buf.getvalue()
 
 
@@ -97,8 +111,12 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
-def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None = None) -> None:
-    """One sheet per tag (contacts without tags on "Без тега"); re-importable by `import contacts`."""
+def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None = None,
+               with_status: bool = False) -> None:
+    """One sheet per tag (contacts without tags on "Без тега"); re-importable by `import contacts`.
+
+    ``with_status`` adds an "Email Status" column, the statuses in the order of the Email cell.
+    """
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -110,20 +128,23 @@ def write_xlsx(contacts: list[ExportContact], path: Path, only_tag: str | None =
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     used: set[str] = set()
+    columns = XLSX_COLUMNS + ((XLSX_STATUS_COLUMN,) if with_status else ())
     for tag_name in sorted(groups, key=lambda t: (t == UNTAGGED, t)):
         ws = wb.create_sheet(_sheet_title(tag_name, used))
-        ws.append(XLSX_COLUMNS)
+        ws.append(columns)
         for c in groups[tag_name]:
             other = [t for t in c.tags if t != tag_name]
             row = ["; ".join(c.emails), c.name or "", c.company or "", c.title or "", "; ".join(c.phones),
                    c.city or "", c.website or "", c.notes or "", ", ".join(other)]
+            if with_status:
+                row.append("; ".join(c.status_of(i) for i in range(len(c.emails))))
             ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) for v in row])  # C0 controls make openpyxl raise
             for cell in ws[ws.max_row]:
                 # openpyxl stores a str starting with "=" as a formula: every cell here is text
                 # (a contact named "=HYPERLINK(...)" stays a name, not a live link).
                 cell.data_type = "s"
     if not groups:
-        wb.create_sheet("contacts").append(XLSX_COLUMNS)
+        wb.create_sheet("contacts").append(columns)
     touch_private(path)  # 0600 before openpyxl writes into it: contacts are personal data
     wb.save(path)
 
@@ -153,8 +174,8 @@ def _fold(line: str) -> str:
     return "\r\n ".join(out)
 
 
-def to_vcard(contacts: list[ExportContact]) -> str:
-    """vCard 4.0 (RFC 6350), one card per contact."""
+def to_vcard(contacts: list[ExportContact], with_status: bool = False) -> str:
+    """vCard 4.0 (RFC 6350), one card per contact; ``with_status`` marks non-active EMAILs (X-MAILCRM-STATUS)."""
     cards: list[str] = []
     for c in contacts:
         first, middle, last = split_name_parts(c.name)
@@ -162,7 +183,9 @@ def to_vcard(contacts: list[ExportContact]) -> str:
         lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_esc(c.name or (c.emails or c.phones or [''])[0])}",
                  f"N:{_esc(last)};{_esc(first)};{_esc(middle)};;"]
         for i, e in enumerate(c.emails):
-            lines.append(f"EMAIL{';PREF=1' if i == 0 else ''}:{_esc(e)}")
+            # RFC 6350 6.1 allows x-name parameters; readers ignore those they do not know.
+            mark = f";X-MAILCRM-STATUS={c.status_of(i)}" if with_status and c.status_of(i) != "active" else ""
+            lines.append(f"EMAIL{';PREF=1' if i == 0 else ''}{mark}:{_esc(e)}")
         for p in c.phones:
             # RFC 3966: a tel URI holds digits and visual separators only; nothing else may reach the line.
             tel = re.sub(r"[^0-9+*#().\-]", "", p)
@@ -202,9 +225,9 @@ def export_contacts(contacts: list[ExportContact], fmt: str, output: Path | None
                "output": str(output) if output else None, "tag": tag, "include_bounced": include_bounced}
     if fmt == "xlsx":
         assert output is not None
-        write_xlsx(contacts, output, tag)
+        write_xlsx(contacts, output, tag, include_bounced)
         return summary, None
-    text = to_csv(contacts) if fmt == "csv" else to_vcard(contacts)
+    text = to_csv(contacts, include_bounced) if fmt == "csv" else to_vcard(contacts, include_bounced)
     if output is None:
         return summary, text
     try:

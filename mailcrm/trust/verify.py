@@ -19,7 +19,7 @@ import dkim
 import spf
 
 from mailcrm.trust.dns import DnsFailure, Lookup, spf_through
-from mailcrm.trust.results import trusted_results
+from mailcrm.trust.results import newest_arc_sealer, trusted_arc, trusted_results
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
@@ -38,6 +38,8 @@ class Verdict:
     dkim_domains: list[str] = field(default_factory=list)  # d= of the signatures that verified
     spf_domain: str | None = None
     authres: str | None = None  # "pass" when a trusted Authentication-Results header proves the From domain
+    arc_sealer: str | None = None  # d= of the newest ARC-Seal of a chain that validated
+    arc_trusted: bool = False  # that sealer is trusted and its ARC-Authentication-Results prove the From domain
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -151,8 +153,13 @@ def _arc(raw: bytes, lookup: Lookup) -> tuple[str, list[str]]:
 
 
 def verify(raw: bytes, lookup: Lookup, *, ip: str | None = None, helo: str | None = None,
-           mail_from: str | None = None, trusted_authserv_ids: frozenset[str] = frozenset()) -> Verdict:
-    """Run every check on one message; SPF needs the SMTP client's ``ip`` (skipped without it)."""
+           mail_from: str | None = None, trusted_authserv_ids: frozenset[str] = frozenset(),
+           trusted_arc_sealers: frozenset[str] = frozenset()) -> Verdict:
+    """Run every check on one message; SPF needs the SMTP client's ``ip`` (skipped without it).
+
+    An ARC pass is recorded (``arc``, ``arc_sealer``) but proves the author only through
+    ``arc_trusted``: newest seal by one of ``trusted_arc_sealers`` with an aligned pass in its results.
+    """
     v = Verdict()
     v.from_domain, v.errors = _from_domain(raw)
     v.dkim, v.dkim_domains, errs = _dkim(raw, lookup)
@@ -171,6 +178,9 @@ def verify(raw: bytes, lookup: Lookup, *, ip: str | None = None, helo: str | Non
         v.errors += errs
     v.arc, errs = _arc(raw, lookup)
     v.errors += errs
+    if v.arc == "pass":
+        newest = newest_arc_sealer(raw)
+        v.arc_sealer = newest[1] if newest else None
     if v.from_domain:
         try:
             record = _dmarc_record(v.from_domain, lookup)
@@ -193,11 +203,14 @@ def verify(raw: bytes, lookup: Lookup, *, ip: str | None = None, helo: str | Non
                 v.dmarc = "fail"
         if trusted_authserv_ids and trusted_results(raw, trusted_authserv_ids, v.from_domain):
             v.authres = "pass"
+        if v.arc == "pass" and trusted_arc_sealers:
+            v.arc_trusted = trusted_arc(raw, trusted_arc_sealers, v.from_domain) is not None
     return v
 
 
 def verify_spooled(raw: bytes, mail_from: str | None, evidence: dict[str, Any], lookup: Lookup,
-                   trusted_authserv_ids: frozenset[str]) -> dict[str, Any]:
+                   trusted_authserv_ids: frozenset[str],
+                   trusted_arc_sealers: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The verdict of a spooled message from its sidecar's evidence, as a JSON-friendly dict.
 
     All of one message's lookups share a budget of ``MESSAGE_BUDGET`` timeouts, so a silent DNS
@@ -205,7 +218,7 @@ def verify_spooled(raw: bytes, mail_from: str | None, evidence: dict[str, Any], 
     """
     with lookup.budget(MESSAGE_BUDGET * lookup.timeout):
         return verify(raw, lookup, ip=evidence.get("client_ip"), helo=evidence.get("helo"), mail_from=mail_from,
-                      trusted_authserv_ids=trusted_authserv_ids).to_json()
+                      trusted_authserv_ids=trusted_authserv_ids, trusted_arc_sealers=trusted_arc_sealers).to_json()
 
 
 MESSAGE_BUDGET = 2  # one message's lookups together: at most this many dns_timeouts

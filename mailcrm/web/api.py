@@ -164,7 +164,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         ref = request.path_params["ref"]
         if clean_text(ref) != ref:
             raise NotFound(f"no contact {ref!r}")
-        return cases.contact_card(_store(ctx), ref, _limit(request, 200))
+        return cases.contact_card(_store(ctx), ref, _limit(request, 200), ctx.cfg.phone_region())
 
     def companies(request: Request, user: WebUser) -> Any:
         return cases.list_companies(_store(ctx))

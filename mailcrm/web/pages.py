@@ -45,7 +45,7 @@ def contact_page(ctx: WebContext, ref: str, page_no: int) -> tuple[dict[str, Any
     # there is a next page.  The first page, the one opened almost always, costs one page.
     if clean_text(ref) != ref:
         raise NotFound(f"no contact {ref!r}")
-    card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1)
+    card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1, ctx.cfg.phone_region())
     items = card.get("timeline", [])
     card["timeline"] = items[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
     return card, len(items) > page_no * PER_PAGE
