@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.config import Config, UserConfig
-from mailcrm.digest.collect import Window, collect
+from mailcrm.digest.collect import Window, collect, with_deal_people
 from mailcrm.digest.render import Rendered, render
 from mailcrm.digest.rules import Digest, RepeatItem, build_digest, limits_with
 from mailcrm.domain.cadence import rules_from_mapping
@@ -69,9 +69,11 @@ def section_limits(cfg: Config) -> dict[str, int]:
 def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date) -> tuple[Digest, Rendered]:
     """Collect, apply the rules and render one user's digest for their local ``today``."""
     tz = ZoneInfo(user.timezone)
-    window = Window(user_id(session, user), user.email, user.name, today, tz, cfg.cadence.quiet_after_days)
+    limits = section_limits(cfg)
+    window = Window(user_id(session, user), user.email, user.name, today, tz, cfg.cadence.quiet_after_days, limits)
     snapshot = collect(session, window)
     digest = build_digest(snapshot, today=today, tz=tz, stages=rules_from_mapping(cfg.cadence.stages),
                           lead_stage=cfg.cadence.default_stage, repeats=_repeats(session, window.user_id, today, tz),
-                          limits=section_limits(cfg))
+                          limits=limits)
+    digest = with_deal_people(session, digest)
     return digest, render(digest, user.language, cfg.cadence.quiet_after_days)

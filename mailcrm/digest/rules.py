@@ -68,6 +68,7 @@ class DealSnap:
     last_out: dt.datetime | None  # our own touches only (mail sent, calls)
     last_message: MessageRef | None
     source: str | None = None  # "form:<name>": a lead from a web form or a form's notification mail
+    member_ids: tuple[int, ...] = ()  # contact ids of ``people`` (collect reads people only for listed deals)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,10 @@ class Snapshot:
     suspect: tuple[SuspectSnap, ...] = ()
     follow_ups: tuple[FollowUpSnap, ...] = ()
     touches: tuple[TouchSnap, ...] = ()
-    unlisted: Mapping[str, int] = field(default_factory=dict)  # per section: rows collect counted but did not read
+    # Lines collect counted but did not read (it keeps only what a section's limit lets through):
+    # per section, and per tag of the quiet section (None: untagged).
+    unlisted: Mapping[str, int] = field(default_factory=dict)
+    quiet_unlisted: Mapping[str | None, int] = field(default_factory=dict)
 
 
 # -- output -------------------------------------------------------------------------------
@@ -342,16 +346,31 @@ def special_dates(snapshot: Snapshot, today: dt.date, ahead: int = DATES_AHEAD_D
     return tuple(out)
 
 
-def quiet_groups(items: tuple[QuietSnap, ...], limit: int = QUIET_LIST_LIMIT) -> tuple[QuietGroup, ...]:
-    """Quiet outreach grouped by tag (a person with several tags appears under each); untagged last."""
+def waiting_key(date: dt.datetime, contact_id: int) -> tuple[dt.datetime, int]:
+    """Waiting mail is listed newest first by this key (collect keeps the same ones it would list)."""
+    return date, contact_id
+
+
+def quiet_key(date: dt.datetime, contact_id: int) -> tuple[dt.datetime, int]:
+    """Quiet outreach is listed longest-quiet first by this key, within each tag."""
+    return date, contact_id
+
+
+def quiet_groups(items: tuple[QuietSnap, ...], limit: int = QUIET_LIST_LIMIT,
+                 unlisted: Mapping[str | None, int] | None = None) -> tuple[QuietGroup, ...]:
+    """Quiet outreach grouped by tag (a person with several tags appears under each); untagged last.
+
+    ``unlisted``: per tag, people collect counted but did not read (they are in no group's first ``limit``).
+    """
+    unlisted = unlisted or {}
     groups: dict[str | None, list[QuietSnap]] = {}
     for q in items:
         for tag in q.tags or (None,):
             groups.setdefault(tag, []).append(q)
     out = []
     for tag in sorted(groups, key=lambda t: (t is None, t or "")):
-        rows = sorted(groups[tag], key=lambda q: (q.last_sent.date, q.person.contact_id))
-        out.append(QuietGroup(tag, tuple(rows[:limit]), max(0, len(rows) - limit)))
+        rows = sorted(groups[tag], key=lambda q: quiet_key(q.last_sent.date, q.person.contact_id))
+        out.append(QuietGroup(tag, tuple(rows[:limit]), max(0, len(rows) - limit) + unlisted.get(tag, 0)))
     return tuple(out)
 
 
@@ -394,7 +413,7 @@ def build_digest(
     to_call = {c.deal.id for c in calls}
     leads = sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage) and d.id not in to_call),
                    key=lambda d: (d.opened_at, d.id))
-    newest = sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id), reverse=True)
+    newest = sorted(snapshot.waiting, key=lambda w: waiting_key(w.message.date, w.person.contact_id), reverse=True)
     waiting = tuple(reversed(_cap(newest, lim["waiting"], more, "waiting")))  # listed oldest first, as before
     autoreplies = [a for a in snapshot.autoreplies if a.back_on == today]
     bounces = sorted(snapshot.bounces, key=lambda b: (b.at, b.address))
@@ -411,7 +430,7 @@ def build_digest(
         no_address=_cap(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id)),
                         lim["no_address"], more, "no_address"),
         autoreplies=_cap(autoreplies, lim["autoreplies"], more, "autoreplies"),
-        quiet=quiet_groups(snapshot.quiet, lim["quiet"]),
+        quiet=quiet_groups(snapshot.quiet, lim["quiet"], snapshot.quiet_unlisted),
         suspect=_cap(sorted(snapshot.suspect, key=lambda x: x.address), lim["suspect"], more, "suspect"),
         repeats=_cap(repeats, lim["repeats"], more, "repeats"),
         follow_ups=_cap(sorted(snapshot.follow_ups, key=lambda f: (f.due, f.message.date, f.id)),
