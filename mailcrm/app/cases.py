@@ -59,15 +59,22 @@ def list_contacts(store: Store, search: str | None, limit: int | None,
         return repository.list_contacts(s, search, limit, region)
 
 
-def contact_card(store: Store, address: str, limit: int | None) -> dict[str, Any]:
-    """A contact's card and timeline, newest first."""
+def contact_card(store: Store, address: str, limit: int | None, before: str | None = None) -> dict[str, Any]:
+    """A contact's card and timeline, newest first; ``before``: a page's keyset cursor
+    (``repository.cursor_of`` of the last item shown), for the items older than it."""
     from mailcrm.app.outreach import works_of_contacts
 
+    cursor = repository.parse_cursor(before) if before else None
     with transaction(store.factory) as s:
-        card = contact_card_ref(s, address, limit)  # by address or phone
+        card = contact_card_ref(s, address, limit, before=cursor)  # by address or phone
         ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
         card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
         return card
+
+
+def timeline_cursor(item: dict[str, Any]) -> str:
+    """The keyset cursor after a timeline item (``contact_card(..., before=)`` of the next page)."""
+    return repository.cursor_of(item)
 
 
 def edit_contact(store: Store, address: str, *, name: str | None, title: str | None, company: str | None,
