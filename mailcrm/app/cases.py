@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.app import activities, companies, contacts, deals
-from mailcrm.app import bounces as bounce_rules
 from mailcrm.app.contact_refs import contact_card_ref, find_contact_ref
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
@@ -24,11 +23,20 @@ from mailcrm.errors import Invalid
 from mailcrm.store import repository
 from mailcrm.store.db import transaction
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag, User
-from mailcrm.transfer.export import ExportContact
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from mailcrm.digest.render import Rendered
     from mailcrm.digest.rules import Digest
+    from mailcrm.transfer.export import ExportContact
+
+
+def _bounces() -> ModuleType:
+    """app/bounces, imported when a bounce command runs: its parsers cost `show` and `contacts` 50 ms to load."""
+    from mailcrm.app import bounces
+
+    return bounces
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -123,19 +131,19 @@ def company_card(store: Store, name: str) -> dict[str, Any]:
 def list_bounces(store: Store, since: dt.datetime) -> list[dict[str, Any]]:
     """Bounces recorded since ``since`` (naive UTC)."""
     with transaction(store.factory) as s:
-        return bounce_rules.list_bounces(s, since)
+        return _bounces().list_bounces(s, since)
 
 
 def reactivate_address(store: Store, address: str) -> dict[str, Any]:
     """Mark a bounced address active again."""
     with transaction(store.factory) as s:
-        return bounce_rules.reactivate(s, address)
+        return _bounces().reactivate(s, address)
 
 
 def confirm_bounced(store: Store, address: str) -> dict[str, Any]:
     """Mark an address dead on the user's word (a suspect one, typically)."""
     with transaction(store.factory) as s:
-        return bounce_rules.confirm_bounced(s, address)
+        return _bounces().confirm_bounced(s, address)
 
 
 # -- deals ---------------------------------------------------------------------------------------
@@ -265,8 +273,10 @@ def preview_digest(store: Store, cfg: Config, user: UserConfig, day: dt.date) ->
 
 
 # -- exports -------------------------------------------------------------------------------------
-def export_rows(store: Store, tag: str | None = None, include_bounced: bool = False) -> list[ExportContact]:
+def export_rows(store: Store, tag: str | None = None, include_bounced: bool = False) -> list["ExportContact"]:
     """Active contacts (optionally with ``tag``) and their exportable addresses."""
+    from mailcrm.transfer.export import ExportContact  # name parsing: loaded by exports only
+
     statuses = None if include_bounced else ("active",)
     with transaction(store.factory) as s:
         q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)
