@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.config import Config, UserConfig
-from mailcrm.digest.collect import Window, collect, with_deal_people
+from mailcrm.digest.collect import Window, collect, with_deal_details
 from mailcrm.digest.render import Rendered, render
 from mailcrm.digest.rules import Digest, RepeatItem, build_digest, limits_with
 from mailcrm.domain.cadence import rules_from_mapping
@@ -75,5 +75,5 @@ def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date)
     digest = build_digest(snapshot, today=today, tz=tz, stages=rules_from_mapping(cfg.cadence.stages),
                           lead_stage=cfg.cadence.default_stage, repeats=_repeats(session, window.user_id, today, tz),
                           limits=limits)
-    digest = with_deal_people(session, digest)
+    digest = with_deal_details(session, digest)
     return digest, render(digest, user.language, cfg.cadence.quiet_after_days)
