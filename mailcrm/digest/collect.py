@@ -275,10 +275,14 @@ def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     r = _latest_in_window(IN_ROLES, Message.date >= since, Message.kind.in_(("received", "forward")),
                           Message.status == "active", _mine(w))
     # One statement: the window gives each person's latest mail, one seek finds our latest answer.
-    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _latest("date", OUT_ROLES, r.c.cid))
+    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(_latest("date", OUT_ROLES, r.c.cid)))
                  .where(r.c.rank == 1).order_by(r.c.cid))
-    return [(cid, MessageRef(subject or "", date)) for cid, subject, date, last_out in rows
-            if last_out is None or last_out < date]
+    out = []
+    for cid, subject, date, last_out in rows:
+        received = _when(date)
+        if last_out is None or _when(last_out) < received:  # type: ignore[operator]
+            out.append((cid, MessageRef(subject or "", received)))  # type: ignore[arg-type]
+    return out
 
 
 def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
@@ -290,11 +294,15 @@ def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     # "Nothing since" is tested in SQL (a seek per person), so the call lookup in the select list
     # only runs for the few who pass, not for everyone we wrote to in the window.
     nothing_since = func.coalesce(_latest("date", OUT_ROLES + IN_ROLES, r.c.cid), r.c.date) <= r.c.date
-    rows = _rows(session, select(r.c.cid, r.c.subject, r.c.date, _last_call(r.c.cid))
+    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(_last_call(r.c.cid)))
                  .join(Contact, Contact.id == r.c.cid).where(r.c.rank == 1, Contact.status == "active", nothing_since)
                  .order_by(r.c.cid))
-    return [(cid, MessageRef(subject or "", sent_at)) for cid, subject, sent_at, last_call in rows
-            if not (last_call is not None and last_call > sent_at)]
+    out = []
+    for cid, subject, date, last_call in rows:
+        sent_at = _when(date)
+        if last_call is None or _when(last_call) <= sent_at:  # type: ignore[operator]
+            out.append((cid, MessageRef(subject or "", sent_at)))  # type: ignore[arg-type]
+    return out
 
 
 def _tags(session: Session, ids: Iterable[int]) -> dict[int, list[str]]:
