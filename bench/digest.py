@@ -1,16 +1,24 @@
-"""Digest and contact-card latency on a big synthetic store, against one plain indexed SELECT.
+"""Read paths at scale: digest, `show`, contact search and phone lookup on a big synthetic store,
+against one plain indexed SELECT measured in the same run (issue 26).
 
-Builds 10,000 contacts, 2,000 open deals and 1,000,000 messages (core ``insert()`` executemany, COPY on
-PostgreSQL; schema from the real Alembic migrations; ~3 min on 2 cores), then times, on the same tables:
+Builds 50,000 contacts, 2,000 open deals and 1,000,000 messages (core ``insert()`` executemany, COPY on
+PostgreSQL; schema from the real Alembic migrations; search column and trigram index filled by the
+store's own function; ~2-4 min on 2 cores), then times, on the same tables:
   (base) one plain indexed SELECT: a contact's latest 50 messages via the participant (contact, date) index;
   (a) ``make_digest`` - the function behind ``mailcrm digest preview`` (collect + rules + render);
-  (b) ``contact_card`` - the function behind ``mailcrm show ADDRESS`` (card + whole timeline),
-      for a typical contact and for the busiest one.
-Targets (issue 6): digest < 1 s, show < 50 ms, on SQLite and on PostgreSQL.  Nothing is asserted.
+  (b) ``cases.contact_card`` - the call behind ``mailcrm show ADDRESS`` (card + newest 50 timeline items,
+      and the whole timeline for reference), for a typical contact and for the busiest one;
+  (c) ``cases.list_contacts`` - ``mailcrm contacts --search`` - for a query with one hit;
+      contacts by phone (``store.phones.contacts_with_phone``, what `show +7...` and leads use);
+  (d) the CLI process ``mailcrm show ADDRESS`` from start to exit, against ``python -c pass``.
+Targets (issue 26): digest < 200 ms, show < 20 ms, search with one hit < 10 ms, CLI show process
+< 300 ms, on SQLite and on PostgreSQL.  Nothing is asserted.
 
-    python bench/digest.py                                    # SQLite in a temp dir
+    python bench/digest.py            # SQLite: built once in /tmp/mailcrm-bench/, reused by later runs
+    python bench/digest.py --sqlite-file /tmp/x.sqlite3 [--rebuild]
     python bench/digest.py --db postgresql://postgres@127.0.0.1:5432/test
       (creates a database ``mailcrm_bench_<pid>`` next to the given one and drops it at the end)
+    python bench/digest.py --json     # one JSON object of the figures (ms) and the targets
 """
 
 from __future__ import annotations
@@ -18,9 +26,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +45,10 @@ from sqlalchemy import JSON, Engine, create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from mailcrm import config  # noqa: E402
+from mailcrm.app import cases  # noqa: E402
+from mailcrm.app.handle import Store  # noqa: E402
 from mailcrm.digest.compose import make_digest  # noqa: E402
-from mailcrm.store import db, migrate, repository  # noqa: E402
+from mailcrm.store import db, migrate, repository, search  # noqa: E402
 from mailcrm.store.models import (  # noqa: E402
     Activity,
     BounceEvent,
@@ -53,6 +65,7 @@ from mailcrm.store.models import (  # noqa: E402
     SpecialDate,
     Tag,
 )
+from mailcrm.store.phones import contacts_with_phone  # noqa: E402
 
 USER = "me@example.org"
 BATCH = 10_000
@@ -255,6 +268,21 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
     return first, statistics.median(runs)
 
 
+def fill_search(engine: Engine) -> int:
+    """Fill the search column (and SQLite's trigram table) of contacts that have none yet: the bulk
+    load bypasses the store's session events.  Returns how many were filled."""
+    factory = db.session_factory(engine)
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM contacts WHERE search_text = '' ORDER BY id"))]
+    for i in range(0, len(ids), 5000):
+        with db.transaction(factory) as s:
+            search.refresh(s, ids[i:i + 5000])
+    if ids:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE contacts" if engine.dialect.name == "postgresql" else "ANALYZE"))
+    return len(ids)
+
+
 def pg_database(url: str, name: str, create: bool) -> str:
     """Create (or drop) database ``name`` on the server of ``url``; returns its URL."""
     admin = create_engine(db.normalize_url(url), isolation_level="AUTOCOMMIT")
@@ -267,45 +295,73 @@ def pg_database(url: str, name: str, create: bool) -> str:
     return make_url(db.normalize_url(url)).set(database=name).render_as_string(hide_password=False)
 
 
+def cli_show(config_path: Path, address: str, repeat: int) -> tuple[float, float]:
+    """(python -c pass, `mailcrm show ADDRESS`) process wall times, medians of ``repeat`` runs, in s."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def run(args: list[str]) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, *args], env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+        return time.perf_counter() - t0
+
+    base = statistics.median(run(["-c", "pass"]) for _ in range(repeat))
+    show = statistics.median(run(["-m", "mailcrm", "--config", str(config_path), "show", address])
+                             for _ in range(repeat))
+    return base, show
+
+
 def main() -> None:
-    """Build the store, time digest and show against the baseline, print the summary."""
+    """Build (or reuse) the store, time the read paths against the baseline, print the summary."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", default="", help="database URL (default: SQLite in a temp dir); for PostgreSQL a "
-                    "database mailcrm_bench_<pid> is created on that server and dropped afterwards")
-    ap.add_argument("--contacts", type=int, default=10_000)
+    ap.add_argument("--db", default="", help="database URL (default: SQLite, kept under /tmp/mailcrm-bench); for "
+                    "PostgreSQL a database mailcrm_bench_<pid> is created on that server and dropped afterwards")
+    ap.add_argument("--contacts", type=int, default=50_000)
     ap.add_argument("--deals", type=int, default=2_000, help="open deals")
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs after the first (median is shown)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--sqlite-file", type=Path, help="build the SQLite store in this file and keep it; "
-                    "if it exists, reuse it (no build)")
+    ap.add_argument("--sqlite-file", type=Path, help="the SQLite store to build and keep; if it exists, it is "
+                    "reused (default: /tmp/mailcrm-bench/digest-<contacts>-<messages>-<seed>.sqlite3)")
+    ap.add_argument("--rebuild", action="store_true", help="build the SQLite file again even if it exists")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mailcrm-bench-digest-"))
-    pg_name = f"mailcrm_bench_{__import__('os').getpid()}"
-    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    pg_name = f"mailcrm_bench_{os.getpid()}"
+    reuse = False
     if args.db.startswith(("postgresql", "postgres")):
         url = pg_database(args.db, pg_name, create=True)
     elif args.db:
         url = args.db
-    elif args.sqlite_file:
-        url = f"sqlite:///{args.sqlite_file.resolve()}"
-    reuse = bool(args.sqlite_file and args.sqlite_file.exists())
+    else:
+        path = args.sqlite_file or Path("/tmp/mailcrm-bench") / (
+            f"digest-{args.contacts}-{args.messages}-{args.seed}.sqlite3")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if args.rebuild:
+            for extra in ("", "-wal", "-shm"):
+                Path(f"{path}{extra}").unlink(missing_ok=True)
+        reuse = path.exists()
+        url = f"sqlite:///{path.resolve()}"
     engine = db.make_engine(url)
+    out: dict[str, Any] = {}
     try:
-        cfg = config.parse(f'data_dir = "{tmp}"\n[database]\nurl = "{url}"\n[digest]\nenabled = false\n'
-                           f'[[users]]\nemail = "{USER}"\ndropbox = "crm+bench@example.org"\n'
-                           'timezone = "Europe/Moscow"\n', str(tmp / "config.toml"))
+        config_path = tmp / "config.toml"
+        config_path.write_text(f'data_dir = "{tmp}"\n[database]\nurl = "{url}"\n[digest]\nenabled = false\n'
+                               f'[[users]]\nemail = "{USER}"\ndropbox = "crm+bench@example.org"\n'
+                               'timezone = "Europe/Moscow"\n', encoding="utf-8")
+        cfg = config.load(config_path)
         user = cfg.users[0]
         migrate.upgrade(engine)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
         t0 = time.perf_counter()
         if not reuse:
             build(engine, cfg, args.contacts, args.deals, args.messages, now, args.seed)
+        filled = fill_search(engine)
         build_s = time.perf_counter() - t0
         info = describe(engine)
         now = info["newest"]
         factory = db.session_factory(engine)
+        store = Store(engine, factory)
         today = now.date()
         typical_cid, typical_n = info["typical"]
         busiest_cid, busiest_n = info["busiest"]
@@ -329,36 +385,76 @@ def main() -> None:
                 d, _ = make_digest(s, cfg, user, today)
             summary.update(d.summary())
 
-        def show(cid: int) -> Callable[[], None]:
+        def show(cid: int, limit: int | None) -> Callable[[], None]:
             def run() -> None:
-                with db.transaction(factory) as s:
-                    card = repository.contact_card(s, addr(cid))
-                summary[f"timeline_{cid}"] = len(card["timeline"])
+                card = cases.contact_card(store, addr(cid), limit)
+                summary[f"timeline_{cid}_{limit}"] = (len(card["timeline"]), card["timeline_total"])
             return run
 
+        # One hit: a contact's name is "Person N" -- "person 12345" is also in "person 123450..": the
+        # unique one is the address of the busiest contact, searched in another case.
+        one_hit = addr(busiest_cid).upper()
+
+        def search_one() -> None:
+            rows, total = cases.list_contacts(store, one_hit, 500, "RU")
+            summary["search_hits"] = total
+
+        phone_cid = next(c for c in range(args.contacts // 2, args.contacts) if c % 4 == 0)
+
+        def by_phone() -> None:
+            with db.transaction(factory) as s:
+                summary["phone_hits"] = len(contacts_with_phone(s, f"+7495{phone_cid:07d}"))
+
         base = timed(baseline, args.repeat)
-        dig = timed(digest, args.repeat)
-        show_t = timed(show(typical_cid), args.repeat)
-        show_b = timed(show(busiest_cid), args.repeat)
+        times = {
+            "digest": timed(digest, args.repeat),
+            "show_typical": timed(show(typical_cid, 50), args.repeat),
+            "show_busiest": timed(show(busiest_cid, 50), args.repeat),
+            "show_busiest_all": timed(show(busiest_cid, None), args.repeat),
+            "search_one_hit": timed(search_one, args.repeat),
+            "phone_lookup": timed(by_phone, args.repeat),
+        }
+        py_s, cli_s = cli_show(config_path, addr(busiest_cid), max(3, args.repeat))
     finally:
         engine.dispose()
         if url.startswith("postgresql"):
             pg_database(args.db, pg_name, create=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    targets = {"digest": 0.2, "show_typical": 0.02, "show_busiest": 0.02, "search_one_hit": 0.01,
+               "phone_lookup": 0.01}
+    out = {"db": engine.dialect.name, "contacts": args.contacts, "messages": info["messages"],
+           "baseline_ms": base[1] * 1000,
+           **{f"{k}_ms": v[1] * 1000 for k, v in times.items()},
+           **{f"{k}_ratio": v[1] / base[1] for k, v in times.items()},
+           "cli_show_ms": cli_s * 1000, "python_start_ms": py_s * 1000,
+           "targets_ms": {**{k: v * 1000 for k, v in targets.items()}, "cli_show": 300}}
+    if args.json:
+        print(json.dumps(out))
+        return
+
     def row(label: str, t: tuple[float, float], target: float | None) -> str:
-        goal = f"  target < {target * 1000:.0f} ms" if target else ""
-        return (f"{label:<38} {t[1] * 1000:9.1f} ms (first {t[0] * 1000:7.1f})  x{t[1] / base[1]:8.0f} base{goal}")
+        goal = f"  target < {target * 1000:.0f} ms: {'yes' if t[1] < target else 'NO'}" if target else ""
+        return f"{label:<48} {t[1] * 1000:9.1f} ms (first {t[0] * 1000:7.1f})  x{t[1] / base[1]:7.0f} base{goal}"
 
     built = "reused" if reuse else f"built in {build_s:.0f}s"
     print(f"db: {engine.dialect.name}; {args.contacts} contacts, {args.deals} open deals, {info['messages']} messages, "
-          f"{info['participants']} participants; {built}")
-    sections = {k: v for k, v in summary.items() if not k.startswith("timeline_")}
+          f"{info['participants']} participants; {built}" + (f"; search text filled for {filled}" if filled else ""))
+    sections = {k: v for k, v in summary.items() if not k.startswith(("timeline_", "search_", "phone_"))}
     print("digest sections: " + ", ".join(f"{k}={v}" for k, v in sections.items()))
+    tl = {k: summary[f"timeline_{c}_{lim}"] for k, c, lim in (("t", typical_cid, 50), ("b", busiest_cid, 50))}
     print(row("(base) indexed SELECT, latest 50", base, None))
-    print(row("(a) digest preview (make_digest)", dig, 1.0))
-    print(row(f"(b) show, typical ({typical_n} msgs, {summary[f'timeline_{typical_cid}']} items)", show_t, 0.05))
-    print(row(f"(b) show, busiest ({busiest_n} msgs, {summary[f'timeline_{busiest_cid}']} items)", show_b, 0.05))
+    print(row("(a) digest preview (make_digest)", times["digest"], targets["digest"]))
+    print(row(f"(b) show, typical ({typical_n} msgs; {tl['t'][0]} of {tl['t'][1]} items)", times["show_typical"],
+              targets["show_typical"]))
+    print(row(f"(b) show, busiest ({busiest_n} msgs; {tl['b'][0]} of {tl['b'][1]} items)", times["show_busiest"],
+              targets["show_busiest"]))
+    print(row("(b) show --all, busiest (whole timeline)", times["show_busiest_all"], None))
+    print(row(f"(c) contacts --search, one hit ({summary['search_hits']} found)", times["search_one_hit"],
+              targets["search_one_hit"]))
+    print(row(f"(c) contact by phone ({summary['phone_hits']} found)", times["phone_lookup"], targets["phone_lookup"]))
+    print(f"{'(d) CLI `mailcrm show` process':<48} {cli_s * 1000:9.1f} ms (python -c pass {py_s * 1000:.0f} ms, "
+          f"x{cli_s / py_s:.1f})  target < 300 ms: {'yes' if cli_s < 0.3 else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -239,6 +239,11 @@ class CadenceConfig(_Strict):
         return self
 
 
+# The digest's sections (digest/rules.SECTIONS; a test keeps the two in step).
+DIGEST_SECTIONS = ("call_today", "new_leads", "follow_ups", "waiting", "touches", "dates", "bounces", "suspect",
+                   "no_address", "repeats", "autoreplies", "quiet")
+
+
 class DigestConfig(_Strict):
     """[digest] - the morning mail and the relay it goes through."""
 
@@ -255,6 +260,20 @@ class DigestConfig(_Strict):
     # Answers by mail (digest replies, +find ...) the relay refused or could not take: first retry
     # after this many seconds, then twice as long each time, up to an hour; never dropped.
     answer_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    # Lines listed per section at most; the rest is "and N more" (the quiet section: per tag, 15).
+    section_limit: int = Field(default=30, ge=1, le=10_000)
+    section_limits: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("section_limits")
+    @classmethod
+    def _known_sections(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, n in value.items():
+            if name not in DIGEST_SECTIONS:
+                raise ValueError(f"unknown digest section {name!r} (one of: {', '.join(DIGEST_SECTIONS)})")
+            if not 1 <= n <= 10_000:
+                raise ValueError(f"section_limits.{name} must be 1..10000")
+        return value
 
     def relay_password(self) -> str | None:
         """The relay password (never logged)."""

@@ -73,7 +73,8 @@ except SystemExit as exc:
     code = exc.code
 heavy = sorted({m.split(".")[0] if not m.startswith("mailcrm") else m for m in sys.modules
                 if m in ("alembic", "structlog", "mailcrm.parse.message", "mailcrm.cli.core",
-                         "mailcrm.cli.digest", "mailcrm.cli.imports", "mailcrm.digest.compose")})
+                         "mailcrm.cli.digest", "mailcrm.cli.imports", "mailcrm.digest.compose",
+                         "mailcrm.parse.bounce", "nameparser")})
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 

@@ -200,7 +200,14 @@ def test_contact_card_and_paginated_timeline_in_the_users_zone(site: Site) -> No
             r = await http.get("/contacts/alena%40theatre.example")
             assert r.status_code == 200 and "Алёна Ёлкина" in r.text and "не доходит" in r.text
             assert "2026-01-02 00:30" in r.text and "note number 0<" in r.text and "note number 49<" in r.text
-            assert "note number 50<" not in r.text and 'rel="next" href="?page=2"' in r.text
+            assert "note number 50<" not in r.text and 'rel="next" href="?page=2&amp;before=' in r.text
+            # The "older" link carries a keyset cursor: the next page starts after the last item shown.
+            older = re.search(r'rel="next" href="\?([^"]+)"', r.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+            r = await http.get(f"/contacts/alena%40theatre.example?{older}")
+            assert "note number 50<" in r.text and "note number 99<" in r.text and "note number 49<" not in r.text
+            assert "note number 100<" not in r.text and 'rel="prev" href="?page=1"' in r.text
+            r = await http.get("/contacts/alena%40theatre.example?page=2&before=garbage")  # a damaged link: by number
+            assert "note number 50<" in r.text and "note number 49<" not in r.text
             r = await http.get("/contacts/alena@theatre.example", params={"page": 3})
             assert "note number 100<" in r.text and "note number 119<" in r.text and "note number 99<" not in r.text
             assert 'rel="next"' not in r.text and 'rel="prev" href="?page=2"' in r.text

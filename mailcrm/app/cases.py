@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.app import activities, companies, contacts, deals
-from mailcrm.app import bounces as bounce_rules
 from mailcrm.app.contact_refs import contact_card_ref, find_contact_ref
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
@@ -25,11 +24,12 @@ from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository
 from mailcrm.store.db import transaction
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag, User
-from mailcrm.transfer.export import ExportContact
 
 if TYPE_CHECKING:
+
     from mailcrm.digest.render import Rendered
     from mailcrm.digest.rules import Digest
+    from mailcrm.transfer.export import ExportContact
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -60,15 +60,23 @@ def list_contacts(store: Store, search: str | None, limit: int | None,
         return repository.list_contacts(s, search, limit, region)
 
 
-def contact_card(store: Store, address: str, limit: int | None, region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
-    """A contact's card and timeline, newest first (``address`` may be a phone number, read in ``region``)."""
+def contact_card(store: Store, address: str, limit: int | None, region: str = DEFAULT_PHONE_REGION,
+                 before: str | None = None) -> dict[str, Any]:
+    """A contact's card and timeline, newest first (``address`` may be a phone number, read in ``region``);
+    ``before``: a page's keyset cursor (``repository.cursor_of`` of the last item shown), for the items older than it."""
     from mailcrm.app.outreach import works_of_contacts
 
+    cursor = repository.parse_cursor(before) if before else None
     with transaction(store.factory) as s:
-        card = contact_card_ref(s, address, limit, region)  # by address or phone
+        card = contact_card_ref(s, address, limit, region, before=cursor)  # by address or phone
         ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
         card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
         return card
+
+
+def timeline_cursor(item: dict[str, Any]) -> str:
+    """The keyset cursor after a timeline item (``contact_card(..., before=)`` of the next page)."""
+    return repository.cursor_of(item)
 
 
 def edit_contact(store: Store, address: str, *, name: str | None, title: str | None, company: str | None,
@@ -116,20 +124,26 @@ def company_card(store: Store, name: str, limit: int | None = None) -> dict[str,
 # -- bounces -------------------------------------------------------------------------------------
 def list_bounces(store: Store, since: dt.datetime) -> list[dict[str, Any]]:
     """Bounces recorded since ``since`` (naive UTC)."""
+    from mailcrm.app import bounces  # its parsers cost `show` and `contacts` 50 ms to load
+
     with transaction(store.factory) as s:
-        return bounce_rules.list_bounces(s, since)
+        return bounces.list_bounces(s, since)
 
 
 def reactivate_address(store: Store, address: str) -> dict[str, Any]:
     """Mark a bounced address active again."""
+    from mailcrm.app import bounces  # its parsers cost `show` and `contacts` 50 ms to load
+
     with transaction(store.factory) as s:
-        return bounce_rules.reactivate(s, address)
+        return bounces.reactivate(s, address)
 
 
 def confirm_bounced(store: Store, address: str) -> dict[str, Any]:
     """Mark an address dead on the user's word (a suspect one, typically)."""
+    from mailcrm.app import bounces  # its parsers cost `show` and `contacts` 50 ms to load
+
     with transaction(store.factory) as s:
-        return bounce_rules.confirm_bounced(s, address)
+        return bounces.confirm_bounced(s, address)
 
 
 # -- deals ---------------------------------------------------------------------------------------
@@ -297,8 +311,10 @@ def act_on_today_line(store: Store, cfg: Config, user: UserConfig, kind: str, re
 
 
 # -- exports -------------------------------------------------------------------------------------
-def export_rows(store: Store, tag: str | None = None, include_bounced: bool = False) -> list[ExportContact]:
+def export_rows(store: Store, tag: str | None = None, include_bounced: bool = False) -> list["ExportContact"]:
     """Active contacts (optionally with ``tag``) and their exportable addresses."""
+    from mailcrm.transfer.export import ExportContact  # name parsing: loaded by exports only
+
     statuses = None if include_bounced else ("active",)
     with transaction(store.factory) as s:
         q = select(Contact).where(Contact.status == "active").order_by(Contact.name, Contact.id)

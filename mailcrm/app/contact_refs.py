@@ -60,16 +60,17 @@ def contact_for_ref(session: Session, ref: str, *, source: str = "cli", region: 
 
 
 def contact_card_ref(session: Session, ref: str, limit: int | None = None,
-                     region: str = DEFAULT_PHONE_REGION) -> dict[str, Any]:
-    """The card and timeline of the contact ``ref`` names (by address or phone)."""
+                     region: str = DEFAULT_PHONE_REGION, before: repo.Cursor | None = None) -> dict[str, Any]:
+    """The card and timeline of the contact ``ref`` names (by address or phone); ``before``: the
+    timeline from that keyset cursor on."""
     phone = phone_of(ref, region)
     if phone is None:
-        return repo.contact_card(session, ref, limit)
+        return repo.contact_card(session, ref, limit, before)
     contact = find_contact_ref(session, ref, region)
     if contact is None:
         raise NotFound(f"no contact with phone {phone}")
     ids = [contact.id] + list(session.scalars(select(Contact.id).where(Contact.merged_into_id == contact.id)))
     card = repo.contact_summary(session, contact)
-    card["timeline"] = repo.timeline(session, ids, limit)
+    card["timeline"] = repo.timeline(session, ids, limit, before)
     card["timeline_total"] = repo.timeline_size(session, ids) if limit else len(card["timeline"])
     return card

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -10,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailcrm.config import Config, UserConfig
-from mailcrm.digest.collect import Window, collect
+from mailcrm.digest.collect import Window, collect, with_deal_details
 from mailcrm.digest.render import Rendered, render
-from mailcrm.digest.rules import Digest, RepeatItem, build_digest
+from mailcrm.digest.rules import Digest, RepeatItem, build_digest, limits_with
 from mailcrm.domain.cadence import rules_from_mapping
 from mailcrm.errors import ConfigError, NotFound
 from mailcrm.store.models import User, WorkWarning
@@ -61,13 +60,21 @@ def _repeats(session: Session, uid: int, today: dt.date, tz: ZoneInfo) -> tuple[
     return tuple(out)
 
 
+def section_limits(cfg: Config) -> dict[str, int]:
+    """Lines per digest section: ``[digest] section_limits`` by name, else ``section_limit``
+    (the "quiet" section's default, 15, is per tag)."""
+    return limits_with(cfg.digest.section_limits, cfg.digest.section_limit)
+
+
 def make_digest(session: Session, cfg: Config, user: UserConfig, today: dt.date) -> tuple[Digest, Rendered]:
     """Collect, apply the rules and render one user's digest for their local ``today``."""
     tz = ZoneInfo(user.timezone)
-    window = Window(user_id(session, user), user.email, user.name, today, tz, cfg.cadence.quiet_after_days)
+    limits = section_limits(cfg)
+    window = Window(user_id(session, user), user.email, user.name, today, tz, cfg.cadence.quiet_after_days, limits)
     snapshot = collect(session, window)
     digest = build_digest(snapshot, today=today, tz=tz, stages=rules_from_mapping(cfg.cadence.stages),
-                          lead_stage=cfg.cadence.default_stage)
-    digest = dataclasses.replace(digest, repeats=_repeats(session, window.user_id, today, tz))
+                          lead_stage=cfg.cadence.default_stage, repeats=_repeats(session, window.user_id, today, tz),
+                          limits=limits)
+    digest = with_deal_details(session, digest)
     return digest, render(digest, user.language, cfg.cadence.quiet_after_days, labels=cfg.cadence.labels(user.language),
                           public_url=cfg.web.public_url if cfg.web else "")

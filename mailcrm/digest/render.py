@@ -197,10 +197,9 @@ def render(digest: Digest, language: str = "ru", quiet_after_days: int = 42, *,
     def day(when: dt.date) -> str:
         return when.strftime("%d.%m.%Y") if language == "ru" else when.isoformat()
 
-    n = (len(digest.call_today) + len(digest.new_leads) + len(digest.waiting) + digest.waiting_more
-         + len(digest.follow_ups))
+    n = sum(digest.total(x) for x in ("call_today", "new_leads", "waiting", "follow_ups"))
     subject = (strings["subject_empty"] if digest.is_empty else strings["subject"]).format(
-        n=n or digest.summary()["dates"] + len(digest.bounces), date=day(digest.today))
+        n=n or digest.total("dates") + digest.total("bounces"), date=day(digest.today))
     ctx = {
         "d": digest, "s": strings, "days": days, "local": local, "day": day,
         "name": f", {digest.user_name}" if digest.user_name else "", "quiet_days": quiet_after_days,

@@ -8,9 +8,10 @@ convention); ``today`` is the user's local date, and day counts are taken in the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from mailcrm.domain.cadence import Due, StageRule, evaluate, local_date
@@ -19,6 +20,14 @@ from mailcrm.domain.special_dates import DateSpec, occurrences_between
 DATES_AHEAD_DAYS = 7
 QUIET_LIST_LIMIT = 15  # per tag; the rest is summed up as "and N more"
 WAITING_LIST_LIMIT = 30  # a morning mail naming thousands of people helps nobody: newest first, then "and N more"
+SECTION_LIMIT = 30
+# Lines listed per section at most (``[digest] section_limit`` / ``section_limits``); the rest of a
+# section is counted as "and N more" (issue 26: 4,870 "waiting" lines at 1M messages helped nobody).
+# "quiet" is per tag.  config.DIGEST_SECTIONS names the same sections (a test keeps them in step).
+SECTIONS = ("call_today", "new_leads", "follow_ups", "waiting", "touches", "dates", "bounces", "suspect",
+            "no_address", "repeats", "autoreplies", "quiet")
+DEFAULT_LIMITS: dict[str, int] = {**dict.fromkeys(SECTIONS, SECTION_LIMIT), "quiet": QUIET_LIST_LIMIT}
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class DealSnap:
     source: str | None = None  # "form:<name>": a lead from a web form or a form's notification mail
     amount: Decimal | None = None
     currency: str | None = None
+    member_ids: tuple[int, ...] = ()  # contact ids of ``people`` (collect reads people only for listed deals)
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,10 @@ class Snapshot:
     suspect: tuple[SuspectSnap, ...] = ()
     follow_ups: tuple[FollowUpSnap, ...] = ()
     touches: tuple[TouchSnap, ...] = ()
+    # Lines collect counted but did not read (it keeps only what a section's limit lets through):
+    # per section, and per tag of the quiet section (None: untagged).
+    unlisted: Mapping[str, int] = field(default_factory=dict)
+    quiet_unlisted: Mapping[str | None, int] = field(default_factory=dict)
 
 
 # -- output -------------------------------------------------------------------------------
@@ -213,7 +227,6 @@ class Digest:
     call_today: tuple[CallItem, ...] = ()
     new_leads: tuple[DealSnap, ...] = ()
     waiting: tuple[WaitingSnap, ...] = ()
-    waiting_more: int = 0  # waiting mail beyond WAITING_LIST_LIMIT (counted, not listed)
     dates: tuple[DateItem, ...] = ()
     bounces: tuple[BounceSnap, ...] = ()
     no_address: tuple[Person, ...] = ()
@@ -223,6 +236,18 @@ class Digest:
     repeats: tuple[RepeatItem, ...] = ()  # works sent again since yesterday (set by compose)
     follow_ups: tuple[FollowUpSnap, ...] = ()
     touches: tuple[TouchSnap, ...] = ()
+    more: Mapping[str, int] = field(default_factory=dict)  # per section: lines beyond its limit (counted, not listed)
+
+    @property
+    def waiting_more(self) -> int:
+        """Waiting mail beyond the section's limit (the oldest, counted, not listed)."""
+        return self.more.get("waiting", 0)
+
+    def total(self, section: str) -> int:
+        """How many lines ``section`` has in all, listed or counted in "and N more"."""
+        if section == "quiet":
+            return sum(len(g.items) + g.more for g in self.quiet)
+        return len(getattr(self, section)) + self.more.get(section, 0)
 
     @property
     def is_empty(self) -> bool:
@@ -232,11 +257,9 @@ class Digest:
 
     def summary(self) -> dict[str, int]:
         """Counts per section (stored with the digest run, shown by `digest preview --json`)."""
-        return {"call_today": len(self.call_today), "new_leads": len(self.new_leads), "waiting": len(self.waiting) + self.waiting_more,
-                "dates": len(self.dates), "bounces": len(self.bounces), "no_address": len(self.no_address),
-                "autoreplies": len(self.autoreplies), "quiet": sum(len(g.items) + g.more for g in self.quiet),
-                "suspect": len(self.suspect), "repeats": len(self.repeats),
-                "follow_ups": len(self.follow_ups), "touches": len(self.touches)}
+        return {name: self.total(name) for name in ("call_today", "new_leads", "waiting", "dates", "bounces",
+                                                     "no_address", "autoreplies", "quiet", "suspect", "repeats",
+                                                     "follow_ups", "touches")}
 
 
 @dataclass(frozen=True)
@@ -326,17 +349,49 @@ def special_dates(snapshot: Snapshot, today: dt.date, ahead: int = DATES_AHEAD_D
     return tuple(out)
 
 
-def quiet_groups(items: tuple[QuietSnap, ...], limit: int = QUIET_LIST_LIMIT) -> tuple[QuietGroup, ...]:
-    """Quiet outreach grouped by tag (a person with several tags appears under each); untagged last."""
+def waiting_key(date: dt.datetime, contact_id: int) -> tuple[dt.datetime, int]:
+    """Waiting mail is listed newest first by this key (collect keeps the same ones it would list)."""
+    return date, contact_id
+
+
+def quiet_key(date: dt.datetime, contact_id: int) -> tuple[dt.datetime, int]:
+    """Quiet outreach is listed longest-quiet first by this key, within each tag."""
+    return date, contact_id
+
+
+def quiet_groups(items: tuple[QuietSnap, ...], limit: int = QUIET_LIST_LIMIT,
+                 unlisted: Mapping[str | None, int] | None = None) -> tuple[QuietGroup, ...]:
+    """Quiet outreach grouped by tag (a person with several tags appears under each); untagged last.
+
+    ``unlisted``: per tag, people collect counted but did not read (they are in no group's first ``limit``).
+    """
+    unlisted = unlisted or {}
     groups: dict[str | None, list[QuietSnap]] = {}
     for q in items:
         for tag in q.tags or (None,):
             groups.setdefault(tag, []).append(q)
     out = []
     for tag in sorted(groups, key=lambda t: (t is None, t or "")):
-        rows = sorted(groups[tag], key=lambda q: (q.last_sent.date, q.person.contact_id))
-        out.append(QuietGroup(tag, tuple(rows[:limit]), max(0, len(rows) - limit)))
+        rows = sorted(groups[tag], key=lambda q: quiet_key(q.last_sent.date, q.person.contact_id))
+        out.append(QuietGroup(tag, tuple(rows[:limit]), max(0, len(rows) - limit) + unlisted.get(tag, 0)))
     return tuple(out)
+
+
+def limits_with(overrides: Mapping[str, int] | None = None, default: int | None = None) -> dict[str, int]:
+    """Every section's line limit: ``overrides`` by name, else ``default`` (else DEFAULT_LIMITS);
+    "quiet" (per tag) keeps its own default unless named."""
+    base = dict(DEFAULT_LIMITS)
+    if default is not None:
+        base.update((k, default) for k in SECTIONS if k != "quiet")
+    base.update(overrides or {})
+    return base
+
+
+def _cap(items: Sequence[_T], limit: int, more: dict[str, int], name: str) -> tuple[_T, ...]:
+    """The first ``limit`` of ``items`` (in the order they are listed); the rest is counted in ``more``."""
+    if len(items) > limit:
+        more[name] = len(items) - limit
+    return tuple(items[:limit])
 
 
 def build_digest(
@@ -346,33 +401,46 @@ def build_digest(
     tz: ZoneInfo,
     stages: Mapping[str, StageRule],
     lead_stage: str = "lead",
+    repeats: tuple[RepeatItem, ...] = (),
+    limits: Mapping[str, int] | None = None,
 ) -> Digest:
-    """Apply every rule: the sections of the digest for the user's local ``today``."""
+    """Apply every rule: the sections of the digest for the user's local ``today``.
+
+    Each section lists at most ``limits[section]`` lines (DEFAULT_LIMITS for a section not named),
+    the most pressing first (most overdue calls, newest waiting mail, soonest dates); the rest is
+    counted in ``Digest.more`` and shown as "and N more".  Numbered lines are only the listed ones.
+    """
+    lim = {**DEFAULT_LIMITS, **(limits or {})}
+    more: dict[str, int] = {}
     calls = call_today(snapshot, stages, lead_stage, today, tz)
     to_call = {c.deal.id for c in calls}
-    leads = tuple(sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage) and d.id not in to_call),
-                         key=lambda d: (d.opened_at, d.id)))
-    newest = sorted(snapshot.waiting, key=lambda w: (w.message.date, w.person.contact_id), reverse=True)
-    waiting = tuple(reversed(newest[:WAITING_LIST_LIMIT]))  # listed oldest first, as before
-    autoreplies = tuple(a for a in snapshot.autoreplies if a.back_on == today)
-    bounces = tuple(sorted(snapshot.bounces, key=lambda b: (b.at, b.address)))
+    leads = sorted((d for d in snapshot.deals if is_untouched_lead(d, lead_stage) and d.id not in to_call),
+                   key=lambda d: (d.opened_at, d.id))
+    newest = sorted(snapshot.waiting, key=lambda w: waiting_key(w.message.date, w.person.contact_id), reverse=True)
+    waiting = tuple(reversed(_cap(newest, lim["waiting"], more, "waiting")))  # listed oldest first, as before
+    autoreplies = [a for a in snapshot.autoreplies if a.back_on == today]
+    bounces = sorted(snapshot.bounces, key=lambda b: (b.at, b.address))
     return Digest(
         user_email=snapshot.user_email,
         user_name=snapshot.user_name,
         today=today,
         timezone=tz.key,
-        call_today=calls,
-        new_leads=leads,
+        call_today=_cap(calls, lim["call_today"], more, "call_today"),
+        new_leads=_cap(leads, lim["new_leads"], more, "new_leads"),
         waiting=waiting,
-        waiting_more=max(0, len(newest) - WAITING_LIST_LIMIT),
-        dates=special_dates(snapshot, today),
-        bounces=bounces,
-        no_address=tuple(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id))),
-        autoreplies=autoreplies,
-        quiet=quiet_groups(snapshot.quiet),
-        suspect=tuple(sorted(snapshot.suspect, key=lambda x: x.address)),
-        follow_ups=tuple(sorted(snapshot.follow_ups, key=lambda f: (f.due, f.message.date, f.id))),
-        touches=tuple(sorted(snapshot.touches, key=lambda t: (t.last_touch or dt.datetime.min, t.person.label))),
+        dates=_cap(special_dates(snapshot, today), lim["dates"], more, "dates"),
+        bounces=_cap(bounces, lim["bounces"], more, "bounces"),
+        no_address=_cap(sorted(snapshot.no_address, key=lambda p: (p.label.casefold(), p.contact_id)),
+                        lim["no_address"], more, "no_address"),
+        autoreplies=_cap(autoreplies, lim["autoreplies"], more, "autoreplies"),
+        quiet=quiet_groups(snapshot.quiet, lim["quiet"], snapshot.quiet_unlisted),
+        suspect=_cap(sorted(snapshot.suspect, key=lambda x: x.address), lim["suspect"], more, "suspect"),
+        repeats=_cap(repeats, lim["repeats"], more, "repeats"),
+        follow_ups=_cap(sorted(snapshot.follow_ups, key=lambda f: (f.due, f.message.date, f.id)),
+                        lim["follow_ups"], more, "follow_ups"),
+        touches=_cap(sorted(snapshot.touches, key=lambda t: (t.last_touch or dt.datetime.min, t.person.label)),
+                     lim["touches"], more, "touches"),
+        more={k: v for k, v in ((k, more.get(k, 0) + snapshot.unlisted.get(k, 0)) for k in SECTIONS) if v},
     )
 
 

@@ -106,6 +106,8 @@ class EmailAddress(Base):
     """One address; status active | suspect | bounced | invalid.  History stays whatever the status."""
 
     __tablename__ = "email_addresses"
+    # The digest's "check this address" and "no live address" start from the few non-active addresses.
+    __table_args__ = (Index("ix_email_address_status", "status", "contact_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(320), unique=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
@@ -205,7 +207,12 @@ class Activity(Base):
     """A timeline entry that is not a message: note, call, event, status change, auto-reply."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activity_contact_at", "contact_id", "at"),)
+    __table_args__ = (
+        Index("ix_activity_contact_at", "contact_id", "at"),
+        # The digest: a contact's latest call (one seek, no table rows), snoozes and "back on" dates by day.
+        Index("ix_activity_contact_kind_at", "contact_id", "kind", "at"),
+        Index("ix_activity_due_kind", "due", "kind"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)

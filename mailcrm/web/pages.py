@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from mailcrm.app import cases
 from mailcrm.app.handle import Store
 from mailcrm.app.web_accounts import WebUser
-from mailcrm.errors import NotFound, Refused
+from mailcrm.errors import Invalid, NotFound, Refused
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
 from mailcrm.web.templating import render
@@ -39,16 +39,30 @@ def _store(ctx: WebContext) -> Store:
     return Store(ctx.factory.kw["bind"], ctx.factory)
 
 
-def contact_page(ctx: WebContext, ref: str, page_no: int) -> tuple[dict[str, Any], bool]:
-    """A contact's card with one page of its timeline (newest first), and whether an older page exists."""
-    # The use case returns the newest N items; page k asks for k pages plus one item to know if
-    # there is a next page.  The first page, the one opened almost always, costs one page.
+def contact_page(ctx: WebContext, ref: str, page_no: int, before: str | None = None
+                 ) -> tuple[dict[str, Any], str | None]:
+    """A contact's card with one page of its timeline (newest first), and the keyset cursor of the
+    next (older) page, None when there is none.
+
+    With ``before`` (the cursor a previous page linked to) the page starts after that item: one
+    index seek whatever the page number.  Without it, page k is read as the newest k pages (a
+    bookmarked ``?page=k``).
+    """
     if clean_text(ref) != ref:
         raise NotFound(f"no contact {ref!r}")
-    card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1, ctx.cfg.phone_region())
-    items = card.get("timeline", [])
-    card["timeline"] = items[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
-    return card, len(items) > page_no * PER_PAGE
+    card: dict[str, Any] | None = None
+    if before:
+        try:
+            card = cases.contact_card(_store(ctx), ref, PER_PAGE + 1, ctx.cfg.phone_region(), before=before)
+            items = card.get("timeline", [])
+        except Invalid:  # a damaged link: the page by its number
+            card = None
+    if card is None:
+        card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1, ctx.cfg.phone_region())
+        items = card.get("timeline", [])[(page_no - 1) * PER_PAGE:]
+    card["timeline"] = items[:PER_PAGE]
+    more = len(items) > PER_PAGE
+    return card, cases.timeline_cursor(items[PER_PAGE - 1]) if more else None
 
 
 def local_time(at: dt.datetime | None, tz: str) -> str:
@@ -91,15 +105,16 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             page_no = max(1, min(int(request.query_params.get("page", "1")), 10_000))
         except ValueError:
             page_no = 1
+        before = clean_text(request.query_params.get("before", ""))[:100] or None
         token, new = csrf_token(request)
         try:
-            card, more = await asyncio.to_thread(contact_page, ctx, ref, page_no)
+            card, cursor = await asyncio.to_thread(contact_page, ctx, ref, page_no, before)
         except Refused:
             resp = render("error.html", user.language, status_code=404, user=user, csrf=token,
                           message="contact.unknown")
             return with_csrf(resp, request, ctx, token, new)
         resp = render("contact.html", user.language, user=user, csrf=token, card=card, ref=ref, page=page_no,
-                      more=more, when=lambda at: local_time(at, user.timezone), tz=user.timezone)
+                      more=cursor is not None, cursor=cursor, when=lambda at: local_time(at, user.timezone), tz=user.timezone)
         return with_csrf(resp, request, ctx, token, new)
 
     return [page(ctx, "/", search), page(ctx, "/search/results", results), page(ctx, "/contacts/{ref}", contact)]
