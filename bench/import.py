@@ -12,9 +12,11 @@ signatures, bounces, auto-replies, HTML, attachments, half of it sent by the use
 
 Each runs as a child process; messages/s counts the whole command (startup included), peak RSS is
 the largest sum of the RSS of the command and all its descendants (the parser processes), polled
-from /proc every 20 ms.  A peer that is not installed (Debian `notmuch`, `maildir-utils`) is skipped
-with a note.  Targets (issue 26): mailcrm on SQLite >= 1.5x notmuch and >= 0.5x mu; PostgreSQL >=
-0.8x SQLite; peak RSS <= notmuch's.  Nothing is asserted.
+from /proc every 20 ms, and CPU ms/msg is the user + system time of the command and the processes
+it waited for (wait4), which a busy machine changes less than the wall clock.  A peer that is not
+installed (Debian `notmuch`, `maildir-utils`) is skipped with a note.  Targets (issue 26): mailcrm on
+SQLite >= 1.5x notmuch and >= 0.5x mu; PostgreSQL >= 0.8x SQLite; peak RSS <= notmuch's.  Nothing is
+asserted.
 
     python bench/import.py [--count 5000] [--seed 1] [--pg postgresql://postgres@127.0.0.1:5432/test]
                            [--no-pg] [--only sqlite,postgres] [--json]
@@ -94,8 +96,12 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Run ``cmd``; (seconds, peak RSS of its process tree in bytes, stdout).  Exits on failure."""
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float, str]:
+    """Run ``cmd``; (seconds, peak RSS of its process tree in bytes, CPU seconds of the tree, stdout).
+
+    CPU seconds (user + system, from wait4: the command and the processes it waited for, e.g. its
+    parser processes) say what each message costs whatever else the machine runs.  Exits on failure.
+    """
     peak = 0
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -105,19 +111,23 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
                threading.Thread(target=lambda: err.append(proc.stderr.read() if proc.stderr else ""))]
     for r in readers:
         r.start()
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         peak = max(peak, _tree_rss(proc.pid))
         time.sleep(0.02)
     seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
     for r in readers:
         r.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {''.join(err)[-2000:]}")
-    return seconds, peak, "".join(out)
+    return seconds, peak, usage.ru_utime + usage.ru_stime, "".join(out)
 
 
-def bench_notmuch(maildir: Path, tmp: Path) -> tuple[float, int] | None:
-    """(seconds, peak RSS) of `notmuch new`, or None when notmuch is not installed."""
+def bench_notmuch(maildir: Path, tmp: Path) -> tuple[float, int, float] | None:
+    """(seconds, peak RSS, CPU seconds) of `notmuch new`, or None when notmuch is not installed."""
     exe = shutil.which("notmuch")
     if exe is None:
         return None
@@ -128,12 +138,11 @@ def bench_notmuch(maildir: Path, tmp: Path) -> tuple[float, int] | None:
     cfg.write_text(f"[database]\npath={tmp / 'notmuch-db'}\nmail_root={maildir}\n[user]\nname=Me\n"
                    f"primary_email={USER}\n[new]\ntags=unread;inbox;\nignore=\n[maildir]\nsynchronize_flags=true\n")
     env = dict(os.environ, HOME=str(home), NOTMUCH_CONFIG=str(cfg))
-    seconds, peak, _ = run_measured([exe, "new", "--quiet"], env)
-    return seconds, peak
+    return run_measured([exe, "new", "--quiet"], env)[:3]
 
 
-def bench_mu(maildir: Path, tmp: Path) -> tuple[float, int] | None:
-    """(seconds, peak RSS) of `mu index` after `mu init`, or None when mu is not installed."""
+def bench_mu(maildir: Path, tmp: Path) -> tuple[float, int, float] | None:
+    """(seconds, peak RSS, CPU seconds) of `mu index` after `mu init`, or None when mu is not installed."""
     exe = shutil.which("mu")
     if exe is None:
         return None
@@ -141,16 +150,14 @@ def bench_mu(maildir: Path, tmp: Path) -> tuple[float, int] | None:
     env = dict(os.environ, HOME=str(tmp), XDG_CACHE_HOME=str(tmp / "cache"), XDG_CONFIG_HOME=str(tmp / "config"))
     subprocess.run([exe, "init", f"--muhome={home}", f"--maildir={maildir}", f"--my-address={USER}"],
                    env=env, check=True, capture_output=True, timeout=120)
-    seconds, peak, _ = run_measured([exe, "index", f"--muhome={home}", "--quiet"], env)
-    return seconds, peak
+    return run_measured([exe, "index", f"--muhome={home}", "--quiet"], env)[:3]
 
 
-def bench_bare(maildir: Path, tmp: Path) -> tuple[float, int]:
-    """(seconds, peak RSS) of the stdlib parse + one executemany."""
+def bench_bare(maildir: Path, tmp: Path) -> tuple[float, int, float]:
+    """(seconds, peak RSS, CPU seconds) of the stdlib parse + one executemany."""
     script = tmp / "bare.py"
     script.write_text(BARE)
-    seconds, peak, _ = run_measured([sys.executable, str(script), str(maildir), str(tmp / "bare.sqlite3")])
-    return seconds, peak
+    return run_measured([sys.executable, str(script), str(maildir), str(tmp / "bare.sqlite3")])[:3]
 
 
 def mailcrm_config(tmp: Path, url: str) -> Path:
@@ -163,16 +170,16 @@ def mailcrm_config(tmp: Path, url: str) -> Path:
     return cfg
 
 
-def bench_mailcrm(maildir: Path, tmp: Path, url: str) -> tuple[float, int, dict[str, object]]:
-    """(seconds, peak RSS, --json report) of `mailcrm import maildir` into a fresh store at ``url``."""
+def bench_mailcrm(maildir: Path, tmp: Path, url: str) -> tuple[float, int, float, dict[str, object]]:
+    """(seconds, peak RSS, CPU seconds, --json report) of `mailcrm import maildir` into a fresh store at ``url``."""
     cfg = mailcrm_config(tmp, url)
     env = dict(os.environ, MAILCRM_CONFIG=str(cfg), PYTHONPATH=str(ROOT))
     # the schema first (outside the timing: a real store is migrated once)
     subprocess.run([sys.executable, "-m", "mailcrm", "status", "--json"], env=env, check=True, capture_output=True,
                    timeout=300)
-    seconds, peak, out = run_measured([sys.executable, "-m", "mailcrm", "import", "maildir", str(maildir),
-                                       "--json"], env)
-    return seconds, peak, json.loads(out)
+    seconds, peak, cpu, out = run_measured([sys.executable, "-m", "mailcrm", "import", "maildir", str(maildir),
+                                            "--json"], env)
+    return seconds, peak, cpu, json.loads(out)
 
 
 class PgDatabase:
@@ -221,10 +228,11 @@ def main() -> int:
             say(f"corpus: {a.count} messages, {size / 1e6:.1f} MB, written in {time.perf_counter() - t0:.1f}s")
         count = sum(1 for d in ("cur", "new") for _ in (maildir / d).iterdir())
 
-        def record(name: str, seconds: float, peak: int) -> None:
+        def record(name: str, seconds: float, peak: int, cpu: float) -> None:
             res[name] = {"seconds": round(seconds, 2), "msg_per_s": round(count / seconds, 1),
-                         "peak_rss_mb": round(peak / 2**20, 1)}
-            say(f"{name:9} {count / seconds:8.1f} msg/s  {seconds:7.1f} s  peak RSS {peak / 2**20:6.1f} MB")
+                         "peak_rss_mb": round(peak / 2**20, 1), "cpu_ms_per_msg": round(cpu * 1000 / count, 2)}
+            say(f"{name:9} {count / seconds:8.1f} msg/s  {seconds:7.1f} s  peak RSS {peak / 2**20:6.1f} MB  "
+                f"CPU {cpu * 1000 / count:5.2f} ms/msg")
 
         if "notmuch" in only:
             r = bench_notmuch(maildir, tmp)
@@ -242,14 +250,14 @@ def main() -> int:
             record("bare", *bench_bare(maildir, tmp))
         reports: dict[str, dict[str, object]] = {}
         if "sqlite" in only:
-            s, p, rep = bench_mailcrm(maildir, tmp / "sqlite", f"sqlite:///{tmp / 'sqlite' / 'crm.sqlite3'}")
-            record("sqlite", s, p)
+            s, p, c, rep = bench_mailcrm(maildir, tmp / "sqlite", f"sqlite:///{tmp / 'sqlite' / 'crm.sqlite3'}")
+            record("sqlite", s, p, c)
             reports["sqlite"] = rep
         if "postgres" in only:
             try:
                 with PgDatabase(a.pg) as db:
-                    s, p, rep = bench_mailcrm(maildir, tmp / "pg", db.url)
-                record("postgres", s, p)
+                    s, p, c, rep = bench_mailcrm(maildir, tmp / "pg", db.url)
+                record("postgres", s, p, c)
                 reports["postgres"] = rep
             except Exception as exc:  # noqa: BLE001 - an unreachable server skips the run with a note
                 if isinstance(exc, SystemExit):
@@ -273,6 +281,8 @@ def main() -> int:
         "mu_peak_rss_mb": res.get("mu", {}).get("peak_rss_mb"),
         "outcomes": {k: {o: v.get(o) for o in ("stored", "duplicate", "skipped", "quarantined", "private")}
                      for k, v in reports.items()},
+        "cpu_ratio_vs_notmuch": (round(res["notmuch"]["cpu_ms_per_msg"] / res["sqlite"]["cpu_ms_per_msg"], 2)
+                                 if "notmuch" in res and "sqlite" in res else None),
         "notes": notes,
     }
     if a.json:
@@ -288,6 +298,7 @@ def main() -> int:
                                ("mailcrm postgres / mailcrm sqlite", "postgres_vs_sqlite", ">= 0.8")):
         v = out[key]
         print(f"{label:42} {'-' if v is None else f'{v:.2f}':>6}" + (f"  (target {target})" if target else ""))
+    print(f"CPU per message: notmuch / mailcrm sqlite = {out['cpu_ratio_vs_notmuch']}")
     print(f"peak RSS mailcrm {out['peak_rss_mb']} MB vs notmuch {out['notmuch_peak_rss_mb']} MB (target <=)")
     return 0
 
