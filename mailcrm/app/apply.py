@@ -439,9 +439,14 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # And the companies the batch's signatures name (one query, not one per signature).
         repo.companies_by_name(session, [f.signature.company for f in facts_list
                                          if f.signature is not None and f.signature.company])
+        # And which contacts among them received a work (answers move the outreach ledger), and
+        # which references name a digest (a reply to it carries commands): one query each.
+        work_store.contacts_with_works(session, [c.id for c in known.values() if c.id is not None])
+        digest_replies.digests_referenced(session, [r for f in facts_list for r in (f.in_reply_to, *f.references) if r])
         # And which of the batch's threads belong to a deal (most belong to none).
         thread_keys = [f.thread_key for f in facts_list]
-        threads = ThreadDeals.load(session, thread_keys)
+        parents = [r for f in facts_list for r in dict.fromkeys([f.in_reply_to, *f.references]) if r][:5000]
+        threads = ThreadDeals.load(session, thread_keys).load_parents(session, parents)
         for item in items:
             if item.id in failures:
                 continue

@@ -97,8 +97,16 @@ def user_id_for(session: Session, address: str | None) -> int | None:
 
 # -- contacts and addresses --------------------------------------------------------------
 def find_address(session: Session, address: str) -> EmailAddress | None:
-    """The EmailAddress row for an address (normalised), or None."""
-    return session.scalar(select(EmailAddress).where(EmailAddress.address == normalize_address(address)))
+    """The EmailAddress row for an address (normalised), or None.
+
+    A row ``contacts_by_address`` loaded in this transaction (the ingest batch's lookup) is
+    answered from memory, as long as the session still holds it; anything else is one query.
+    """
+    address = normalize_address(address)
+    row = session.info.get(_ADDRESS_CACHE, {}).get(address)
+    if row is not None and row in session and row.address == address:
+        return row  # type: ignore[no-any-return]
+    return session.scalar(select(EmailAddress).where(EmailAddress.address == address))
 
 
 def resolve_contact(session: Session, contact: Contact) -> Contact:
@@ -154,13 +162,18 @@ def contacts_by_address(session: Session, addresses: Iterable[str]) -> KnownCont
     """The (surviving) contacts of those ``addresses`` that have one (one query per 500 addresses)."""
     keys = sorted({normalize_address(a) for a in addresses if a})
     out = KnownContacts(keys)
+    rows_by_address: dict[str, EmailAddress] = session.info.setdefault(_ADDRESS_CACHE, {})
     for i in range(0, len(keys), 500):
-        rows = session.execute(select(EmailAddress.address, Contact)
+        rows = session.execute(select(EmailAddress, Contact)
                                .join(Contact, EmailAddress.contact_id == Contact.id)
                                .where(EmailAddress.address.in_(keys[i:i + 500])))
-        for address, contact in rows:
-            out[address] = resolve_contact(session, contact)
+        for row, contact in rows:
+            rows_by_address[row.address] = row  # for find_address (mark_inbound): no query per message
+            out[row.address] = resolve_contact(session, contact)
     return out
+
+
+_ADDRESS_CACHE = "mailcrm.email_address_rows"
 
 
 def find_or_create_contact(
