@@ -386,3 +386,34 @@ def test_signatures_of_a_batch_are_learnt_without_a_flush_per_message(worker, st
         anna = s.get(Company, contacts["anna@romashka-trade.ru"].company_id)
         assert anna.domain == "romashka-trade.ru" and anna.name == "ООО «Ромашка»"
         assert contacts["olga@gmail.com"].company_id == contacts["pavel@mail.ru"].company_id == anna.id
+
+
+def test_replies_of_a_batch_cost_no_query_each(worker, store) -> None:  # type: ignore[no-untyped-def]
+    """Issue 26: what the stages ask about each reply from a known contact (did they get a work, is
+    the parent a digest or on a deal, which address row to mark inbound) is asked once per batch."""
+    w, factory, _ = worker
+    engine, _ = store
+    people = [f"Person {i} <p{i}@firm{i}.example>" for i in range(5)]
+    run(w, *[(mail(f"offer {i}", p, f"o{i}@example.org"), SENT) for i, p in enumerate(people)])
+    selects: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        words = statement.replace('"', "").split()
+        if words[:1] == ["SELECT"] and "FROM" in words:
+            selects[words[words.index("FROM") + 1]] += 1
+
+    try:
+        outcomes = run(w, *[(mail(f"Re: offer {i}", "Me <me@example.org>", f"a{i}@firm{i}.example", sender=p,
+                                  refs=f"o{i}@example.org", when=WHEN + dt.timedelta(hours=1)), INBOX)
+                            for i, p in enumerate(people)])
+    finally:
+        event.remove(engine, "before_cursor_execute", _seen)
+    assert outcomes == ["stored"] * 5
+    for table in ("work_recipients", "digest_runs", "company_suggestions"):
+        assert selects[table] <= 1, (table, selects)  # the batch's one lookup, not one per reply
+    assert selects["email_addresses"] <= 2, selects  # the batch's contacts, and the search refresh at commit
+    assert selects["messages"] <= 2, selects  # identities, and the parents on a deal
+    with db.transaction(factory) as s:
+        inbound = s.scalars(select(EmailAddress.last_inbound_at).where(EmailAddress.address.like("p%@firm%"))).all()
+        assert len(inbound) == 5 and all(t is not None for t in inbound)

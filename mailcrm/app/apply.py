@@ -442,6 +442,8 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # And which contacts among them received a work (answers move the outreach ledger), and
         # which references name a digest (a reply to it carries commands): one query each.
         work_store.contacts_with_works(session, [c.id for c in known.values() if c.id is not None])
+        company_store.pending_proposals(session, [c.id for c in known.values() if c.id is not None])
+        repo.load_companies(session, [c.company_id for c in known.values()])  # what signatures compare with
         digest_replies.digests_referenced(session, [r for f in facts_list for r in (f.in_reply_to, *f.references) if r])
         # And which of the batch's threads belong to a deal (most belong to none).
         thread_keys = [f.thread_key for f in facts_list]

@@ -89,11 +89,16 @@ def _group_by_signature(session: Session, contact: Contact, company_name: str, m
     if earlier is not None and earlier in session:
         return
     if contact.id is not None:
-        with session.no_autoflush:
-            if any(repo.normalize_company(name or "") == key for name in session.scalars(
-                    select(CompanySuggestion.company_name).where(
-                        CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending"))):
+        preloaded: dict[int, set[str]] | None = session.info.get(_PENDING_NAMES)
+        if preloaded is not None and contact.id in preloaded:
+            if key in preloaded[contact.id]:
                 return
+        else:
+            with session.no_autoflush:
+                if any(repo.normalize_company(name or "") == key for name in session.scalars(
+                        select(CompanySuggestion.company_name).where(
+                            CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending"))):
+                    return
     # A new proposal (rare): it names the contact, companies and message by id, so flush first.
     if contact.id is None or current.id is None or message.id is None or (target is not None and target.id is None):
         session.flush()
@@ -107,6 +112,23 @@ def _group_by_signature(session: Session, contact: Contact, company_name: str, m
 
 
 _PROPOSED = "mailcrm.company_suggestions_added"
+_PENDING_NAMES = "mailcrm.company_suggestion_names"
+
+
+def pending_proposals(session: Session, contact_ids: list[int]) -> None:
+    """Look up the pending company proposals of ``contact_ids`` in one query (per 500) for the
+    signature stage (proposals it adds in this transaction it remembers itself)."""
+    ids = sorted(set(contact_ids))
+    names: dict[int, set[str]] = session.info.setdefault(_PENDING_NAMES, {})
+    for cid in ids:
+        names.setdefault(cid, set())
+    with session.no_autoflush:
+        for i in range(0, len(ids), 500):
+            for owner, name in session.execute(select(CompanySuggestion.contact_id, CompanySuggestion.company_name)
+                                               .where(CompanySuggestion.contact_id.in_(ids[i:i + 500]),
+                                                      CompanySuggestion.status == "pending")):
+                if owner is not None:
+                    names[owner].add(repo.normalize_company(name or ""))
 
 
 def propose_new_contacts(session: Session, contact_id: int, addresses: tuple[Address, ...], reason: str) -> None:

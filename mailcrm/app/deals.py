@@ -260,7 +260,8 @@ class ThreadDeals:
                     select(Message.message_id, Message.id, DealMessage.deal_id)
                     .join(DealMessage, DealMessage.message_id == Message.id)
                     .where(Message.message_id.in_(wanted[i:i + 500]))):
-                self.parent_deals.setdefault(mid, []).append((row_id, deal_id))
+                if mid is not None:
+                    self.parent_deals.setdefault(mid, []).append((row_id, deal_id))
         self.parents_looked_up.update(wanted)
         return self
 
