@@ -417,3 +417,29 @@ def test_replies_of_a_batch_cost_no_query_each(worker, store) -> None:  # type: 
     with db.transaction(factory) as s:
         inbound = s.scalars(select(EmailAddress.last_inbound_at).where(EmailAddress.address.like("p%@firm%"))).all()
         assert len(inbound) == 5 and all(t is not None for t in inbound)
+
+
+def test_new_corporate_domains_of_a_batch_flush_with_it(worker) -> None:  # type: ignore[no-untyped-def]
+    """Issue 26: a new contact's domain company stays pending with the contact (no flush per new domain)."""
+    w, factory, _ = worker
+    flushes = [0]
+
+    def _flushed(session, context):  # type: ignore[no-untyped-def]
+        flushes[0] += 1
+
+    event.listen(Session, "after_flush", _flushed)
+    try:
+        outcomes = run(w, *[(mail(f"hello {i}", f"Person {i} <p{i}@domain{i}.example>", f"d{i}@example.org"), SENT)
+                            for i in range(4)],
+                       (mail("hello again", "p0@domain0.example, q@domain0.example", "d9@example.org"), SENT))
+    finally:
+        event.remove(Session, "after_flush", _flushed)
+    assert outcomes == ["stored"] * 5
+    assert flushes == [1]
+    with db.transaction(factory) as s:
+        for i in range(4):
+            contact = repository.find_contact(s, f"p{i}@domain{i}.example")
+            assert s.get(Company, contact.company_id).domain == f"domain{i}.example"
+        same = repository.find_contact(s, "q@domain0.example")
+        assert same.company_id == repository.find_contact(s, "p0@domain0.example").company_id
+        assert s.scalar(select(func.count()).select_from(Company)) == 4

@@ -200,8 +200,10 @@ def find_or_create_contact(
         return existing
     contact = Contact(name=name or None, source=source, phones=[], user_fields=[])
     if not is_free_mail(address, free_mail_extra):
-        company = company_for_domain(session, domain_of(address))
-        contact.company, contact.company_id = company, company.id
+        company = company_for_domain(session, domain_of(address), flush=flush)
+        contact.company = company  # a new company stays pending with the contact (flush=False)
+        if company.id is not None:
+            contact.company_id = company.id
     # Contact and address in one flush (through the relationship): a backfill creates thousands.
     contact.addresses.append(EmailAddress(address=address, status="active"))
     session.add(contact)
@@ -212,7 +214,7 @@ def find_or_create_contact(
     return contact
 
 
-def company_for_domain(session: Session, domain: str) -> Company:
+def company_for_domain(session: Session, domain: str, *, flush: bool = True) -> Company:
     """The company grouped by a corporate domain (created on first sight).
 
     Remembered for the session's life (``session.info``; a session is one transaction,
@@ -231,7 +233,8 @@ def company_for_domain(session: Session, domain: str) -> Company:
     if row is None:
         row = Company(name=domain, key=f"domain:{domain}", domain=domain, source="domain")
         session.add(row)
-        session.flush()
+        if flush:  # else pending (no id yet) until the caller's next flush: link it through Contact.company
+            session.flush()
     cache[domain] = row
     return _resolve_company(session, row)
 
