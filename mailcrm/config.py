@@ -309,6 +309,14 @@ class IngestConfig(_Strict):
             return 1 if (os.cpu_count() or 1) >= 2 else 0
         return int(self.parse_processes)
 
+    def import_parser_processes(self) -> int:
+        """Parser processes of `mailcrm import`: "auto" starts one per spare core (all but the
+        writer's), none on one core; a number is used as it is."""
+        if self.parse_processes == "auto":
+            cpus = os.cpu_count() or 1
+            return cpus - 1 if cpus >= 2 else 0
+        return int(self.parse_processes)
+
 
 class SecurityConfig(_Strict):
     """[security] - who may write as the user (sender authentication, RFC 7489 alignment)."""

@@ -289,8 +289,8 @@ def stage_signature(session: Session, job: Job) -> None:
     owner = job.contacts.get(plan.signature_owner)
     if owner is None:
         return
-    _persisted(session, msg, owner)  # the owner's contact may be newer than the message's flush
-    company_store.learn_signature(session, owner.id, msg, facts.signature)
+    # No flush (issue 26): the signature row waits for the batch flush with the message's other rows.
+    company_store.learn_signature(session, owner, msg, facts.signature)
 
 
 def stage_deals(session: Session, job: Job) -> None:
@@ -456,9 +456,19 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         known = repo.contacts_by_address(session, people)
         # And the domain companies that new contacts among them would join.
         repo.companies_by_domain(session, [domain_of(a) for a in people if a not in known])
+        # And the companies the batch's signatures name (one query, not one per signature).
+        repo.companies_by_name(session, [f.signature.company for f in facts_list
+                                         if f.signature is not None and f.signature.company])
+        # And which contacts among them received a work (answers move the outreach ledger), and
+        # which references name a digest (a reply to it carries commands): one query each.
+        work_store.contacts_with_works(session, [c.id for c in known.values() if c.id is not None])
+        company_store.pending_proposals(session, [c.id for c in known.values() if c.id is not None])
+        repo.load_companies(session, [c.company_id for c in known.values()])  # what signatures compare with
+        digest_replies.digests_referenced(session, [r for f in facts_list for r in (f.in_reply_to, *f.references) if r])
         # And which of the batch's threads belong to a deal (most belong to none).
         thread_keys = [f.thread_key for f in facts_list]
-        threads = ThreadDeals.load(session, thread_keys)
+        parents = [r for f in facts_list for r in dict.fromkeys([f.in_reply_to, *f.references]) if r][:5000]
+        threads = ThreadDeals.load(session, thread_keys).load_parents(session, parents)
         for item in items:
             if item.id in failures:
                 continue

@@ -229,7 +229,11 @@ def deal_card(session: Session, deal_id: int, limit: int = 200) -> dict[str, Any
 # -- mail -> deals (called by the ingest worker inside its transaction) --------------------
 def _link_message(session: Session, deal_id: int, message: Message) -> None:
     if session.get(DealMessage, (deal_id, message.id)) is None:
+        session.info[_LINKED] = True  # parents looked up before this may be on a deal now: ask the store
         session.add(DealMessage(deal_id=deal_id, message_id=message.id))
+
+
+_LINKED = "mailcrm.deal_messages_linked"
 
 
 class ThreadDeals:
@@ -244,6 +248,27 @@ class ThreadDeals:
     def __init__(self, deal_of: dict[str, int] | None = None, looked_up: set[str] | None = None) -> None:
         self.deal_of = deal_of or {}
         self.looked_up = looked_up or set()
+        # Message-IDs of the batch's parents (In-Reply-To, References) -> (message row id, deal id)
+        # of those on a deal; ``parents_looked_up`` holds every id asked about (``load_parents``).
+        self.parent_deals: dict[str, list[tuple[int, int]]] = {}
+        self.parents_looked_up: set[str] = set()
+
+    def load_parents(self, session: Session, message_ids: Iterable[str]) -> "ThreadDeals":
+        """Look up which of ``message_ids`` are on a deal, in one query (per 500); returns self."""
+        wanted = sorted({m for m in message_ids if m})
+        for i in range(0, len(wanted), 500):
+            for mid, row_id, deal_id in session.execute(
+                    select(Message.message_id, Message.id, DealMessage.deal_id)
+                    .join(DealMessage, DealMessage.message_id == Message.id)
+                    .where(Message.message_id.in_(wanted[i:i + 500]))):
+                if mid is not None:
+                    self.parent_deals.setdefault(mid, []).append((row_id, deal_id))
+        self.parents_looked_up.update(wanted)
+        return self
+
+    def parents_known(self, session: Session, parents: list[str]) -> bool:
+        """Whether ``load_parents`` answers for all of ``parents`` (no deal took a message since)."""
+        return not session.info.get(_LINKED) and all(p in self.parents_looked_up for p in parents)
 
     @classmethod
     def load(cls, session: Session, keys: Iterable[str]) -> "ThreadDeals":
@@ -290,7 +315,10 @@ def attach_message_to_deals(session: Session, message: Message, threads: ThreadD
         # trim References, so every id there counts, not only the root).
         refs = (message.facts or {}).get("references") or []
         parents = [r for r in dict.fromkeys([message.in_reply_to, *refs]) if isinstance(r, str) and r][:50]
-        if parents:
+        if parents and threads.parents_known(session, parents):
+            deal_ids.update(d for p in parents for row_id, d in threads.parent_deals.get(p, ())
+                            if message.id is None or row_id != message.id)
+        elif parents:
             q = (select(DealMessage.deal_id).join(Message, Message.id == DealMessage.message_id)
                  .where(Message.message_id.in_(parents)))
             if message.id is not None:

@@ -10,6 +10,7 @@ yesterday's lines.  Only the user the digest was sent to may command; a reply is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,11 +43,32 @@ class ReplyOutcome:
 
 
 def references_a_digest(session: Session, references: tuple[str, ...]) -> bool:
-    """True when a mail's In-Reply-To/References name a digest mailcrm sent (any user)."""
+    """True when a mail's In-Reply-To/References name a digest mailcrm sent (any user).
+
+    After ``digests_referenced`` (the ingest batch asks once for all its references) the answer
+    for those references comes from memory: ingest never sends a digest, so it cannot change.
+    """
     if not references:
         return False
-    return session.scalar(select(DigestRun.id).where(
-        DigestRun.message_id.in_([r[:1000] for r in references])).limit(1)) is not None
+    ids = [r[:1000] for r in references]
+    found: set[str] | None = session.info.get(_DIGEST_IDS)
+    if found is not None and all(r in session.info[_DIGEST_IDS_LOOKED_UP] for r in ids):
+        return any(r in found for r in ids)
+    return session.scalar(select(DigestRun.id).where(DigestRun.message_id.in_(ids)).limit(1)) is not None
+
+
+_DIGEST_IDS = "mailcrm.digest_message_ids"
+_DIGEST_IDS_LOOKED_UP = "mailcrm.digest_references_looked_up"
+
+
+def digests_referenced(session: Session, references: Iterable[str]) -> None:
+    """Look up which of ``references`` are digests mailcrm sent, in one query (per 500)."""
+    ids = sorted({r[:1000] for r in references if r})
+    found: set[str] = session.info.setdefault(_DIGEST_IDS, set())
+    with session.no_autoflush:
+        for i in range(0, len(ids), 500):
+            found.update(session.scalars(select(DigestRun.message_id).where(DigestRun.message_id.in_(ids[i:i + 500]))))
+    session.info.setdefault(_DIGEST_IDS_LOOKED_UP, set()).update(ids)
 
 
 def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: MessageFacts, raw: bytes,

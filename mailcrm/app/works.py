@@ -15,7 +15,7 @@ only when no other work owns that name.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -155,10 +155,36 @@ def _prior(session: Session, work_id: int, contact: Contact) -> list[rules.Prior
 
 
 def has_works(session: Session, contact_id: int) -> bool:
-    """Has any work been sent to this contact (without flushing the session)."""
+    """Has any work been sent to this contact (without flushing the session).
+
+    After ``contacts_with_works`` (the ingest batch asks once for its contacts), a contact found
+    then costs no query, nor does one without works while this transaction has recorded no send.
+    """
+    known: set[int] | None = session.info.get(_WITH_WORKS)
+    if known is not None:
+        if contact_id in known:
+            return True
+        if contact_id in session.info.get(_WORKS_LOOKED_UP, ()) and not session.info.get(_WORKS_SENT):
+            return False
     with session.no_autoflush:
         return session.scalar(select(WorkRecipient.work_id).where(WorkRecipient.contact_id == contact_id)
                               .limit(1)) is not None
+
+
+_WITH_WORKS = "mailcrm.contacts_with_works"
+_WORKS_LOOKED_UP = "mailcrm.contacts_works_looked_up"
+_WORKS_SENT = "mailcrm.works_sent_in_transaction"
+
+
+def contacts_with_works(session: Session, contact_ids: Iterable[int]) -> None:
+    """Look up which of ``contact_ids`` received a work, in one query (per 500), for ``has_works``."""
+    ids = sorted({i for i in contact_ids if i is not None})
+    found: set[int] = session.info.setdefault(_WITH_WORKS, set())
+    with session.no_autoflush:
+        for i in range(0, len(ids), 500):
+            found.update(session.scalars(select(WorkRecipient.contact_id).distinct()
+                                         .where(WorkRecipient.contact_id.in_(ids[i:i + 500]))))
+    session.info.setdefault(_WORKS_LOOKED_UP, set()).update(ids)
 
 
 def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients: Sequence[tuple[str, Contact]],
@@ -197,6 +223,7 @@ def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients:
                                  file_sha256=name.sha256))
             wr = session.get(WorkRecipient, (work.id, contact.id))
             if wr is None:
+                session.info[_WORKS_SENT] = True  # has_works asks the store again from now on
                 session.add(WorkRecipient(work_id=work.id, contact_id=contact.id, company_id=contact.company_id,
                                           first_sent=at, last_sent=at, times=1, answer="none", answer_by_user=False,
                                           bounced=False))

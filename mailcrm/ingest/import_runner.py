@@ -32,7 +32,7 @@ from mailcrm.ingest.parse_pool import ParsePool
 from mailcrm.ingest.worker import Worker
 from mailcrm.spool import QUARANTINE, Spool, SpoolItem, SpoolMeta
 
-BATCH = 200
+BATCH = 500  # messages read, committed, then checkpointed together (the worker commits 50 at a time)
 Progress = Callable[[int, int | None], None]  # (messages done, total or None)
 
 
@@ -158,7 +158,7 @@ class ImportSession:
         self.report = report
         self.spool = BatchSpool(cfg.data_path() / "import-spool", cfg.spool_path() / QUARANTINE)
         self.spool.recover()
-        self.parser = ParsePool(cfg.ingest.parser_processes())
+        self.parser = ParsePool(cfg.ingest.import_parser_processes())  # one per spare core
         self.worker = Worker(cfg, factory, self.spool, self.parser)
         self.worker.on_committed(self._count)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -240,33 +241,33 @@ class Worker:
     def process_available(self, limit: int | None = None) -> int:
         """Process everything currently in the spool (or ``limit`` items); returns items handled.
 
-        The next batch is claimed and its parsing started before the current one is applied, so
-        a parser process works while this thread writes.
+        Batches are claimed and their parsing started ahead of the one being applied, one batch
+        per parser process (at least one), so every parser process works while this thread writes.
         """
         handled = 0
-        ahead: Prepared | None = None
+        claimed = 0  # items handled plus those claimed ahead
+        ahead: deque[Prepared] = deque()
+        depth = max(1, self.parser.processes)
         try:
             while True:
-                if ahead is None:
-                    batch = self.spool.claim(limit=self._want(limit, handled))
+                while len(ahead) <= depth and (not limit or claimed < limit):
+                    batch = self.spool.claim(limit=self._want(limit, claimed))
                     if not batch:
-                        return handled
-                    ahead = self.prepare(batch)
-                current, ahead = ahead, None
-                after = handled + len(current.items)
-                if not limit or after < limit:
-                    more = self.spool.claim(limit=self._want(limit, after))
-                    if more:
-                        ahead = self.prepare(more)
+                        break
+                    ahead.append(self.prepare(batch))
+                    claimed += len(batch)
+                if not ahead:
+                    return handled
+                current = ahead.popleft()
                 results = self.apply(current)
-                handled = after
+                handled += len(current.items)
                 if all(r == RETRY for r in results.values()):
                     return handled  # nothing progressed: let the caller back off
                 if limit and handled >= limit:
                     return handled
         finally:
-            if ahead is not None:
-                self.spool.unclaim(ahead.items)  # claimed ahead but not applied: back to the queue
+            for prepared in ahead:
+                self.spool.unclaim(prepared.items)  # claimed ahead but not applied: back to the queue
 
     @staticmethod
     def _want(limit: int | None, handled: int) -> int:
