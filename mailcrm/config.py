@@ -263,6 +263,9 @@ class IngestConfig(_Strict):
     # Parser processes beside the worker thread: "auto" = 1 with two or more cores, else 0 (parse in
     # the worker thread).
     parse_processes: int | Literal["auto"] = "auto"
+    # Group commit of the SMTP and web listeners' spool writes: one fsync (file + directory) covers
+    # what arrives within this many milliseconds, each 250 / 2xx sent after it; 0: one per message.
+    group_commit_ms: float = Field(default=2.0, ge=0, le=100)
 
     @field_validator("parse_processes")
     @classmethod
