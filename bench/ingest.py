@@ -184,6 +184,9 @@ def main() -> None:
     ap.add_argument("--contacts", type=int, default=500,
                     help="people the mail goes to (round robin; 0: a new contact for every message)")
     ap.add_argument("--parse-processes", default="auto", help='[ingest] parse_processes for the daemon ("auto", 0, 1, ...)')
+    ap.add_argument("--group-commit-ms", type=float, default=None,
+                    help="[ingest] group_commit_ms for the daemon (default: the config's default; 0: one fsync per message)")
+    ap.add_argument("--worker-nice", type=int, default=None, help="[ingest] worker_nice for the daemon")
     ap.add_argument("--json", action="store_true", help="print one JSON object (received_ratio, stored_ratio, peak_rss_mb, ...)")
     args = ap.parse_args()
     msgs = make_messages(args.count, args.size, args.contacts)
@@ -210,7 +213,9 @@ def main() -> None:
         f'data_dir = "{tmp / "data"}"\n[database]\nurl = "{db}"\n[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
         '[digest]\nenabled = false\n[log]\nlevel = "warning"\nformat = "json"\n'
         f'[ingest]\nparse_processes = {pp}\n'
-        '[[users]]\nemail = "me@example.org"\ndropbox = "crm+bench@example.org"\n'
+        + (f'group_commit_ms = {args.group_commit_ms}\n' if args.group_commit_ms is not None else '')
+        + (f'worker_nice = {args.worker_nice}\n' if args.worker_nice is not None else '')
+        + '[[users]]\nemail = "me@example.org"\ndropbox = "crm+bench@example.org"\n'
     )
     env = dict(os.environ, MAILCRM_CONFIG=str(cfg))
     daemon = subprocess.Popen([sys.executable, "-m", "mailcrm", "serve"], env=env, stdout=subprocess.DEVNULL,

@@ -31,6 +31,9 @@ from mailcrm.sources import smtp as smtp_mod
 from mailcrm.spool import Spool
 
 DRAIN_SECONDS = 30.0
+# Repeat warnings are looked for at most this often while mail is being stored (each look is a
+# query in this process, whose loop answers SMTP): a burst costs one look, not one per message.
+WARNING_KICK_DELAY = 0.5
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -104,7 +107,8 @@ class Daemon:
             from mailcrm.outcomes import Outcome
 
             mailer = self.warnings = WarningMailer(self.cfg, self.factory, asyncio.get_running_loop())
-            self.worker.on_committed(lambda _item, outcome: mailer.kick() if outcome == Outcome.STORED else None)
+            kick = _Throttled(asyncio.get_running_loop(), WARNING_KICK_DELAY, mailer.kick)
+            self.worker.on_committed(lambda _item, outcome: kick() if outcome == Outcome.STORED else None)
             mailer.kick()  # any left pending by the last run
         self.threads.append(self.worker.start(self.stop_event))
         if self.cfg.imap:
@@ -252,6 +256,24 @@ class Daemon:
             loop.add_signal_handler(sig, done.set)
         await done.wait()
         await self.stop()
+
+
+class _Throttled:
+    """Thread-safe: ``fn`` runs on the loop ``delay`` seconds after the first call of a burst, once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float, fn: Any) -> None:
+        self.loop, self.delay, self.fn = loop, delay, fn
+        self.asked = threading.Event()
+
+    def __call__(self) -> None:
+        if self.asked.is_set():
+            return
+        self.asked.set()
+        self.loop.call_soon_threadsafe(self.loop.call_later, self.delay, self._fire)
+
+    def _fire(self) -> None:
+        self.asked.clear()
+        self.fn()
 
 
 def _hostport(bound: tuple[Any, ...]) -> str:

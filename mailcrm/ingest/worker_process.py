@@ -172,6 +172,13 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
         stop.set()
         spool.wake()
 
+    if cfg.ingest.worker_nice:
+        # Below the listeners: a burst is answered at the speed of receiving and stored right
+        # after (the spool holds it meanwhile).  Its parser processes inherit it.
+        try:
+            os.nice(cfg.ingest.worker_nice)
+        except OSError:
+            pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the daemon decides
     signal.signal(signal.SIGTERM, terminate)
     log.setup(cfg.log.level, cfg.log.format)

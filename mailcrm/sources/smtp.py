@@ -19,12 +19,13 @@ import hmac
 import ssl
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from mailcrm import log
 from mailcrm.config import Config, dropbox_matches
 from mailcrm.domain.leads import sender_matches
 from mailcrm.parse.addresses import is_mail_system
+from mailcrm.sources import smtp_data
 from mailcrm.sources.smtp_guard import STATS_FILE, GuardedSMTP, SmtpGuard, connection_budget
 from mailcrm.spool import Spool, SpoolMeta
 from mailcrm.spool_commit import GroupCommit
@@ -252,3 +253,39 @@ class _TrackedSMTP(GuardedSMTP):
         """Unregister the session."""
         self._sessions.discard(self)
         super().connection_lost(exc)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA with the message read in bulk (``smtp_data.py``); the same replies."""
+        if not smtp_data.supported(self._reader) or self._decode_data:
+            await super().smtp_DATA(arg)
+            return
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content, error = await smtp_data.read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:
+            self._writer.close()  # the connection went away during DATA (as aiosmtpd does)
+            raise
+        except asyncio.IncompleteReadError:
+            self._writer.close()
+            return
+        if content is None:
+            await self.push(error or smtp_data.TOO_MUCH)
+            self._set_post_data_state()
+            return
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
