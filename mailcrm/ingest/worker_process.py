@@ -9,7 +9,8 @@ that was answered: the daemon starts a new one, with a backoff when it keeps dyi
 
 - Daemon -> worker: wake-ups, one byte per "new items" on a pipe written without blocking (a full
   pipe already means "wake up"; the worker also polls the spool every second), and SIGTERM to
-  drain: the worker finishes the spool and its transaction, then exits.
+  drain: the worker finishes its transaction and what is in the spool, then exits (killed after
+  ``DRAIN_SECONDS``: what it had not stored stays spooled for the next start).
 - Worker -> daemon: one message per committed item (id, sidecar, outcome), so the daemon's
   commit callbacks (IMAP acks, "new lead" notices, repeat warnings) run in the daemon as before.
 - The worker dies with the daemon (PR_SET_PDEATHSIG on Linux, and a thread watching the parent
@@ -31,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from multiprocessing import resource_tracker
 from typing import Any
 
 from mailcrm import log
@@ -118,6 +120,13 @@ class WorkerProcess:
         events_r, events_w = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=run_child, args=(self.cfg, str(self.spool.root), wake_r, events_w, os.getpid()),
                                  name="mailcrm-worker", daemon=False)  # not daemonic: it has parser children
+        # The worker starts with SIGTERM/SIGINT blocked (the mask survives exec): a stop that
+        # comes while it is still importing waits until its handler is in place, so it drains
+        # instead of dying half-way.  multiprocessing's resource tracker is started first: starting
+        # it unblocks both signals in the calling thread.
+        resource_tracker.ensure_running()
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         proc.start()
         wake_r.close()
         events_w.close()
@@ -181,6 +190,8 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
             pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the daemon decides
     signal.signal(signal.SIGTERM, terminate)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # see _spawn
     log.setup(cfg.log.level, cfg.log.format)
     # Imported here: the daemon process never needs the worker's modules (parse, app, trust).
     from mailcrm.app.handle import open_store
@@ -203,6 +214,7 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
     threading.Thread(target=_read_wakes, args=(wake, spool), name="wake", daemon=True).start()
     try:
         worker.run(stop)
+        worker.process_available()  # drain: what was spooled before the stop (the daemon bounds the time)
     finally:
         parser.close()
         store.engine.dispose()
