@@ -319,3 +319,70 @@ def test_deal_to_a_new_address_opens_it_with_that_person(worker, to: str) -> Non
     assert run(w, (reply, INBOX)) == ["stored"]
     with db.transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(DealMessage)) == 2
+
+
+def signed(subject: str, sender: str, mid: str, signature: str, *, refs: str = "") -> bytes:
+    """A reply from ``sender`` to the user ending with ``signature``."""
+    head = (f"From: {sender}\r\nTo: Me <me@example.org>\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
+            f"Date: {format_datetime(WHEN)}\r\n")
+    if refs:
+        head += f"In-Reply-To: <{refs}>\r\nReferences: <{refs}>\r\n"
+    body = "Добрый день!\r\n\r\nДоговор получили, подпишем на этой неделе.\r\n\r\n" + signature.replace("\n", "\r\n")
+    return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n").encode()
+
+
+def test_signatures_of_a_batch_are_learnt_without_a_flush_per_message(worker, store) -> None:  # type: ignore[no-untyped-def]
+    """Issue 26: signatures (and the companies they name) are resolved for the whole batch: one flush,
+    one executemany of signature rows, one company lookup; contacts get their fields and companies."""
+    from mailcrm.parse.message import parse_message
+    from mailcrm.store.models import SignatureSeen
+
+    w, factory, _ = worker
+    engine, _ = store
+    people = [("Анна Козлова", "anna@romashka-trade.ru"), ("Ольга Петрова", "olga@gmail.com"),
+              ("Павел Смирнов", "pavel@mail.ru")]
+    run(w, *[(mail(f"договор {i}", f"{n} <{a}>", f"s{i}@example.org"), SENT) for i, (n, a) in enumerate(people)])
+    sig = ("С уважением,\nАнна Козлова\nЮрист\nООО «Ромашка»\nТел.: +7 (495) 111-22-33",
+           "С уважением,\nОльга Петрова\nМенеджер по продажам\nООО «Ромашка»\nТел.: +7 (495) 123-45-67",
+           "--\nПавел Смирнов\nГлавный инженер\nООО «Ромашка»\nТел.: +7 (495) 765-43-21")
+    replies = [(signed(f"Re: договор {i}", f"{n} <{a}>", f"r{i}@example.ru", sig[i], refs=f"s{i}@example.org"), INBOX)
+               for i, (n, a) in enumerate(people)]
+    # the parser must see these signatures, or the test proves nothing
+    assert all(parse_message(raw, user_addresses=frozenset({"me@example.org"})).signature is not None
+               for raw, _ in replies)
+    flushes = [0]
+    statements: Counter[str] = Counter()
+
+    def _flushed(session, context):  # type: ignore[no-untyped-def]
+        flushes[0] += 1
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        words = statement.split()
+        if words[:2] == ["INSERT", "INTO"]:
+            statements["insert " + words[2].strip('"')] += 1
+        elif words[:1] == ["SELECT"] and "FROM companies" in statement:
+            where = statement.split("WHERE", 1)[-1].replace('"', "")
+            statements["companies by name" if "companies.key IN" in where else
+                       "company by name" if "companies.key =" in where else "companies"] += 1
+
+    event.listen(Session, "after_flush", _flushed)
+    try:
+        outcomes = run(w, *replies)
+    finally:
+        event.remove(Session, "after_flush", _flushed)
+        event.remove(engine, "before_cursor_execute", _seen)
+    assert outcomes == ["stored"] * 3
+    assert flushes == [1]  # a flush per signature (and per company looked up by name) would make it more
+    assert statements["insert signatures"] == 1  # one executemany
+    assert statements["companies by name"] == 1 and statements["company by name"] == 0
+    with db.transaction(factory) as s:
+        rows = s.execute(select(SignatureSeen.contact_id, SignatureSeen.message_id, SignatureSeen.company)).all()
+        assert len(rows) == 3 and all(c is not None and m is not None for c, m, _ in rows)
+        contacts = {a: repository.find_contact(s, a) for _, a in people}
+        assert contacts["olga@gmail.com"].title == "Менеджер по продажам"
+        assert "+74951234567" in "".join(contacts["olga@gmail.com"].phones).replace(" ", "").replace("(", "").replace(")", "").replace("-", "")
+        # the first signature names the corporate domain's company; the free-mail people join it
+        anna = s.get(Company, contacts["anna@romashka-trade.ru"].company_id)
+        assert anna.domain == "romashka-trade.ru" and anna.name == "ООО «Ромашка»"
+        assert contacts["olga@gmail.com"].company_id == contacts["pavel@mail.ru"].company_id == anna.id

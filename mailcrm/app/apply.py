@@ -269,8 +269,8 @@ def stage_signature(session: Session, job: Job) -> None:
     owner = job.contacts.get(plan.signature_owner)
     if owner is None:
         return
-    _persisted(session, msg, owner)  # the owner's contact may be newer than the message's flush
-    company_store.learn_signature(session, owner.id, msg, facts.signature)
+    # No flush (issue 26): the signature row waits for the batch flush with the message's other rows.
+    company_store.learn_signature(session, owner, msg, facts.signature)
 
 
 def stage_deals(session: Session, job: Job) -> None:
@@ -436,6 +436,9 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         known = repo.contacts_by_address(session, people)
         # And the domain companies that new contacts among them would join.
         repo.companies_by_domain(session, [domain_of(a) for a in people if a not in known])
+        # And the companies the batch's signatures name (one query, not one per signature).
+        repo.companies_by_name(session, [f.signature.company for f in facts_list
+                                         if f.signature is not None and f.signature.company])
         # And which of the batch's threads belong to a deal (most belong to none).
         thread_keys = [f.thread_key for f in facts_list]
         threads = ThreadDeals.load(session, thread_keys)

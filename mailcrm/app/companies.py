@@ -17,20 +17,28 @@ from mailcrm.errors import UsageError
 from mailcrm.parse.addresses import normalize_address
 from mailcrm.parse.facts import Address, Signature
 from mailcrm.store import repository as repo
-from mailcrm.store.models import Company, CompanySuggestion, Contact, EmailAddress, Message, SignatureSeen
+from mailcrm.store.models import Company, CompanySuggestion, Contact, EmailAddress, Message
 
 FILLABLE = ("name", "title", "website")
 
 
-def learn_signature(session: Session, contact_id: int, message: Message, sig: Signature) -> None:
-    """Keep the signature, fill empty contact fields, group the contact by its company."""
-    session.add(SignatureSeen(
-        contact_id=contact_id, message_id=message.id, seen_at=message.date, text=sig.text[:4000],
-        name=sig.name, title=sig.title, company=sig.company, phones=list(sig.phones), website=sig.website,
-    ))
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        return
+def learn_signature(session: Session, contact: Contact | int, message: Message, sig: Signature) -> None:
+    """Keep the signature, fill empty contact fields, group the contact by its company.
+
+    Nothing is flushed here (issue 26): the signature row is written with the message's other
+    rows after the batch flush (``message_rows``), so ``contact`` and ``message`` may still be
+    pending, and a company the signature names is linked through ``Contact.company`` (found with
+    the batch's one ``companies_by_name`` lookup, or created pending).
+    """
+    if not isinstance(contact, Contact):
+        found = session.get(Contact, contact)
+        if found is None:
+            return
+        contact = found
+    repo.add_signature(session, message, contact, {
+        "seen_at": message.date, "text": sig.text[:4000], "name": sig.name, "title": sig.title,
+        "company": sig.company, "phones": list(sig.phones), "website": sig.website,
+    })
     locked = set(contact.user_fields or [])
     for fieldname in FILLABLE:
         value = getattr(sig, fieldname)
@@ -45,32 +53,60 @@ def learn_signature(session: Session, contact_id: int, message: Message, sig: Si
         _group_by_signature(session, contact, sig.company, message)
 
 
+def _company_of(session: Session, contact: Contact) -> Company | None:
+    """The contact's company as linked now: through ``Contact.company`` (maybe pending) or its id."""
+    linked = contact.company
+    if contact.company_id is not None and (linked is None or (linked.id is not None and linked.id != contact.company_id)):
+        return session.get(Company, contact.company_id)
+    return linked
+
+
 def _group_by_signature(session: Session, contact: Contact, company_name: str, message: Message) -> None:
-    named = repo.company_by_name(session, company_name, create=False)
-    current = session.get(Company, contact.company_id) if contact.company_id else None
-    if current is None:
-        contact.company_id = (named or repo.company_by_name(session, company_name, source="signature")).id  # type: ignore[union-attr]
-        return
-    if named is not None and named.id == current.id:
+    with session.no_autoflush:  # pending rows of the batch cannot change these answers
+        named = repo.company_by_name(session, company_name, create=False)
+        current = _company_of(session, contact)
+        if current is None:
+            company = named or repo.company_by_name(session, company_name, source="signature", flush=False)
+            contact.company = company
+            if company is not None and company.id is not None:
+                contact.company_id = company.id  # readable before the next flush (as the ledger reads it)
+            return
+    if named is not None and named is current:
         return
     if current.source == "domain" and current.name == current.domain and named is None:
         # First signature seen at this domain: the company gets its real name.
         current.name = company_name.strip()[:300]
         current.key = repo.normalize_company(company_name) or current.key
+        repo.remember_company_name(session, current)
         return
     target = named
     kind = "merge" if named is not None and current.source == "domain" else "contact_company"
-    # Two spellings of one company ("ООО «Ромашка»", "Ромашка") are one proposal, not two.
+    # Two spellings of one company ("ООО «Ромашка»", "Ромашка") are one proposal, not two.  Asked
+    # without a flush: proposals this transaction added wait in ``session.info`` until it flushes.
     key = repo.normalize_company(company_name)
-    exists = any(repo.normalize_company(name or "") == key for name in session.scalars(
-        select(CompanySuggestion.company_name).where(
-            CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending")))
-    if not exists:
-        session.add(CompanySuggestion(
-            contact_id=contact.id, company_id=current.id, other_company_id=target.id if target else None,
-            company_name=company_name.strip()[:300], kind=kind,
-            reason=f"signature in message {message.id} names {company_name.strip()!r}, contact is at {current.name!r}",
-        ))
+    added: dict[tuple[int, str], CompanySuggestion] = session.info.setdefault(_PROPOSED, {})
+    earlier = added.get((id(contact), key))
+    if earlier is not None and earlier in session:
+        return
+    if contact.id is not None:
+        with session.no_autoflush:
+            if any(repo.normalize_company(name or "") == key for name in session.scalars(
+                    select(CompanySuggestion.company_name).where(
+                        CompanySuggestion.contact_id == contact.id, CompanySuggestion.status == "pending"))):
+                return
+    # A new proposal (rare): it names the contact, companies and message by id, so flush first.
+    if contact.id is None or current.id is None or message.id is None or (target is not None and target.id is None):
+        session.flush()
+    proposal = CompanySuggestion(
+        contact_id=contact.id, company_id=current.id, other_company_id=target.id if target else None,
+        company_name=company_name.strip()[:300], kind=kind,
+        reason=f"signature in message {message.id} names {company_name.strip()!r}, contact is at {current.name!r}",
+    )
+    session.add(proposal)
+    added[(id(contact), key)] = proposal
+
+
+_PROPOSED = "mailcrm.company_suggestions_added"
 
 
 def propose_new_contacts(session: Session, contact_id: int, addresses: tuple[Address, ...], reason: str) -> None:

@@ -83,6 +83,30 @@ _ADDRESS_GONE = re.compile(
     re.I,
 )
 LEFT_COMPANY = re.compile(f"{_PERSON_LEFT.pattern}|{_ADDRESS_GONE.pattern}", re.I)  # either: stop writing here
+# Cheap prefilters (issue 26): each expensive case-insensitive pattern above is tried only when the
+# text holds one of the literal pieces that every match of it contains.  ``_fold`` lowers a text the
+# way ``re.I`` compares letters (the characters sre treats as case variants of a keyword letter,
+# like the dotless ı or the old Cyrillic ᲂ, become that letter), so the test never rejects a text the
+# pattern would match: the parse output stays the same, only the misses get cheaper.
+_FOLD = str.maketrans({"\u0307": None, "\u0131": "i", "\u017f": "s", "\u1c80": "в", "\u1c81": "д",
+                       "\u1c82": "о", "\u1c83": "с", "\u1c84": "т", "\u1c85": "т", "\u1c86": "ъ"})
+_RARE = re.compile("[\u0307\u0131\u017f\u1c80-\u1c86]")  # after lower(): İ is i + U+0307, K (Kelvin) is k
+_EXPLICIT_KEYS = ("auto", "авто", "notification")
+_TEXT_KEYS = ("out of", "i am ", "i'm ", "im ", "leave", "be back", "return", "limited", "auto", "no longer",
+              "left ", "отпуск", "нет на месте", "офис", "отсутств", "вернусь", "авто", "ограниченн",
+              "не работает", "уволил", "покинул")
+
+
+def _fold(text: str) -> str:
+    """``text`` lowered as ``re.I`` compares letters (for the keyword prefilters)."""
+    low = text.lower()
+    return low if low.isascii() or not _RARE.search(low) else low.translate(_FOLD)
+
+
+def _has_any(folded: str, keys: tuple[str, ...]) -> bool:
+    return any(k in folded for k in keys)
+
+
 _AUTO_HEADER_NAME = re.compile(r"^x-[\w-]*(?:auto-?reply|auto-?respon|autoresponder|vacation)", re.I)
 _NO = re.compile(r"^\s*(?:no|false|0|off)?\s*$", re.I)
 _ADDR = re.compile(r"(?<![A-Za-z0-9._%+\-'])[A-Za-z0-9._%+\-']+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
@@ -154,9 +178,11 @@ def detect_autoreply(view: MimeView, *, sent: dt.datetime | None = None) -> Auto
     reason: str | None = strong
     if reason is None and _SUBJECT.search(subject):
         reason = f"subject: {_SUBJECT.search(subject).group(0).strip()}"  # type: ignore[union-attr]
-    if reason is None and _EXPLICIT.search(head):
+    folded = _fold(head) if reason is None else ""
+    if reason is None and _has_any(folded, _EXPLICIT_KEYS) and _EXPLICIT.search(head):
         reason = f"text: {_EXPLICIT.search(head).group(0)}"  # type: ignore[union-attr]
-    if reason is None and (weak or view.header("In-Reply-To")) and _TEXT.search(head) and len(head) < 2500:
+    if (reason is None and len(head) < 2500 and (weak or view.header("In-Reply-To"))
+            and _has_any(folded, _TEXT_KEYS) and _TEXT.search(head)):
         # A weak header hint (or an answer to our mail) plus a vacation sentence in a short text.
         reason = f"text: {_TEXT.search(head).group(0)}"  # type: ignore[union-attr]
     if reason is None:

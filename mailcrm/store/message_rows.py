@@ -1,4 +1,4 @@
-"""The raw bytes and participants of new messages: rows written with Core after the ORM flush.
+"""The raw bytes, participants and signatures of new messages: rows written with Core after the ORM flush.
 
 A message's blob and its participants are plain rows that nothing in the ingest path reads back
 as objects, yet as ORM objects they were about two thirds of what the session tracked per
@@ -22,7 +22,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
-from mailcrm.store.models import Contact, Message, Participant, RawMessage
+from mailcrm.store.models import Contact, Message, Participant, RawMessage, SignatureSeen
 
 _KEY = "mailcrm.message_rows"
 # Core inserts on the tables (not ORM-enabled: no per-row state to track).  Raw bytes are
@@ -33,6 +33,7 @@ _BLOBS = {
     "sqlite": sqlite.insert(_RAW).on_conflict_do_nothing(index_elements=["sha256"]),  # type: ignore[arg-type]
 }
 _PARTICIPANTS = insert(Participant.__table__)  # type: ignore[arg-type]
+_SIGNATURES = insert(SignatureSeen.__table__)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -40,6 +41,7 @@ class _Rows:
     message: Message
     raw: bytes | None
     participants: list[tuple[str, str | None, Contact | int | None, str, str]] = field(default_factory=list)
+    signatures: list[tuple[Contact, dict[str, Any]]] = field(default_factory=list)
 
 
 def _pending(session: Session) -> dict[int, _Rows]:
@@ -66,6 +68,14 @@ def add_participant(session: Session, message: Message, address: str, name: str 
     rows.participants.append((address, name, contact, role, direction))
 
 
+def add_signature(session: Session, message: Message, contact: Contact, row: dict[str, Any]) -> None:
+    """Hold a parsed signature of ``contact`` in ``message`` (both may be unflushed: ids are read later)."""
+    rows = _pending(session).get(id(message))
+    if rows is None:
+        rows = _pending(session)[id(message)] = _Rows(message, None)
+    rows.signatures.append((contact, row))
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     """Insert the held rows of every message the flush gave an id (one executemany per table)."""
@@ -85,6 +95,7 @@ def write(session: Session) -> None:
         return
     blobs: dict[str, dict[str, Any]] = {}
     participants: list[dict[str, Any]] = []
+    signatures: list[dict[str, Any]] = []
     for key, rows in list(pending.items()):
         msg = rows.message
         if msg.id is None:
@@ -92,6 +103,11 @@ def write(session: Session) -> None:
                 del pending[key]  # rolled back (with its savepoint) before it was ever inserted
             continue
         del pending[key]
+        later = [(c, row) for c, row in rows.signatures if c.id is None and c in session]
+        if later:  # a signer still pending (before_commit runs before the commit's flush): next time
+            pending[key] = _Rows(msg, None, signatures=later)
+        signatures += [{**row, "message_id": msg.id, "contact_id": c.id} for c, row in rows.signatures
+                       if c.id is not None]
         if rows.raw is not None:
             sha = msg.sha256 or hashlib.sha256(rows.raw).hexdigest()
             blobs[sha] = {"sha256": sha, "data": rows.raw, "size": len(rows.raw)}
@@ -104,6 +120,8 @@ def write(session: Session) -> None:
         conn.execute(_BLOBS.get(conn.dialect.name, insert(_RAW)), list(blobs.values()))  # type: ignore[arg-type]
     if participants:
         session.connection().execute(_PARTICIPANTS, participants)
+    if signatures:
+        session.connection().execute(_SIGNATURES, signatures)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -187,7 +187,8 @@ def find_or_create_contact(
         return existing
     contact = Contact(name=name or None, source=source, phones=[], user_fields=[])
     if not is_free_mail(address, free_mail_extra):
-        contact.company_id = company_for_domain(session, domain_of(address)).id
+        company = company_for_domain(session, domain_of(address))
+        contact.company, contact.company_id = company, company.id
     # Contact and address in one flush (through the relationship): a backfill creates thousands.
     contact.addresses.append(EmailAddress(address=address, status="active"))
     session.add(contact)
@@ -242,16 +243,58 @@ _COMPANY_CACHE = "mailcrm.company_for_domain"
 _COMPANY_LOOKED_UP = "mailcrm.company_domains_looked_up"
 
 
-def company_by_name(session: Session, name: str, *, create: bool = True, source: str = "user") -> Company | None:
-    """The company whose normalised name matches ``name`` (created when ``create``)."""
+_NAME_CACHE = "mailcrm.company_by_name"
+_NAME_LOOKED_UP = "mailcrm.company_names_looked_up"
+
+
+def companies_by_name(session: Session, names: Iterable[str]) -> None:
+    """Look up the companies of ``names`` (normalised) in one query (per 500) for ``company_by_name``.
+
+    The ingest batch asks once for every company its signatures name; ``company_by_name`` then
+    answers from the session's memory, and within this transaction a name found without a
+    company has none until ``company_by_name`` creates it (or ``remember_company_name`` names one).
+    """
+    keys = sorted({k for k in (normalize_company(n) for n in names if n) if k})
+    cache: dict[str, Company] = session.info.setdefault(_NAME_CACHE, {})
+    looked_up: set[str] = session.info.setdefault(_NAME_LOOKED_UP, set())
+    with session.no_autoflush:
+        for i in range(0, len(keys), 500):
+            for row in session.scalars(select(Company).where(Company.key.in_(keys[i:i + 500]))):
+                cache[row.key] = row
+    looked_up.update(keys)
+
+
+def remember_company_name(session: Session, company: Company) -> None:
+    """``company`` now carries its key (a domain company renamed by a signature): later lookups find it."""
+    if company.key and _NAME_CACHE in session.info:
+        session.info[_NAME_CACHE][company.key] = company
+
+
+def company_by_name(session: Session, name: str, *, create: bool = True, source: str = "user",
+                    flush: bool = True) -> Company | None:
+    """The company whose normalised name matches ``name`` (created when ``create``).
+
+    ``flush=False`` leaves a new company pending (no id yet) for the caller's next flush; link it
+    through ``Contact.company``.  Names looked up by ``companies_by_name`` in this transaction are
+    answered without a query.
+    """
     key = normalize_company(name)
     if not key:
         return None
-    row = session.scalar(select(Company).where(Company.key == key))
+    cache: dict[str, Company] | None = session.info.get(_NAME_CACHE)
+    row: Company | None = None
+    if cache is not None and key in cache and cache[key] in session:
+        row = cache[key]
+    elif key not in session.info.get(_NAME_LOOKED_UP, ()) or (cache is not None and key in cache):
+        # not looked up for this batch, or created in a savepoint since rolled back: ask the store
+        row = session.scalar(select(Company).where(Company.key == key))
     if row is None and create:
         row = Company(name=name.strip(), key=key, source=source)
         session.add(row)
-        session.flush()
+        if flush:
+            session.flush()
+    if row is not None and cache is not None:
+        cache[key] = row
     return _resolve_company(session, row) if row is not None else None
 
 
@@ -324,6 +367,11 @@ def add_message(session: Session, message: Message, raw: bytes | None) -> Messag
     """
     message_rows.add(session, message, raw)
     return message
+
+
+def add_signature(session: Session, message: Message, contact: Contact, row: dict[str, Any]) -> None:
+    """Record a signature ``contact`` wrote in ``message`` (inserted with the message's rows, no flush)."""
+    message_rows.add_signature(session, message, contact, row)
 
 
 def add_participant(
