@@ -266,10 +266,10 @@ class IngestConfig(_Strict):
     parse_processes: int | Literal["auto"] = "auto"
     # Group commit of the SMTP and web listeners' spool writes: one fsync (file + directory) covers
     # what arrives within this many milliseconds, each 250 / 2xx sent after it; 0: one per message.
-    group_commit_ms: float = Field(default=2.0, ge=0, le=100)
+    group_commit_ms: float = Field(default=1.0, ge=0, le=100)
     # CPU priority of the worker process (and its parsers) below the listeners (os.nice increment):
     # a burst is answered at the speed of receiving and stored right after; 0: the same priority.
-    worker_nice: int = Field(default=5, ge=0, le=19)
+    worker_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("parse_processes")
     @classmethod
