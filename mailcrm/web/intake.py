@@ -41,7 +41,7 @@ class TokenTable:
         self.tokens: list[tuple[bytes, str]] = []
         self.loaded = 0.0
         self.lock = asyncio.Lock()
-        self.task: asyncio.Task[None] | None = None  # a background reload
+        self.task: asyncio.Task[None] | None = None  # the periodic reload
 
     async def refresh(self, force: bool = False) -> None:
         """Reload when stale (one reload at a time)."""
@@ -54,7 +54,7 @@ class TokenTable:
 
     async def _refresh_quietly(self) -> None:
         try:
-            await self.refresh()
+            await self.refresh(force=True)
         except Exception as exc:  # noqa: BLE001 - the old table serves until the store answers again
             _log.warning("form tokens not reloaded", error=f"{type(exc).__name__}: {exc}")
 
@@ -68,15 +68,20 @@ class TokenTable:
         return found
 
     async def form_of(self, token: str) -> str | None:
-        """The form of ``token``; a stale table is reloaded in the background (no store work here).
+        """The form of ``token``; no store work on the request path.
 
-        Only the very first request waits for the table to load.
+        The first request loads the table and starts a task that reloads it every
+        ``TOKEN_REFRESH`` seconds from then on, so a rotated token is refused within seconds.
         """
-        if not self.loaded:
+        if self.task is None:
             await self.refresh()
-        elif time.monotonic() - self.loaded >= TOKEN_REFRESH and (self.task is None or self.task.done()):
-            self.task = asyncio.get_running_loop().create_task(self._refresh_quietly())
+            self.task = asyncio.get_running_loop().create_task(self._refresh_every())
         return self.match(token)
+
+    async def _refresh_every(self) -> None:
+        while True:
+            await asyncio.sleep(TOKEN_REFRESH)
+            await self._refresh_quietly()
 
 
 class RateLimiter:
