@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from smtp_live import config_text, live_listener
 
 import mailcrm.spool as spool_mod
 from mailcrm.spool import GROUP_SUFFIX, INCOMING, Spool, SpoolMeta
 from mailcrm.spool_commit import GroupCommit
-from smtp_live import config_text, live_listener
 
 
 def _msg(i: int) -> bytes:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+from smtp_live import config_text, live_listener
 
 from mailcrm.sources import smtp_data
-from smtp_live import config_text, live_listener
 
 CASES = [
     b"",  # an empty message: "." right after DATA
