@@ -1,6 +1,6 @@
 """Form intake throughput: `mailcrm serve`'s /intake vs a bare ASGI endpoint that only fsyncs each body, in one run.
 
-Usage: python bench/intake.py [--count 2000] [--clients 8] [--db URL]
+Usage: python bench/intake.py [--count 2000] [--clients 8] [--db URL] [--worker-nice N] [--group-commit-ms MS] [--json]
 Both run on uvicorn in their own process; the same client threads (httpx, keep-alive) post the same
 urlencoded submissions.  The bare endpoint writes each body to its own file, fsyncs it and the
 directory (what mailcrm's spool does per item), then answers 200.  Prints requests/s of both, the
@@ -120,6 +120,9 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--db", default="")
+    ap.add_argument("--worker-nice", type=int, default=None, help="[ingest] worker_nice for the daemon")
+    ap.add_argument("--group-commit-ms", type=float, default=None, help="[ingest] group_commit_ms for the daemon")
+    ap.add_argument("--json", action="store_true", help="print one JSON object (answered_ratio, stored_ratio, ...)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="mailcrm-bench-intake-") as tmp_s:
@@ -144,7 +147,10 @@ def main() -> None:
                        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp}\n'
                        f'[web]\nlisten = "127.0.0.1:{web}"\nrate_limit = 1000000\n'
                        '[digest]\nenabled = false\n[log]\nformat = "json"\nlevel = "warning"\n'
-                       '[[users]]\nemail = "me@example.org"\ndropbox = "crm+bench@example.org"\n')
+                       + '[ingest]\n'
+                       + (f'worker_nice = {args.worker_nice}\n' if args.worker_nice is not None else '')
+                       + (f'group_commit_ms = {args.group_commit_ms}\n' if args.group_commit_ms is not None else '')
+                       + '[[users]]\nemail = "me@example.org"\ndropbox = "crm+bench@example.org"\n')
         env["MAILCRM_CONFIG"] = str(cfg)
         added = subprocess.run([sys.executable, "-m", "mailcrm", "form", "add", "site", "--json"], env=env,
                                capture_output=True, text=True, check=True)
@@ -168,6 +174,12 @@ def main() -> None:
             daemon.wait(60)
     bare_rate = args.count / bare_s
     answered_rate, stored_rate = args.count / answered_s, args.count / stored_s
+    if args.json:
+        print(json.dumps({"count": args.count, "clients": args.clients, "bare_req_s": round(bare_rate, 1),
+                          "answered_req_s": round(answered_rate, 1), "stored_req_s": round(stored_rate, 1),
+                          "answered_ratio": round(answered_rate / bare_rate, 3),
+                          "stored_ratio": round(stored_rate / bare_rate, 3), "backlog_at_last_2xx": backlog}))
+        return
     print(f"submissions: {args.count}, clients: {args.clients}, db: {'sqlite' if not args.db else args.db.split(':')[0]}")
     print(f"bare ASGI + fsync:          {bare_rate:8.1f} req/s")
     print(f"mailcrm intake, 2xx:        {answered_rate:8.1f} req/s   ratio {answered_rate / bare_rate:.2f}")

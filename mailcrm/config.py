@@ -8,6 +8,7 @@ Data (SQLite database, spool) defaults under ``$XDG_DATA_HOME/mailcrm``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import math
 import os
@@ -295,6 +296,12 @@ class IngestConfig(_Strict):
     # Parser processes beside the worker thread: "auto" = 1 with two or more cores, else 0 (parse in
     # the worker thread).
     parse_processes: int | Literal["auto"] = "auto"
+    # Group commit of the SMTP and web listeners' spool writes: one fsync (file + directory) covers
+    # what arrives within this many milliseconds, each 250 / 2xx sent after it; 0: one per message.
+    group_commit_ms: float = Field(default=1.0, ge=0, le=100)
+    # CPU priority of the worker process (and its parsers) below the listeners (os.nice increment):
+    # a burst is answered at the speed of receiving and stored right after; 0: the same priority.
+    worker_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("parse_processes")
     @classmethod
@@ -369,8 +376,8 @@ class SecurityConfig(_Strict):
         return v
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        """The trusted networks, parsed."""
-        return [ipaddress.ip_network(n, strict=False) for n in self.trusted_networks]
+        """The trusted networks, parsed (once: the SMTP listener asks for every message)."""
+        return list(_parsed_networks(tuple(self.trusted_networks)))
 
     def is_trusted_peer(self, ip: str | None) -> bool:
         """True when ``ip`` lies in one of the trusted networks."""
@@ -650,6 +657,11 @@ def machine_timezone() -> str:
 def dropbox_matches(dropbox: str, address: str) -> bool:
     """True when ``address`` is ``dropbox`` or a sub-address of it (crm+k3f9+deal@ for crm+k3f9@)."""
     return subaddress_of(address, dropbox) is not None
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_networks(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in values)
 
 
 def _networks(values: list[str], problem: str) -> list[str]:

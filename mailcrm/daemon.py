@@ -1,10 +1,12 @@
 """Composition root for `mailcrm serve`: build, start in order, stop in reverse.
 
-Start: logging -> database (migrate, sync users) -> spool recovery -> worker thread ->
+Start: logging -> database (migrate, sync users) -> spool recovery -> worker process ->
 IMAP threads -> SMTP listener -> web listener (when [web] or --web) -> digest scheduler ->
-lead notifier.  SIGTERM/SIGINT drain: the listener
-stops accepting, in-flight SMTP sessions get up to ``DRAIN_SECONDS`` to finish, the
-worker finishes its transaction, IMAP threads stop, the scheduler shuts down.
+lead notifier.  The listeners only spool (fsync, then 250 / 2xx); the ingest worker (parse +
+write) runs in a process of its own that this one supervises (``ingest/worker_process.py``:
+restarted when it dies, drained at stop).  SIGTERM/SIGINT drain: the listener stops accepting,
+in-flight SMTP sessions get up to ``DRAIN_SECONDS`` to finish, the worker process finishes the
+spool and its transaction, IMAP threads stop, the scheduler shuts down.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 import threading
 from typing import Any
 
@@ -24,12 +25,15 @@ from mailcrm.app import cases
 from mailcrm.app.handle import open_store
 from mailcrm.config import Config, WebConfig, insecure_listen, is_loopback
 from mailcrm.errors import ConfigError, StoreUnavailable
-from mailcrm.ingest.parse_pool import ParsePool
-from mailcrm.ingest.worker import Worker, start_thread
+from mailcrm.ingest import worker_process
+from mailcrm.ingest.worker_process import WorkerProcess
 from mailcrm.sources import smtp as smtp_mod
 from mailcrm.spool import Spool
 
 DRAIN_SECONDS = 30.0
+# Repeat warnings are looked for at most this often while mail is being stored (each look is a
+# query in this process, whose loop answers SMTP): a burst costs one look, not one per message.
+WARNING_KICK_DELAY = 0.5
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -79,7 +83,7 @@ class Daemon:
         self.warnings: Any = None
 
     def build(self) -> None:
-        """Open the store (migrated), sync users, recover the spool, create the worker."""
+        """Open the store (migrated), sync users, recover the spool, prepare the worker process."""
         if not self.cfg.users:
             raise ConfigError(f"{self.cfg.source}: users: no [[users]] configured; run `mailcrm init`")
         if self.cfg.smtp.auth_allow_plaintext and not is_loopback(self.listen[0]):
@@ -94,8 +98,7 @@ class Daemon:
             raise ConfigError(f"{self.cfg.spool_path()}: another `mailcrm serve` is already running on this spool "
                               "(each daemon needs its own data_dir)")
         pending = self.spool.recover()
-        self.parser = ParsePool(self.cfg.ingest.parser_processes())
-        self.worker = Worker(self.cfg, self.factory, self.spool, self.parser)
+        self.worker = WorkerProcess(self.cfg, self.spool)
         self.log.info("store ready", db=self.engine.dialect.name, pending=pending)
 
     async def start(self) -> None:
@@ -106,9 +109,10 @@ class Daemon:
             from mailcrm.outcomes import Outcome
 
             mailer = self.warnings = WarningMailer(self.cfg, self.factory, asyncio.get_running_loop())
-            self.worker.on_committed(lambda _item, outcome: mailer.kick() if outcome == Outcome.STORED else None)
+            kick = _Throttled(asyncio.get_running_loop(), WARNING_KICK_DELAY, mailer.kick)
+            self.worker.on_committed(lambda _item, outcome: kick() if outcome == Outcome.STORED else None)
             mailer.kick()  # any left pending by the last run
-        self.threads.append(start_thread(self.worker, self.stop_event))
+        self.threads.append(self.worker.start(self.stop_event))
         if self.cfg.imap:
             from mailcrm.sources import imap
 
@@ -161,9 +165,6 @@ class Daemon:
         self.worker.on_committed(answer_committed)
         self.answerer = asyncio.create_task(self._send_answers())
         if self.web_listen is not None:
-            # The worker thread holds the GIL for CPU-bound stretches (ORM work); with the default
-            # 5 ms switch interval every HTTP answer waits behind it.  1 ms keeps answers prompt.
-            sys.setswitchinterval(0.001)
             # Imported here: uvicorn and starlette load only when the web listener is on.
             from mailcrm.web.app import WebContext, WebServer, create_app
 
@@ -274,11 +275,10 @@ class Daemon:
                     s.transport.close()
         self.stop_event.set()
         self.spool.wake()
-        for t in self.threads:
-            await asyncio.to_thread(t.join, DRAIN_SECONDS)
+        for t in self.threads:  # the worker's supervisor first drains the worker process (its own timeout)
+            await asyncio.to_thread(t.join, DRAIN_SECONDS + worker_process.DRAIN_SECONDS + 10)
         if self.warnings is not None and self.warnings.tasks:
             await asyncio.wait(list(self.warnings.tasks), timeout=DRAIN_SECONDS)
-        await asyncio.to_thread(self.parser.close)
         self.engine.dispose()
         self.spool.stop_being_worker()
         runtime.remove(self.cfg.data_path())
@@ -299,6 +299,24 @@ class Daemon:
             loop.add_signal_handler(sig, done.set)
         await done.wait()
         await self.stop()
+
+
+class _Throttled:
+    """Thread-safe: ``fn`` runs on the loop ``delay`` seconds after the first call of a burst, once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float, fn: Any) -> None:
+        self.loop, self.delay, self.fn = loop, delay, fn
+        self.asked = threading.Event()
+
+    def __call__(self) -> None:
+        if self.asked.is_set():
+            return
+        self.asked.set()
+        self.loop.call_soon_threadsafe(self.loop.call_later, self.delay, self._fire)
+
+    def _fire(self) -> None:
+        self.asked.clear()
+        self.fn()
 
 
 def _hostport(bound: tuple[Any, ...]) -> str:

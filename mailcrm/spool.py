@@ -3,10 +3,19 @@
 Layout under the spool directory::
 
     tmp/           partial writes (removed by recover())
-    incoming/      <id>.msg: one line of JSON (the sidecar), then the raw bytes exactly as received
+    incoming/      <id>.msg: one line of JSON (the sidecar), then the raw bytes exactly as received;
+                   <group>.grp: several items written by one group commit (``put_many``): one line of
+                   JSON {"items": [[sidecar, size], ...]}, then their raw bytes one after another
     quarantine/    items that failed; the sidecar carries "reason"
 
-One file per item keeps a put at two fsyncs (file, directory), like a bare sink.
+One file per item keeps a put at two fsyncs (file, directory), like a bare sink; a group commit
+(the SMTP and web listeners, ``group.py``) puts what arrived within a millisecond or two into one
+group file: two fsyncs for all of them.  A group member's id is ``<group>.<nnn>``.  A member that
+is quarantined or given back for a retry is first written as a file of its own (``quarantine/`` or
+``incoming/<group>.<nnn>.msg``), which from then on supersedes its copy in the group; the group
+file is removed once every member is resolved.  After a crash the members not yet superseded are
+claimed again, like an item whose commit happened just before a crash (the store's identities
+make a replay a duplicate).
 
 A source (SMTP, IMAP, importers) answers "accepted" only after ``put`` returned:
 the bytes and sidecar are on disk and the directory entry is fsync'd (Mailman's
@@ -23,7 +32,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +40,7 @@ from typing import Any, Protocol
 from mailcrm.private_files import open_private, private_dir, write_private
 
 INCOMING = "incoming"
+GROUP_SUFFIX = ".grp"
 QUARANTINE = "quarantine"
 TMP = "tmp"
 
@@ -76,12 +86,22 @@ class SpoolItem:
     """A claimed spool entry."""
 
     id: str
-    path: Path  # the .msg file
+    path: Path  # the .msg file (a group member: its group's .grp file)
     meta: SpoolMeta
     corrupt: str | None = None  # why the file is not sidecar + bytes: it goes to quarantine as it is
+    group: str | None = None  # a group member: its group's id, and where its bytes are in the group file
+    offset: int = 0
+    size: int = 0
 
     def read(self) -> bytes:
         """The raw bytes as received; ``CorruptItem`` when the file has no sidecar line."""
+        if self.group is not None:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                raw = fh.read(self.size)
+            if len(raw) != self.size:
+                raise CorruptItem("group file shorter than its header says")
+            return raw
         data = self.path.read_bytes()
         end = data.find(b"\n")
         if end < 0:
@@ -105,6 +125,10 @@ def _check_meta(meta: SpoolMeta) -> None:
     for name in ("mail_from", "role", "peer", "auth_user", "reason", "last_error", "received_at"):
         if not isinstance(getattr(meta, name), (str, type(None))):
             raise TypeError(f"sidecar field {name} is not a string")
+
+
+def _member_id(group_id: str, k: int) -> str:
+    return f"{group_id}.{k:03d}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -171,9 +195,16 @@ class Spool:
         for sub in (TMP, INCOMING, QUARANTINE):
             private_dir(self.root / sub)
         self._claimed: set[str] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # claim() lists pending ids under it
         self._wakeup = threading.Event()
         self._worker_lock: Any = None
+        # Group files seen by this process: group id -> its members (SpoolItem templates), and the
+        # members not yet resolved here (done, quarantined or given back as a file of their own).
+        self._groups: dict[str, list[SpoolItem]] = {}
+        self._group_left: dict[str, set[str]] = {}
+        # Set by a daemon whose worker runs in another process: called wherever this process's
+        # worker would be woken (a put, a requeue, wake()), so that process learns of new items.
+        self.notify: Callable[[], None] | None = None
 
     # -- the one claiming process ------------------------------------------------
     def become_worker(self) -> bool:
@@ -219,13 +250,93 @@ class Spool:
         os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
         _fsync_dir(inc)
         if wake:
-            self._wakeup.set()
+            self.wake()
         return item_id
+
+    def put_many(self, entries: list[tuple[bytes, SpoolMeta]], wake: bool = True) -> list[str]:
+        """Store several items with one file fsync and one directory fsync (group commit); their ids.
+
+        One entry is stored as ``put`` stores it.  Only after this returned may a source
+        acknowledge any of them.
+        """
+        if len(entries) == 1:
+            return [self.put(entries[0][0], entries[0][1], wake=wake)]
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        group_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
+        header = json.dumps({"items": [[asdict(meta), len(raw)] for raw, meta in entries]}, ensure_ascii=True)
+        tmp = self.root / TMP / f"{group_id}{GROUP_SUFFIX}"
+        inc = self.root / INCOMING
+        try:
+            _write_durable(tmp, b"".join([header.encode(), b"\n", *(raw for raw, _ in entries)]))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.rename(tmp, inc / f"{group_id}{GROUP_SUFFIX}")
+        _fsync_dir(inc)
+        if wake:
+            self.wake()
+        return [_member_id(group_id, k) for k in range(len(entries))]
 
     # -- claiming ----------------------------------------------------------------
     def pending_ids(self) -> list[str]:
-        """Ids of committed items in incoming/, oldest first."""
-        return sorted(name[:-4] for name in os.listdir(self.root / INCOMING) if name.endswith(".msg"))
+        """Ids of committed items in incoming/ (group members included), oldest first."""
+        names = os.listdir(self.root / INCOMING)
+        ids = {name[:-4] for name in names if name.endswith(".msg")}
+        groups = [name[:-len(GROUP_SUFFIX)] for name in names if name.endswith(GROUP_SUFFIX)]
+        with self._lock:
+            for gone in set(self._groups) - set(groups):  # removed (by the claiming process): forget it
+                self._groups.pop(gone, None)
+                self._group_left.pop(gone, None)
+            singles = set(ids)
+            for g in groups:
+                ids.update(self._members_left(g, singles))
+        return sorted(ids)
+
+    def _members_left(self, group_id: str, singles: set[str]) -> set[str]:
+        """The members of a group not resolved yet (read from its header when first seen; under _lock)."""
+        if group_id not in self._groups:
+            members = self._read_group(group_id)
+            if members is None:
+                return {group_id}  # gone meanwhile, or unreadable: claimed as a corrupt item
+            quarantined = {n[:-4] for n in os.listdir(self.root / QUARANTINE) if n.endswith(".msg")}
+            self._groups[group_id] = members
+            self._group_left[group_id] = {m.id for m in members if m.id not in singles and m.id not in quarantined}
+        return {m for m in self._group_left.get(group_id, set()) if m not in singles}
+
+    def _read_group(self, group_id: str) -> list[SpoolItem] | None:
+        """A group file's members from its header; None when it cannot be read as one."""
+        path = self.root / INCOMING / f"{group_id}{GROUP_SUFFIX}"
+        try:
+            with open(path, "rb") as fh:
+                head = fh.readline(MAX_SIDECAR * 64)
+            data = json.loads(head)
+            offset = len(head)
+            members = []
+            for k, (sidecar, size) in enumerate(data["items"]):
+                meta = SpoolMeta.from_json(sidecar)
+                _check_meta(meta)
+                if not isinstance(size, int) or size < 0:
+                    raise TypeError("bad size")
+                members.append(SpoolItem(_member_id(group_id, k), path, meta, group=group_id, offset=offset, size=size))
+                offset += size
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+        return members
+
+    def _resolve(self, item: SpoolItem) -> None:
+        """A group member is settled; the group file goes when its last member is (under _lock)."""
+        assert item.group is not None
+        left = self._group_left.get(item.group)
+        if left is None:
+            return
+        left.discard(item.id)
+        if not left:
+            try:
+                os.unlink(self.root / INCOMING / f"{item.group}{GROUP_SUFFIX}")
+            except FileNotFoundError:
+                pass
+            self._groups.pop(item.group, None)
+            self._group_left.pop(item.group, None)
 
     def claim(self, limit: int = 100, only: set[str] | None = None) -> list[SpoolItem]:
         """Claim up to ``limit`` unclaimed items (in-process; one worker per spool), or just ``only``."""
@@ -251,7 +362,16 @@ class Spool:
         Never raises for a bad file (a directory named ``*.msg``, a first line that is not a JSON
         object, no newline at all): the worker quarantines such an item instead of stalling on it.
         """
+        group_id, _, k = item_id.rpartition(".")
+        if sub == INCOMING and group_id in self._groups and not (self.root / sub / f"{item_id}.msg").exists():
+            member = self._groups[group_id][int(k)]
+            return SpoolItem(member.id, member.path, SpoolMeta.from_json(asdict(member.meta)), group=group_id,
+                             offset=member.offset, size=member.size)
         path = self.root / sub / f"{item_id}.msg"
+        if sub == INCOMING and not path.exists() and (self.root / sub / f"{item_id}{GROUP_SUFFIX}").exists():
+            # A group file whose header cannot be read: quarantined whole, as a corrupt item.
+            return SpoolItem(item_id, self.root / sub / f"{item_id}{GROUP_SUFFIX}", SpoolMeta(source="unknown"),
+                             corrupt="unreadable group file header")
         try:
             with open(path, "rb") as fh:
                 head = fh.readline(MAX_SIDECAR)
@@ -278,7 +398,10 @@ class Spool:
         item.meta.attempts += 1
         item.meta.last_error = error
         try:
-            self._rewrite(INCOMING, item)
+            if item.group is not None:
+                self._split_out(item)  # a file of its own, then the group forgets it
+            else:
+                self._rewrite(INCOMING, item)
         finally:
             # Given back even when the sidecar could not be rewritten (disk full): a claim kept
             # here would hold the item until a restart.
@@ -293,12 +416,33 @@ class Spool:
 
     def done(self, item: SpoolItem) -> None:
         """Remove a processed item: call only after its transaction committed."""
+        if item.group is not None:
+            with self._lock:
+                self._resolve(item)
+                self._claimed.discard(item.id)
+            return
         try:
             os.unlink(self.root / INCOMING / f"{item.id}.msg")
         except FileNotFoundError:
             pass
         with self._lock:
             self._claimed.discard(item.id)
+
+    def _split_out(self, item: SpoolItem) -> None:
+        """Write a group member as ``incoming/<id>.msg`` (durably), superseding its copy in the group."""
+        raw = item.read()
+        tmp = self.root / TMP / f"{item.id}.msg.tmp"
+        target = self.root / INCOMING / f"{item.id}.msg"
+        try:
+            _write_durable(tmp, _encode(raw, item.meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, target)
+        _fsync_dir(self.root / INCOMING)
+        with self._lock:
+            self._resolve(item)
+        item.path, item.group, item.offset, item.size = target, None, 0, 0
 
     def quarantine(self, item: SpoolItem, reason: str) -> None:
         """Move an item to quarantine/ with its reason; the raw bytes are kept.
@@ -307,8 +451,11 @@ class Spool:
         fresh sidecar, and a directory is moved aside next to its quarantine entry.
         """
         item.meta.reason = reason
-        item.meta.spool_file = f"{INCOMING}/{item.id}.msg"
+        item.meta.spool_file = f"{INCOMING}/{item.path.name if item.group or item.corrupt else item.id + '.msg'}"
         try:
+            if item.group is not None:
+                self._quarantine_member(item)
+                return
             if item.corrupt is None:
                 try:
                     self._rewrite(INCOMING, item)
@@ -324,9 +471,25 @@ class Spool:
             with self._lock:  # on failure (disk full) it stays in incoming/, claimable again
                 self._claimed.discard(item.id)
 
+    def _quarantine_member(self, item: SpoolItem) -> None:
+        """A group member goes to quarantine as a file of its own; then the group forgets it."""
+        raw = item.read()
+        tmp = self.root / TMP / f"{item.id}.msg.tmp"
+        try:
+            _write_durable(tmp, _encode(raw, item.meta))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        target = self.root / QUARANTINE / f"{item.id}.msg"
+        os.replace(tmp, target)
+        _fsync_dir(self.root / QUARANTINE)
+        with self._lock:
+            self._resolve(item)
+        item.path, item.group = target, None
+
     def _quarantine_as_is(self, item: SpoolItem) -> None:
         """Quarantine a file that is not sidecar + bytes, keeping every byte of it."""
-        src = self.root / INCOMING / f"{item.id}.msg"
+        src = item.path if item.path.parent == self.root / INCOMING else self.root / INCOMING / f"{item.id}.msg"
         target = self.root / QUARANTINE / f"{item.id}.msg"
         try:
             raw = src.read_bytes() if src.is_file() else None
@@ -386,7 +549,7 @@ class Spool:
         os.rename(self.root / QUARANTINE / f"{item.id}.msg", inc / f"{item.id}.msg")
         item.path = inc / f"{item.id}.msg"
         _fsync_dir(inc)
-        self._wakeup.set()
+        self.wake()
 
     # -- recovery and waiting ----------------------------------------------------------
     def recover(self) -> int:
@@ -395,6 +558,8 @@ class Spool:
             p.unlink(missing_ok=True)
         with self._lock:
             self._claimed.clear()
+            self._groups.clear()
+            self._group_left.clear()
         return len(self.pending_ids())
 
     def depth(self) -> int:
@@ -414,3 +579,5 @@ class Spool:
     def wake(self) -> None:
         """Wake a waiting worker (used by SIGTERM drain and by other processes' hints)."""
         self._wakeup.set()
+        if self.notify is not None:
+            self.notify()

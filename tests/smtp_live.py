@@ -26,6 +26,7 @@ class Listener:
     spool: Spool
     sessions: set[SMTP]
     loop: asyncio.AbstractEventLoop
+    handler: DropboxHandler | None = None
 
 
 def config_text(tmp: Path, smtp_extra: str = "", users_extra: str = "") -> str:
@@ -41,13 +42,14 @@ def live_listener(tmp: Path, text: str) -> Iterator[Listener]:
     loop = asyncio.new_event_loop()
     spool = Spool(cfg.spool_path())
     sessions: set[SMTP] = set()
-    factory = make_protocol_factory(cfg, DropboxHandler(cfg, spool), sessions)
+    handler = DropboxHandler(cfg, spool)
+    factory = make_protocol_factory(cfg, handler, sessions)
     server = loop.run_until_complete(loop.create_server(factory, host="127.0.0.1", port=0))
     port = server.sockets[0].getsockname()[1]
     thread = threading.Thread(target=loop.run_forever, name="smtp-live", daemon=True)
     thread.start()
     try:
-        yield Listener(port, factory.guard, spool, sessions, loop)
+        yield Listener(port, factory.guard, spool, sessions, loop, handler)
     finally:
         async def _stop() -> None:
             server.close()

@@ -47,13 +47,33 @@ class Verdict:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=1)
+def _suffix_list() -> Any:
+    """The public suffix list authheaders ships, read once per process.
+
+    authheaders' ``get_org_domain`` reads and builds it again on every call (0.3 s each: with the
+    lru_cache below, once per new domain, which was most of the worker's CPU on mail from many
+    domains, issue 26).  Same file, same lookup.
+    """
+    import importlib.resources
+
+    from publicsuffix2 import PublicSuffixList
+
+    try:
+        from authheaders.findpsl import location  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:
+        ref = importlib.resources.files("authheaders") / "public_suffix_list.txt"
+        with importlib.resources.as_file(ref) as path, open(path, encoding="utf-8") as fh:
+            return PublicSuffixList(fh)
+    with open(location, encoding="utf-8") as fh:
+        return PublicSuffixList(fh)
+
+
 @functools.lru_cache(maxsize=4096)
 def org_domain(domain: str) -> str:
     """The organisational domain (RFC 7489 section 3.2) from the public suffix list."""
-    from authheaders.dmarc_lookup import get_org_domain
-
     try:
-        return str(get_org_domain(domain.lower().rstrip("."))).lower()
+        return str(_suffix_list().get_public_suffix(domain.lower().rstrip("."))).lower()
     except Exception:  # noqa: BLE001 - a name the list cannot read: itself
         return domain.lower()
 

@@ -24,6 +24,7 @@ from mailcrm.app import forms as form_store
 from mailcrm.domain.leads import honeypot_filled
 from mailcrm.parse.form_fields import FormBodyError, media_type, read_body
 from mailcrm.spool import SpoolMeta
+from mailcrm.spool_commit import GroupCommit
 from mailcrm.web.app import WebContext
 
 WAKE_DELAY = 0.05  # seconds: submissions in a burst are committed together (group commit), not one by one
@@ -40,6 +41,7 @@ class TokenTable:
         self.tokens: list[tuple[bytes, str]] = []
         self.loaded = 0.0
         self.lock = asyncio.Lock()
+        self.task: asyncio.Task[None] | None = None  # the periodic reload
 
     async def refresh(self, force: bool = False) -> None:
         """Reload when stale (one reload at a time)."""
@@ -49,6 +51,12 @@ class TokenTable:
             rows = await asyncio.to_thread(form_store.active_tokens, self.ctx.factory)
             self.tokens = [(t.encode(), name) for t, name in rows]
             self.loaded = time.monotonic()
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh(force=True)
+        except Exception as exc:  # noqa: BLE001 - the old table serves until the store answers again
+            _log.warning("form tokens not reloaded", error=f"{type(exc).__name__}: {exc}")
 
     def match(self, token: str) -> str | None:
         """The form of ``token``: every stored token is compared (hmac.compare_digest), no early exit."""
@@ -60,10 +68,20 @@ class TokenTable:
         return found
 
     async def form_of(self, token: str) -> str | None:
-        """The form of ``token``, reloading the table when it is stale."""
-        if time.monotonic() - self.loaded >= TOKEN_REFRESH:
+        """The form of ``token``; no store work on the request path.
+
+        The first request loads the table and starts a task that reloads it every
+        ``TOKEN_REFRESH`` seconds from then on, so a rotated token is refused within seconds.
+        """
+        if self.task is None:
             await self.refresh()
+            self.task = asyncio.get_running_loop().create_task(self._refresh_every())
         return self.match(token)
+
+    async def _refresh_every(self) -> None:
+        while True:
+            await asyncio.sleep(TOKEN_REFRESH)
+            await self._refresh_quietly()
 
 
 class RateLimiter:
@@ -144,6 +162,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     limiter = RateLimiter(ctx.web.rate_limit)
     ctx.state["intake.tokens"] = tokens
     waker = Waker(ctx)
+    committer = GroupCommit(ctx.spool, ctx.cfg.ingest.group_commit_ms / 1000, wake=False)
 
     async def intake(request: Request) -> Response:
         token = request.path_params["token"]
@@ -184,7 +203,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             return JSONResponse({"ok": True}, headers=cors)  # a bot learns nothing
         meta = SpoolMeta(source=f"form:{form}", kind="intake", peer=client,
                          source_ref={"form": form, "content_type": content_type[:200]})
-        item_id = await asyncio.to_thread(ctx.spool.put, body, meta, False)  # fsync'd: only now the 2xx
+        item_id = await committer.put(body, meta)  # fsync'd (with its group): only now the 2xx
         waker.soon()
         _log.info("spooled", form=form, spool_id=item_id, media=media_type(content_type), size=len(body))
         return JSONResponse({"ok": True, "id": item_id}, headers=cors)
