@@ -101,3 +101,23 @@ def test_fold_and_pattern_units() -> None:
     assert like_pattern("  ") is None
     assert like_pattern("a%b_c") == "%a\\%b\\_c%"
     assert like_pattern("8 921 555 99 99", "RU") == "%9215559999%"
+
+
+def test_a_search_in_the_transaction_that_wrote_a_contact_finds_it(cfg: Path) -> None:
+    """A `+find` handled in the same ingest batch as the mail that created the contact must see it: the search text
+    of contacts written earlier in the transaction is brought up to date before the search (found by the daemon test
+    of an answer retried with the relay down, once the worker process batched both mails together)."""
+    from mailcrm import config as config_mod
+    from mailcrm.app.handle import open_store
+    from mailcrm.store import db, repository
+
+    store = open_store(config_mod.load(cfg))
+    try:
+        with db.transaction(store.factory) as s:
+            repository.find_or_create_contact(s, "oleg@kino.example", "Олег Ёлкин")
+            rows, total = repository.list_contacts(s, "kino.example")
+            assert total == 1 and rows[0]["name"] == "Олег Ёлкин"
+            assert repository.list_contacts(s, "елкин")[1] == 1
+    finally:
+        store.close()
+    assert found(cfg, "kino.example") == ["oleg@kino.example"]  # and committed as usual

@@ -423,6 +423,7 @@ def list_contacts(session: Session, search: str | None = None, limit: int | None
     q = select(Contact).where(Contact.status == "active")
     pattern = search_rules.like_pattern(search, region) if search else None
     if pattern is not None:
+        search_rules.refresh_pending(session)
         q = q.where(search_rules.matches(session, pattern))
     # One pass: the page, in name order, with the number of all matches beside each row.
     page = select(Contact.id, func.count().over().label("total")).where(q.whereclause)  # type: ignore[arg-type]

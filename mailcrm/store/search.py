@@ -157,6 +157,16 @@ def refresh(session: Session, contact_ids: Iterable[int] | None = None) -> int:
     return len(ordered)
 
 
+def refresh_pending(session: Session) -> int:
+    """Bring the search text of contacts written earlier in this transaction up to date now (a search
+    inside the transaction that wrote them, such as a ``+find`` in the same ingest batch as the mail
+    that created the contact, must see them); returns how many were refreshed."""
+    session.flush()
+    if not (session.info.get(_CONTACTS) or session.info.get(_COMPANIES)):
+        return 0
+    return refresh(session)
+
+
 def stale(session: Session) -> set[int]:
     """Contacts changed in this transaction (flushed) whose search text is refreshed only at commit."""
     return set(session.info.get(_CONTACTS, ()))
