@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import free_port, make_config_text
+from sqlalchemy import select
 
 from mailcrm import config
 from mailcrm.app import cases, web_accounts
@@ -360,3 +361,59 @@ def test_password_command_and_login_over_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+FORWARD = (b"From: Me <me@example.org>\r\nTo: crm+secret@example.org\r\nSubject: Fwd: =?utf-8?b?0J/RjNC10YHQsA==?=\r\n"
+           b"Date: Mon, 02 Feb 2026 10:00:00 +0300\r\nMessage-ID: <fwd1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           + "---------- Forwarded message ---------\r\nFrom: Олег Сидоров <oleg@kino.example>\r\n"
+             "Date: Fri, 30 Jan 2026 at 09:15\r\nSubject: Пьеса\r\nTo: Me <me@example.org>\r\n\r\n"
+             "Прочитали, интересно.\r\n\r\n--\r\nОлег Сидоров\r\nпродюсер\r\nКиностудия «Север»\r\n".encode())
+
+
+def test_card_fields_learned_or_typed_edit_dates_and_raw_mail(site: Site) -> None:
+    """The card marks fields learned from mail, edits them (CSRF-checked), lists special dates, marks the forward's
+    original sender and links each message's raw .eml (a download, byte for byte)."""
+    from mailcrm.app import apply as pipeline
+    from mailcrm.domain.special_dates import DateSpec
+    from mailcrm.spool import SpoolMeta
+    from mailcrm.store import repository
+
+    with db.transaction(site.factory) as s:
+        repository.sync_users(s, site.cfg)
+        job = pipeline.ingest(s, site.cfg, SpoolMeta(source="smtp", mail_from="me@example.org",
+                                                     rcpt_tos=["crm+secret@example.org"], peer="127.0.0.1"), FORWARD)
+        assert job.outcome == "stored", job
+        mid = s.scalars(select(Message.id)).one()
+    from mailcrm.app import activities
+    with db.transaction(site.factory) as s:
+        activities.add_special_date(s, "премьера", DateSpec(5, 20, None, None), address="oleg@kino.example")
+
+    async def run() -> None:
+        async with site.client() as http:
+            await _login(http, "me@example.org")
+            r = await http.get("/contacts/oleg@kino.example")
+            assert r.status_code == 200 and "Олег Сидоров" in r.text
+            assert "(из писем)" in r.text and "переслано вами" in r.text and "премьера" in r.text
+            assert f'href="/messages/{mid}.eml"' in r.text
+            csrf = _csrf(r.text)
+            raw = await http.get(f"/messages/{mid}.eml")
+            assert raw.status_code == 200 and raw.content == FORWARD
+            assert raw.headers["content-type"].startswith("message/rfc822") and "attachment" in raw.headers["content-disposition"]
+            assert (await http.get(f"/messages/{mid + 999}.eml")).status_code == 404
+            # Edit: refused without CSRF, saved with it; typed fields lose the "learned" mark.
+            url = "/contacts/oleg@kino.example/edit"
+            assert (await http.post(url, data={"title": "директор"})).status_code == 403
+            r = await http.post(url, data={"name": "Олег П. Сидоров", "title": "директор", "phones": "8 921 555-99-99",
+                                           "csrf": csrf}, follow_redirects=True)
+            assert r.status_code == 200 and "Олег П. Сидоров" in r.text and "директор" in r.text and "+79215559999" in r.text
+            assert "директор</dd>" in r.text  # typed: no "learned" mark after it
+            r = await http.post(url, data={"phones": "not a phone", "csrf": _csrf(r.text)})
+            assert r.status_code == 400 and "not a phone number" in r.text
+        async with site.client() as http:
+            await _login(http, "kate@example.org")
+            r = await http.get("/contacts/oleg@kino.example")
+            assert "from mail" in r.text and "forwarded by you" in r.text and "Edit" in r.text
+        async with site.client() as http:
+            assert (await http.get(f"/messages/{mid}.eml")).status_code in (302, 303)  # login first
+
+    asyncio.run(run())

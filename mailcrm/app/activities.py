@@ -135,6 +135,14 @@ def add_special_date(session: Session, label: str, spec: DateSpec, *, address: s
     return row
 
 
+def dates_of_contacts(session: Session, contact_ids: list[int]) -> list[dict[str, Any]]:
+    """The active special dates of these contacts (a contact card's), in calendar order."""
+    rows = list(session.scalars(select(SpecialDate).where(SpecialDate.contact_id.in_(contact_ids),
+                                                          SpecialDate.status == "active")))
+    rows.sort(key=lambda d: (d.month is None, d.month or 0, d.day or 0, d.id))
+    return [{"id": d.id, "label": d.label, "on": describe(DateSpec(d.month, d.day, d.year, d.rule))} for d in rows]
+
+
 def list_special_dates(session: Session) -> list[dict[str, Any]]:
     """Every active special date with its contact (name, first address) or tag (and how many carry it)."""
     first_address = (select(func.min(EmailAddress.address)).where(EmailAddress.contact_id == Contact.id)

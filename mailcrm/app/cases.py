@@ -19,11 +19,11 @@ from mailcrm.app.contact_refs import contact_card_ref, find_contact_ref
 from mailcrm.app.handle import Store
 from mailcrm.config import Config, UserConfig
 from mailcrm.domain.special_dates import DateSpec
-from mailcrm.errors import Invalid
+from mailcrm.errors import Invalid, NotFound
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
 from mailcrm.store import repository
 from mailcrm.store.db import transaction
-from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag, User
+from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Message, RawMessage, Tag, User
 
 if TYPE_CHECKING:
 
@@ -71,7 +71,20 @@ def contact_card(store: Store, address: str, limit: int | None, region: str = DE
         card = contact_card_ref(s, address, limit, region, before=cursor)  # by address or phone
         ids = [card["id"], *s.scalars(select(Contact.id).where(Contact.merged_into_id == card["id"]))]
         card["works"] = works_of_contacts(s, ids)  # what they received, with answers (issue 22)
+        card["dates"] = activities.dates_of_contacts(s, ids)
+        contact = s.get(Contact, card["id"])
+        card["edited"] = sorted(contact.user_fields or []) if contact is not None else []  # typed, not learned
         return card
+
+
+def raw_message(store: Store, message_id: int) -> bytes:
+    """The bytes of a stored message as received (the evidence a dispute is settled with)."""
+    with transaction(store.factory) as s:
+        message = s.get(Message, message_id)
+        raw = s.get(RawMessage, message.sha256) if message is not None and message.sha256 else None
+        if raw is None:
+            raise NotFound(f"no stored message #{message_id}")
+        return bytes(raw.data)
 
 
 def timeline_cursor(item: dict[str, Any]) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
 from mailcrm.app import cases
@@ -117,4 +118,36 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                       more=cursor is not None, cursor=cursor, when=lambda at: local_time(at, user.timezone), tz=user.timezone)
         return with_csrf(resp, request, ctx, token, new)
 
-    return [page(ctx, "/", search), page(ctx, "/search/results", results), page(ctx, "/contacts/{ref}", contact)]
+    async def edit(request: Request, user: WebUser) -> Response:
+        ref = request.path_params["ref"]
+        form = await request.form()
+
+        def field(name: str) -> str | None:
+            value = clean_text(str(form.get(name, ""))).strip()[:300]
+            return value or None  # an empty box leaves the field as it is
+
+        phones = field("phones")
+        try:
+            await asyncio.to_thread(cases.edit_contact, _store(ctx), ref, name=field("name"), title=field("title"),
+                                    company=field("company"),
+                                    phones=[p.strip() for p in phones.split(",") if p.strip()] if phones else None,
+                                    region=ctx.cfg.phone_region())
+        except Refused as exc:
+            token, new = csrf_token(request)
+            resp = render("error.html", user.language, status_code=400, user=user, csrf=token,
+                          message="contact.bad_edit", detail=str(exc))
+            return with_csrf(resp, request, ctx, token, new)
+        return RedirectResponse(f"/contacts/{quote(ref, safe='@+')}", status_code=303)
+
+    async def raw(request: Request, user: WebUser) -> Response:
+        mid = int(request.path_params["mid"])
+        try:
+            data = await asyncio.to_thread(cases.raw_message, _store(ctx), mid)
+        except Refused:
+            return Response("no such message\n", status_code=404, media_type="text/plain")
+        # A download, never rendered: the bytes are whatever a stranger sent.
+        return Response(data, media_type="message/rfc822", headers={
+            "Content-Disposition": f'attachment; filename="message-{mid}.eml"', "X-Content-Type-Options": "nosniff"})
+
+    return [page(ctx, "/", search), page(ctx, "/search/results", results), page(ctx, "/contacts/{ref}", contact),
+            page(ctx, "/contacts/{ref}/edit", edit, methods=("POST",)), page(ctx, "/messages/{mid:int}.eml", raw)]
