@@ -143,6 +143,19 @@ def _write_durable(path: Path, data: bytes) -> None:
     write_private(path, data, fsync=True)  # 0600: raw mail and the dropbox address are private
 
 
+def _install(tmp: Path, data: bytes, target: Path) -> None:
+    """Write ``data`` to ``tmp`` durably, then rename it over ``target`` (whole or not at all).
+
+    A failed write (disk full) leaves no temporary file behind.  The caller fsyncs the directory.
+    """
+    try:
+        _write_durable(tmp, data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+
+
 class Inlet(Protocol):
     """What a source needs of the queue: put one raw message with its metadata."""
 
@@ -240,14 +253,8 @@ class Spool:
         """
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         item_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
-        tmp = self.root / TMP / f"{item_id}.msg"
         inc = self.root / INCOMING
-        try:
-            _write_durable(tmp, _encode(raw, meta))
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no temp file behind
-            raise
-        os.rename(tmp, inc / f"{item_id}.msg")  # atomic: the item exists whole or not at all
+        _install(self.root / TMP / f"{item_id}.msg", _encode(raw, meta), inc / f"{item_id}.msg")
         _fsync_dir(inc)
         if wake:
             self.wake()
@@ -264,14 +271,9 @@ class Spool:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         group_id = f"{stamp}-{uuid.uuid4().hex[:12]}"
         header = json.dumps({"items": [[asdict(meta), len(raw)] for raw, meta in entries]}, ensure_ascii=True)
-        tmp = self.root / TMP / f"{group_id}{GROUP_SUFFIX}"
         inc = self.root / INCOMING
-        try:
-            _write_durable(tmp, b"".join([header.encode(), b"\n", *(raw for raw, _ in entries)]))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.rename(tmp, inc / f"{group_id}{GROUP_SUFFIX}")
+        _install(self.root / TMP / f"{group_id}{GROUP_SUFFIX}",
+                 b"".join([header.encode(), b"\n", *(raw for raw, _ in entries)]), inc / f"{group_id}{GROUP_SUFFIX}")
         _fsync_dir(inc)
         if wake:
             self.wake()
@@ -430,15 +432,8 @@ class Spool:
 
     def _split_out(self, item: SpoolItem) -> None:
         """Write a group member as ``incoming/<id>.msg`` (durably), superseding its copy in the group."""
-        raw = item.read()
-        tmp = self.root / TMP / f"{item.id}.msg.tmp"
         target = self.root / INCOMING / f"{item.id}.msg"
-        try:
-            _write_durable(tmp, _encode(raw, item.meta))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, target)
+        _install(self.root / TMP / f"{item.id}.msg.tmp", _encode(item.read(), item.meta), target)
         _fsync_dir(self.root / INCOMING)
         with self._lock:
             self._resolve(item)
@@ -473,15 +468,8 @@ class Spool:
 
     def _quarantine_member(self, item: SpoolItem) -> None:
         """A group member goes to quarantine as a file of its own; then the group forgets it."""
-        raw = item.read()
-        tmp = self.root / TMP / f"{item.id}.msg.tmp"
-        try:
-            _write_durable(tmp, _encode(raw, item.meta))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         target = self.root / QUARANTINE / f"{item.id}.msg"
-        os.replace(tmp, target)
+        _install(self.root / TMP / f"{item.id}.msg.tmp", _encode(item.read(), item.meta), target)
         _fsync_dir(self.root / QUARANTINE)
         with self._lock:
             self._resolve(item)
@@ -500,13 +488,7 @@ class Spool:
             os.rename(src, aside)
             item.meta.reason = f"{item.meta.reason} (kept as {QUARANTINE}/{aside.name})"
             raw = b""
-        tmp = self.root / TMP / f"{item.id}.msg.tmp"
-        try:
-            _write_durable(tmp, _encode(raw, item.meta))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, target)
+        _install(self.root / TMP / f"{item.id}.msg.tmp", _encode(raw, item.meta), target)
         if src.exists() and not src.is_dir():
             src.unlink()
         item.path = target
@@ -514,15 +496,8 @@ class Spool:
 
     def _rewrite(self, sub: str, item: SpoolItem) -> None:
         """Replace the sidecar line (atomic rewrite of the whole file)."""
-        raw = item.read()
-        tmp = self.root / TMP / f"{item.id}.msg.tmp"
-        try:
-            _write_durable(tmp, _encode(raw, item.meta))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         target = self.root / sub / f"{item.id}.msg"
-        os.replace(tmp, target)
+        _install(self.root / TMP / f"{item.id}.msg.tmp", _encode(item.read(), item.meta), target)
         item.path = target
 
     # -- quarantine management ---------------------------------------------------------

@@ -157,12 +157,7 @@ class Worker:
         self._backoff = 0.0
         for item in items:
             if item.id in failures:
-                failure = failures[item.id]
-                if isinstance(failure, Transient):
-                    results[item.id] = self._retry(item, str(failure))
-                else:
-                    self._quarantine(item, str(failure))
-                    results[item.id] = Outcome.QUARANTINED
+                results[item.id] = self._settle_failure(item, failures[item.id])
                 continue
             job = jobs[item.id]
             outcome = job.outcome or Outcome.STORED
@@ -176,6 +171,13 @@ class Worker:
             # daemon's answer sender, kicked by _notify, mails it and retries it (app/answer_outbox.py).
             self._notify(item, outcome)
         return results
+
+    def _settle_failure(self, item: SpoolItem, failure: IngestError) -> Outcome:
+        """A message that could not be applied: retried later when the failure is transient, else quarantined."""
+        if isinstance(failure, Transient):
+            return self._retry(item, str(failure))
+        self._quarantine(item, str(failure))
+        return Outcome.QUARANTINED
 
     def _apply_intake(self, items: list[SpoolItem], prepared: Prepared) -> dict[str, Outcome]:
         """Form submissions: one transaction through app.leads, then done / retry / quarantine."""
@@ -191,11 +193,7 @@ class Worker:
         for item in items:
             failure = failures.get(item.id)
             if failure is not None:
-                if isinstance(failure, Transient):
-                    results[item.id] = self._retry(item, str(failure))
-                else:
-                    self._quarantine(item, str(failure))
-                    results[item.id] = Outcome.QUARANTINED
+                results[item.id] = self._settle_failure(item, failure)
                 continue
             outcome = outcomes.get(item.id, Outcome.STORED)
             self.log.info("ingested", spool_id=item.id, source=item.meta.source, outcome=outcome, kind="lead")
