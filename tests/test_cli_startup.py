@@ -125,3 +125,15 @@ def test_config_after_the_command_end_to_end(tmp_path: Path) -> None:
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+def test_the_daemon_front_end_loads_neither_the_store_nor_the_app_nor_rich() -> None:
+    # Issue 26: the SMTP front end holds only the spool; the worker process opens the store and runs
+    # the services that need it (ingest/worker_services.py).  rich came in with structlog (log.py).
+    code = ("import sys; from mailcrm import cli, log; cli._register(['serve']); import mailcrm.daemon; "
+            "log.setup('info', 'json'); log.get('x'); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'rich', 'pygments', 'alembic') "
+            "or m.startswith(('mailcrm.app', 'mailcrm.store', 'mailcrm.parse.message', 'mailcrm.trust'))); "
+            "print(' '.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == ""

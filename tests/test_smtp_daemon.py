@@ -304,3 +304,22 @@ def test_status_reports_the_sockets_the_running_daemon_has(tmp_path: Path) -> No
     st = json.loads(d.cli("status", "--json").stdout)
     assert st["daemon"]["running"] is False
     assert [s.get("error") for s in st["sources"] if s["name"] == "smtp"] == ["not running"]
+
+
+@pytest.mark.parametrize("url, said", [
+    ("postgresql+psycopg://nobody@127.0.0.1:1/none", "database unavailable"),  # nothing listens on port 1
+    ("mysql://root@127.0.0.1/test", "database.url"),  # a driver mailcrm does not take
+])
+def test_a_database_that_cannot_be_opened_stops_serve_with_one_line_before_it_listens(
+        tmp_path: Path, url: str, said: str) -> None:
+    # The worker process opens (and migrates) the store; the front end waits for it and says its one line.
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(make_config_text(tmp_path, url, port))
+    res = subprocess.run([sys.executable, "-m", "mailcrm", "--config", str(cfg), "serve"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2, res.stderr[-2000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("mailcrm: ") and said in last and "Traceback" not in res.stderr
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -31,7 +31,7 @@ def _root(
     ),
 ) -> None:
     """mailcrm: BCC, forward and bounce mail -> contacts, deals and a morning digest."""
-    from mailcrm.cli.common import state
+    from mailcrm.cli.options import state
 
     state(ctx).config_path = config
 
@@ -40,9 +40,9 @@ def _root(
 # command it was given (all of them for --help or an unknown word): importing every module
 # compiles the parsers' patterns and loads Alembic, digest and import code, which is most of a
 # command's start-up time.  tests/test_cli_startup.py checks this table against the modules.
-MODULES = ("core", "contacts", "bounces", "deals", "digest", "imports", "works", "forms", "web", "touch")
+MODULES = ("core", "serve", "contacts", "bounces", "deals", "digest", "imports", "works", "forms", "web", "touch")
 OWNER = {
-    "init": "core", "serve": "core", "status": "core", "inspect": "core", "quarantine": "core", "dropbox": "core",
+    "init": "core", "serve": "serve", "status": "core", "inspect": "core", "quarantine": "core", "dropbox": "core",
     "contacts": "contacts", "show": "contacts", "contact": "contacts", "companies": "contacts",
     "company": "contacts",
     "bounces": "bounces", "address": "bounces",

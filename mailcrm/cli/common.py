@@ -6,49 +6,23 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
-from mailcrm import config as config_mod
 from mailcrm.app.handle import Store, open_store
+from mailcrm.cli.options import State, load_config, state
 from mailcrm.config import Config
 
-__all__ = ["Store", "open_store"]
+__all__ = ["State", "Store", "load_config", "open_store", "state"]
 
 # markup=False: what we print is mail data; "[/b]" in a subject must stay text, not rich markup.
 console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
-
-
-@dataclass
-class State:
-    """Global options, stored on the typer context."""
-
-    config_path: Path | None = None
-
-
-def state(ctx: typer.Context) -> State:
-    """The global option state of this invocation."""
-    root = ctx.find_root()
-    if not isinstance(root.obj, State):
-        root.obj = State()
-    return root.obj
-
-
-def load_config(ctx: typer.Context) -> Config:
-    """Load the config named by --config / MAILCRM_CONFIG / the XDG default.
-
-    Its warnings (``Config.warnings``) are shown by ``init``, ``status`` and the daemon's start,
-    not by every command: a script reading stderr gets one line per error.
-    """
-    return config_mod.load(state(ctx).config_path)
 
 
 def user_tz(cfg: Config) -> str:

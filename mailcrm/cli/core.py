@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from mailcrm import config as config_mod
-from mailcrm import config_edit, log, runtime
+from mailcrm import config_edit, runtime
 from mailcrm.app import cases
 from mailcrm.app.handle import shown_url
 from mailcrm.cli.common import console, emit, err_console, load_config, open_store, print_table, state
@@ -176,22 +176,6 @@ def init(
             err_console.print(f"warning: {w}", soft_wrap=True)
 
     emit(result, as_json, render)
-
-
-@commands.command()
-def serve(
-    ctx: typer.Context,
-    listen: Optional[str] = typer.Option(None, "--listen", help="Override [smtp] host:port, e.g. 127.0.0.1:2525."),
-    web: Optional[str] = typer.Option(None, "--web", help="Serve the web listener (form intake) on HOST:PORT; "
-                                      "overrides [web] listen."),
-) -> None:
-    """Run the daemon: SMTP dropbox, web intake, IMAP sources, ingest worker, digest scheduler."""
-    from mailcrm import daemon
-
-    cfg = load_config(ctx)
-    log.setup(cfg.log.level, cfg.log.format)
-    daemon.serve(cfg, daemon.parse_listen(listen) if listen else None,
-                 daemon.parse_listen(web) if web else None)
 
 
 @commands.command()

@@ -11,13 +11,17 @@ that was answered: the daemon starts a new one, with a backoff when it keeps dyi
   pipe already means "wake up"; the worker also polls the spool every second), and SIGTERM to
   drain: the worker finishes its transaction and what is in the spool, then exits (killed after
   ``DRAIN_SECONDS``: what it had not stored stays spooled for the next start).
-- Worker -> daemon: one message per committed item (id, sidecar, outcome), so the daemon's
-  commit callbacks (IMAP acks, "new lead" notices, repeat warnings) run in the daemon as before.
+- Worker -> daemon: "ready" once the store is open (migrated, users in step with the config), or
+  the one-line reason it cannot be opened (``serve`` then exits 2 before it listens); then one
+  message per committed item (id, sidecar, outcome) for the daemon's own commit callbacks.
+- The store-side services (IMAP sources, answers by mail, lead notices, repeat warnings, the
+  digest scheduler: ``worker_services.py``) run in this process too, beside the worker: the
+  front end holds no store and imports neither SQLAlchemy nor the app (issue 26: daemon RSS).
 - The worker dies with the daemon (PR_SET_PDEATHSIG on Linux, and a thread watching the parent
   everywhere), so a SIGKILLed daemon never leaves a worker claiming from its spool behind it.
-- The process is *spawned* (never forked: the daemon runs threads); it opens the store without
-  migrating (the daemon did), takes no spool lock (the daemon holds it for both) and never runs
-  the spool's recovery (the daemon's listeners may be writing temp files at that moment).
+- The process is *spawned* (never forked: the daemon runs threads); it opens and migrates the
+  store, takes no spool lock (the daemon holds it for both) and never runs the spool's recovery
+  (the daemon's listeners may be writing temp files at that moment).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 from mailcrm import log
 from mailcrm.config import Config
+from mailcrm.errors import ConfigError, MailcrmError, StoreUnavailable
 from mailcrm.outcomes import Outcome
 from mailcrm.spool import INCOMING, Spool, SpoolItem, SpoolMeta
 
@@ -45,6 +50,10 @@ DRAIN_SECONDS = 30.0  # SIGTERM -> the worker finishes; after this it is killed 
 BACKOFF_START, BACKOFF_CAP = 0.5, 30.0  # restarts of a worker that keeps dying
 STABLE_SECONDS = 60.0  # a worker that ran this long died of something new: restart at once
 PR_SET_PDEATHSIG = 1
+
+
+class WorkerDidNotStart(MailcrmError):
+    """The first worker process exited before it was ready, without saying why (its log says)."""
 
 
 class WorkerProcess:
@@ -61,6 +70,8 @@ class WorkerProcess:
         self._wake_lock = threading.Lock()
         self._wake_conn: multiprocessing.connection.Connection | None = None
         self.started = threading.Event()  # set once the first worker process runs
+        self._ready = threading.Event()  # the first worker process opened the store, or could not
+        self._start_error: MailcrmError | None = None
 
     def on_committed(self, callback: AckCallback) -> None:
         """Call ``callback(item, outcome)`` in the daemon after each item's transaction committed."""
@@ -72,6 +83,17 @@ class WorkerProcess:
         t = threading.Thread(target=self._supervise, args=(stop,), name="mailcrm-worker-supervisor", daemon=False)
         t.start()
         return t
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until the first worker process has opened the store; raise why it could not.
+
+        ``ConfigError`` / ``StoreUnavailable`` carry the worker's one line; a worker that died
+        before saying either is ``WorkerDidNotStart``, pointing at the log.
+        """
+        if not self._ready.wait(timeout):
+            raise StoreUnavailable(f"the worker process did not open the store within {timeout:.0f} s")
+        if self._start_error is not None:
+            raise self._start_error
 
     def wake(self) -> None:
         """Tell the worker process there are new items (never blocks; thread-safe)."""
@@ -99,6 +121,10 @@ class WorkerProcess:
                 if stop.is_set():
                     break
                 reader.join(5)
+                if not self._ready.is_set():  # it died before it could open the store
+                    self._start_error = WorkerDidNotStart(
+                        f"the worker process exited ({proc.exitcode}) while starting; see the log above")
+                    self._ready.set()
                 if time.monotonic() - started > STABLE_SECONDS:
                     backoff = BACKOFF_START
                 self.log.error("worker process died", pid=proc.pid, exitcode=proc.exitcode, restart_in=backoff)
@@ -157,9 +183,20 @@ class WorkerProcess:
         root = self.spool.root / INCOMING
         while True:
             try:
-                item_id, meta, outcome = conn.recv()
+                event = conn.recv()
             except (EOFError, OSError):
                 break
+            if event[0] == "ready":
+                self._ready.set()
+                continue
+            if event[0] == "error":
+                kind, text = event[1], event[2]
+                if not self._ready.is_set():
+                    self._start_error = ConfigError(text) if kind == "config" else StoreUnavailable(text)
+                    self._ready.set()
+                self.log.error("worker cannot open the store", error=text)
+                continue
+            _tag, item_id, meta, outcome = event
             item = SpoolItem(item_id, root / f"{item_id}.msg", SpoolMeta.from_json(meta))
             for cb in self._callbacks:
                 try:
@@ -193,30 +230,49 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # see _spawn
     log.setup(cfg.log.level, cfg.log.format)
-    # Imported here: the daemon process never needs the worker's modules (parse, app, trust).
+    # Imported here: the daemon process never needs the worker's modules (parse, app, trust, store).
+    from mailcrm.app import cases
     from mailcrm.app.handle import open_store
     from mailcrm.ingest.parse_pool import ParsePool
     from mailcrm.ingest.worker import Worker
+    from mailcrm.ingest.worker_services import WorkerServices
 
-    store = open_store(cfg, migrate_schema=False)
-    parser = ParsePool(cfg.ingest.parser_processes())
-    worker = Worker(cfg, store.factory, spool, parser)
     send_lock = threading.Lock()
 
-    def committed(item: SpoolItem, outcome: Outcome) -> None:
+    def send(event: tuple[Any, ...]) -> None:
         with send_lock:
             try:
-                events.send((item.id, asdict(item.meta), str(outcome)))
+                events.send(event)
             except OSError:
                 pass  # the daemon is gone; this process is about to follow it
 
-    worker.on_committed(committed)
+    services: WorkerServices | None = None
+    try:
+        store = open_store(cfg)  # migrated: a restarted worker finds it at HEAD with one read
+        users = cases.sync_users(store, cfg)
+        parser = ParsePool(cfg.ingest.parser_processes())
+        worker = Worker(cfg, store.factory, spool, parser)
+        worker.on_committed(lambda item, outcome: send(("committed", item.id, asdict(item.meta), str(outcome))))
+        services = WorkerServices(cfg, store.factory, spool, worker, stop)
+        services.start()
+    except (ConfigError, StoreUnavailable) as exc:
+        send(("error", "config" if isinstance(exc, ConfigError) else "store", str(exc)))
+        if services is not None:
+            services.stop()
+        events.close()
+        sys.exit(3)
+    log.get("mailcrm.worker").info("store ready", db=store.engine.dialect.name, users=len(users))
+    send(("ready",))
     threading.Thread(target=_read_wakes, args=(wake, spool), name="wake", daemon=True).start()
     try:
         worker.run(stop)
         worker.process_available()  # drain: what was spooled before the stop (the daemon bounds the time)
     finally:
+        wlog = log.get("mailcrm.worker")
+        services.stop()
+        wlog.info("services stopped")
         parser.close()
+        wlog.info("parser closed")
         store.engine.dispose()
         events.close()
 
