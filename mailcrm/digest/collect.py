@@ -180,11 +180,16 @@ def _deals(session: Session, w: Window) -> list[DealSnap]:
     # Each person's latest mail out, mail in and call, as kept at write time (contact_touches: one
     # primary-key lookup).  Which message was the latest is looked up later, for the deals the
     # digest lists (``with_deal_details``).
+    # (Two statements: the people in the order the deal-people join gives them, as before the
+    # touches were kept; a join with the touches lets PostgreSQL hash and reorder them.)
     t = ContactTouch
-    rows = _rows(session, select(dc.deal_id, dc.contact_id, _raw(t.last_out), _raw(t.last_in), _raw(t.last_call))
-                 .join(Deal, Deal.id == dc.deal_id).outerjoin(t, t.contact_id == dc.contact_id).where(mine))
-    for deal_id, cid, last_out, last_in, last_call in rows:
+    people_of = select(dc.deal_id, dc.contact_id).join(Deal, Deal.id == dc.deal_id).where(mine)
+    for deal_id, cid in _rows(session, people_of):
         members.setdefault(deal_id, []).append(cid)
+        touches[cid] = (None, None, None)
+    for cid, last_out, last_in, last_call in _rows(session, select(
+            t.contact_id, _raw(t.last_out), _raw(t.last_in), _raw(t.last_call))
+            .where(t.contact_id.in_(people_of.with_only_columns(dc.contact_id)))):
         touches[cid] = (_when(last_out), _when(last_in), _when(last_call))
     out: list[DealSnap] = []
     for (deal_id, title, stage, opened_at, stage_changed_at, source, amount, currency, company, thread_date,
