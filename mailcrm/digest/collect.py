@@ -287,34 +287,34 @@ def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     return out
 
 
-def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
-    """(contact id, message) for people we last wrote to 6+ weeks ago with nothing since."""
+def _quiet(session: Session, w: Window) -> tuple[list[tuple[int, MessageRef]], dict[int, list[str]]]:
+    """(contact id, message) for people we last wrote to 6+ weeks ago with nothing since, and their
+    tags (by name: the sections group them by tag)."""
     hi = w.utc(w.today - dt.timedelta(days=w.quiet_after_days - 1))
     lo = w.utc(w.today - dt.timedelta(days=w.quiet_after_days + QUIET_WINDOW_DAYS))
     r = _latest_in_window(OUT_ROLES, Message.date >= lo, Message.date < hi, Message.kind == "sent",
                           Message.status == "active", _mine(w))
     # "Nothing since" (no mail either way after it) from the kept touches: one lookup per person.
+    # Their tags come along (a row per tag, by name), not in lists of ids afterwards.
     t = ContactTouch
     nothing_since = and_(or_(t.last_out.is_(None), t.last_out <= r.c.date), or_(t.last_in.is_(None), t.last_in <= r.c.date))
-    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(t.last_call))
+    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(t.last_call), Tag.name)
                  .join(Contact, Contact.id == r.c.cid).outerjoin(t, t.contact_id == r.c.cid)
+                 .outerjoin(ContactTag, ContactTag.contact_id == r.c.cid).outerjoin(Tag, Tag.id == ContactTag.tag_id)
                  .where(r.c.rank == 1, Contact.status == "active", nothing_since)
-                 .order_by(r.c.cid))
-    out = []
-    for cid, subject, date, last_call in rows:
+                 .order_by(r.c.cid, Tag.name))
+    out: list[tuple[int, MessageRef]] = []
+    tags: dict[int, list[str]] = {}
+    for cid, subject, date, last_call, tag in rows:
+        if out and out[-1][0] == cid:  # another tag of the person just read
+            tags[cid].append(tag)
+            continue
         sent_at = _when(date)
         if last_call is None or _when(last_call) <= sent_at:  # type: ignore[operator]
             out.append((cid, MessageRef(subject or "", sent_at)))  # type: ignore[arg-type]
-    return out
-
-
-def _tags(session: Session, ids: Iterable[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for chunk in _chunks(ids):
-        for cid, name in _rows(session, select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
-                               .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name)):
-            out.setdefault(cid, []).append(name)
-    return out
+            if tag is not None:
+                tags[cid] = [tag]
+    return out, tags
 
 
 def _dates(session: Session, w: Window) -> tuple[list[Any], dict[int, tuple[int, list[int]]], dict[int, str]]:
@@ -341,11 +341,10 @@ def _dates(session: Session, w: Window) -> tuple[list[Any], dict[int, tuple[int,
     return rows, members, names
 
 
-def _listed_quiet(session: Session, quiet: list[tuple[int, MessageRef]], limit: int
+def _listed_quiet(quiet: list[tuple[int, MessageRef]], tags: dict[int, list[str]], limit: int
                   ) -> tuple[list[tuple[int, MessageRef]], dict[str | None, int], dict[int, list[str]]]:
     """The quiet people some tag's group lists (its first ``limit`` by rules.quiet_key), how many
     more each tag's group has, and the tags of those listed."""
-    tags = _tags(session, [c for c, _ in quiet])
     groups: dict[str | None, list[tuple[int, MessageRef]]] = {}
     for cid, m in quiet:
         for tag in tags.get(cid) or (None,):
@@ -415,7 +414,7 @@ def _collect(session: Session, w: Window) -> Snapshot:
     waiting.sort(key=lambda x: waiting_key(x[1].date, x[0]), reverse=True)
     unlisted = {"waiting": max(0, len(waiting) - w.limits["waiting"])}
     waiting = waiting[:w.limits["waiting"]]
-    quiet, quiet_unlisted, tags = _listed_quiet(session, _quiet(session, w), w.limits["quiet"])
+    quiet, quiet_unlisted, tags = _listed_quiet(*_quiet(session, w), w.limits["quiet"])
     date_rows, tag_members, tag_names = _dates(session, w)
     # Bounces that arrived (were ingested) since the previous digest, whatever their Date header
     # says; a history import is not news.
