@@ -48,7 +48,7 @@ _FROM_MESSAGES = text(
     "SELECT contact_id, "
     f"MAX(CASE WHEN role IN {_in(IN_ROLES)} THEN date END), MAX(CASE WHEN role IN {_in(OUT_ROLES)} THEN date END) "
     f"FROM message_participants WHERE message_id IN :ids AND contact_id IS NOT NULL AND role IN {_in(IN_ROLES + OUT_ROLES)} "
-    "GROUP BY contact_id "
+    "GROUP BY contact_id ORDER BY contact_id "  # rows locked in one order by every writer
     f"ON CONFLICT (contact_id) DO UPDATE SET {_newer('last_in')}, {_newer('last_out')}"
 ).bindparams(bindparam("ids", expanding=True))
 
