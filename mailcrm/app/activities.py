@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mailcrm.app import last_touch
 from mailcrm.app.contact_refs import find_contact_ref
 from mailcrm.app.deals import contact_for, open_deals_of_contact
 from mailcrm.domain.special_dates import DateSpec, describe
@@ -33,6 +34,7 @@ def log_call(session: Session, address: str, *, note: str | None = None, when: d
                    kind="call", at=when or utcnow(), text=note or "", data={})
     session.add(act)
     session.flush()
+    last_touch.call_logged(session, act)
     return act
 
 

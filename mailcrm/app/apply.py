@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailcrm.app import address_commands, answer_outbox, deals, digest_replies, follow_ups, leads
+from mailcrm.app import address_commands, answer_outbox, deals, digest_replies, follow_ups, last_touch, leads
 from mailcrm.app import bounces as bounce_store
 from mailcrm.app import companies as company_store
 from mailcrm.app import works as work_store
@@ -225,6 +225,7 @@ def stage_store(session: Session, job: Job) -> None:
             repo.add_participant(session, msg, p.address, p.name, contact, p.role, p.direction)
             if p.direction == "in" and plan.kind == "received":
                 repo.mark_inbound(session, p.address, msg.date, contact)
+    last_touch.message_stored(session, msg)
     job.message = msg  # flushed with the batch, or by the first stage that needs its id
 
 

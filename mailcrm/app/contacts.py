@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailcrm.app import last_touch
 from mailcrm.domain.leads import normalize_phone as phone_e164
 from mailcrm.errors import Invalid, NotFound
 from mailcrm.parse.facts import DEFAULT_PHONE_REGION
@@ -73,5 +74,6 @@ def merge_contacts(session: Session, keep_address: str, drop_address: str) -> di
     drop.status = "merged"
     drop.merged_into_id = keep.id
     session.flush()
+    last_touch.refresh(session, (keep.id, drop.id))  # their mail and calls moved: the kept touches follow
     session.expire(keep)
     return repo.contact_summary(session, session.get(Contact, keep.id))  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from mailcrm.app import last_touch
 from mailcrm.app.contact_refs import contact_for_ref
 from mailcrm.domain import deal_states
 from mailcrm.errors import Invalid, NotFound
@@ -231,6 +232,7 @@ def _link_message(session: Session, deal_id: int, message: Message) -> None:
     if session.get(DealMessage, (deal_id, message.id)) is None:
         session.info[_LINKED] = True  # parents looked up before this may be on a deal now: ask the store
         session.add(DealMessage(deal_id=deal_id, message_id=message.id))
+        last_touch.deal_message(session, deal_id, message)
 
 
 _LINKED = "mailcrm.deal_messages_linked"

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailcrm.app import deals as deal_store
+from mailcrm.app import last_touch
 from mailcrm.app.digest_runs import run_for_reply
 from mailcrm.config import Config
 from mailcrm.errors import Invalid, Refused
@@ -190,9 +191,11 @@ def _activity(session: Session, user_id: int | None, data: dict[str, Any], c: Li
     """A call, note, snooze or "done" on the timeline (a call and "done" are touches for cadence)."""
     kind = {"done": "call", "call": "call", "note": "note", "snooze": "snooze"}[c.action]
     text = c.text if c.action != "done" else (c.text or "done (digest reply)")
-    session.add(Activity(contact_id=contact_id, deal_id=deal_id, user_id=user_id, kind=kind, at=now,
-                         text=text, due=c.until, data=data))
+    act = Activity(contact_id=contact_id, deal_id=deal_id, user_id=user_id, kind=kind, at=now, text=text, due=c.until,
+                   data=data)
+    session.add(act)
     session.flush()
+    last_touch.call_logged(session, act)
     if c.action == "snooze" and c.until is not None:
         return f"snoozed until {c.until.isoformat()}"
     return {"call": "call logged", "note": "note added"}.get(kind, kind)

@@ -1,9 +1,11 @@
 """Read-only queries: the store -> a digest ``Snapshot`` for one user and one local day.
 
 Built for size (10k contacts, 2k open deals, 1M messages): a fixed number of queries, no
-per-row round trips.  Per-contact "latest touch" values are correlated ``ORDER BY date DESC
-LIMIT 1`` subqueries that both SQLite and PostgreSQL answer with one backwards seek on
-``ix_participant_contact_timeline`` (covering: no table row is read); windowed sections start
+per-row round trips.  Per-contact and per-deal "latest touch" values (latest mail in, mail out,
+call; a deal's latest thread mail and call) are read from ``contact_touches`` / ``deal_touches``,
+kept at write time by app/last_touch.py (one primary-key lookup each instead of three index
+seeks per person; the latest *message* of the few deals listed is still a correlated seek on
+``ix_participant_contact_timeline``, covering: no table row is read); windowed sections start
 from the ``messages.date`` index (a materialized CTE, ranked per contact); a test that drops most
 of a window's rows ("nothing since" for quiet outreach) is in the WHERE clause, so the lookups
 after it run only for the rows left.  On PostgreSQL the whole collection runs with JIT off
@@ -49,9 +51,11 @@ from mailcrm.store.models import (
     Company,
     Contact,
     ContactTag,
+    ContactTouch,
     Deal,
     DealContact,
     DealMessage,
+    DealTouch,
     DigestRun,
     EmailAddress,
     Message,
@@ -108,12 +112,6 @@ def _rows(session: Session, stmt: Any) -> Any:
     return session.connection().execute(stmt)
 
 
-def _last_call(contact_col: Any) -> Any:
-    """Correlated "latest logged call of this contact" (a seek on ix_activity_contact_at)."""
-    a = aliased(Activity)
-    return select(func.max(a.at)).where(a.contact_id == contact_col, a.kind == "call").scalar_subquery()
-
-
 def people(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     """Persons by contact id: name, first live address, phones, company (one query per 500 ids)."""
     a = aliased(EmailAddress)
@@ -136,13 +134,6 @@ def _messages(session: Session, ids: Iterable[int]) -> dict[int, MessageRef]:
                                         .where(Message.id.in_(chunk))):
             out[mid] = MessageRef(subject or "", date)
     return out
-
-
-def _deal_calls(session: Session) -> dict[int, dt.datetime]:
-    """Latest call logged against each deal (per-contact calls are looked up where needed)."""
-    return {deal_id: at for deal_id, at in _rows(
-        session, select(Activity.deal_id, func.max(Activity.at))
-        .where(Activity.kind == "call", Activity.deal_id.is_not(None)).group_by(Activity.deal_id))}
 
 
 def _max(*values: dt.datetime | None) -> dt.datetime | None:
@@ -173,31 +164,38 @@ def _when(value: Any) -> dt.datetime | None:
 
 def _deals(session: Session, w: Window) -> list[DealSnap]:
     mine = and_(Deal.status == "open", or_(Deal.user_id == w.user_id, Deal.user_id.is_(None)))
-    # Messages in a deal's threads count too (a colleague on Cc, a forward into the thread): the
-    # latest is picked per deal by a correlated subquery, a handful of primary-key lookups each
-    # (a join over all deal messages lets PostgreSQL choose a scan of every message).
+    # Messages in a deal's threads count too (a colleague on Cc, a forward into the thread), and
+    # calls logged against the deal: both as kept at write time (deal_touches).
+    dt_ = DealTouch
     deals = _rows(session, select(Deal.id, Deal.title, Deal.stage, _raw(Deal.opened_at), _raw(Deal.stage_changed_at),
                                   Deal.source, Deal.amount, Deal.currency, Company.name.label("company"),
-                                  _raw(_thread_latest("date", Deal.id)))
-                  .outerjoin(Company, Company.id == Deal.company_id).where(mine).order_by(Deal.id)).all()
+                                  _raw(dt_.last_thread), _raw(dt_.last_call))
+                  .outerjoin(Company, Company.id == Deal.company_id).outerjoin(dt_, dt_.deal_id == Deal.id)
+                  .where(mine).order_by(Deal.id)).all()
     if not deals:
         return []
     members: dict[int, list[int]] = {}
     touches: dict[int, tuple[dt.datetime | None, dt.datetime | None, dt.datetime | None]] = {}
     dc = DealContact
-    # Three index seeks per person: latest mail out, latest mail in, latest call.  Which message was
-    # the latest is looked up later, for the deals the digest lists (``with_deal_details``).
-    rows = _rows(session, select(dc.deal_id, dc.contact_id, _raw(_latest("date", OUT_ROLES, dc.contact_id)),
-                                 _raw(_latest("date", IN_ROLES, dc.contact_id)), _raw(_last_call(dc.contact_id)))
-                 .join(Deal, Deal.id == dc.deal_id).where(mine))
-    for deal_id, cid, last_out, last_in, last_call in rows:
+    # Each person's latest mail out, mail in and call, as kept at write time (contact_touches: one
+    # primary-key lookup).  Which message was the latest is looked up later, for the deals the
+    # digest lists (``with_deal_details``).
+    # (Two statements: the people in the order the deal-people join gives them, as before the
+    # touches were kept; a join with the touches lets PostgreSQL hash and reorder them.)
+    t = ContactTouch
+    people_of = select(dc.deal_id, dc.contact_id).join(Deal, Deal.id == dc.deal_id).where(mine)
+    for deal_id, cid in _rows(session, people_of):
         members.setdefault(deal_id, []).append(cid)
+        touches[cid] = (None, None, None)
+    for cid, last_out, last_in, last_call in _rows(session, select(
+            t.contact_id, _raw(t.last_out), _raw(t.last_in), _raw(t.last_call))
+            .where(t.contact_id.in_(people_of.with_only_columns(dc.contact_id)))):
         touches[cid] = (_when(last_out), _when(last_in), _when(last_call))
-    deal_calls = _deal_calls(session)
     out: list[DealSnap] = []
-    for deal_id, title, stage, opened_at, stage_changed_at, source, amount, currency, company, thread_date in deals:
+    for (deal_id, title, stage, opened_at, stage_changed_at, source, amount, currency, company, thread_date,
+         deal_call) in deals:
         ids = members.get(deal_id, [])
-        last_out = _max(*(touches[c][0] for c in ids), *(touches[c][2] for c in ids), deal_calls.get(deal_id))
+        last_out = _max(*(touches[c][0] for c in ids), *(touches[c][2] for c in ids), _when(deal_call))
         last_touch = _max(last_out, *(touches[c][1] for c in ids), _when(thread_date))
         out.append(DealSnap(id=deal_id, title=title, stage=stage, opened_at=_when(opened_at),  # type: ignore[arg-type]
                             stage_changed_at=_when(stage_changed_at), company=company,  # type: ignore[arg-type]
@@ -275,11 +273,11 @@ def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     since = w.utc(w.today - dt.timedelta(days=WAITING_DAYS))
     r = _latest_in_window(IN_ROLES, Message.date >= since, Message.kind.in_(("received", "forward")),
                           Message.status == "active", _mine(w))
-    # One statement: the window gives each person's latest mail, one seek finds our latest answer.
+    # One statement: the window gives each person's latest mail, their kept touches our latest answer.
     # A call logged after the mail (the Today page's "done", a digest reply's "3 done") answers it too.
-    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(_latest("date", OUT_ROLES, r.c.cid)),
-                                 _raw(_last_call(r.c.cid)))
-                 .where(r.c.rank == 1).order_by(r.c.cid))
+    t = ContactTouch
+    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(t.last_out), _raw(t.last_call))
+                 .outerjoin(t, t.contact_id == r.c.cid).where(r.c.rank == 1).order_by(r.c.cid))
     out = []
     for cid, subject, date, last_out, last_call in rows:
         received = _when(date)
@@ -289,33 +287,34 @@ def _waiting(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
     return out
 
 
-def _quiet(session: Session, w: Window) -> list[tuple[int, MessageRef]]:
-    """(contact id, message) for people we last wrote to 6+ weeks ago with nothing since."""
+def _quiet(session: Session, w: Window) -> tuple[list[tuple[int, MessageRef]], dict[int, list[str]]]:
+    """(contact id, message) for people we last wrote to 6+ weeks ago with nothing since, and their
+    tags (by name: the sections group them by tag)."""
     hi = w.utc(w.today - dt.timedelta(days=w.quiet_after_days - 1))
     lo = w.utc(w.today - dt.timedelta(days=w.quiet_after_days + QUIET_WINDOW_DAYS))
     r = _latest_in_window(OUT_ROLES, Message.date >= lo, Message.date < hi, Message.kind == "sent",
                           Message.status == "active", _mine(w))
-    # "Nothing since" is tested in SQL (a seek per person), so the call lookup in the select list
-    # only runs for the few who pass, not for everyone we wrote to in the window.
-    nothing_since = func.coalesce(_latest("date", OUT_ROLES + IN_ROLES, r.c.cid), r.c.date) <= r.c.date
-    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(_last_call(r.c.cid)))
-                 .join(Contact, Contact.id == r.c.cid).where(r.c.rank == 1, Contact.status == "active", nothing_since)
-                 .order_by(r.c.cid))
-    out = []
-    for cid, subject, date, last_call in rows:
+    # "Nothing since" (no mail either way after it) from the kept touches: one lookup per person.
+    # Their tags come along (a row per tag, by name), not in lists of ids afterwards.
+    t = ContactTouch
+    nothing_since = and_(or_(t.last_out.is_(None), t.last_out <= r.c.date), or_(t.last_in.is_(None), t.last_in <= r.c.date))
+    rows = _rows(session, select(r.c.cid, r.c.subject, _raw(r.c.date), _raw(t.last_call), Tag.name)
+                 .join(Contact, Contact.id == r.c.cid).outerjoin(t, t.contact_id == r.c.cid)
+                 .outerjoin(ContactTag, ContactTag.contact_id == r.c.cid).outerjoin(Tag, Tag.id == ContactTag.tag_id)
+                 .where(r.c.rank == 1, Contact.status == "active", nothing_since)
+                 .order_by(r.c.cid, Tag.name))
+    out: list[tuple[int, MessageRef]] = []
+    tags: dict[int, list[str]] = {}
+    for cid, subject, date, last_call, tag in rows:
+        if out and out[-1][0] == cid:  # another tag of the person just read
+            tags[cid].append(tag)
+            continue
         sent_at = _when(date)
         if last_call is None or _when(last_call) <= sent_at:  # type: ignore[operator]
             out.append((cid, MessageRef(subject or "", sent_at)))  # type: ignore[arg-type]
-    return out
-
-
-def _tags(session: Session, ids: Iterable[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for chunk in _chunks(ids):
-        for cid, name in _rows(session, select(ContactTag.contact_id, Tag.name).join(Tag, Tag.id == ContactTag.tag_id)
-                               .where(ContactTag.contact_id.in_(chunk)).order_by(Tag.name)):
-            out.setdefault(cid, []).append(name)
-    return out
+            if tag is not None:
+                tags[cid] = [tag]
+    return out, tags
 
 
 def _dates(session: Session, w: Window) -> tuple[list[Any], dict[int, tuple[int, list[int]]], dict[int, str]]:
@@ -342,11 +341,10 @@ def _dates(session: Session, w: Window) -> tuple[list[Any], dict[int, tuple[int,
     return rows, members, names
 
 
-def _listed_quiet(session: Session, quiet: list[tuple[int, MessageRef]], limit: int
+def _listed_quiet(quiet: list[tuple[int, MessageRef]], tags: dict[int, list[str]], limit: int
                   ) -> tuple[list[tuple[int, MessageRef]], dict[str | None, int], dict[int, list[str]]]:
     """The quiet people some tag's group lists (its first ``limit`` by rules.quiet_key), how many
     more each tag's group has, and the tags of those listed."""
-    tags = _tags(session, [c for c, _ in quiet])
     groups: dict[str | None, list[tuple[int, MessageRef]]] = {}
     for cid, m in quiet:
         for tag in tags.get(cid) or (None,):
@@ -416,7 +414,7 @@ def _collect(session: Session, w: Window) -> Snapshot:
     waiting.sort(key=lambda x: waiting_key(x[1].date, x[0]), reverse=True)
     unlisted = {"waiting": max(0, len(waiting) - w.limits["waiting"])}
     waiting = waiting[:w.limits["waiting"]]
-    quiet, quiet_unlisted, tags = _listed_quiet(session, _quiet(session, w), w.limits["quiet"])
+    quiet, quiet_unlisted, tags = _listed_quiet(*_quiet(session, w), w.limits["quiet"])
     date_rows, tag_members, tag_names = _dates(session, w)
     # Bounces that arrived (were ingested) since the previous digest, whatever their Date header
     # says; a history import is not news.

@@ -226,6 +226,30 @@ class Activity(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class ContactTouch(Base):
+    """A contact's latest touches, kept at write time by app/last_touch.py (migration 0016 filled
+    them for older stores): the newest mail from them (roles from | original_from), the newest
+    mail to them (to | cc), whatever the message's status, and the newest logged call.  The digest
+    reads these instead of seeking the participant and activity indexes per person."""
+
+    __tablename__ = "contact_touches"
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    last_in: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_out: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_call: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class DealTouch(Base):
+    """A deal's latest touches of its own, kept like ``ContactTouch``: the newest mail (sent,
+    received or forward, whatever its status) among the deal's messages, and the newest call
+    logged against the deal."""
+
+    __tablename__ = "deal_touches"
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), primary_key=True)
+    last_thread: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_call: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class SignatureSeen(Base):
     """Every parsed signature, with its date and source message (a fuller one can be proposed)."""
 
