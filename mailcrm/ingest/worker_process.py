@@ -232,7 +232,6 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
     log.setup(cfg.log.level, cfg.log.format)
     # Imported here: the daemon process never needs the worker's modules (parse, app, trust, store).
     from mailcrm.app import cases
-    from mailcrm.app.handle import open_store
     from mailcrm.ingest.parse_pool import ParsePool
     from mailcrm.ingest.worker import Worker
     from mailcrm.ingest.worker_services import WorkerServices
@@ -248,7 +247,7 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
 
     services: WorkerServices | None = None
     try:
-        store = open_store(cfg)  # migrated: a restarted worker finds it at HEAD with one read
+        store = _open_migrated_apart(cfg)
         users = cases.sync_users(store, cfg)
         parser = ParsePool(cfg.ingest.parser_processes())
         worker = Worker(cfg, store.factory, spool, parser)
@@ -275,6 +274,47 @@ def run_child(cfg: Config, spool_root: str, wake: multiprocessing.connection.Con
         wlog.info("parser closed")
         store.engine.dispose()
         events.close()
+
+
+def _open_migrated_apart(cfg: Config) -> Any:
+    """The store, at the newest schema; a migration that is due runs in a throwaway process.
+
+    At HEAD (every start but the first and an upgrade's) this is one read of ``alembic_version``.
+    Otherwise a spawned process runs ``open_store`` with the migration and exits, so Alembic and
+    the migration scripts (and what they import: ~10 MB) never load into this long-lived process;
+    it also says why a database cannot be opened, in the one line ``open_store`` gives.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from mailcrm.app.handle import open_store
+    from mailcrm.store import migrate
+
+    store = open_store(cfg, migrate_schema=False)
+    try:
+        due = migrate.current_revision(store.engine) != migrate.HEAD
+    except OperationalError:
+        due = True  # cannot connect: the migrating process says why
+    if due:
+        store.engine.dispose()
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            problem = pool.apply(_migrate, (cfg,))
+        if problem is not None:
+            kind, text = problem
+            raise ConfigError(text) if kind == "config" else StoreUnavailable(text)
+    return store
+
+
+def _migrate(cfg: Config) -> tuple[str, str] | None:
+    """(In a throwaway process) open the store with its migration; the one-line problem, or None."""
+    from mailcrm.app.handle import open_store
+
+    try:
+        open_store(cfg).engine.dispose()
+    except ConfigError as exc:
+        return "config", str(exc)
+    except StoreUnavailable as exc:
+        return "store", str(exc)
+    return None
 
 
 def _read_wakes(conn: multiprocessing.connection.Connection, spool: Spool) -> None:
