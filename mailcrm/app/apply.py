@@ -334,9 +334,15 @@ def stage_works(session: Session, job: Job) -> None:
         author = next((p.address for p in plan.people if p.role == role and p.direction == "in"), None)
         contact = job.contacts.get(author) if author else None
         # A contact created by this very batch has received no work yet: no query, no flush.
-        if contact is not None and contact.id is not None and work_store.has_works(session, contact.id):
+        if contact is None or contact.id is None or not work_store.has_works(session, contact.id):
+            return
+        # Which works it answers first (cached per batch, no flush): most mail answers none.
+        work_ids = work_store.answered_works(session, msg, facts, contact, forwarded=forwarded)
+        if work_ids:
             _persisted(session, msg)
-            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded)
+            in_deal = job.threads.deal(session, msg.thread_key) is not None if job.threads is not None else None
+            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded, work_ids=work_ids,
+                                     in_deal=in_deal)
 
 
 def stage_follow_up(session: Session, job: Job) -> None:
@@ -462,6 +468,10 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # And which contacts among them received a work (answers move the outreach ledger), and
         # which references name a digest (a reply to it carries commands): one query each.
         work_store.contacts_with_works(session, [c.id for c in known.values() if c.id is not None])
+        # And, for those, the works sent in the batch's threads and to them (what answers match).
+        work_store.load_answer_context(session, [f.thread_key[:1000] for f in facts_list],
+                                       [c.id for c in known.values()
+                                        if c.id is not None and work_store.has_works(session, c.id)])
         company_store.pending_proposals(session, [c.id for c in known.values() if c.id is not None])
         repo.load_companies(session, [c.company_id for c in known.values()])  # what signatures compare with
         digest_replies.digests_referenced(session, [r for f in facts_list for r in (f.in_reply_to, *f.references) if r])
@@ -493,7 +503,9 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
                     raise _BatchFailed() from exc
                 savepoint.rollback()
                 failures[item.id] = _failure(exc)
-                # Contacts and deal threads the failed message created are gone with its savepoint.
+                # Contacts and deal threads the failed message created are gone with its savepoint,
+                # and so may be sends the answer caches learnt.
+                work_store.forget_answer_context(session)
                 known = known.still_in(session)
                 threads = ThreadDeals.load(session, thread_keys)
         if not careful:
