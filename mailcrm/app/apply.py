@@ -325,8 +325,10 @@ def stage_works(session: Session, job: Job) -> None:
             work_store.record_sent(session, msg, facts, recipients, window_days=job.cfg.works.warn_window_days,
                                    names=names)
     elif plan.kind == "bounce" and facts.bounce is not None and facts.bounce.original_message_ids:
-        _persisted(session, msg)
-        work_store.record_bounce(session, msg, facts)
+        sends = work_store.bounced_sends(session, facts)  # most bounces are of mail that carried no work
+        if sends:
+            _persisted(session, msg)
+            work_store.record_bounce(session, msg, facts, sends)
     elif plan.kind == "received":
         # A forwarded answer is planned as received from the original's author.
         forwarded = facts.kind == "forward"

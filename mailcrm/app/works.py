@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from mailcrm.domain import outreach as rules
@@ -109,19 +109,44 @@ def work_names(facts: MessageFacts, pattern: str | None,
 # -- the ledger ----------------------------------------------------------------------------------
 def append_entry(session: Session, *, at: dt.datetime, kind: str, work_id: int | None = None,
                  contact_id: int | None = None, company_id: int | None = None, message_id: int | None = None,
-                 data: dict[str, Any] | None = None) -> LedgerEntry:
-    """Append one entry to the chain (seq and prev_hash from the newest entry; a race fails on the unique seq)."""
-    last = session.execute(select(LedgerEntry.seq, LedgerEntry.hash).order_by(LedgerEntry.seq.desc()).limit(1)).first()
-    seq = (last[0] + 1) if last else 1
-    prev = last[1] if last else rules.GENESIS
+                 data: dict[str, Any] | None = None, flush: bool = True) -> LedgerEntry:
+    """Append one entry to the chain (seq and prev_hash from the newest entry; a race fails on the unique seq).
+
+    The newest entry is asked of the store once a transaction and then remembered (``_LEDGER_TAIL``,
+    forgotten on commit and on any rollback).  ``flush=False``: the entry waits for the next flush
+    (an answer or a bounce of an ingest batch: nothing reads it back before the batch flush).
+    """
+    tail: tuple[int, str] | None = session.info.get(_LEDGER_TAIL)
+    if tail is None:
+        last = session.execute(select(LedgerEntry.seq, LedgerEntry.hash).order_by(LedgerEntry.seq.desc())
+                               .limit(1)).first()
+        tail = (last[0], last[1]) if last else (0, rules.GENESIS)
+    seq, prev = tail[0] + 1, tail[1]
     at = at.replace(microsecond=0)
     data = data or {}
     content = rules.entry_content(seq, at, kind, work_id, contact_id, company_id, message_id, data)
     entry = LedgerEntry(seq=seq, at=at, kind=kind, work_id=work_id, contact_id=contact_id, company_id=company_id,
                         message_id=message_id, data=data, prev_hash=prev, hash=rules.entry_hash(prev, content))
     session.add(entry)
-    session.flush()
+    session.info[_LEDGER_TAIL] = (seq, entry.hash)
+    if flush:
+        session.flush()
     return entry
+
+
+_LEDGER_TAIL = "mailcrm.ledger_tail"  # (seq, hash) of the newest entry, this transaction
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_tail_at_commit(session: Session) -> None:
+    """Another transaction may append next: ask the store again."""
+    session.info.pop(_LEDGER_TAIL, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_tail_at_rollback(session: Session, previous_transaction: Any) -> None:
+    """Entries of a rolled-back transaction or savepoint are gone: ask the store again."""
+    session.info.pop(_LEDGER_TAIL, None)
 
 
 def chain_entry(e: LedgerEntry) -> rules.ChainEntry:
@@ -272,6 +297,8 @@ def load_answer_context(session: Session, thread_keys: Iterable[str], contact_id
                     .join(Message, Message.id == WorkSend.message_id)
                     .where(Message.thread_key.in_(chunk), WorkSend.contact_id.is_not(None))
                     .order_by(WorkSend.id)):
+                if cid is None:
+                    continue
                 works = threads[key].setdefault(cid, [])
                 if wid not in works:
                     works.append(wid)
@@ -399,28 +426,42 @@ def record_answer(session: Session, msg: Message, facts: MessageFacts, contact: 
         wr.answer_at, wr.answer_text = msg.date, " ".join(text.split())[:1000]
         append_entry(session, at=msg.date, kind="answer", work_id=work_id, contact_id=contact.id,
                      company_id=contact.company_id, message_id=msg.id,
-                     data={"answer": answer, "forwarded": forwarded, "message_sha256": msg.sha256})
+                     data={"answer": answer, "forwarded": forwarded, "message_sha256": msg.sha256}, flush=False)
     return len(work_ids)
 
 
-def record_bounce(session: Session, msg: Message, facts: MessageFacts) -> int:
-    """A permanent failure of a sent copy that carried works marks those sends bounced; returns how many."""
+def bounced_sends(session: Session, facts: MessageFacts) -> list[WorkSend]:
+    """The sends of works a bounce reports permanently failed ([]: none); never flushes the session.
+
+    Every send is flushed when it is recorded (``record_sent``), with its message.
+    """
     if facts.bounce is None:
-        return 0
+        return []
     dead = {r.address.lower() for r in facts.bounce.recipients if r.hard or r.permanent}
     ids = [i for i in (*facts.bounce.original_message_ids, facts.bounce.original_message_id) if i]
     if not dead or not ids:
-        return 0
-    sends = session.scalars(select(WorkSend).join(Message, Message.id == WorkSend.message_id)
-                            .where(Message.message_id.in_(ids), Message.kind == "sent",
-                                   WorkSend.address.in_(dead))).all()
+        return []
+    with session.no_autoflush:
+        return list(session.scalars(select(WorkSend).join(Message, Message.id == WorkSend.message_id)
+                                    .where(Message.message_id.in_(ids), Message.kind == "sent",
+                                           WorkSend.address.in_(dead))).all())
+
+
+def record_bounce(session: Session, msg: Message, facts: MessageFacts, sends: list[WorkSend] | None = None) -> int:
+    """A permanent failure of a sent copy that carried works marks those sends bounced; returns how many.
+
+    ``sends``: ``bounced_sends`` already asked (the caller then gave ``msg`` its id only when there are some).
+    """
+    if sends is None:
+        sends = bounced_sends(session, facts)
     for ws in sends:
         wr = session.get(WorkRecipient, (ws.work_id, ws.contact_id)) if ws.contact_id is not None else None
         if wr is not None:
             wr.bounced = True
         append_entry(session, at=msg.date, kind="bounce", work_id=ws.work_id, contact_id=ws.contact_id,
                      company_id=ws.company_id, message_id=msg.id,
-                     data={"address": ws.address, "sent_message": ws.message_id, "message_sha256": msg.sha256})
+                     data={"address": ws.address, "sent_message": ws.message_id, "message_sha256": msg.sha256},
+                     flush=False)
     return len(sends)
 
 
