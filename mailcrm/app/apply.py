@@ -445,6 +445,7 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
         # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
         session.connection(execution_options={"immediate": True})
+        repo.number_messages_before_flush(session)  # we hold the write lock: ids known before the INSERT
         facts_list = [f for i, f in parsed.items() if i not in failures]
         people = [a for f in facts_list for a in _people(f)]
         # PostgreSQL with several daemons: lock what this batch may write, in one order, before

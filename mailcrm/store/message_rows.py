@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -74,6 +74,42 @@ def add_signature(session: Session, message: Message, contact: Contact, row: dic
     if rows is None:
         rows = _pending(session)[id(message)] = _Rows(message, None)
     rows.signatures.append((contact, row))
+
+
+_NUMBER = "mailcrm.number_messages"
+
+
+def number_before_flush(session: Session) -> None:
+    """Give new messages their ids just before the flush that inserts them (SQLite; see ``_number``).
+
+    Only for a session that holds the write lock (the ingest batch's ``BEGIN IMMEDIATE``): no other
+    writer can insert a message between reading the largest id and inserting.
+    """
+    session.info[_NUMBER] = True
+
+
+@event.listens_for(Session, "before_flush")
+def _number(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    """Number the flush's new messages after the largest stored id, in the order they were added.
+
+    The ids are the ones SQLite would give (max(rowid) + 1, ...), but known before the INSERT, so the
+    ORM writes the batch's messages with one executemany instead of one INSERT ... RETURNING each
+    (SQLite has no way to match returned ids to the rows of a multi-row insert).  Until this flush
+    the id stays None, which the stages read as "not inserted yet".  PostgreSQL already inserts
+    them in batches (insertmanyvalues with RETURNING).
+    """
+    if not session.info.get(_NUMBER):
+        return
+    new = [o for o in session.new if isinstance(o, Message) and o.id is None]
+    if not new:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    top = conn.execute(select(func.max(Message.id))).scalar() or 0
+    new.sort(key=lambda m: inspect(m).insert_order)
+    for number, msg in enumerate(new, top + 1):
+        msg.id = number
 
 
 @event.listens_for(Session, "after_flush")

@@ -394,6 +394,11 @@ def add_message(session: Session, message: Message, raw: bytes | None) -> Messag
     return message
 
 
+def number_messages_before_flush(session: Session) -> None:
+    """This session holds the write lock: give new messages their ids at flush time (``message_rows``)."""
+    message_rows.number_before_flush(session)
+
+
 def add_signature(session: Session, message: Message, contact: Contact, row: dict[str, Any]) -> None:
     """Record a signature ``contact`` wrote in ``message`` (inserted with the message's rows, no flush)."""
     message_rows.add_signature(session, message, contact, row)
