@@ -264,17 +264,24 @@ def stage_autoreply(session: Session, job: Job) -> None:
         return
     auto = facts.autoreply
     sender = job.contacts.get(author)
-    _persisted(session, msg, sender)  # also gives the contacts of the message their ids
-    cid = sender.id if sender is not None else None
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
     if auto.left_company:
         text += "; address no longer in use" if auto.moved else "; no longer there"
         if auto.new_contacts:
             text += ", write to " + ", ".join(a.address for a in auto.new_contacts)
+    proposes = sender is not None and auto.left_company and bool(auto.new_contacts) and not _flagged(job)
+    if not proposes:
+        # No flush (issue 26): the row waits, like the participants, for the flush that gives the
+        # message (and a sender new in this batch) an id.
+        repo.add_message_activity(session, msg, sender, kind="autoreply", at=msg.date, text=text, due=auto.until,
+                                  data=data)
+        return
+    _persisted(session, msg, sender)  # the proposals name the contact and the message by id
+    cid = sender.id if sender is not None else None
     session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
                          text=text, due=auto.until, data=data))
-    if cid is not None and auto.left_company and auto.new_contacts and not _flagged(job):
+    if cid is not None:
         propose = company_store.propose_new_addresses if auto.moved else company_store.propose_new_contacts
         propose(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
 

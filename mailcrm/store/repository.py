@@ -399,6 +399,14 @@ def number_messages_before_flush(session: Session) -> None:
     message_rows.number_before_flush(session)
 
 
+def add_message_activity(session: Session, message: Message, contact: Contact | None, *, kind: str,
+                         at: dt.datetime, text: str, due: dt.date | None, data: dict[str, Any]) -> None:
+    """A timeline entry of ``message`` on ``contact``, inserted with the message's rows (no flush: both
+    may be pending; their ids are read when the row is written)."""
+    message_rows.add_activity(session, message, contact, {
+        "deal_id": None, "kind": kind, "at": at, "text": text, "due": due, "data": data, "created_at": utcnow()})
+
+
 def add_signature(session: Session, message: Message, contact: Contact, row: dict[str, Any]) -> None:
     """Record a signature ``contact`` wrote in ``message`` (inserted with the message's rows, no flush)."""
     message_rows.add_signature(session, message, contact, row)
