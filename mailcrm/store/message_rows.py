@@ -108,10 +108,29 @@ def _number(session: Session, flush_context: UOWTransaction, instances: object) 
     conn = session.connection()
     if conn.dialect.name != "sqlite":
         return
-    top = conn.execute(select(func.max(Message.id))).scalar() or 0
+    first: int | None = session.info.get(_NEXT)
+    if first is None:  # once a transaction (the lock is held): then counted on
+        first = (conn.execute(select(func.max(Message.id))).scalar() or 0) + 1
     new.sort(key=lambda m: inspect(m).insert_order)
-    for number, msg in enumerate(new, top + 1):
+    for number, msg in enumerate(new, first):
         msg.id = number
+    session.info[_NEXT] = first + len(new)
+
+
+_NEXT = "mailcrm.next_message_id"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_next(session: Session, previous_transaction: object) -> None:
+    """After a rollback (a savepoint's too) the largest id is asked again."""
+    session.info.pop(_NEXT, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_next_at_commit(session: Session) -> None:
+    """The lock goes with the commit: another writer may insert next."""
+    session.info.pop(_NEXT, None)
+    session.info.pop(_NUMBER, None)
 
 
 def add_activity(session: Session, message: Message, contact: Contact | None, row: dict[str, Any]) -> None:
