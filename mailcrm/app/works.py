@@ -186,7 +186,7 @@ def has_works(session: Session, contact_id: int) -> bool:
     """Has any work been sent to this contact (without flushing the session).
 
     After ``contacts_with_works`` (the ingest batch asks once for its contacts), a contact found
-    then costs no query, nor does one without works while this transaction has recorded no send.
+    then costs no query, nor does one without works (``record_sent`` adds the contacts it sends to).
     """
     known: set[int] | None = session.info.get(_WITH_WORKS)
     if known is not None:
@@ -253,7 +253,11 @@ def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients:
                 _noted_send(session, msg.thread_key, work.id, contact.id)
             wr = session.get(WorkRecipient, (work.id, contact.id))
             if wr is None:
-                session.info[_WORKS_SENT] = True  # has_works asks the store again from now on
+                with_works: set[int] | None = session.info.get(_WITH_WORKS)
+                if with_works is not None:
+                    with_works.add(contact.id)  # has_works knows it without asking the store
+                else:
+                    session.info[_WORKS_SENT] = True  # has_works asks the store again from now on
                 session.add(WorkRecipient(work_id=work.id, contact_id=contact.id, company_id=contact.company_id,
                                           first_sent=at, last_sent=at, times=1, answer="none", answer_by_user=False,
                                           bounced=False))
