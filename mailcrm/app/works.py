@@ -251,7 +251,10 @@ def record_sent(session: Session, msg: Message, facts: MessageFacts, recipients:
                                  file_sha256=name.sha256))
             if contact.id is not None:
                 _noted_send(session, msg.thread_key, work.id, contact.id)
-            wr = session.get(WorkRecipient, (work.id, contact.id))
+            # No autoflush: the send just added waits for the ledger entry's flush below; a summary
+            # added for an earlier address of this contact went out with such a flush, so it is found.
+            with session.no_autoflush:
+                wr = session.get(WorkRecipient, (work.id, contact.id))
             if wr is None:
                 with_works: set[int] | None = session.info.get(_WITH_WORKS)
                 if with_works is not None:
