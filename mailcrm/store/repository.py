@@ -259,9 +259,15 @@ def load_companies(session: Session, ids: Iterable[int | None]) -> None:
     """Load the companies ``ids`` into the session in one query (per 500), so that ``session.get``
     and ``Contact.company`` find them without one query each."""
     keys = sorted({i for i in ids if i is not None})
+    # The identity map holds its objects weakly: kept here, or they are gone (and asked for again,
+    # one query per contact) by the time a signature compares with them.
+    held: list[Company] = session.info.setdefault(_COMPANIES_HELD, [])
     with session.no_autoflush:
         for i in range(0, len(keys), 500):
-            session.scalars(select(Company).where(Company.id.in_(keys[i:i + 500]))).all()
+            held.extend(session.scalars(select(Company).where(Company.id.in_(keys[i:i + 500]))).all())
+
+
+_COMPANIES_HELD = "mailcrm.companies_loaded"
 
 
 _COMPANY_CACHE = "mailcrm.company_for_domain"
