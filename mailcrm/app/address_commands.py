@@ -24,7 +24,6 @@ from mailcrm.app import outreach as works
 from mailcrm.app.digest_replies import ReplyOutcome, may_answer, record_outcome
 from mailcrm.config import Config, UserConfig
 from mailcrm.errors import NotFound
-from mailcrm.parse.digest_commands import automated_reason
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.parse.subaddress import Command, Unknown, classify, help_text, subaddress_of
 from mailcrm.store import repository
@@ -61,6 +60,8 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
     names = ("auto-submitted", "list-id", "list-unsubscribe", "list-post", "precedence", "x-autoreply",
              "x-autorespond", "x-auto-response-suppress")
     headers = {n: v for n in names if (v := facts.header(n)) is not None}
+    from mailcrm.parse.digest_commands import automated_reason  # loaded with the first command mail
+
     automated = automated_reason(headers, sender, "") or (
         "auto-reply or bounce" if facts.autoreply is not None or facts.kind == "bounce" else None)
     own = {cfg.digest.from_address.lower(), *(u.dropbox.lower() for u in cfg.users)}

@@ -24,8 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailcrm import log
 from mailcrm.app.digest_replies import ReplyOutcome
 from mailcrm.config import Config
-from mailcrm.digest.answers import build_answer
-from mailcrm.digest.send import RelayError, send_once
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.store.db import transaction
 from mailcrm.store.models import AnswerOutbox, User, utcnow
@@ -37,6 +35,8 @@ STALE_CLAIM = dt.timedelta(minutes=10)  # a claim older than this was a daemon t
 def enqueue(session: Session, cfg: Config, outcome: ReplyOutcome, facts: MessageFacts, now: dt.datetime) -> AnswerOutbox:
     """Keep the answer to ``facts`` in the caller's transaction; it is sent after the commit."""
     assert outcome.answer_to is not None
+    from mailcrm.digest.answers import build_answer  # the digest's templates: loaded when an answer is owed
+
     msg = build_answer(cfg, outcome, facts)
     uid = session.scalar(select(User.id).where(User.email == outcome.answer_to.lower()))
     row = AnswerOutbox(user_id=uid, to_address=outcome.answer_to, message_id=str(msg["Message-ID"]).strip("<> ")[:1000],
@@ -101,6 +101,8 @@ async def deliver_due(factory: sessionmaker[Session], cfg: Config) -> tuple[int,
     """Send every answer due now, one attempt each; (sent, failed).  Stops at the first failure:
     the relay is down or refusing, the others wait for the next round."""
     import asyncio
+
+    from mailcrm.digest.send import RelayError, send_once
 
     logger = log.get("mailcrm.answers")
     base = cfg.digest.answer_retry_seconds

@@ -265,17 +265,24 @@ def stage_autoreply(session: Session, job: Job) -> None:
         return
     auto = facts.autoreply
     sender = job.contacts.get(author)
-    _persisted(session, msg, sender)  # also gives the contacts of the message their ids
-    cid = sender.id if sender is not None else None
     data = auto.to_json()
     text = "auto-reply" + (f"; back on {auto.until.isoformat()}" if auto.until else "")
     if auto.left_company:
         text += "; address no longer in use" if auto.moved else "; no longer there"
         if auto.new_contacts:
             text += ", write to " + ", ".join(a.address for a in auto.new_contacts)
+    proposes = sender is not None and auto.left_company and bool(auto.new_contacts) and not _flagged(job)
+    if not proposes:
+        # No flush (issue 26): the row waits, like the participants, for the flush that gives the
+        # message (and a sender new in this batch) an id.
+        repo.add_message_activity(session, msg, sender, kind="autoreply", at=msg.date, text=text, due=auto.until,
+                                  data=data)
+        return
+    _persisted(session, msg, sender)  # the proposals name the contact and the message by id
+    cid = sender.id if sender is not None else None
     session.add(Activity(contact_id=cid, message_id=msg.id, user_id=msg.user_id, kind="autoreply", at=msg.date,
                          text=text, due=auto.until, data=data))
-    if cid is not None and auto.left_company and auto.new_contacts and not _flagged(job):
+    if cid is not None:
         propose = company_store.propose_new_addresses if auto.moved else company_store.propose_new_contacts
         propose(session, cid, auto.new_contacts, reason=f"auto-reply {msg.id}")
 
@@ -326,8 +333,10 @@ def stage_works(session: Session, job: Job) -> None:
             work_store.record_sent(session, msg, facts, recipients, window_days=job.cfg.works.warn_window_days,
                                    names=names)
     elif plan.kind == "bounce" and facts.bounce is not None and facts.bounce.original_message_ids:
-        _persisted(session, msg)
-        work_store.record_bounce(session, msg, facts)
+        sends = work_store.bounced_sends(session, facts)  # most bounces are of mail that carried no work
+        if sends:
+            _persisted(session, msg)
+            work_store.record_bounce(session, msg, facts, sends)
     elif plan.kind == "received":
         # A forwarded answer is planned as received from the original's author.
         forwarded = facts.kind == "forward"
@@ -335,9 +344,15 @@ def stage_works(session: Session, job: Job) -> None:
         author = next((p.address for p in plan.people if p.role == role and p.direction == "in"), None)
         contact = job.contacts.get(author) if author else None
         # A contact created by this very batch has received no work yet: no query, no flush.
-        if contact is not None and contact.id is not None and work_store.has_works(session, contact.id):
+        if contact is None or contact.id is None or not work_store.has_works(session, contact.id):
+            return
+        # Which works it answers first (cached per batch, no flush): most mail answers none.
+        work_ids = work_store.answered_works(session, msg, facts, contact, forwarded=forwarded)
+        if work_ids:
             _persisted(session, msg)
-            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded)
+            in_deal = job.threads.deal(session, msg.thread_key) is not None if job.threads is not None else None
+            work_store.record_answer(session, msg, facts, contact, forwarded=forwarded, work_ids=work_ids,
+                                     in_deal=in_deal)
 
 
 def stage_follow_up(session: Session, job: Job) -> None:
@@ -438,6 +453,7 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # fails at once ("database is locked", no busy wait) when an IMAP thread commits a
         # checkpoint meanwhile; BEGIN IMMEDIATE waits for busy_timeout instead.
         session.connection(execution_options={"immediate": True})
+        repo.number_messages_before_flush(session)  # we hold the write lock: ids known before the INSERT
         facts_list = [f for i, f in parsed.items() if i not in failures]
         people = [a for f in facts_list for a in _people(f)]
         # PostgreSQL with several daemons: lock what this batch may write, in one order, before
@@ -463,6 +479,10 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
         # And which contacts among them received a work (answers move the outreach ledger), and
         # which references name a digest (a reply to it carries commands): one query each.
         work_store.contacts_with_works(session, [c.id for c in known.values() if c.id is not None])
+        # And, for those, the works sent in the batch's threads and to them (what answers match).
+        work_store.load_answer_context(session, [f.thread_key[:1000] for f in facts_list],
+                                       [c.id for c in known.values()
+                                        if c.id is not None and work_store.has_works(session, c.id)])
         company_store.pending_proposals(session, [c.id for c in known.values() if c.id is not None])
         repo.load_companies(session, [c.company_id for c in known.values()])  # what signatures compare with
         digest_replies.digests_referenced(session, [r for f in facts_list for r in (f.in_reply_to, *f.references) if r])
@@ -494,7 +514,9 @@ def _batch(factory: sessionmaker[Session], cfg: Config, items: Sequence[SpoolIte
                     raise _BatchFailed() from exc
                 savepoint.rollback()
                 failures[item.id] = _failure(exc)
-                # Contacts and deal threads the failed message created are gone with its savepoint.
+                # Contacts and deal threads the failed message created are gone with its savepoint,
+                # and so may be sends the answer caches learnt.
+                work_store.forget_answer_context(session)
                 known = known.still_in(session)
                 threads = ThreadDeals.load(session, thread_keys)
         if not careful:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from mailcrm.config import Config
 from mailcrm.domain import bounces as rules
 from mailcrm.errors import NotFound
-from mailcrm.parse.bounce import DELAYED
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.store import repository as repo
 from mailcrm.store.models import Activity, BounceEvent, Contact, EmailAddress, Message, Participant, utcnow
@@ -43,6 +42,8 @@ def apply_bounce(session: Session, cfg: Config, message: Message, facts: Message
     sent there through the original's Message-ID (or confirmed by an independent report 24 h or
     more apart); a report that quotes no original, or a run of soft failures, makes it suspect.
     """
+    from mailcrm.parse.bounce import DELAYED  # the bounce parser's module: loaded with the first bounce
+
     bounce = facts.bounce
     if bounce is None:
         return []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 
 from mailcrm.app import deals as deal_store
 from mailcrm.app import last_touch
-from mailcrm.app.digest_runs import run_for_reply
 from mailcrm.config import Config
 from mailcrm.errors import Invalid, Refused
-from mailcrm.parse.digest_commands import CommandReply, LineCommand, parse_reply
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.store.models import Activity, DigestReply, DigestRun, FollowUp, Participant, User
+
+if TYPE_CHECKING:  # the command parser loads with the first reply to a digest (parse_reply below)
+    from mailcrm.parse.digest_commands import CommandReply, LineCommand
 
 MAX_ANSWERS_PER_HOUR = 10  # never a mail loop: past this, commands still apply but nobody is answered
 
@@ -85,6 +86,8 @@ def handle_mail(session: Session, cfg: Config, rcpt_tos: list[str], facts: Messa
                 return None
     user = cfg.user_for_address((facts.from_.address if facts.from_ else "") or "") or cfg.users[0]
     today = now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(user.timezone)).date()
+    from mailcrm.parse.digest_commands import parse_reply
+
     reply = parse_reply(raw, today)
     return handle(session, cfg, reply, facts.identity, now)
 
@@ -100,6 +103,8 @@ def handle(session: Session, cfg: Config, reply: CommandReply, key: str, now: dt
         return out
     user = cfg.user_for_address(reply.sender)
     uid = session.scalar(select(User.id).where(User.email == user.email)) if user is not None else None
+    from mailcrm.app.digest_runs import run_for_reply  # the digest's code: loaded for a reply to one
+
     run = run_for_reply(session, uid, reply.references) if uid is not None else None
     if run is None:
         # Either a stranger, or a user replying to another user's digest: both are refused.

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mailcrm.parse.facts import MessageFacts
-from mailcrm.parse.message import parse_message
 from mailcrm.spool import SpoolMeta
 
 if TYPE_CHECKING:
@@ -32,6 +31,8 @@ class ParseSettings:
 
     def parse(self, meta: SpoolMeta, raw: bytes) -> MessageFacts:
         """Parse with the users' addresses (pure; never raises)."""
+        # Loaded on first use: a writer whose parser processes parse never compiles the parser's patterns.
+        from mailcrm.parse.message import parse_message
         return parse_message(
             raw,
             user_addresses=self.user_addresses,

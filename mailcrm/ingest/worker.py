@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,8 +27,9 @@ from mailcrm.ingest.parse_settings import ParseSettings
 from mailcrm.outcomes import Outcome
 from mailcrm.parse.facts import MessageFacts
 from mailcrm.spool import CorruptItem, SpoolItem, WorkQueue
-from mailcrm.trust.dns import lookup_for
-from mailcrm.trust.verify import verify_spooled
+
+if TYPE_CHECKING:
+    from mailcrm.trust.dns import Lookup
 
 QUARANTINED = Outcome.QUARANTINED
 RETRY = Outcome.RETRY
@@ -61,9 +63,19 @@ class Worker:
         self.last_error: str | None = None
         self._backoff = 0.0
         self._users: dict[str, int | None] = {}  # user email -> User.id cache for the pipeline
-        self.lookup = lookup_for(cfg.security.dns_server, cfg.security.dns_timeout)
+        self._dns = (cfg.security.dns_server, cfg.security.dns_timeout)
+        self._lookup: Lookup | None = None
         self.authserv_ids = frozenset(cfg.security.trusted_authserv_ids)
         self.arc_sealers = frozenset(cfg.security.trusted_arc_sealers)
+
+    @property
+    def lookup(self) -> Lookup:
+        """The DNS lookups of sender checks, made on first use (an import checks no sender and so
+        never loads dnspython, dkimpy and pyspf)."""
+        if self._lookup is None:
+            from mailcrm.trust.dns import lookup_for
+            self._lookup = lookup_for(*self._dns)
+        return self._lookup
 
     def on_committed(self, callback: AckCallback) -> None:
         """Call ``callback(item, outcome)`` after each item's transaction committed (IMAP acks)."""
@@ -110,6 +122,7 @@ class Worker:
             return
         if meta.auth is not None and "temperror" not in {meta.auth.get(k) for k in ("dkim", "spf", "dmarc", "arc")}:
             return
+        from mailcrm.trust.verify import verify_spooled
         try:
             meta.auth = verify_spooled(raw, meta.mail_from, meta.evidence, self.lookup, self.authserv_ids,
                                        self.arc_sealers)

@@ -18,11 +18,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
-from mailcrm.store.models import Contact, Message, Participant, RawMessage, SignatureSeen
+from mailcrm.store.models import Activity, Contact, Message, Participant, RawMessage, SignatureSeen
 
 _KEY = "mailcrm.message_rows"
 # Core inserts on the tables (not ORM-enabled: no per-row state to track).  Raw bytes are
@@ -34,6 +34,7 @@ _BLOBS = {
 }
 _PARTICIPANTS = insert(Participant.__table__)  # type: ignore[arg-type]
 _SIGNATURES = insert(SignatureSeen.__table__)  # type: ignore[arg-type]
+_ACTIVITIES = insert(Activity.__table__)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -42,6 +43,7 @@ class _Rows:
     raw: bytes | None
     participants: list[tuple[str, str | None, Contact | int | None, str, str]] = field(default_factory=list)
     signatures: list[tuple[Contact, dict[str, Any]]] = field(default_factory=list)
+    activities: list[tuple[Contact | None, dict[str, Any]]] = field(default_factory=list)
 
 
 def _pending(session: Session) -> dict[int, _Rows]:
@@ -76,6 +78,69 @@ def add_signature(session: Session, message: Message, contact: Contact, row: dic
     rows.signatures.append((contact, row))
 
 
+_NUMBER = "mailcrm.number_messages"
+
+
+def number_before_flush(session: Session) -> None:
+    """Give new messages their ids just before the flush that inserts them (SQLite; see ``_number``).
+
+    Only for a session that holds the write lock (the ingest batch's ``BEGIN IMMEDIATE``): no other
+    writer can insert a message between reading the largest id and inserting.
+    """
+    session.info[_NUMBER] = True
+
+
+@event.listens_for(Session, "before_flush")
+def _number(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    """Number the flush's new messages after the largest stored id, in the order they were added.
+
+    The ids are the ones SQLite would give (max(rowid) + 1, ...), but known before the INSERT, so the
+    ORM writes the batch's messages with one executemany instead of one INSERT ... RETURNING each
+    (SQLite has no way to match returned ids to the rows of a multi-row insert).  Until this flush
+    the id stays None, which the stages read as "not inserted yet".  PostgreSQL already inserts
+    them in batches (insertmanyvalues with RETURNING).
+    """
+    if not session.info.get(_NUMBER):
+        return
+    new = [o for o in session.new if isinstance(o, Message) and o.id is None]
+    if not new:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    first: int | None = session.info.get(_NEXT)
+    if first is None:  # once a transaction (the lock is held): then counted on
+        first = (conn.execute(select(func.max(Message.id))).scalar() or 0) + 1
+    new.sort(key=lambda m: inspect(m).insert_order)
+    for number, msg in enumerate(new, first):
+        msg.id = number
+    session.info[_NEXT] = first + len(new)
+
+
+_NEXT = "mailcrm.next_message_id"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_next(session: Session, previous_transaction: object) -> None:
+    """After a rollback (a savepoint's too) the largest id is asked again."""
+    session.info.pop(_NEXT, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_next_at_commit(session: Session) -> None:
+    """The lock goes with the commit: another writer may insert next."""
+    session.info.pop(_NEXT, None)
+    session.info.pop(_NUMBER, None)
+
+
+def add_activity(session: Session, message: Message, contact: Contact | None, row: dict[str, Any]) -> None:
+    """Hold an activity of ``message`` on ``contact`` (both may be unflushed: ids are read later)."""
+    rows = _pending(session).get(id(message))
+    if rows is None:
+        rows = _pending(session)[id(message)] = _Rows(message, None)
+    rows.activities.append((contact, row))
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     """Insert the held rows of every message the flush gave an id (one executemany per table)."""
@@ -96,6 +161,7 @@ def write(session: Session) -> None:
     blobs: dict[str, dict[str, Any]] = {}
     participants: list[dict[str, Any]] = []
     signatures: list[dict[str, Any]] = []
+    activities: list[dict[str, Any]] = []
     for key, rows in list(pending.items()):
         msg = rows.message
         if msg.id is None:
@@ -104,10 +170,13 @@ def write(session: Session) -> None:
             continue
         del pending[key]
         later = [(c, row) for c, row in rows.signatures if c.id is None and c in session]
-        if later:  # a signer still pending (before_commit runs before the commit's flush): next time
-            pending[key] = _Rows(msg, None, signatures=later)
+        later_acts = [(c, row) for c, row in rows.activities if c is not None and c.id is None and c in session]
+        if later or later_acts:  # a contact still pending (before_commit runs before the commit's flush): next time
+            pending[key] = _Rows(msg, None, signatures=later, activities=later_acts)
         signatures += [{**row, "message_id": msg.id, "contact_id": c.id} for c, row in rows.signatures
                        if c.id is not None]
+        activities += [{**row, "message_id": msg.id, "user_id": msg.user_id, "contact_id": c.id if c else None}
+                       for c, row in rows.activities if c is None or c.id is not None or c not in session]
         if rows.raw is not None:
             sha = msg.sha256 or hashlib.sha256(rows.raw).hexdigest()
             blobs[sha] = {"sha256": sha, "data": rows.raw, "size": len(rows.raw)}
@@ -122,6 +191,8 @@ def write(session: Session) -> None:
         session.connection().execute(_PARTICIPANTS, participants)
     if signatures:
         session.connection().execute(_SIGNATURES, signatures)
+    if activities:
+        session.connection().execute(_ACTIVITIES, activities)
 
 
 @event.listens_for(Session, "after_rollback")

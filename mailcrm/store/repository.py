@@ -259,9 +259,15 @@ def load_companies(session: Session, ids: Iterable[int | None]) -> None:
     """Load the companies ``ids`` into the session in one query (per 500), so that ``session.get``
     and ``Contact.company`` find them without one query each."""
     keys = sorted({i for i in ids if i is not None})
+    # The identity map holds its objects weakly: kept here, or they are gone (and asked for again,
+    # one query per contact) by the time a signature compares with them.
+    held: list[Company] = session.info.setdefault(_COMPANIES_HELD, [])
     with session.no_autoflush:
         for i in range(0, len(keys), 500):
-            session.scalars(select(Company).where(Company.id.in_(keys[i:i + 500]))).all()
+            held.extend(session.scalars(select(Company).where(Company.id.in_(keys[i:i + 500]))).all())
+
+
+_COMPANIES_HELD = "mailcrm.companies_loaded"
 
 
 _COMPANY_CACHE = "mailcrm.company_for_domain"
@@ -392,6 +398,19 @@ def add_message(session: Session, message: Message, raw: bytes | None) -> Messag
     """
     message_rows.add(session, message, raw)
     return message
+
+
+def number_messages_before_flush(session: Session) -> None:
+    """This session holds the write lock: give new messages their ids at flush time (``message_rows``)."""
+    message_rows.number_before_flush(session)
+
+
+def add_message_activity(session: Session, message: Message, contact: Contact | None, *, kind: str,
+                         at: dt.datetime, text: str, due: dt.date | None, data: dict[str, Any]) -> None:
+    """A timeline entry of ``message`` on ``contact``, inserted with the message's rows (no flush: both
+    may be pending; their ids are read when the row is written)."""
+    message_rows.add_activity(session, message, contact, {
+        "deal_id": None, "kind": kind, "at": at, "text": text, "due": due, "data": data, "created_at": utcnow()})
 
 
 def add_signature(session: Session, message: Message, contact: Contact, row: dict[str, Any]) -> None:

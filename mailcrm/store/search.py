@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, event, literal_column, select, text, update
+from sqlalchemy import ColumnElement, bindparam, event, inspect, literal_column, select, text, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from mailcrm.store.models import Company, Contact, ContactTag, EmailAddress, Tag
@@ -106,14 +106,43 @@ def mark(session: Session, contact_ids: Iterable[int | None]) -> None:
 def _collect(session: Session, flush_context: UOWTransaction) -> None:
     contacts: set[int] = session.info.setdefault(_CONTACTS, set())
     companies: set[int] = session.info.setdefault(_COMPANIES, set())
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    for obj in (*session.new, *session.deleted):
         if isinstance(obj, Contact):
             contacts.add(obj.id)
         elif isinstance(obj, EmailAddress | ContactTag):
             contacts.add(obj.contact_id)
-        elif isinstance(obj, Company) and obj in session.dirty:
+    for obj in session.dirty:
+        # Only a change of what the text is made of: mail marks addresses and contacts (last inbound
+        # and so on) far more often than it renames them.
+        if isinstance(obj, Contact):
+            if _changed(obj, _CONTACT_FIELDS):
+                contacts.add(obj.id)
+        elif isinstance(obj, EmailAddress):
+            if _changed(obj, _ADDRESS_FIELDS):
+                contacts.update(c for c in _history_values(obj, "contact_id") if c is not None)
+        elif isinstance(obj, ContactTag):
+            contacts.add(obj.contact_id)
+        elif isinstance(obj, Company) and _changed(obj, _COMPANY_FIELDS):
             companies.add(obj.id)
     contacts.discard(None)
+
+
+# The attributes search_text is made of (see search_text and rows_for).
+_CONTACT_FIELDS = ("name", "title", "company_id", "company", "phones")
+_ADDRESS_FIELDS = ("address", "contact_id", "contact")
+_COMPANY_FIELDS = ("name",)
+
+
+def _changed(obj: object, fields: tuple[str, ...]) -> bool:
+    """Whether this flush changes any of ``fields`` of ``obj`` (read in after_flush: history is still there)."""
+    attrs = inspect(obj).attrs
+    return any(attrs[f].history.has_changes() for f in fields)
+
+
+def _history_values(obj: object, field: str) -> set[int | None]:
+    """The value of ``field`` now and before this flush (an address moved: both contacts' texts change)."""
+    hist = inspect(obj).attrs[field].history
+    return {*hist.added, *hist.unchanged, *hist.deleted}
 
 
 @event.listens_for(Session, "before_commit")
