@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile mailcrm's bytecode once, as ``pip install`` does for an installed package.
 

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import RUNNER, refused, run, write_config
 
-from mailcrm.cli import _register, app
-from mailcrm.errors import UsageError
-
-_register()
-RUNNER = CliRunner()
+from mailcrm.cli import app
 
 
 @pytest.fixture
 def cfg_path(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[digest]\nenabled = false\n'
-                    '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\n'
-                    'timezone = "Europe/Moscow"\nlanguage = "ru"\n')
-    return path
+    return write_config(tmp_path, "ru")
 
 
-def run(cfg: Path, *args: str) -> Any:
-    """Run one command with --json; the parsed output."""
-    res = RUNNER.invoke(app, ["--config", str(cfg), *args, "--json"])
-    assert res.exit_code == 0, (res.output, res.exception)
-    return json.loads(res.stdout)
-
-
-def refused(cfg: Path, *args: str) -> str:
-    """Run a command that must fail with a one-line usage error; the message."""
-    res = RUNNER.invoke(app, ["--config", str(cfg), *args])
-    assert isinstance(res.exception, UsageError), (res.output, res.exception)
-    return str(res.exception)
 
 
 def test_deal_commands_end_to_end(cfg_path: Path) -> None:

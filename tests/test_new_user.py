@@ -8,15 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import RUNNER, run, write_config
 
-from mailcrm.cli import _register, app
+from mailcrm.cli import app
 
-_register()
-RUNNER = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -92,17 +89,8 @@ def test_init_never_prints_the_database_password(tmp_path: Path) -> None:
 # -- show: notes, the newest 50, the user's time zone ---------------------------------------------
 @pytest.fixture
 def cfg_path(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[digest]\nenabled = false\n'
-                    '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\n'
-                    'timezone = "Europe/Moscow"\nlanguage = "ru"\n')
-    return path
+    return write_config(tmp_path, "ru")
 
-
-def run(cfg: Path, *args: str) -> Any:
-    res = RUNNER.invoke(app, ["--config", str(cfg), *args, "--json"])
-    assert res.exit_code == 0, (res.output, res.exception)
-    return json.loads(res.stdout)
 
 
 def test_show_displays_sheet_notes(cfg_path: Path, tmp_path: Path) -> None:

@@ -4,44 +4,23 @@ digest listing a tagged contact untouched for longer than the period, and not af
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import refused, run, write_config
 
 from mailcrm import config
 from mailcrm.app.handle import open_store
-from mailcrm.cli import _register, app
 from mailcrm.digest.compose import make_digest
-from mailcrm.errors import UsageError
 from mailcrm.store import db, repository
 from mailcrm.store.models import Activity, utcnow
-
-_register()
-RUNNER = CliRunner()
 
 
 @pytest.fixture
 def cfg_path(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[digest]\nenabled = false\n'
-                    '[[users]]\nemail = "me@example.org"\nname = "Me"\ndropbox = "crm+secret@example.org"\n'
-                    'timezone = "Europe/Moscow"\nlanguage = "en"\n')
-    return path
+    return write_config(tmp_path, "en")
 
 
-def run(cfg: Path, *args: str) -> Any:
-    res = RUNNER.invoke(app, ["--config", str(cfg), *args, "--json"])
-    assert res.exit_code == 0, (res.output, res.exception)
-    return json.loads(res.stdout)
-
-
-def refused(cfg: Path, *args: str) -> str:
-    res = RUNNER.invoke(app, ["--config", str(cfg), *args])
-    assert isinstance(res.exception, UsageError), (res.output, res.exception)
-    return str(res.exception)
 
 
 def test_touch_rules_and_the_digest(cfg_path: Path) -> None:
