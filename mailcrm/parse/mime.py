@@ -132,7 +132,9 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
         chunks = email.header.decode_header(value)
     else:
         text = str(value)
-        if "\udc80" <= max(text, default="a") or any("\udc80" <= ch <= "\udcff" for ch in text):
+        # (A surrogate is at least "\udc80", so the maximum decides; a character above the
+        # surrogates, an emoji, also takes this branch, which decodes it back unchanged.)
+        if "\udc80" <= max(text, default="a"):
             # compat32 keeps raw 8-bit header bytes as surrogates: recover the bytes.
             raw = text.encode("utf-8", "surrogateescape")
             text = decode_bytes(raw, None)

@@ -8,6 +8,7 @@ organisation words. Pure functions over strings; never raise.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -106,6 +107,13 @@ def _is_short_info(part: str) -> bool:
 def classify_line(line: str) -> str:
     """One of 'blank', 'mobile', 'disclaimer', NAME, CONTACT, INFO or PROSE."""
     text = line.strip().lstrip(">").strip() if line.lstrip().startswith(">") else line.strip()
+    return _classify(text)
+
+
+# A line is classified for the model's features, for the end of the content and for the block:
+# the same text up to three times per message, and signature lines recur from mail to mail.
+@lru_cache(maxsize=16384)
+def _classify(text: str) -> str:
     if not text:
         return "blank"
     if _MOBILE.match(text):
