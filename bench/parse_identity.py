@@ -40,7 +40,8 @@ def _dump(paths: list[str]) -> None:
                 facts = parse_message(raw, user_addresses=users)
                 doc = json.dumps(facts.to_json(), ensure_ascii=False, sort_keys=True, default=str)
                 full = doc + "\n" + repr(facts) + "\n" + classify_answer(facts.reply_text) + "/" \
-                    + classify_answer(facts.body_text)
+                    + classify_answer(facts.body_text) + "/" \
+                    + (classify_answer(facts.forwarded.text) if facts.forwarded is not None else "-")
             except Exception as exc:  # noqa: BLE001 - an exception is an outcome to compare too
                 full = f"EXC {type(exc).__name__}: {exc}"
             digest = hashlib.sha256(full.encode("utf-8", "surrogatepass")).hexdigest()

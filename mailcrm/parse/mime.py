@@ -140,6 +140,9 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
             text = decode_bytes(raw, None)
             if defects is not None:
                 defects.append("raw 8-bit header")
+        if "=?" not in text:
+            # No encoded word: decode_header would hand the unfolded text back as one chunk.
+            return _clean(unfold(text))
         try:
             chunks = email.header.decode_header(unfold(text))
         except Exception:  # noqa: BLE001 - malformed encoded words are data, not errors

@@ -39,6 +39,11 @@ _MOBILE_TAG = re.compile(
     r"从我的.{1,20}发送|發自我的|[\w ]+['’]\w+(?:dan|den) gönderildi)",
     re.I,
 )
+# The characters _MOBILE_TAG can start with (its alternatives' first letters, in any case the
+# case-insensitive match accepts: "ſ", "ı", "İ", the early Cyrillic "ᲂ"/"ᲃ"); a line starting
+# otherwise can only be its last alternative, "… gönderildi", which holds "nder" in any case.
+# tests/test_parse_reply.py checks this set against the pattern over all of Unicode.
+MOBILE_FIRST = frozenset("sSſgGvVeEiIİılLwWoOaAоОᲂнНсСᲃзЗпП从發")
 _LAST_CHARS = frozenset(":：*_")  # an attribution's or a "*** … ***" / "___" separator's last character
 
 
@@ -109,7 +114,7 @@ def _cut(lines: list[str]) -> tuple[int, int | None]:
             break
         if not stripped:
             continue
-        if len(stripped) < 80 and _MOBILE_TAG.match(stripped):
+        if len(stripped) < 80 and _mobile_tag(stripped):
             cut, skip_to = i, None
             break
         kind = separator_kind(stripped)
@@ -141,7 +146,12 @@ def _candidates(lines: list[str], end: int) -> list[int]:
     return [i for i, line in enumerate(lines[:end])
             if len(line) <= BARE_PHRASE_MAX or ">" in line or line[-1] in _LAST_CHARS
             or (s := line.lstrip())[0] in OPENERS or len(s) <= BARE_PHRASE_MAX
-            or (len(s) < 80 and _MOBILE_TAG.match(s) is not None)]
+            or (len(s) < 80 and _mobile_tag(s))]
+
+
+def _mobile_tag(s: str) -> bool:
+    """``_MOBILE_TAG.match(s)``, the regex skipped where it cannot match (see MOBILE_FIRST)."""
+    return (s[:1] in MOBILE_FIRST or "nder" in s.lower()) and _MOBILE_TAG.match(s) is not None
 
 
 def _quotequail_cut(lines: list[str]) -> int | None:

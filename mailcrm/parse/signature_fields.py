@@ -164,6 +164,16 @@ _DIGIT = re.compile(r"\d")
 
 
 def _phones(line: str, region: str) -> list[str]:
+    return list(_phones_cached(line, region))
+
+
+# The same signature lines (the same people's phones) come back mail after mail.
+@lru_cache(maxsize=8192)
+def _phones_cached(line: str, region: str) -> tuple[str, ...]:
+    return tuple(_find_phones(line, region))
+
+
+def _find_phones(line: str, region: str) -> list[str]:
     out: list[str] = []
     # phonenumbers' matcher is the costliest step of signature parsing; a line with fewer digits
     # than the shortest subscriber number (ITU-T E.164 national numbers have at least 5-6) has none.
