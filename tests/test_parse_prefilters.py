@@ -63,3 +63,18 @@ def test_mobile_tag_prefilter_agrees_with_the_pattern() -> None:
     for line in lines:
         assert _mobile_tag(line) == (_MOBILE_TAG.match(line) is not None), line
     assert sum(_mobile_tag(line) for line in lines) >= 12
+
+
+def test_char_counts_count_as_the_str_methods() -> None:
+    from mailcrm.parse.signature_features import char_counts
+
+    def slow(text: str) -> tuple[int, int, int, int, int]:
+        return (sum(map(str.isalpha, text)), sum(map(str.isupper, text)), sum(map(str.isdigit, text)),
+                sum(map(str.isalnum, text)), sum(map(str.isspace, text)))
+
+    one_byte = "".join(bytes([b]).decode("cp1251") for b in range(256) if b != 0x98)
+    for ch in one_byte:  # every character the byte path counts, alone and beside others
+        assert char_counts(ch) == slow(ch), repr(ch)
+    for text in (one_byte, one_byte[::-1] * 3, "", "Иван Петров, тел. +7 (495) 123-45-67",
+                 "Agnieszka Woźniak ½ Ⅻ 😀", "ΑΒΓ abc ١٢٣", "\x1c\x1d\u2028 x"):
+        assert char_counts(text) == slow(text), text
