@@ -11,7 +11,7 @@ import re
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from typing import Any
 
-from mailcrm.parse.reply_text import _MOBILE_TAG, MOBILE_FIRST, _mobile_tag
+from mailcrm.parse.reply_text import _MOBILE_TAG, MOBILE_FIRST, MOBILE_PAIRS, _mobile_tag
 
 _ALL = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF)
 
@@ -51,7 +51,24 @@ def test_mobile_tag_starts_with_a_character_of_mobile_first_or_holds_nder() -> N
             catch_all += 1
             continue
         assert first <= MOBILE_FIRST, sorted(first - MOBILE_FIRST)
+        for firsts, seconds in _heads(items):
+            # Two ASCII characters open the line: their pair, lower-cased, must be listed.
+            pairs = {(a + b).lower() for a in firsts for b in seconds if (a + b).isascii()}
+            assert pairs <= MOBILE_PAIRS, sorted(pairs - MOBILE_PAIRS)
     assert catch_all == 1
+
+
+def _heads(items: Any) -> list[tuple[set[str], set[str]]]:
+    """(first characters, second characters) of each way a sequence of parsed items can start."""
+    op, av = items[0]
+    if str(op) == "SUBPATTERN":
+        return _heads(list(av[3]) + list(items[1:]))
+    if str(op) == "BRANCH":  # "(?:iphone|ipad|android)": each word is two characters or more
+        assert all(len(list(branch)) >= 2 for branch in av[1])
+        return [head for branch in av[1] for head in _heads(list(branch))]
+    first, second = _first_chars(items[:1]), _first_chars(items[1:2])
+    assert first is not None and second is not None
+    return [(first, second)]
 
 
 def test_mobile_tag_prefilter_agrees_with_the_pattern() -> None:

@@ -44,6 +44,10 @@ _MOBILE_TAG = re.compile(
 # otherwise can only be its last alternative, "… gönderildi", which holds "nder" in any case.
 # tests/test_parse_reply.py checks this set against the pattern over all of Unicode.
 MOBILE_FIRST = frozenset("sSſgGvVeEiIİılLwWoOaAоОᲂнНсСᲃзЗпП从發")
+# Its alternatives' first two letters where both are ASCII ("sent", "get", "von", "envoyé", "inviato",
+# "verzonden", "skickat", "wysłane", "odesláno", "iphone", "android"): a line opening with two ASCII
+# characters starts no alternative unless they are one of these pairs, in some case.
+MOBILE_PAIRS = frozenset({"se", "ge", "vo", "en", "in", "ve", "sk", "wy", "od", "ip", "an"})
 _LAST_CHARS = frozenset(":：*_")  # an attribution's or a "*** … ***" / "___" separator's last character
 
 
@@ -151,7 +155,9 @@ def _candidates(lines: list[str], end: int) -> list[int]:
 
 def _mobile_tag(s: str) -> bool:
     """``_MOBILE_TAG.match(s)``, the regex skipped where it cannot match (see MOBILE_FIRST)."""
-    return (s[:1] in MOBILE_FIRST or "nder" in s.lower()) and _MOBILE_TAG.match(s) is not None
+    head = s[:2]
+    first = head.lower() in MOBILE_PAIRS if head.isascii() else s[:1] in MOBILE_FIRST
+    return (first or "nder" in s.lower()) and _MOBILE_TAG.match(s) is not None
 
 
 def _quotequail_cut(lines: list[str]) -> int | None:
