@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.header
 import email.utils
 import re
+from functools import lru_cache
 
 from mailcrm.parse.facts import Address
 from mailcrm.parse.mime import decode_bytes, decode_header_value
@@ -112,6 +113,18 @@ def parse_address_header(values: list[str]) -> tuple[Address, ...]:
 
     Splitting before decoding keeps an encoded "Doe, John" as one name.
     """
+    if all(type(v) is str for v in values):
+        # The same people write again and again: the same From/To values recur (frozen results).
+        return _parse_text_values(tuple(values))
+    return _parse_address_header(values)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text_values(values: tuple[str, ...]) -> tuple[Address, ...]:
+    return _parse_address_header(list(values))
+
+
+def _parse_address_header(values: list[str]) -> tuple[Address, ...]:
     raw = []
     for v in values:
         if isinstance(v, email.header.Header):

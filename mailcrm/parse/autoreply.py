@@ -141,11 +141,19 @@ def _header_signal(view: MimeView) -> tuple[str | None, bool]:
     return strong, weak
 
 
-def _own_text(view: MimeView) -> str:
-    """The auto-reply's own text, without the quoted original it may carry."""
+HEAD = 4000  # characters of the own text read for the reason, dates and new contacts
+_QUOTE_MAX = 200  # no match of _QUOTE_START is longer ("on " + 80 characters + " wrote:")
+
+
+def _own_head(view: MimeView) -> str:
+    """The first HEAD characters of the auto-reply's own text, without the quoted original it may carry.
+
+    The quote is looked for in the first HEAD + _QUOTE_MAX characters only: one that starts
+    within HEAD ends there, and one that starts later leaves the first HEAD characters whole.
+    """
     text = view.text or ""
-    m = _QUOTE_START.search(text)
-    return text[: m.start()] if m and m.start() > 20 else text
+    m = _QUOTE_START.search(text, 0, HEAD + _QUOTE_MAX)
+    return (text[: m.start()] if m and m.start() > 20 else text)[:HEAD]
 
 
 def _new_contacts(text: str, own: set[str]) -> tuple[Address, ...]:
@@ -165,8 +173,7 @@ def detect_autoreply(view: MimeView, *, sent: dt.datetime | None = None) -> Auto
     """Return AutoReply facts when ``view`` is an automatic answer, else None."""
     subject = view.header("Subject") or ""
     strong, weak = _header_signal(view)
-    text = _own_text(view)
-    head = text[:4000]
+    head = _own_head(view)
     if (strong or weak or view.content_type == "multipart/report"
             or re.search(r"no-?reply|do-?not-?reply", view.header("From") or "", re.I)) and bounce.is_challenge(view):
         return AutoReply(reason="challenge-response")

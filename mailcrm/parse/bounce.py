@@ -366,6 +366,11 @@ def detect_bounce(view: MimeView) -> Bounce | None:
         return None
     body = body_text(view)[:MAX_SCAN]
     raw_failed, unaddressed, saw_dsn, mta, raw_delayed = _from_dsn(view, body)
+    if not raw_failed and not raw_delayed and not unaddressed and (saw_dsn or not _looks_like_bounce(view)):
+        # Most mail: no recipient in a delivery-status part and nothing that comes from a mail
+        # system - the checks below would end in None too (_says_failure starts with
+        # _looks_like_bounce), without splitting the body into report and copy first.
+        return None
     report, copy_text = fmt.split_report(body)
     whole = report[:3000] if len(raw_failed) + len(unaddressed) == 1 else None
     others = frozenset(r[0] for r in raw_failed)

@@ -115,7 +115,7 @@ def _legal_form(low: str, words: list[str]) -> bool:
         return True
     if words[-1] in _SHORT_FORMS and len(words) > 1 and words[-1] not in {"as", "co", "a"}:
         return True
-    return any(low.startswith(form) for form in _LONG_FORMS)
+    return low.startswith(_LONG_FORMS)
 
 
 def has_legal_form(text: str) -> bool:
@@ -140,5 +140,5 @@ def looks_like_company(text: str) -> bool:
     if _legal_form(low, words):
         return True
     if re.search(r"[а-я]", low):
-        return any(w.startswith(stem) for w in words for stem in _ORG_STEMS_RU)
+        return any(w.startswith(_ORG_STEMS_RU) for w in words)
     return any(w in ORG_WORDS_EN for w in words)

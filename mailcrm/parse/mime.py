@@ -132,12 +132,18 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
         chunks = email.header.decode_header(value)
     else:
         text = str(value)
-        if "\udc80" <= max(text, default="a") or any("\udc80" <= ch <= "\udcff" for ch in text):
+        # (A surrogate is at least "\udc80", so the maximum decides; a character above the
+        # surrogates, an emoji, also takes this branch, which decodes it back unchanged.)
+        if "\udc80" <= max(text, default="a"):
             # compat32 keeps raw 8-bit header bytes as surrogates: recover the bytes.
             raw = text.encode("utf-8", "surrogateescape")
             text = decode_bytes(raw, None)
             if defects is not None:
                 defects.append("raw 8-bit header")
+        if "=?" not in text:
+            # No encoded word: decode_header would hand the unfolded text back as one chunk, and
+            # _clean of a text without line breaks (unfold leaves none) only drops NULs and strips.
+            return (unfold(text) if "\n" in text or "\r" in text else text).replace("\x00", "").strip()
         try:
             chunks = email.header.decode_header(unfold(text))
         except Exception:  # noqa: BLE001 - malformed encoded words are data, not errors
@@ -244,12 +250,13 @@ def view_from_message(msg: email.message.Message, raw: bytes, depth: int = 0) ->
     text_plain: list[str] = []
     text_html: list[str] = []
     count = 0
-    for part in _walk(msg, defects):
+    top_ctype: str | None = None
+    for part, ctype in _walk(msg, defects):
+        top_ctype = ctype if top_ctype is None else top_ctype
         count += 1
         if count > 2000:
             defects.append("too many MIME parts; rest ignored")
             break
-        ctype = _content_type(part)
         for d in getattr(part, "defects", []):
             defects.append(type(d).__name__)
         disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower() or None
@@ -302,7 +309,7 @@ def view_from_message(msg: email.message.Message, raw: bytes, depth: int = 0) ->
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     return MimeView(
         headers=headers,
-        content_type=_content_type(msg),
+        content_type=top_ctype if top_ctype is not None else _content_type(msg),
         text=body,
         html=html,
         parts=tuple(parts),
@@ -313,13 +320,14 @@ def view_from_message(msg: email.message.Message, raw: bytes, depth: int = 0) ->
     )
 
 
-def _walk(msg: email.message.Message, defects: list[str]) -> Iterator[email.message.Message]:
-    """Like Message.walk() but does not descend into message/* parts (they are viewed separately)."""
+def _walk(msg: email.message.Message, defects: list[str]) -> Iterator[tuple[email.message.Message, str]]:
+    """Like Message.walk() but does not descend into message/* parts (they are viewed separately);
+    each part comes with its content type (read once: each read parses the header again)."""
     stack = [msg]
     while stack:
         part = stack.pop(0)
-        yield part
         ctype = _content_type(part)
+        yield part, ctype
         if ctype.startswith("message/"):
             continue
         if part.is_multipart():

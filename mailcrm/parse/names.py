@@ -88,6 +88,8 @@ _TITLE_STEMS_RU = (
     "руководство", "советник", "референт", "делопроизвод", "кадр", "стажер", "стажёр",
     "собственник", "учредител", "председател", "член правления", "ректор", "декан",
 )
+# The stems as the lower-cased, ё-folded text is compared with them (one startswith per word).
+_TITLE_STEMS_RU_E = tuple(stem.replace("ё", "е") for stem in _TITLE_STEMS_RU)
 _TITLE_WORDS_EN = frozenset("""
 head chief manager director president vice vp svp evp avp ceo cto cfo coo cmo cio cpo founder
 co-founder cofounder partner editor producer engineer developer designer consultant specialist
@@ -240,7 +242,7 @@ def _looks_like_title(text: str) -> bool:
     if not words or len(words) > 8:
         return False
     if re.search(r"[а-я]", low):
-        return any(w.startswith(stem.replace("ё", "е")) for w in words for stem in _TITLE_STEMS_RU)
+        return any(w.startswith(_TITLE_STEMS_RU_E) for w in words)
     honor = _HONORIFICS
     return any(w.strip(".") in _TITLE_WORDS_EN for w in words) or any(
         w.strip(".") in _NP.titles and w.strip(".") not in honor and len(w) > 3 for w in words)

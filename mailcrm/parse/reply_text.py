@@ -39,6 +39,15 @@ _MOBILE_TAG = re.compile(
     r"从我的.{1,20}发送|發自我的|[\w ]+['’]\w+(?:dan|den) gönderildi)",
     re.I,
 )
+# The characters _MOBILE_TAG can start with (its alternatives' first letters, in any case the
+# case-insensitive match accepts: "ſ", "ı", "İ", the early Cyrillic "ᲂ"/"ᲃ"); a line starting
+# otherwise can only be its last alternative, "… gönderildi", which holds "nder" in any case.
+# tests/test_parse_reply.py checks this set against the pattern over all of Unicode.
+MOBILE_FIRST = frozenset("sSſgGvVeEiIİılLwWoOaAоОᲂнНсСᲃзЗпП从發")
+# Its alternatives' first two letters where both are ASCII ("sent", "get", "von", "envoyé", "inviato",
+# "verzonden", "skickat", "wysłane", "odesláno", "iphone", "android"): a line opening with two ASCII
+# characters starts no alternative unless they are one of these pairs, in some case.
+MOBILE_PAIRS = frozenset({"se", "ge", "vo", "en", "in", "ve", "sk", "wy", "od", "ip", "an"})
 _LAST_CHARS = frozenset(":：*_")  # an attribution's or a "*** … ***" / "___" separator's last character
 
 
@@ -109,7 +118,7 @@ def _cut(lines: list[str]) -> tuple[int, int | None]:
             break
         if not stripped:
             continue
-        if len(stripped) < 80 and _MOBILE_TAG.match(stripped):
+        if len(stripped) < 80 and _mobile_tag(stripped):
             cut, skip_to = i, None
             break
         kind = separator_kind(stripped)
@@ -141,7 +150,14 @@ def _candidates(lines: list[str], end: int) -> list[int]:
     return [i for i, line in enumerate(lines[:end])
             if len(line) <= BARE_PHRASE_MAX or ">" in line or line[-1] in _LAST_CHARS
             or (s := line.lstrip())[0] in OPENERS or len(s) <= BARE_PHRASE_MAX
-            or (len(s) < 80 and _MOBILE_TAG.match(s) is not None)]
+            or (len(s) < 80 and _mobile_tag(s))]
+
+
+def _mobile_tag(s: str) -> bool:
+    """``_MOBILE_TAG.match(s)``, the regex skipped where it cannot match (see MOBILE_FIRST)."""
+    head = s[:2]
+    first = head.lower() in MOBILE_PAIRS if head.isascii() else s[:1] in MOBILE_FIRST
+    return (first or "nder" in s.lower()) and _MOBILE_TAG.match(s) is not None
 
 
 def _quotequail_cut(lines: list[str]) -> int | None:

@@ -8,6 +8,7 @@ organisation words. Pure functions over strings; never raise.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -106,6 +107,13 @@ def _is_short_info(part: str) -> bool:
 def classify_line(line: str) -> str:
     """One of 'blank', 'mobile', 'disclaimer', NAME, CONTACT, INFO or PROSE."""
     text = line.strip().lstrip(">").strip() if line.lstrip().startswith(">") else line.strip()
+    return _classify(text)
+
+
+# A line is classified for the model's features, for the end of the content and for the block:
+# the same text up to three times per message, and signature lines recur from mail to mail.
+@lru_cache(maxsize=16384)
+def _classify(text: str) -> str:
     if not text:
         return "blank"
     if _MOBILE.match(text):
@@ -156,6 +164,16 @@ _DIGIT = re.compile(r"\d")
 
 
 def _phones(line: str, region: str) -> list[str]:
+    return list(_phones_cached(line, region))
+
+
+# The same signature lines (the same people's phones) come back mail after mail.
+@lru_cache(maxsize=8192)
+def _phones_cached(line: str, region: str) -> tuple[str, ...]:
+    return tuple(_find_phones(line, region))
+
+
+def _find_phones(line: str, region: str) -> list[str]:
     out: list[str] = []
     # phonenumbers' matcher is the costliest step of signature parsing; a line with fewer digits
     # than the shortest subscriber number (ITU-T E.164 national numbers have at least 5-6) has none.

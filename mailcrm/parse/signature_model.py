@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from importlib import resources
+from itertools import repeat
 from typing import Any
 
 __all__ = ["MODEL_FILE", "load_model", "line_logits", "threshold"]
@@ -36,7 +37,9 @@ def line_logits(features: list[list[str]]) -> list[float]:
     model = load_model()
     weights: dict[str, float] = model["weights"]
     bias = float(model["bias"])
-    return [bias + sum(weights.get(f, 0.0) for f in feats) for feats in features]
+    get = weights.get
+    # map() instead of a generator: the same additions in the same order, without a frame per feature.
+    return [bias + sum(map(get, feats, repeat(0.0, len(feats)))) for feats in features]
 
 
 def threshold() -> float:
