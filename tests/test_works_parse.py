@@ -170,8 +170,9 @@ _ISO9 = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэ
 _CYR = "абвгдежзиклмнопрстуфхцчшэюя"  # letters a title word may start with (no signs)
 word = st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщыьэюя", min_size=3, max_size=9).filter(
     # Clusters the romanisations themselves cannot tell apart: ISO 9 "цх", "кх" are "ch", "kh" (as "ч", "х" elsewhere),
-    # "йо"/"йе"/"йу" are BGN's "yo"/"ye"/"yu" (as "ё"/"е"/"ю" are); and "ы" never follows a vowel in Russian.
-    lambda w: w[0] in _CYR and not re.search(r"[цк]х|й[аоеёуюэя]|[ьъ]{2}|[аеёиоуыэюяьъ]ы", w))
+    # "йо"/"йе"/"йу" are BGN's "yo"/"ye"/"yu" (as "ё"/"е"/"ю" are); and "ы" never follows a vowel or "й" in
+    # Russian (BGN writes both "й" and "ы" as "y": "айыо" and "аыйо" would both be "ayyo").
+    lambda w: w[0] in _CYR and not re.search(r"[цк]х|й[аоеёуюэя]|[ьъ]{2}|[аеёиоуыэюяьъй]ы", w))
 
 
 def _roman(text: str, table: dict[str, str]) -> str:
