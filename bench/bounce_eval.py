@@ -208,7 +208,7 @@ def _lines(notes: Iterable[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("corpora", nargs="?", default=os.environ.get("MAILCRM_CORPORA", "/work/shared/corpora"))
+    ap.add_argument("corpora", nargs="?", default=os.environ.get("MAILCRM_CORPORA", str(Path(__file__).resolve().parents[2] / "shared" / "corpora")))
     ap.add_argument("--by", choices=("folder", "engine"), default="folder")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--notes", action="store_true", help="list false kills, missed kills and other misses")

@@ -1,7 +1,7 @@
 """Parser identity check: this tree's ``parse_message`` against another tree's (issue 26).
 
-Every file under the given roots (default: $MAILCRM_CORPORA or /work/shared/corpora, tests/data
-and a bench corpus in /tmp/h2corp made with ``python bench/corpus.py --count 2000 maildir``)
+Every file under the given roots (default: $MAILCRM_CORPORA or ../shared/corpora, tests/data
+and a bench corpus, ``--corpus DIR``, made with ``python bench/corpus.py --count 2000 maildir DIR``)
 is parsed twice by each side, without and with a user address (``me@example.org``); what is
 compared is the full ``MessageFacts`` (``to_json()`` as ``mailcrm inspect --json`` prints it,
 plus the dataclass repr, which holds every field: body and reply text, forward text, headers,
@@ -9,7 +9,8 @@ files) and ``answers.classify_answer`` of the reply text and of the whole body. 
 its own subprocess with its tree first on PYTHONPATH.  Prints "N of N identical" and the files
 that differ.
 
-    python bench/parse_identity.py [--old /work/main] [--new .] [ROOT ...]
+    git worktree add /tmp/old main   # the tree to compare against
+    python bench/parse_identity.py --old /tmp/old [--new .] [--corpus DIR] [ROOT ...]
 """
 
 from __future__ import annotations
@@ -66,12 +67,14 @@ def main() -> None:
         _dump([p for p in sys.stdin.read().splitlines() if p])
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--old", default="/work/main")
+    ap.add_argument("--old", required=True, help="the other tree (a checkout or worktree)")
+    ap.add_argument("--corpus", default="", help="a bench/corpus.py Maildir to add to the default roots")
     ap.add_argument("--new", default=str(Path(__file__).resolve().parents[1]))
     ap.add_argument("roots", nargs="*")
     args = ap.parse_args()
-    roots = args.roots or [os.environ.get("MAILCRM_CORPORA", "/work/shared/corpora"),
-                           str(Path(args.new) / "tests" / "data"), "/tmp/h2corp"]
+    here = Path(__file__).resolve().parents[1]
+    roots = args.roots or [os.environ.get("MAILCRM_CORPORA", str(here.parent / "shared" / "corpora")),
+                           str(Path(args.new) / "tests" / "data"), *([args.corpus] if args.corpus else [])]
     paths = sorted(str(p) for r in roots for p in Path(r).rglob("*") if p.is_file())
     old, new = _run(args.old, paths), _run(args.new, paths)
     keys = sorted(set(old) | set(new))

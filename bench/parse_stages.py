@@ -8,7 +8,7 @@ headers, bounce, auto-reply, forward, reply text, signature, the rest - and
 ``answers.classify_answer`` on each message's reply text, the median of the rounds, and the
 ratio old/new.  Nothing is asserted.
 
-    python bench/parse_stages.py [--old /work/main] [--new .] [--rounds 3] [DIR]
+    python bench/parse_stages.py --old OTHER_TREE [--new .] [--rounds 3] DIR
 """
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ def _run(tree: str, corpus: str) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--old", default="/work/main")
+    ap.add_argument("--old", required=True, help="the other tree (a checkout or worktree)")
     ap.add_argument("--new", default=str(Path(__file__).resolve().parents[1]))
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("corpus", nargs="?", default="/tmp/h2corp")
+    ap.add_argument("corpus", help="a Maildir from bench/corpus.py")
     args = ap.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
     for _ in range(args.rounds):
