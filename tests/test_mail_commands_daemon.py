@@ -177,6 +177,8 @@ def test_an_answer_the_relay_cannot_take_is_kept_and_sent_once_later(store, tmp_
         answer = _answers(relay, "kino.example")[0]
         assert "oleg@kino.example (active)" in answer.get_content()
         assert str(answer["Message-ID"]).strip("<>") == r.message_id  # the message written when the question came
+        # The relay has it; the row is marked sent right after (the outbox's own commit, in the worker process).
+        assert _wait(lambda: (x := row()) is not None and x.status == "sent", 10), daemon.log_path.read_text()[-3000:]
         sent = row()
         assert sent is not None and sent.status == "sent" and sent.attempts >= r.attempts + 1
         assert sent.last_error is None and sent.sent_at is not None
