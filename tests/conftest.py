@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,16 @@ def store(db_url: str):  # type: ignore[no-untyped-def]
     migrate.upgrade(engine)
     yield engine, db.session_factory(engine)
     engine.dispose()
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it is truthy or ``timeout`` seconds pass; a last look at the end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return bool(predicate())
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import free_port
+from conftest import free_port, wait_for
 from daemon_proc import DaemonProcess
 from relay import Relay
 from sqlalchemy import select
@@ -60,14 +60,6 @@ def _send(daemon: DaemonProcess, msg: EmailMessage, sender: str = "me@example.or
     with daemon.smtp() as smtp:
         smtp.send_message(msg, from_addr=sender, to_addrs=[str(msg["To"])])
 
-
-def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_reply_to_the_digest_commands_and_is_answered(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +138,7 @@ def test_reply_to_the_digest_commands_and_is_answered(store, tmp_path: Path) -> 
         stranger = _reply(new, "2 lost пусть", sender="ann@example.org")
         _send(daemon, stranger, sender="ann@example.org")
         _send(daemon, _reply(new, "1 done", refs=False))
-        assert _wait(lambda: json.loads(daemon.cli("status", "--json").stdout)["quarantine"] >= 2)
+        assert wait_for(lambda: json.loads(daemon.cli("status", "--json").stdout)["quarantine"] >= 2)
         with db.transaction(factory) as s:
             replies = {r.status for r in s.scalars(select(DigestReply))}
             assert len(s.scalars(select(Activity).where(Activity.deal_id == ids["Тур"],

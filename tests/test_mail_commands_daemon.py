@@ -18,7 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import free_port
+from conftest import free_port, wait_for
 from daemon_proc import DaemonProcess
 from relay import Relay
 from sqlalchemy import select
@@ -58,14 +58,6 @@ def _send(daemon: DaemonProcess, msg: EmailMessage, rcpt: str) -> None:
         smtp.send_message(msg, from_addr=ME, to_addrs=[rcpt])
 
 
-def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
 
 def _start(tmp_path: Path, store) -> tuple[DaemonProcess, Relay, object]:  # type: ignore[no-untyped-def]
     engine, factory = store
@@ -96,7 +88,7 @@ def test_follow_up_in_the_digest_three_days_later_unless_answered_and_find(store
                 return sorted((m.subject, f.due) for f, m in s.execute(
                     select(FollowUp, Message).join(Message, Message.id == FollowUp.message_id)))
 
-        assert _wait(lambda: len(follow_ups()) == 2), daemon.log_path.read_text()[-3000:]
+        assert wait_for(lambda: len(follow_ups()) == 2), daemon.log_path.read_text()[-3000:]
         today = dt.datetime.now(ZoneInfo(TZ)).date()
         assert follow_ups() == [("Афиша", today + dt.timedelta(days=3)), ("Синопсис", today + dt.timedelta(days=3))]
         # Pavel answers; the user forwards his reply to the dropbox.
@@ -112,7 +104,7 @@ def test_follow_up_in_the_digest_three_days_later_unless_answered_and_find(store
                 return s.scalar(select(Participant.id).where(Participant.address == "pavel@opera.example",
                                                              Participant.direction == "in")) is not None
 
-        assert _wait(has_reply), daemon.log_path.read_text()[-3000:]
+        assert wait_for(has_reply), daemon.log_path.read_text()[-3000:]
         assert "Синопсис" not in daemon.cli("digest", "preview").stdout  # not due today
 
         # Three days pass: the two BCC'd mails (and their follow-ups) move three days back.
@@ -135,7 +127,7 @@ def test_follow_up_in_the_digest_three_days_later_unless_answered_and_find(store
 
         # +find answers with the card.
         _send(daemon, _mail("crm+secret+find@example.org", "museum.example"), "crm+secret+find@example.org")
-        assert _wait(lambda: len(_answers(relay, "museum.example")) == 1)
+        assert wait_for(lambda: len(_answers(relay, "museum.example")) == 1)
         card = _answers(relay, "museum.example")[0]
         assert str(card["To"]) == ME and card["In-Reply-To"] is not None
         body = card.get_content()
@@ -164,7 +156,7 @@ def test_an_answer_the_relay_cannot_take_is_kept_and_sent_once_later(store, tmp_
                 return None
 
         # Kept, tried, and tried again after a longer delay (1 s, then 2 s): the relay is still down.
-        assert _wait(lambda: (r := row()) is not None and r.attempts >= 2, 30), daemon.log_path.read_text()[-3000:]
+        assert wait_for(lambda: (r := row()) is not None and r.attempts >= 2, 30), daemon.log_path.read_text()[-3000:]
         r = row()
         assert r is not None and r.status == "pending" and r.sent_at is None
         assert r.last_error and "relay" in r.last_error
@@ -173,12 +165,12 @@ def test_an_answer_the_relay_cannot_take_is_kept_and_sent_once_later(store, tmp_
         assert relay.count() == 0
         assert json.loads(daemon.cli("status", "--json").stdout)["counts"]["answers_waiting"] == 1
         relay.start()
-        assert _wait(lambda: len(_answers(relay, "kino.example")) == 1, 30), daemon.log_path.read_text()[-3000:]
+        assert wait_for(lambda: len(_answers(relay, "kino.example")) == 1, 30), daemon.log_path.read_text()[-3000:]
         answer = _answers(relay, "kino.example")[0]
         assert "oleg@kino.example (active)" in answer.get_content()
         assert str(answer["Message-ID"]).strip("<>") == r.message_id  # the message written when the question came
         # The relay has it; the row is marked sent right after (the outbox's own commit, in the worker process).
-        assert _wait(lambda: (x := row()) is not None and x.status == "sent", 10), daemon.log_path.read_text()[-3000:]
+        assert wait_for(lambda: (x := row()) is not None and x.status == "sent", 10), daemon.log_path.read_text()[-3000:]
         sent = row()
         assert sent is not None and sent.status == "sent" and sent.attempts >= r.attempts + 1
         assert sent.last_error is None and sent.sent_at is not None

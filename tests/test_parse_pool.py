@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import free_port, make_config_text
+from conftest import free_port, make_config_text, wait_for
 from daemon_proc import DROPBOX, USER, DaemonProcess
 from test_store_pipeline import CFG, mail
 
@@ -157,14 +157,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
-
 
 def _daemon_with_parser(tmp_path: Path) -> tuple[DaemonProcess, set[int]]:
     port = free_port()
@@ -176,7 +168,7 @@ def _daemon_with_parser(tmp_path: Path) -> tuple[DaemonProcess, set[int]]:
     with d.smtp() as s:
         s.sendmail(USER, [DROPBOX], mail("wake the parser", "Ivan Petrov <ivan@theatre.ru>", mid="wake@example.org"))
     assert d.proc is not None
-    assert _wait(lambda: d.cli("show", "ivan@theatre.ru", check=False).returncode == 0)
+    assert wait_for(lambda: d.cli("show", "ivan@theatre.ru", check=False).returncode == 0)
     kids = _children(d.proc.pid)
     assert kids, "the daemon runs a parser process"
     return d, kids
@@ -185,14 +177,14 @@ def _daemon_with_parser(tmp_path: Path) -> tuple[DaemonProcess, set[int]]:
 def test_daemon_parser_processes_end_with_sigterm_and_with_a_crash(tmp_path: Path) -> None:
     d, kids = _daemon_with_parser(tmp_path / "a")
     assert d.stop() == 0
-    assert _wait(lambda: not any(_alive(k) for k in kids)), "parser processes outlived a SIGTERM'd daemon"
+    assert wait_for(lambda: not any(_alive(k) for k in kids)), "parser processes outlived a SIGTERM'd daemon"
 
     d, kids = _daemon_with_parser(tmp_path / "b")
     assert d.proc is not None
     os.kill(d.proc.pid, signal.SIGKILL)  # only the daemon, not its process group
     d.proc.wait(10)
     try:
-        assert _wait(lambda: not any(_alive(k) for k in kids)), "parser processes outlived a killed daemon"
+        assert wait_for(lambda: not any(_alive(k) for k in kids)), "parser processes outlived a killed daemon"
     finally:
         for k in kids:
             if _alive(k):

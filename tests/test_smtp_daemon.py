@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, make_config_text, require_tool
+from conftest import free_port, make_config_text, require_tool, wait_for
 from daemon_proc import DROPBOX, USER, DaemonProcess
 from sqlalchemy import create_engine, func, select
 
@@ -28,15 +28,6 @@ def _msg(subject: str, to: str = "Ivan Petrov <ivan@theatre.ru>", mid: str | Non
         headers.append(f"Message-ID: <{mid}>")
     return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
 
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    """Poll until predicate() is truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
 
 
 @pytest.fixture
