@@ -23,7 +23,7 @@ from mailcrm.app.web_accounts import WebUser
 from mailcrm.digest.rules import numbered_lines
 from mailcrm.errors import NotFound, Refused
 from mailcrm.web.app import WebContext
-from mailcrm.web.pages import _store, clean_text, search_contacts
+from mailcrm.web.pages import clean_text, search_contacts
 
 PREFIX = "/api/v1"
 MAX_LIMIT = 500
@@ -164,26 +164,26 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         ref = request.path_params["ref"]
         if clean_text(ref) != ref:
             raise NotFound(f"no contact {ref!r}")
-        return cases.contact_card(_store(ctx), ref, _limit(request, 200), ctx.cfg.phone_region())
+        return cases.contact_card(ctx.store, ref, _limit(request, 200), ctx.cfg.phone_region())
 
     def companies(request: Request, user: WebUser) -> Any:
-        return cases.list_companies(_store(ctx))
+        return cases.list_companies(ctx.store)
 
     def company(request: Request, user: WebUser) -> Any:
         name = request.path_params["name"]
         if clean_text(name) != name or not name.strip():
             raise NotFound(f"no company named {name!r}")
-        return cases.company_card(_store(ctx), name, _limit(request, 200))
+        return cases.company_card(ctx.store, name, _limit(request, 200))
 
     def deals(request: Request, user: WebUser) -> Any:
-        return cases.list_deals(_store(ctx), None, _status(request))
+        return cases.list_deals(ctx.store, None, _status(request))
 
     def digest(request: Request, user: WebUser) -> Any:
         ucfg = ctx.cfg.user_for_address(user.email)
         if ucfg is None:
             raise NotFound(f"{user.email} is no longer a user in the config")
         day = dt.datetime.now(dt.timezone.utc).astimezone(ZoneInfo(ucfg.timezone)).date()
-        d, _rendered = cases.preview_digest(_store(ctx), ctx.cfg, ucfg, day)
+        d, _rendered = cases.preview_digest(ctx.store, ctx.cfg, ucfg, day)
         return {**dataclasses.asdict(d), "summary": d.summary(), "empty": d.is_empty,
                 "lines": [line.to_json() for line in numbered_lines(d)]}
 

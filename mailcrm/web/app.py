@@ -23,6 +23,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from mailcrm import log
+from mailcrm.app.handle import Store
 from mailcrm.config import Config, WebConfig
 from mailcrm.errors import ConfigError
 from mailcrm.spool import Spool
@@ -41,6 +42,11 @@ class WebContext:
     factory: sessionmaker[Session]
     on_spooled: Callable[[], None] = lambda: None  # wake the worker (it also polls the spool)
     state: dict[str, Any] = field(default_factory=dict)  # per-module caches (token table, rate buckets)
+
+    @property
+    def store(self) -> Store:
+        """The store the use cases take (engine and session factory)."""
+        return Store(self.factory.kw["bind"], self.factory)
 
     @property
     def web(self) -> WebConfig:

@@ -15,7 +15,7 @@ from mailcrm.errors import Refused
 from mailcrm.store.models import utcnow
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
-from mailcrm.web.pages import _store, local_time
+from mailcrm.web.pages import local_time
 from mailcrm.web.templating import render
 
 DAYS = 90
@@ -25,7 +25,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     """``/bounces`` and ``POST /bounces/reactivate|confirm`` (field ``address``)."""
 
     async def show(request: Request, user: WebUser, *, error: str = "", status: int = 200) -> Response:
-        rows = await asyncio.to_thread(cases.list_bounces, _store(ctx), utcnow() - dt.timedelta(days=DAYS))
+        rows = await asyncio.to_thread(cases.list_bounces, ctx.store, utcnow() - dt.timedelta(days=DAYS))
         token, new = csrf_token(request)
         resp = render("bounces.html", user.language, status_code=status, user=user, csrf=token, rows=rows,
                       error=error, when=lambda at: local_time(at, user.timezone))
@@ -38,7 +38,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         async def handle(request: Request, user: WebUser) -> Response:
             address = str((await request.form()).get("address", "")).strip()[:320]
             try:
-                await asyncio.to_thread(fn, _store(ctx), address)  # type: ignore[arg-type]
+                await asyncio.to_thread(fn, ctx.store, address)  # type: ignore[arg-type]
             except Refused as exc:
                 return await show(request, user, error=str(exc), status=400)
             return RedirectResponse("/bounces", status_code=303)

@@ -22,7 +22,6 @@ from mailcrm.app.web_accounts import WebUser
 from mailcrm.domain.deal_states import stage_label
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
-from mailcrm.web.pages import _store
 from mailcrm.web.templating import STRINGS, render
 
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -88,12 +87,12 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         today = dt.datetime.now(dt.timezone.utc).astimezone(tz).date()
         lang = user.language if user.language in STRINGS else "ru"
         if name == "funnel":
-            return funnel_svg(charts.funnel_by_tag(_store(ctx)), lang)
+            return funnel_svg(charts.funnel_by_tag(ctx.store), lang)
         if name == "replies":
-            return replies_svg(charts.replies_per_week(_store(ctx), today, tz), lang)
+            return replies_svg(charts.replies_per_week(ctx.store, today, tz), lang)
         labels = ctx.cfg.cadence.labels(lang)
         order = list(dict.fromkeys([*ctx.cfg.cadence.stages, *ctx.cfg.cadence.closed_stages]))
-        return stages_svg(charts.stages_per_week(_store(ctx), today, tz), order, lambda s: stage_label(s, labels),
+        return stages_svg(charts.stages_per_week(ctx.store, today, tz), order, lambda s: stage_label(s, labels),
                           lang)
 
     async def svg(request: Request, user: WebUser) -> Response:

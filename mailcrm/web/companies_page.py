@@ -15,7 +15,7 @@ from mailcrm.app.web_accounts import WebUser
 from mailcrm.errors import NotFound, Refused
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
-from mailcrm.web.pages import PER_PAGE, _store, clean_text, contact_ref, local_time
+from mailcrm.web.pages import PER_PAGE, clean_text, contact_ref, local_time, page_number
 from mailcrm.web.templating import render
 
 
@@ -23,7 +23,7 @@ def company_page(ctx: WebContext, name: str, page_no: int) -> tuple[dict[str, An
     """A company's card with one page of its people's combined timeline, and whether an older page exists."""
     if clean_text(name) != name or not name.strip():
         raise NotFound(f"no company named {name!r}")
-    card = cases.company_card(_store(ctx), name, page_no * PER_PAGE + 1)
+    card = cases.company_card(ctx.store, name, page_no * PER_PAGE + 1)
     items = card.get("timeline", [])
     card["timeline"] = items[(page_no - 1) * PER_PAGE: page_no * PER_PAGE]
     return card, len(items) > page_no * PER_PAGE
@@ -31,7 +31,7 @@ def company_page(ctx: WebContext, name: str, page_no: int) -> tuple[dict[str, An
 
 def listing(ctx: WebContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Companies with head counts, and the suggestions waiting for a decision."""
-    store = _store(ctx)
+    store = ctx.store
     return cases.list_companies(store), cases.list_suggestions(store)
 
 
@@ -50,10 +50,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
     async def company(request: Request, user: WebUser) -> Response:
         name = request.path_params["name"]
-        try:
-            page_no = max(1, min(int(request.query_params.get("page", "1")), 10_000))
-        except ValueError:
-            page_no = 1
+        page_no = page_number(request)
         token, new = csrf_token(request)
         try:
             card, more = await asyncio.to_thread(company_page, ctx, name, page_no)
@@ -70,7 +67,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         if decision not in ("accept", "reject"):
             return await show_list(request, user, error="expected accept or reject", status=400)
         try:
-            await asyncio.to_thread(cases.decide_suggestion, _store(ctx), request.path_params["sid"],
+            await asyncio.to_thread(cases.decide_suggestion, ctx.store, request.path_params["sid"],
                                     decision == "accept")
         except Refused as exc:
             return await show_list(request, user, error=str(exc), status=400)

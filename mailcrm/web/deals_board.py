@@ -19,7 +19,6 @@ from mailcrm.errors import Refused
 from mailcrm.store.models import utcnow
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
-from mailcrm.web.pages import _store
 from mailcrm.web.templating import render
 
 
@@ -34,7 +33,7 @@ def overdue(cfg: Config, deal: dict[str, Any], now: dt.datetime) -> bool:
 
 def board(ctx: WebContext) -> list[dict[str, Any]]:
     """Columns of open deals, one per configured open stage, in the config's order."""
-    deals = cases.list_deals(_store(ctx), None, "open")
+    deals = cases.list_deals(ctx.store, None, "open")
     now = utcnow()
     open_stages = [s for s in ctx.cfg.cadence.stages if s not in ctx.cfg.cadence.closed_stages]
     columns: dict[str, list[dict[str, Any]]] = {s: [] for s in open_stages}
@@ -67,7 +66,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         reason = str(form.get("reason", "")).strip()[:500] or None
         try:
             cases.check_stage(ctx.cfg, stage)
-            await asyncio.to_thread(cases.move_deal, _store(ctx), deal_id, stage, reason)
+            await asyncio.to_thread(cases.move_deal, ctx.store, deal_id, stage, reason)
         except Refused as exc:
             return await show(request, user, error=str(exc), status=400)
         return RedirectResponse("/deals", status_code=303)

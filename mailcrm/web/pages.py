@@ -36,8 +36,12 @@ def search_contacts(ctx: WebContext, query: str, limit: int = SEARCH_LIMIT) -> l
     return rows
 
 
-def _store(ctx: WebContext) -> Store:
-    return Store(ctx.factory.kw["bind"], ctx.factory)
+def page_number(request: Request) -> int:
+    """The ``?page=`` of a paged view: 1 to 10,000, 1 when absent or not a number."""
+    try:
+        return max(1, min(int(request.query_params.get("page", "1")), 10_000))
+    except ValueError:
+        return 1
 
 
 def contact_page(ctx: WebContext, ref: str, page_no: int, before: str | None = None
@@ -54,12 +58,12 @@ def contact_page(ctx: WebContext, ref: str, page_no: int, before: str | None = N
     card: dict[str, Any] | None = None
     if before:
         try:
-            card = cases.contact_card(_store(ctx), ref, PER_PAGE + 1, ctx.cfg.phone_region(), before=before)
+            card = cases.contact_card(ctx.store, ref, PER_PAGE + 1, ctx.cfg.phone_region(), before=before)
             items = card.get("timeline", [])
         except Invalid:  # a damaged link: the page by its number
             card = None
     if card is None:
-        card = cases.contact_card(_store(ctx), ref, page_no * PER_PAGE + 1, ctx.cfg.phone_region())
+        card = cases.contact_card(ctx.store, ref, page_no * PER_PAGE + 1, ctx.cfg.phone_region())
         items = card.get("timeline", [])[(page_no - 1) * PER_PAGE:]
     card["timeline"] = items[:PER_PAGE]
     more = len(items) > PER_PAGE
@@ -102,10 +106,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
     async def contact(request: Request, user: WebUser) -> Response:
         ref = request.path_params["ref"]
-        try:
-            page_no = max(1, min(int(request.query_params.get("page", "1")), 10_000))
-        except ValueError:
-            page_no = 1
+        page_no = page_number(request)
         before = clean_text(request.query_params.get("before", ""))[:100] or None
         token, new = csrf_token(request)
         try:
@@ -128,7 +129,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
         phones = field("phones")
         try:
-            await asyncio.to_thread(cases.edit_contact, _store(ctx), ref, name=field("name"), title=field("title"),
+            await asyncio.to_thread(cases.edit_contact, ctx.store, ref, name=field("name"), title=field("title"),
                                     company=field("company"),
                                     phones=[p.strip() for p in phones.split(",") if p.strip()] if phones else None,
                                     region=ctx.cfg.phone_region())
@@ -142,7 +143,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     async def raw(request: Request, user: WebUser) -> Response:
         mid = int(request.path_params["mid"])
         try:
-            data = await asyncio.to_thread(cases.raw_message, _store(ctx), mid)
+            data = await asyncio.to_thread(cases.raw_message, ctx.store, mid)
         except Refused:
             return Response("no such message\n", status_code=404, media_type="text/plain")
         # A download, never rendered: the bytes are whatever a stranger sent.

@@ -23,7 +23,7 @@ from mailcrm.domain.money import format_amount
 from mailcrm.errors import NotFound, Refused
 from mailcrm.web.app import WebContext
 from mailcrm.web.auth import csrf_token, page, with_csrf
-from mailcrm.web.pages import _store, local_time
+from mailcrm.web.pages import local_time
 from mailcrm.web.templating import render
 
 SNOOZE_DEFAULT = 3
@@ -45,7 +45,7 @@ def today_of(ucfg: UserConfig) -> dt.date:
 def digest_for(ctx: WebContext, user: WebUser) -> Digest:
     """Today's digest of ``user`` (read only: nothing is recorded, nothing sent)."""
     ucfg = user_config(ctx, user)
-    digest, _rendered = cases.preview_digest(_store(ctx), ctx.cfg, ucfg, today_of(ucfg))
+    digest, _rendered = cases.preview_digest(ctx.store, ctx.cfg, ucfg, today_of(ucfg))
     return digest
 
 
@@ -88,7 +88,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             return await show(request, user, error="today.bad_line", status=400)
         try:
             ucfg = user_config(ctx, user)
-            await asyncio.to_thread(cases.act_on_today_line, _store(ctx), ctx.cfg, ucfg, kind, ref, action, days)
+            await asyncio.to_thread(cases.act_on_today_line, ctx.store, ctx.cfg, ucfg, kind, ref, action, days)
         except Refused as exc:
             return await show(request, user, error=str(exc), status=400)
         return RedirectResponse("/today", status_code=303)
